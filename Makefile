@@ -1,0 +1,35 @@
+# sdref: the everyday commands. CMake does the building; this file only wraps it.
+#
+#   make            install missing packages (as root), build libsdref, the sdref command, tests and benchmarks
+#   make test       ... then run every test through ctest
+#   make bench      ... then run the kernel benchmarks (results: bench/RESULTS.md)
+#   make portable   a build that runs on any x86-64/aarch64 CPU and picks its SIMD path at run time
+#   make clean
+
+BUILD    ?= build
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+NATIVE   ?= ON
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure test bench portable clean
+
+all: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+deps:
+	@tools/install-deps.sh
+
+configure: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DSDREF_NATIVE=$(NATIVE) $(CMAKE_FLAGS) > /dev/null
+
+test: all
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: all
+	$(BUILD)/bench/sdref_bench
+
+portable:
+	$(MAKE) BUILD=build-portable NATIVE=OFF all
+
+clean:
+	rm -rf build build-portable

@@ -1,0 +1,22 @@
+// cpu.h: which instruction sets this processor runs, detected once at start-up.
+//
+// Every SIMD kernel is compiled for its own ISA in its own file (convert_f16c.cpp, ...) and chosen at run time
+// from these flags, so one binary runs on any x86-64 or aarch64 machine and takes the fastest path it has.
+// SDREF_ISA=scalar|avx2|avx512 in the environment caps the choice (tests use it to compare the paths).
+#pragma once
+
+namespace sdref::kernels {
+
+struct CpuFeatures {
+    bool avx2 = false;     // x86: AVX2 with FMA3 and F16C (Haswell and later)
+    bool avx512 = false;   // x86: AVX-512 F, BW, DQ, VL (Skylake-SP and later)
+    bool neon = false;     // aarch64: Advanced SIMD with fp16 conversion (every aarch64 core)
+};
+
+// The features of this processor, less whatever SDREF_ISA switches off.
+const CpuFeatures& cpu_features();
+
+// "avx512", "avx2", "neon" or "scalar": the best path in use, for logs and benchmark labels.
+const char* cpu_isa_name();
+
+}  // namespace sdref::kernels

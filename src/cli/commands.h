@@ -1,0 +1,9 @@
+// commands.h: the subcommands of the sdref command, one file each.
+#pragma once
+
+namespace sdref::cli {
+
+int cmd_tokenize(int argc, char** argv);  // sdref tokenize [--pad-id N] [--tokenizer DIR] TEXT
+int cmd_inspect(int argc, char** argv);   // sdref inspect FILE.safetensors
+
+}  // namespace sdref::cli

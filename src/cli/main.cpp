@@ -1,0 +1,35 @@
+// main.cpp: the sdref command. Subcommands are one file each (cmd_*.cpp); every error is one line on stderr
+// and a non-zero exit.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+
+#include "cli/commands.h"
+#include "core/error.h"
+
+namespace {
+
+void usage() {
+    std::printf(
+        "sdref: Stable Diffusion inference from scratch\n"
+        "usage:\n"
+        "  sdref tokenize [--pad-id N] [--raw] [--tokenizer DIR] TEXT   CLIP token ids of a prompt\n"
+        "  sdref inspect FILE.safetensors                                 validate a file, list its tensors\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
+            usage();
+            return argc < 2 ? 2 : 0;
+        }
+        if (!std::strcmp(argv[1], "tokenize")) return sdref::cli::cmd_tokenize(argc, argv);
+        if (!std::strcmp(argv[1], "inspect")) return sdref::cli::cmd_inspect(argc, argv);
+        sdref::fail("unknown command \"", argv[1], "\" (see sdref --help)");
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "sdref: error: %s\n", e.what());
+        return 1;
+    }
+}

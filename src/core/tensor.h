@@ -1,0 +1,70 @@
+// tensor.h: the tensor core. Two types, nothing more:
+//   Tensor     an owned, contiguous, row-major fp32 array with a shape (activations, golden references);
+//   TensorView a read-only window on stored bytes of any dtype (weights in a memory-mapped checkpoint).
+// Weights stay in their file precision; the kernels read F16/BF16 views directly and convert while packing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+
+namespace sdref {
+
+using Shape = std::vector<int64_t>;
+
+int64_t shape_numel(const Shape& shape);
+std::string shape_str(const Shape& shape);  // "[2, 4, 16, 16]"
+
+// 64-byte aligned storage, so SIMD loads of a tensor's start never split a cache line.
+template <typename T>
+struct AlignedAllocator {
+    using value_type = T;
+    AlignedAllocator() = default;
+    template <typename U>
+    AlignedAllocator(const AlignedAllocator<U>&) {}
+    T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+    void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(64)); }
+    bool operator==(const AlignedAllocator&) const { return true; }
+    bool operator!=(const AlignedAllocator&) const { return false; }
+};
+
+class Tensor {
+public:
+    Tensor() = default;
+    explicit Tensor(Shape shape);                 // zero-filled
+    Tensor(Shape shape, std::vector<float> values);  // values.size() must equal the shape's element count
+
+    const Shape& shape() const { return shape_; }
+    int64_t dim(size_t i) const { return shape_.at(i); }
+    int64_t numel() const { return int64_t(data_.size()); }
+    float* data() { return data_.data(); }
+    const float* data() const { return data_.data(); }
+    float& operator[](int64_t i) { return data_[size_t(i)]; }
+    float operator[](int64_t i) const { return data_[size_t(i)]; }
+
+    // Same values, new shape with the same element count.
+    void reshape(Shape shape);
+
+private:
+    Shape shape_;
+    std::vector<float, AlignedAllocator<float>> data_;
+};
+
+struct TensorView {
+    std::string name;               // the tensor's name in its file
+    DType dtype = DType::F32;
+    Shape shape;
+    const uint8_t* bytes = nullptr;  // dtype_size(dtype) * numel() bytes, little-endian
+    size_t nbytes = 0;
+
+    int64_t numel() const { return shape_numel(shape); }
+    // Exact conversion to fp32 (F64 and 64-bit integers are rounded to nearest, as PyTorch's .float()).
+    void copy_to_f32(float* out) const;
+    Tensor to_f32() const;
+};
+
+}  // namespace sdref

@@ -1,0 +1,35 @@
+// mapped_file.h: a whole file mapped read-only into memory (POSIX mmap). Weights are read straight from the
+// page cache: a 2 GB fp16 checkpoint costs no copy and no allocation, and pages the run never touches are
+// never read.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace sdref {
+
+class MappedFile {
+public:
+    MappedFile() = default;
+    explicit MappedFile(const std::string& path);  // throws sdref::Error naming the path
+    ~MappedFile();
+    MappedFile(MappedFile&& other) noexcept;
+    MappedFile& operator=(MappedFile&& other) noexcept;
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+
+    const std::string& path() const { return path_; }
+    const uint8_t* data() const { return data_; }
+    size_t size() const { return size_; }
+
+private:
+    std::string path_;
+    const uint8_t* data_ = nullptr;
+    size_t size_ = 0;
+};
+
+// Read a whole (small) file into a string; throws naming the path.
+std::string read_text_file(const std::string& path);
+
+}  // namespace sdref

@@ -1,0 +1,66 @@
+// safetensors.h: reader (memory-mapped, validated before any tensor is touched) and writer of the safetensors
+// format: an 8-byte little-endian header length N, N bytes of JSON, then the raw little-endian tensor data.
+//
+//   { "__metadata__": {"key": "string", ...},
+//     "name": {"dtype": "F16", "shape": [320, 4, 3, 3], "data_offsets": [begin, end]}, ... }
+//
+// Offsets are relative to the start of the data section (byte 8 + N). The reader checks, for every tensor and
+// before returning: the header lies inside the file and is a JSON object; the dtype is known; the shape is a list
+// of non-negative integers; end - begin == product(shape) * dtype size; the range lies inside the data section;
+// no two tensors overlap; names are unique. Every violation is an sdref::Error naming the file and the tensor,
+// so a malformed file can never make the engine read outside the mapping.
+#pragma once
+
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/tensor.h"
+#include "io/mapped_file.h"
+
+namespace sdref {
+
+class SafetensorsFile {
+public:
+    // The format's own cap on the header (the Python and Rust readers use the same 100 MB).
+    static constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
+
+    explicit SafetensorsFile(const std::string& path);
+
+    const std::string& path() const { return file_.path(); }
+    // Every tensor, sorted by name.
+    const std::vector<TensorView>& tensors() const { return tensors_; }
+    const TensorView* find(const std::string& name) const;
+    // Throws "<file>: no tensor named <name>".
+    const TensorView& get(const std::string& name) const;
+    // Convenience: get(name).to_f32().
+    Tensor load_f32(const std::string& name) const { return get(name).to_f32(); }
+    // The "__metadata__" string map (empty when absent).
+    const std::map<std::string, std::string>& metadata() const { return metadata_; }
+    // A metadata value; throws naming the file and key when absent.
+    const std::string& meta(const std::string& key) const;
+
+private:
+    MappedFile file_;
+    std::vector<TensorView> tensors_;
+    std::unordered_map<std::string, size_t> index_;
+    std::map<std::string, std::string> metadata_;
+};
+
+// One tensor to write: raw little-endian bytes of `dtype`, product(shape) * dtype_size(dtype) long.
+struct TensorRecord {
+    std::string name;
+    DType dtype;
+    Shape shape;
+    std::string bytes;
+};
+
+TensorRecord make_record(const std::string& name, const Tensor& t);  // an fp32 tensor as an F32 record
+
+// Write a safetensors file: header padded with spaces to a multiple of 8 bytes, tensors in the given order.
+// The file appears under `path` only when complete (written to a temporary name, then renamed).
+void write_safetensors(const std::string& path, const std::vector<TensorRecord>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace sdref

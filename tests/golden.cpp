@@ -1,0 +1,65 @@
+#include "golden.h"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+
+#include "io/mapped_file.h"
+
+namespace sdref::test {
+
+std::string golden_dir() {
+    const char* env = std::getenv("SDREF_GOLDEN");
+    return (env && *env) ? std::string(env) : std::string(SDREF_DEFAULT_GOLDEN);
+}
+
+std::string golden_path(const std::string& file) { return golden_dir() + "/" + file; }
+
+std::string sdref_binary() { return SDREF_BINARY; }
+
+std::string scratch_dir(const std::string& name) {
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("sdref-test-" + name);
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    return dir.string();
+}
+
+Json load_json_file(const std::string& path) { return Json::parse(read_text_file(path), path); }
+
+void check_close(const std::string& what, const float* got, const float* ref, size_t n, double rel_tol) {
+    INFO(what);
+    REQUIRE(n != size_t(-1));  // shapes differ
+    double ref_max = 0, worst = -1;
+    size_t worst_i = 0;
+    bool bits_differ = false;
+    for (size_t i = 0; i < n; ++i) {
+        ref_max = std::max(ref_max, double(std::fabs(ref[i])));
+        const double d = std::isnan(got[i]) != std::isnan(ref[i]) ? INFINITY : std::fabs(double(got[i]) - ref[i]);
+        if (std::memcmp(&got[i], &ref[i], 4) != 0) bits_differ = bits_differ || !(std::isnan(got[i]) && std::isnan(ref[i]));
+        if (d > worst) {
+            worst = d;
+            worst_i = i;
+        }
+    }
+    const double bound = rel_tol * std::max(1.0, ref_max);
+    const bool ok = rel_tol == 0 ? !bits_differ : worst <= bound;
+    if (!ok) {
+        std::ostringstream msg;
+        msg.precision(9);
+        msg << what << ": worst element " << worst_i << " of " << n << ": got " << got[worst_i] << ", reference "
+            << ref[worst_i] << ", |diff| " << worst << " > bound " << bound << " (rel_tol " << rel_tol
+            << " x max(1, " << ref_max << "))";
+        FAIL_CHECK(msg.str());
+    }
+    CHECK(ok);
+}
+
+}  // namespace sdref::test
+
+namespace sdref::test {
+std::string read_bytes(const std::string& path) { return read_text_file(path); }
+}  // namespace sdref::test

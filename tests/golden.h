@@ -1,0 +1,37 @@
+// golden.h: the golden-test harness. Golden files come from the folder named by $SDREF_GOLDEN (default: the
+// copy in tests/golden/v1); every case parameter is read from the files, never from constants in the tests.
+#pragma once
+
+#include <string>
+
+#include "core/tensor.h"
+#include "io/json.h"
+
+namespace sdref::test {
+
+// $SDREF_GOLDEN, or tests/golden/v1 of the source tree.
+std::string golden_dir();
+std::string golden_path(const std::string& file);
+// The sdref binary under test.
+std::string sdref_binary();
+// A fresh scratch folder for one test (removed and recreated).
+std::string scratch_dir(const std::string& name);
+// Parse a JSON file or string; errors name the source.
+Json load_json_file(const std::string& path);
+
+// Element-wise comparison of `got` (n values) against `ref` (n values):
+//   passes when max |got - ref| <= rel_tol * max(1, max |ref|).
+// On failure the Catch2 message names `what`, the worst element's flat index, both values and the bound.
+// rel_tol == 0 demands identical bits.
+void check_close(const std::string& what, const float* got, const float* ref, size_t n, double rel_tol);
+inline void check_close(const std::string& what, const Tensor& got, const Tensor& ref, double rel_tol) {
+    check_close(what + " " + shape_str(got.shape()) + " vs " + shape_str(ref.shape()), got.data(), ref.data(),
+                got.shape() == ref.shape() ? size_t(got.numel()) : size_t(-1), rel_tol);
+}
+
+}  // namespace sdref::test
+
+namespace sdref::test {
+// The whole content of a file as bytes.
+std::string read_bytes(const std::string& path);
+}  // namespace sdref::test
