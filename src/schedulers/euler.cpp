@@ -1,0 +1,42 @@
+// euler.cpp: Euler's method on the probability-flow ODE (Karras et al. 2022, Algorithm 2 without churn).
+//
+//   d = (x - x0(x, sigma_i)) / sigma_i         the ODE's slope dx/dsigma
+//   x <- x + d * (sigma_{i+1} - sigma_i)
+//
+// One model call per step, no noise. diffusers: EulerDiscreteScheduler.
+#include "schedulers/kdiffusion.h"
+#include "schedulers/samplers.h"
+
+namespace sdref {
+
+namespace {
+
+class Euler : public KDiffusionScheduler {
+public:
+    using KDiffusionScheduler::KDiffusionScheduler;
+
+    void set_timesteps(int steps) override {
+        std::vector<double> t, s;
+        plan_sigmas(steps, "linspace", &t, &s);
+        store_kdiffusion_tables(t, s, &timesteps_, &sigmas_);
+        index_ = 0;
+    }
+
+    void step(const Tensor& eps, Tensor& x, TorchGenerator& generator) override {
+        const float sigma = sigmas_[index_];
+        const float dt = sigmas_[index_ + 1] - sigma;
+        // diffusers draws a churn noise tensor every step (unused without churn): keep the generator in step.
+        generator.randn(x.shape());
+        for (int64_t i = 0; i < x.numel(); ++i) {
+            const float derivative = (x[i] - predict_x0(eps[i], x[i], sigma)) / sigma;
+            x[i] = x[i] + derivative * dt;
+        }
+        ++index_;
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<Scheduler> make_euler(const SchedulerConfig& c) { return std::make_unique<Euler>(c); }
+
+}  // namespace sdref

@@ -1,0 +1,106 @@
+#include "schedulers/kdiffusion.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace sdref {
+
+std::vector<double> spaced_timesteps(const std::string& spacing, int steps, int T, int steps_offset) {
+    std::vector<double> t;
+    if (spacing == "linspace") {
+        const double step = double(T - 1) / double(steps - 1);
+        for (int i = steps - 1; i >= 0; --i) t.push_back(i == steps - 1 ? double(T - 1) : double(i) * step);
+        if (steps == 1) t = {0.0};
+    } else if (spacing == "leading") {
+        const int ratio = T / steps;
+        for (int i = steps - 1; i >= 0; --i) t.push_back(double(i * ratio + steps_offset));
+    } else if (spacing == "trailing") {
+        const double ratio = double(T) / double(steps);
+        for (double v = T; v > 0; v -= ratio) t.push_back(std::nearbyint(v) - 1);
+    } else {
+        fail("unknown timestep spacing \"", spacing, "\"");
+    }
+    return t;
+}
+
+std::vector<double> interp_sigmas(const std::vector<double>& timesteps, const std::vector<float>& table) {
+    std::vector<double> s;
+    const double last = double(table.size() - 1);
+    for (double t : timesteps) {
+        const double c = std::clamp(t, 0.0, last);
+        const size_t i = std::min(size_t(c), table.size() - 2);
+        const double w = c - double(i);
+        s.push_back(w == 0 ? double(table[i]) : double(table[i]) + w * (double(table[i + 1]) - double(table[i])));
+    }
+    return s;
+}
+
+std::vector<double> karras_sigmas(double first, double last, int steps) {
+    const double rho = 7.0;
+    const double first_inv = std::pow(first, 1 / rho), last_inv = std::pow(last, 1 / rho);
+    std::vector<double> s;
+    for (int i = 0; i < steps; ++i) {
+        const double ramp = steps == 1 ? 0.0 : double(i) / double(steps - 1);
+        s.push_back(std::pow(first_inv + ramp * (last_inv - first_inv), rho));
+    }
+    return s;
+}
+
+double sigma_to_t(double sigma, const std::vector<float>& log_sigmas) {
+    const double log_sigma = std::log(sigma);
+    // the last table entry at or below log(sigma) (log sigmas ascend with t), kept below the top entry
+    size_t low = 0;
+    for (size_t i = 0; i < log_sigmas.size(); ++i)
+        if (log_sigma - double(log_sigmas[i]) >= 0) low = i;
+    low = std::min(low, log_sigmas.size() - 2);
+    const float lo = log_sigmas[low], hi = log_sigmas[low + 1];
+    const double w = std::clamp((double(lo) - log_sigma) / double(lo - hi), 0.0, 1.0);
+    return (1 - w) * double(low) + w * double(low + 1);
+}
+
+void KDiffusionScheduler::plan_sigmas(int steps, const std::string& default_spacing, std::vector<double>* timesteps,
+                                      std::vector<double>* sigmas) {
+    spacing_ = config_.timestep_spacing.empty() ? default_spacing : config_.timestep_spacing;
+    const std::string& spacing = spacing_;
+    const std::vector<float> table = schedule_.sigmas();
+    *timesteps = spaced_timesteps(spacing, steps, schedule_.size(), config_.steps_offset);
+    *sigmas = interp_sigmas(*timesteps, table);
+    if (config_.use_karras_sigmas) {
+        std::vector<float> log_sigmas;
+        for (float s : table) log_sigmas.push_back(std::log(s));
+        *sigmas = karras_sigmas(sigmas->front(), sigmas->back(), steps);
+        for (size_t i = 0; i < sigmas->size(); ++i) (*timesteps)[i] = sigma_to_t((*sigmas)[i], log_sigmas);
+    }
+}
+
+void store_kdiffusion_tables(const std::vector<double>& timesteps, const std::vector<double>& sigmas,
+                             std::vector<float>* timesteps_out, std::vector<float>* sigmas_out) {
+    timesteps_out->assign(timesteps.begin(), timesteps.end());
+    sigmas_out->assign(sigmas.begin(), sigmas.end());
+    sigmas_out->push_back(0.0f);
+}
+
+float KDiffusionScheduler::init_noise_sigma() const {
+    const float max_sigma = *std::max_element(sigmas_.begin(), sigmas_.end());
+    if (spacing_ == "leading") return std::sqrt(max_sigma * max_sigma + 1.0f);
+    return max_sigma;
+}
+
+void KDiffusionScheduler::scale_model_input(Tensor& x) const {
+    const float sigma = input_sigma();
+    const float scale = std::sqrt(sigma * sigma + 1.0f);
+    for (int64_t i = 0; i < x.numel(); ++i) x[i] = x[i] / scale;
+}
+
+float KDiffusionScheduler::predict_x0(float model_output, float x, float sigma) const {
+    if (config_.prediction_type == "epsilon") return x - sigma * model_output;
+    if (config_.prediction_type == "v_prediction") {
+        const float s2 = sigma * sigma + 1.0f;
+        return model_output * (-sigma / std::sqrt(s2)) + x / s2;
+    }
+    return model_output;  // "sample": the model predicts x_0 itself
+}
+
+}  // namespace sdref

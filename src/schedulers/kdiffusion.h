@@ -1,0 +1,55 @@
+// kdiffusion.h: what the k-diffusion samplers (Euler, Euler a, LMS, Heun, DPM2, DPM2 a) share.
+//
+// They work on noise levels sigma instead of timesteps: x_sigma = x_0 + sigma * eps, with
+// sigma_t = sqrt((1 - alpha_bar_t) / alpha_bar_t). The model, trained on x_t = sqrt(alpha_bar_t) x_0 +
+// sqrt(1 - alpha_bar_t) eps, sees x_sigma / sqrt(sigma^2 + 1), which is exactly x_t.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "schedulers/scheduler.h"
+
+namespace sdref {
+
+// The timesteps of `steps` inference steps for a spacing (numpy float64 values, as diffusers computes them):
+//   linspace  np.linspace(0, T - 1, steps), descending
+//   leading   (arange(steps) * (T // steps)).round(), descending, + steps_offset
+//   trailing  arange(T, 0, -T / steps).round() - 1
+std::vector<double> spaced_timesteps(const std::string& spacing, int steps, int train_steps, int steps_offset);
+
+// np.interp(t, arange(n), table): the sigma of fractional timesteps.
+std::vector<double> interp_sigmas(const std::vector<double>& timesteps, const std::vector<float>& table);
+
+// Karras et al. 2022, eq. 5 with rho = 7: sigma_i = (max^(1/rho) + i/(n-1) (min^(1/rho) - max^(1/rho)))^rho.
+// first/last are the sigmas at ramp 0 and 1 (diffusers passes them in the order of its input table).
+std::vector<double> karras_sigmas(double first, double last, int steps);
+
+// k-diffusion's sigma_to_t: the fractional timestep whose log sigma interpolates linearly to log(sigma).
+double sigma_to_t(double sigma, const std::vector<float>& log_sigmas);
+
+// The base of the k-diffusion samplers: sigma table, starting noise, input scaling.
+class KDiffusionScheduler : public Scheduler {
+public:
+    using Scheduler::Scheduler;
+    // sigma_max for linspace/trailing spacing, sqrt(sigma_max^2 + 1) for leading (diffusers' convention).
+    float init_noise_sigma() const override;
+    // x / sqrt(sigma^2 + 1) with the sigma of the current call.
+    void scale_model_input(Tensor& x) const override;
+
+protected:
+    // The per-step sigmas (descending) and timesteps with karras applied when configured; no trailing 0.
+    void plan_sigmas(int steps, const std::string& default_spacing, std::vector<double>* timesteps,
+                     std::vector<double>* sigmas);
+    // The sigma the model input of the current call is scaled with.
+    virtual float input_sigma() const { return sigmas_[index_]; }
+    // x_0 predicted from the model output at noise level sigma (epsilon, v or sample parameterisation).
+    float predict_x0(float model_output, float x, float sigma) const;
+    std::string spacing_;  // the spacing in effect since set_timesteps
+};
+
+// diffusers' k-diffusion tables: timesteps as fp32, sigmas as fp32 with a final 0 appended.
+void store_kdiffusion_tables(const std::vector<double>& timesteps, const std::vector<double>& sigmas,
+                             std::vector<float>* timesteps_out, std::vector<float>* sigmas_out);
+
+}  // namespace sdref

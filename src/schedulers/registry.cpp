@@ -1,0 +1,80 @@
+// registry.cpp: the one table of samplers: command-line name, diffusers class, constructor.
+#include "core/error.h"
+#include "schedulers/samplers.h"
+
+namespace sdref {
+
+namespace {
+
+struct SamplerEntry {
+    const char* name;        // --sampling-method
+    const char* class_name;  // diffusers
+    std::unique_ptr<Scheduler> (*make)(const SchedulerConfig&);
+    bool karras;             // whether --scheduler karras applies
+    const char* algorithm;   // DPM-Solver algorithm_type, or nullptr
+};
+
+const SamplerEntry kSamplers[] = {
+    {"ddim", "DDIMScheduler", make_ddim, false, nullptr},
+    {"pndm", "PNDMScheduler", make_pndm, false, nullptr},
+    {"lms", "LMSDiscreteScheduler", make_lms, true, nullptr},
+    {"euler", "EulerDiscreteScheduler", make_euler, true, nullptr},
+    {"euler_a", "EulerAncestralDiscreteScheduler", make_euler_ancestral, true, nullptr},
+    {"heun", "HeunDiscreteScheduler", make_heun, true, nullptr},
+    {"dpm2", "KDPM2DiscreteScheduler", make_dpm2, true, nullptr},
+    {"dpm2_a", "KDPM2AncestralDiscreteScheduler", make_dpm2_ancestral, true, nullptr},
+    {"dpm++2m", "DPMSolverMultistepScheduler", make_dpm_solver_multistep, true, "dpmsolver++"},
+    {"dpm++2m_sde", "DPMSolverMultistepScheduler", make_dpm_solver_multistep, true, "sde-dpmsolver++"},
+    {"dpm++2s", "DPMSolverSinglestepScheduler", make_dpm_solver_singlestep, true, "dpmsolver++"},
+    {"unipc", "UniPCMultistepScheduler", make_unipc, true, nullptr},
+    {"deis", "DEISMultistepScheduler", make_deis, true, nullptr},
+    {"lcm", "LCMScheduler", make_lcm, false, nullptr},
+};
+
+std::string joined(const std::vector<std::string>& names) {
+    std::string s;
+    for (const std::string& n : names) s += (s.empty() ? "" : ", ") + n;
+    return s;
+}
+
+}  // namespace
+
+const std::vector<std::string>& sampling_method_names() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> v;
+        for (const SamplerEntry& e : kSamplers) v.push_back(e.name);
+        return v;
+    }();
+    return names;
+}
+
+const std::vector<std::string>& schedule_names() {
+    static const std::vector<std::string> names = {"discrete", "karras", "trailing"};
+    return names;
+}
+
+std::unique_ptr<Scheduler> make_scheduler(const std::string& sampling_method, const std::string& schedule,
+                                          SchedulerConfig config) {
+    for (const SamplerEntry& e : kSamplers) {
+        if (sampling_method != e.name) continue;
+        if (e.algorithm) config.algorithm_type = e.algorithm;
+        if (schedule == "karras") {
+            if (!e.karras) fail("--scheduler karras does not apply to --sampling-method ", e.name);
+            config.use_karras_sigmas = true;
+        } else if (schedule == "trailing") {
+            config.timestep_spacing = "trailing";
+        } else if (schedule != "discrete") {
+            fail("--scheduler: unknown schedule \"", schedule, "\" (valid: ", joined(schedule_names()), ")");
+        }
+        return e.make(config);
+    }
+    fail("--sampling-method: unknown sampler \"", sampling_method, "\" (valid: ", joined(sampling_method_names()), ")");
+}
+
+std::unique_ptr<Scheduler> make_scheduler_by_class(const std::string& class_name, const SchedulerConfig& config) {
+    for (const SamplerEntry& e : kSamplers)
+        if (class_name == e.class_name) return e.make(config);
+    fail("unsupported scheduler class \"", class_name, "\"");
+}
+
+}  // namespace sdref

@@ -1,0 +1,98 @@
+// Samplers: every case of schedulers.safetensors (configuration, step count, timesteps, sigmas, the starting
+// latent and the latent after every step), driven by the file's analytic stand-in for the U-Net.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "golden.h"
+#include "io/safetensors.h"
+#include "schedulers/scheduler.h"
+
+using namespace sdref;
+
+namespace {
+
+// The stand-in model the golden file was made with; its formula is asserted against the file's `about` text.
+const char* kFakeEpsFormula = "fake_eps(x, t) = x * (0.5 + 0.25*cos(0.001*t)) + 0.05*sin(3*x)";
+
+Tensor fake_eps(const Tensor& x, float t) {
+    const float scale = 0.5f + 0.25f * std::cos(0.001f * t);
+    Tensor out(x.shape());
+    for (int64_t i = 0; i < x.numel(); ++i) out[i] = x[i] * scale + 0.05f * std::sin(3.0f * x[i]);
+    return out;
+}
+
+void check_vector(const std::string& what, const std::vector<float>& got, const Tensor& ref, double tol) {
+    INFO(what);
+    REQUIRE(int64_t(got.size()) == ref.numel());
+    test::check_close(what, got.data(), ref.data(), got.size(), tol);
+}
+
+}  // namespace
+
+TEST_CASE("every sampler matches its golden trace at every step", "[schedulers][golden]") {
+    const SafetensorsFile file(test::golden_path("schedulers.safetensors"));
+    REQUIRE(file.meta("about").find(kFakeEpsFormula) != std::string::npos);
+    const Json base = Json::parse(file.meta("sd15_scheduler_config"), "sd15_scheduler_config");
+    const Json cases = Json::parse(file.meta("cases"), "cases");
+    const double tol = 1e-5;  // tests/golden/v1/README.md: scheduler traces
+    size_t checked = 0;
+    for (const auto& [name, c] : cases.members()) {
+        SECTION(name) {
+            SchedulerConfig config;
+            config.update_from_json(base, "sd15_scheduler_config");
+            config.update_from_json(c.at("config_overrides"), name + " config_overrides");
+            config.eta = c.at("eta").as_number();
+            std::unique_ptr<Scheduler> sched = make_scheduler_by_class(c.at("class").as_string(), config);
+            sched->set_timesteps(int(c.at("steps").as_int()));
+
+            check_vector(name + ".timesteps", sched->timesteps(), file.load_f32(name + ".timesteps"), tol);
+            if (file.find(name + ".sigmas")) check_vector(name + ".sigmas", sched->sigmas(), file.load_f32(name + ".sigmas"), tol);
+            CHECK(sched->init_noise_sigma() == Approx(c.at("init_noise_sigma").as_number()).epsilon(1e-6));
+
+            // x_init = randn((1,4,8,8), seed 0) * init_noise_sigma, from our generator
+            const Tensor x_init = file.load_f32(name + ".x_init");
+            TorchGenerator start(0);
+            Tensor x = start.randn(x_init.shape());
+            for (int64_t i = 0; i < x.numel(); ++i) x[i] = x[i] * sched->init_noise_sigma();
+            test::check_close(name + ".x_init", x, x_init, tol);
+
+            const Tensor trace = file.load_f32(name + ".trace");
+            const size_t calls = size_t(trace.dim(0));
+            REQUIRE(sched->timesteps().size() == calls);
+            const int64_t per_step = trace.numel() / trace.dim(0);
+            TorchGenerator noise(uint64_t(c.at("generator_seed_for_step_noise").as_int()));
+            for (size_t i = 0; i < calls; ++i) {
+                Tensor in = x;
+                sched->scale_model_input(in);
+                const Tensor eps = fake_eps(in, sched->timesteps()[i]);
+                sched->step(eps, x, noise);
+                test::check_close(name + " step " + std::to_string(i), x.data(), trace.data() + int64_t(i) * per_step,
+                                  size_t(per_step), tol);
+            }
+            ++checked;
+        }
+    }
+    (void)checked;
+}
+
+TEST_CASE("every golden case is a configuration the file lists", "[schedulers][golden]") {
+    const SafetensorsFile file(test::golden_path("schedulers.safetensors"));
+    const Json cases = Json::parse(file.meta("cases"), "cases");
+    CHECK(cases.members().size() >= 38);
+    for (const auto& [name, c] : cases.members()) {
+        INFO(name);
+        CHECK(file.find(name + ".trace") != nullptr);
+    }
+}
+
+TEST_CASE("sampler names: the valid ones build, an unknown one lists them", "[schedulers]") {
+    for (const std::string& name : sampling_method_names())
+        for (const char* schedule : {"discrete", "trailing"}) CHECK(make_scheduler(name, schedule, {}) != nullptr);
+    CHECK(make_scheduler("dpm++2m", "karras", {}) != nullptr);
+    CHECK_THROWS_WITH(make_scheduler("euler_b", "discrete", {}),
+                      Catch::Contains("--sampling-method") && Catch::Contains("euler_a") && Catch::Contains("dpm++2m"));
+    CHECK_THROWS_WITH(make_scheduler("euler", "cosine", {}), Catch::Contains("--scheduler") && Catch::Contains("karras"));
+    CHECK_THROWS_WITH(make_scheduler("ddim", "karras", {}), Catch::Contains("does not apply"));
+}
