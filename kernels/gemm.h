@@ -1,0 +1,79 @@
+// gemm.h: C = epilogue(A · B), the one matrix multiply every model layer goes through.
+//
+// BLIS structure: the driver (gemm.cpp) cuts the problem into blocks that fit the caches, asks the operands to
+// pack those blocks into contiguous fp32 panels (converting fp16/bf16 weights on the way, so weights stay
+// 16-bit in memory), and runs a register-blocked micro-kernel over the panels. The micro-kernel for this CPU
+// is chosen once from a table (ukernel.h). Threads (OpenMP) split the packing and the micro-panel loop; every
+// element of C is summed by one thread in the same order (a chain of fused multiply-adds over k = 0..K-1), so
+// the result has the same bits for any thread count, block size or ISA.
+//
+// Shapes: A is M x K, B is K x N, C is M x N row-major with leading dimension ldc.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace sdref::kernels {
+
+enum class ElemType { F32, F16, BF16 };
+
+// A K x W view of a matrix in memory ("K" is the reduction dimension): element (k, w) is at
+// data[k * k_stride + w * w_stride], stored as `type`. Both GEMM operands are described this way:
+//   A (M x K):  W = M;  a row-major activation [M, K] has k_stride 1, w_stride K
+//   B (K x N):  W = N;  a PyTorch weight [N, K] (out, in) has k_stride 1, w_stride K;
+//                       a row-major [K, N] matrix has k_stride N, w_stride 1
+struct StridedMatrix {
+    const void* data = nullptr;
+    ElemType type = ElemType::F32;
+    int64_t k_stride = 1;
+    int64_t w_stride = 1;
+};
+
+// Something that can fill packed panels: dst[k][p] (p < width) = operand(k0 + k, w0 + p) for k < kc,
+// p < w; columns p in [w, width) are zero. width is MR for A and NR for B.
+class PanelSource {
+public:
+    virtual ~PanelSource() = default;
+    virtual void pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w, int width) const = 0;
+};
+
+// The strided-matrix source, fp32/fp16/bf16.
+class StridedSource : public PanelSource {
+public:
+    explicit StridedSource(const StridedMatrix& m) : m_(m) {}
+    void pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w, int width) const override;
+
+private:
+    StridedMatrix m_;
+};
+
+enum class Activation { None, Silu, Gelu, QuickGelu };
+
+// Applied to each finished element, in this order: + bias, activation, + residual.
+struct GemmEpilogue {
+    const float* row_bias = nullptr;  // [M], added along rows (a conv's per-output-channel bias)
+    const float* col_bias = nullptr;  // [N], added along columns (a linear layer's bias)
+    Activation activation = Activation::None;
+    const float* residual = nullptr;  // [M, N] with leading dimension ldc, added last
+};
+
+void gemm(int64_t M, int64_t N, int64_t K, const PanelSource& a, const PanelSource& b, float* c, int64_t ldc,
+          const GemmEpilogue& epilogue = {});
+
+// Linear layer: y[M, N] = x[M, K] · w[N, K]^T (+ bias) with x fp32 row-major (leading dimension ldx) and
+// w in its stored type, row-major (PyTorch's [out_features, in_features]).
+void linear(int64_t M, int64_t N, int64_t K, const float* x, int64_t ldx, const void* w, ElemType w_type,
+            float* y, int64_t ldy, const GemmEpilogue& epilogue = {});
+
+// Threads used by every kernel (OpenMP); 0 means OpenMP's default.
+void set_num_threads(int n);
+int num_threads();
+
+}  // namespace sdref::kernels
+
+namespace sdref::kernels {
+struct MicroKernelInfo;
+// gemm() with a given micro-kernel (tests hold every ISA's kernel against the scalar oracle through this).
+void gemm_with_kernel(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const PanelSource& a,
+                      const PanelSource& b, float* c, int64_t ldc, const GemmEpilogue& epilogue = {});
+}  // namespace sdref::kernels

@@ -1,0 +1,11 @@
+// ukernel_avx512_12x32.cpp: AVX-512F, 12 rows x 32 columns (2 zmm vectors): 24 accumulators, 2 B vectors and
+// one broadcast of the 32 zmm registers. Compiled with -mavx512f; chosen when cpu_features().avx512.
+// Blocks: KC = 256 (32 KB B panel), MC = 144 (A block 144 KB in L2), NC = 1024 (B block 1 MB in L2); measured best
+// of the settings tried on a 2-core Zen 4 (bench/RESULTS.md).
+#include "kernels/ukernel_simd.h"
+
+namespace sdref::kernels {
+
+const MicroKernelInfo kAvx512_12x32 = {"avx512_12x32", ukernel_simd<xsimd::avx512f, 12, 2>, 12, 32, 144, 256, 1024};
+
+}  // namespace sdref::kernels
