@@ -27,9 +27,13 @@ namespace {
 
 int g_threads = 0;
 
+// A grow-only, 64-byte aligned float buffer (not copyable: it owns its memory).
 struct AlignedFloats {
     float* p = nullptr;
     size_t size = 0;
+    AlignedFloats() = default;
+    AlignedFloats(const AlignedFloats&) = delete;
+    AlignedFloats& operator=(const AlignedFloats&) = delete;
     ~AlignedFloats() { ::operator delete(p, std::align_val_t(64)); }
     float* get(size_t n) {
         if (n > size) {
@@ -82,11 +86,11 @@ void gemm_with_kernel(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K
     const int threads = int(std::min<int64_t>(num_threads(), std::max<int64_t>(m_blocks, (NC + NR - 1) / NR)));
 
     static thread_local AlignedFloats b_buf;                  // the shared B block, KC x NC
-    static thread_local std::vector<AlignedFloats> a_bufs;    // one A block (MC x KC) per thread
+    static thread_local std::vector<std::unique_ptr<AlignedFloats>> a_bufs;  // one A block (MC x KC) per thread
     float* const bp = b_buf.get(size_t(KC * NC));
-    if (a_bufs.size() < size_t(threads)) a_bufs.resize(size_t(threads));
+    while (a_bufs.size() < size_t(threads)) a_bufs.push_back(std::make_unique<AlignedFloats>());
     std::vector<float*> ap(static_cast<size_t>(threads));
-    for (int t = 0; t < threads; ++t) ap[size_t(t)] = a_bufs[size_t(t)].get(size_t(MC * KC));
+    for (int t = 0; t < threads; ++t) ap[size_t(t)] = a_bufs[size_t(t)]->get(size_t(MC * KC));
 
 #pragma omp parallel num_threads(threads)
     {
