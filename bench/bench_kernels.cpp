@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/attention.h"
 #include "kernels/conv2d.h"
 #include "kernels/convert.h"
 #include "kernels/cpu.h"
@@ -35,10 +36,8 @@ void set_flops(benchmark::State& state, double flops_per_iteration) {
 }
 
 // y[M, N] = x[M, K] · w[N, K]^T: the linear layers of SD 1.5's transformer blocks at 64x64 and 32x32 latents.
-void gemm_args(benchmark::internal::Benchmark* b) {
-    b->Args({4096, 320, 320})->Args({4096, 1280, 320})->Args({1024, 5120, 640})->Args({4096, 320, 1280});
-    b->ArgNames({"M", "N", "K"})->UseRealTime()->Unit(benchmark::kMillisecond);
-}
+// Registered shape by shape in main(), so sdref and OpenBLAS run side by side under the same machine load.
+const int64_t kGemmShapes[][3] = {{4096, 320, 320}, {4096, 1280, 320}, {1024, 5120, 640}, {4096, 320, 1280}};
 
 void BM_GemmF32(benchmark::State& state) {
     const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
@@ -48,7 +47,7 @@ void BM_GemmF32(benchmark::State& state) {
     set_flops(state, 2.0 * double(M * N * K));
     state.SetLabel(best_micro_kernel().name);
 }
-BENCHMARK(BM_GemmF32)->Apply(gemm_args);
+
 
 void BM_GemmF16Weights(benchmark::State& state) {
     const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
@@ -60,7 +59,7 @@ void BM_GemmF16Weights(benchmark::State& state) {
     set_flops(state, 2.0 * double(M * N * K));
     state.SetLabel(best_micro_kernel().name);
 }
-BENCHMARK(BM_GemmF16Weights)->Apply(gemm_args);
+
 
 #ifdef SDREF_WITH_OPENBLAS
 void BM_OpenBlasSgemm(benchmark::State& state) {
@@ -74,7 +73,7 @@ void BM_OpenBlasSgemm(benchmark::State& state) {
     set_flops(state, 2.0 * double(M * N * K));
     state.SetLabel("openblas");
 }
-BENCHMARK(BM_OpenBlasSgemm)->Apply(gemm_args);
+
 #endif
 
 // 3x3 convolutions of SD 1.5 at 512x512 (fp16 weights): U-Net 320->320 at 64x64, 640->640 at 32x32, and the
@@ -94,6 +93,21 @@ void BM_Conv3x3F16(benchmark::State& state) {
 }
 BENCHMARK(BM_Conv3x3F16)->Args({320, 64})->Args({640, 32})->Args({128, 512})->ArgNames({"C", "HW"})->UseRealTime()->Unit(benchmark::kMillisecond);
 
+// Fused attention: SD 1.5 self-attention at 64x64 (8 heads, 4096 x 4096, d = 40), at 32x32 (d = 80), at 16x16
+// (d = 160), and cross-attention to the 77 text tokens. FLOPs = 4 heads N_q N_k d (the two products).
+void BM_Attention(benchmark::State& state) {
+    const AttentionShape s{8, state.range(0), state.range(1), state.range(2)};
+    const int64_t w = s.heads * s.head_dim;
+    const std::vector<float> q = random_floats(size_t(s.queries * w), 5), k = random_floats(size_t(s.keys * w), 6),
+                             v = random_floats(size_t(s.keys * w), 7);
+    std::vector<float> o(size_t(s.queries * w));
+    for (auto _ : state) attention(s, q.data(), w, k.data(), w, v.data(), w, o.data(), w, 0.158f);
+    set_flops(state, 4.0 * double(s.heads * s.queries * s.keys * s.head_dim));
+    state.SetLabel(best_micro_kernel().name);
+}
+BENCHMARK(BM_Attention)->Args({40, 4096, 4096})->Args({80, 1024, 1024})->Args({160, 256, 256})->Args({40, 4096, 77})
+    ->ArgNames({"d", "Nq", "Nk"})->UseRealTime()->Unit(benchmark::kMillisecond);
+
 // fp16 -> fp32 widening of a weight matrix (320x1280): bytes moved per second.
 void BM_ConvertF16(benchmark::State& state) {
     const size_t n = size_t(state.range(0));
@@ -110,4 +124,22 @@ BENCHMARK(BM_ConvertF16)->Arg(320 * 1280);
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+    for (const auto& shape : kGemmShapes) {
+        const std::vector<int64_t> args(shape, shape + 3);
+        auto add = [&](const char* name, void (*fn)(benchmark::State&)) {
+            benchmark::RegisterBenchmark(name, fn)->Args(args)->ArgNames({"M", "N", "K"})->UseRealTime()->Unit(
+                benchmark::kMillisecond);
+        };
+        add("BM_GemmF32", BM_GemmF32);
+        add("BM_GemmF16Weights", BM_GemmF16Weights);
+#ifdef SDREF_WITH_OPENBLAS
+        add("BM_OpenBlasSgemm", BM_OpenBlasSgemm);
+#endif
+    }
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

@@ -2,16 +2,16 @@
 //   silu(x)       = x / (1 + e^-x)
 //   gelu(x)       = x/2 (1 + erf(x / sqrt 2))          (the exact GELU, not the tanh approximation)
 //   quick_gelu(x) = x / (1 + e^(-1.702 x))            (OpenAI CLIP)
-// Identical bits for any thread count; SIMD paths may differ from the scalar one in the last bit.
+// apply_activation takes this CPU's SIMD path (eltwise.h); apply_activation_scalar is the oracle.
 #pragma once
 
 #include <cstdint>
 
-#include "kernels/gemm.h"
+#include "kernels/eltwise.h"
 
 namespace sdref::kernels {
 
-void apply_activation(float* x, int64_t n, Activation act);
-void apply_activation_scalar(float* x, int64_t n, Activation act);
+inline void apply_activation(float* x, int64_t n, Activation act) { eltwise().activation(x, n, act); }
+inline void apply_activation_scalar(float* x, int64_t n, Activation act) { eltwise_scalar().activation(x, n, act); }
 
 }  // namespace sdref::kernels

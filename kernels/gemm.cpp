@@ -80,7 +80,9 @@ void gemm_with_kernel(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K
     const int MR = uk.mr, NR = uk.nr;
     // Even blocks: K = 320 runs as 2 x 160 rather than 256 + 64, M = 4096 as 29 x 144 (rounded to MR).
     const int64_t KC = round_up((K + (K + uk.kc - 1) / uk.kc - 1) / ((K + uk.kc - 1) / uk.kc), 4);
-    const int64_t m_blocks = (M + uk.mc - 1) / uk.mc;
+    // M blocks: a multiple of the thread count when there are enough, so tall problems split evenly.
+    int64_t m_blocks = (M + uk.mc - 1) / uk.mc;
+    if (m_blocks >= 2 * num_threads()) m_blocks = round_up(m_blocks, num_threads());
     const int64_t MC = round_up((M + m_blocks - 1) / m_blocks, MR);
     const int64_t NC = std::min<int64_t>(uk.nc, round_up(N, NR));
     const int threads = int(std::min<int64_t>(num_threads(), std::max<int64_t>(m_blocks, (NC + NR - 1) / NR)));

@@ -1,0 +1,55 @@
+// eltwise.cpp: the scalar oracle of eltwise.h and the choice of path.
+#include "kernels/eltwise.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/cpu.h"
+
+namespace sdref::kernels {
+
+namespace {
+
+void activation_scalar(float* x, int64_t n, Activation act) {
+    switch (act) {
+        case Activation::None: return;
+        case Activation::Silu:
+            for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
+            return;
+        case Activation::Gelu:
+            for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
+            return;
+        case Activation::QuickGelu:
+            for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-1.702f * x[i]));
+            return;
+    }
+}
+
+float exp_shift_sum_scalar(float* x, int64_t n, float shift) {
+    float sum = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        x[i] = std::exp(x[i] - shift);
+        sum += x[i];
+    }
+    return sum;
+}
+
+float max_scalar(const float* x, int64_t n) { return *std::max_element(x, x + n); }
+
+const EltwiseKernels kEltwiseScalar = {"scalar", activation_scalar, exp_shift_sum_scalar, max_scalar};
+
+}  // namespace
+
+const EltwiseKernels& eltwise_scalar() { return kEltwiseScalar; }
+
+const EltwiseKernels& eltwise() {
+#if defined(__x86_64__)
+    if (cpu_features().avx512) return kEltwiseAvx512;
+    if (cpu_features().avx2) return kEltwiseAvx2;
+#elif defined(__aarch64__)
+    if (cpu_features().neon) return kEltwiseNeon;
+#endif
+    return kEltwiseScalar;
+}
+
+}  // namespace sdref::kernels

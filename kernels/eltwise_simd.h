@@ -1,0 +1,61 @@
+// eltwise_simd.h: the SIMD bodies of eltwise.h, written once with xsimd and instantiated per ISA.
+// Tails shorter than a vector go through the scalar definitions.
+#pragma once
+
+#include <xsimd/xsimd.hpp>
+
+#include <cmath>
+
+#include "kernels/eltwise.h"
+
+namespace sdref::kernels {
+
+template <class Arch>
+struct EltwiseSimd {
+    using batch = xsimd::batch<float, Arch>;
+    static constexpr int64_t W = int64_t(batch::size);
+
+    static batch act(batch x, Activation a) {
+        switch (a) {
+            case Activation::Silu: return x / (batch(1.0f) + xsimd::exp(-x));
+            case Activation::Gelu: return batch(0.5f) * x * (batch(1.0f) + xsimd::erf(x * batch(0.70710678118654752f)));
+            case Activation::QuickGelu: return x / (batch(1.0f) + xsimd::exp(batch(-1.702f) * x));
+            case Activation::None: break;
+        }
+        return x;
+    }
+
+    static void activation(float* x, int64_t n, Activation a) {
+        if (a == Activation::None) return;
+        int64_t i = 0;
+        for (; i + W <= n; i += W) act(batch::load_unaligned(x + i), a).store_unaligned(x + i);
+        eltwise_scalar().activation(x + i, n - i, a);
+    }
+
+    static float exp_shift_sum(float* x, int64_t n, float shift) {
+        batch acc(0.0f);
+        const batch s(shift);
+        int64_t i = 0;
+        for (; i + W <= n; i += W) {
+            const batch e = xsimd::exp(batch::load_unaligned(x + i) - s);
+            e.store_unaligned(x + i);
+            acc = acc + e;
+        }
+        return xsimd::hadd(acc) + eltwise_scalar().exp_shift_sum(x + i, n - i, shift);
+    }
+
+    static float max(const float* x, int64_t n) {
+        if (n < W) return eltwise_scalar().max(x, n);
+        batch m = batch::load_unaligned(x);
+        int64_t i = W;
+        for (; i + W <= n; i += W) m = xsimd::max(m, batch::load_unaligned(x + i));
+        alignas(64) float lanes[W];
+        m.store_aligned(lanes);
+        float r = lanes[0];
+        for (int64_t l = 1; l < W; ++l) r = std::max(r, lanes[l]);
+        for (; i < n; ++i) r = std::max(r, x[i]);
+        return r;
+    }
+};
+
+}  // namespace sdref::kernels

@@ -1,0 +1,110 @@
+#include "kernels/ops.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "kernels/eltwise.h"
+
+namespace sdref::kernels {
+
+namespace {
+
+// mean and biased variance of n values, accumulated in double in index order.
+void moments(const float* x, int64_t n, double* mean, double* var) {
+    double sum = 0, sq = 0;
+    for (int64_t i = 0; i < n; ++i) sum += x[i];
+    *mean = sum / double(n);
+    for (int64_t i = 0; i < n; ++i) {
+        const double d = x[i] - *mean;
+        sq += d * d;
+    }
+    *var = sq / double(n);
+}
+
+}  // namespace
+
+void group_norm(const float* x, float* y, int64_t channels, int64_t hw, int64_t groups, float eps, const float* gamma,
+                const float* beta, Activation act) {
+    const int64_t per_group = channels / groups;
+#pragma omp parallel for schedule(static) num_threads(num_threads())
+    for (int64_t g = 0; g < groups; ++g) {
+        double mean, var;
+        moments(x + g * per_group * hw, per_group * hw, &mean, &var);
+        const float inv = float(1.0 / std::sqrt(var + eps));
+        for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {
+            // y = (x - mean) * (inv * gamma) + beta
+            const float scale = inv * gamma[c], shift = beta[c] - float(mean) * scale;
+            const float* xc = x + c * hw;
+            float* yc = y + c * hw;
+            for (int64_t i = 0; i < hw; ++i) yc[i] = xc[i] * scale + shift;
+            eltwise().activation(yc, hw, act);
+        }
+    }
+}
+
+void layer_norm(const float* x, float* y, int64_t rows, int64_t cols, float eps, const float* gamma, const float* beta) {
+#pragma omp parallel for schedule(static) num_threads(num_threads())
+    for (int64_t r = 0; r < rows; ++r) {
+        double mean, var;
+        moments(x + r * cols, cols, &mean, &var);
+        const float inv = float(1.0 / std::sqrt(var + eps)), m = float(mean);
+        const float* xr = x + r * cols;
+        float* yr = y + r * cols;
+        for (int64_t i = 0; i < cols; ++i) yr[i] = (xr[i] - m) * inv * gamma[i] + beta[i];
+    }
+}
+
+void softmax_rows(float* x, int64_t rows, int64_t cols) {
+    const EltwiseKernels& ew = eltwise();
+#pragma omp parallel for schedule(static) num_threads(num_threads())
+    for (int64_t r = 0; r < rows; ++r) {
+        float* row = x + r * cols;
+        const float inv = 1.0f / ew.exp_shift_sum(row, cols, ew.max(row, cols));
+        for (int64_t i = 0; i < cols; ++i) row[i] *= inv;
+    }
+}
+
+void geglu(const float* x, float* y, int64_t rows, int64_t f) {
+#pragma omp parallel for schedule(static) num_threads(num_threads())
+    for (int64_t r = 0; r < rows; ++r) {
+        float* yr = y + r * f;
+        std::memcpy(yr, x + r * 2 * f + f, size_t(f) * 4);
+        eltwise().activation(yr, f, Activation::Gelu);
+        const float* hidden = x + r * 2 * f;
+        for (int64_t i = 0; i < f; ++i) yr[i] *= hidden[i];
+    }
+}
+
+void activation(float* x, int64_t n, Activation act) {
+    const int64_t chunk = 1 << 14;
+#pragma omp parallel for schedule(static) num_threads(num_threads())
+    for (int64_t i = 0; i < n; i += chunk) eltwise().activation(x + i, std::min(chunk, n - i), act);
+}
+
+void upsample_nearest_2x(const float* x, float* y, int64_t channels, int64_t h, int64_t w) {
+#pragma omp parallel for schedule(static) num_threads(num_threads())
+    for (int64_t c = 0; c < channels; ++c)
+        for (int64_t i = 0; i < h; ++i) {
+            const float* src = x + (c * h + i) * w;
+            float* dst = y + (c * 2 * h + 2 * i) * 2 * w;
+            for (int64_t j = 0; j < w; ++j) dst[2 * j] = dst[2 * j + 1] = src[j];
+            std::memcpy(dst + 2 * w, dst, size_t(2 * w) * 4);
+        }
+}
+
+void add(const float* a, const float* b, float* y, int64_t n) {
+#pragma omp parallel for schedule(static) num_threads(num_threads())
+    for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+}
+
+void mul(const float* a, const float* b, float* y, int64_t n) {
+#pragma omp parallel for schedule(static) num_threads(num_threads())
+    for (int64_t i = 0; i < n; ++i) y[i] = a[i] * b[i];
+}
+
+void concat_channels(const float* a, int64_t ca, const float* b, int64_t cb, int64_t hw, float* y) {
+    std::memmove(y, a, size_t(ca * hw) * 4);
+    std::memmove(y + ca * hw, b, size_t(cb * hw) * 4);
+}
+
+}  // namespace sdref::kernels

@@ -1,0 +1,40 @@
+// ops.h: normalisations and the small tensor operations of a U-Net, VAE and transformer, on contiguous fp32.
+// Reductions (means, variances, softmax sums) run in a fixed order per row or group, one thread each, so results
+// are the same bits for any thread count. Images are one NCHW item: [C, H, W] with HW = H * W.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/gemm.h"
+
+namespace sdref::kernels {
+
+// GroupNorm over x [C, HW] in G groups of C/G channels:
+//   y = (x - mean_g) / sqrt(var_g + eps) * gamma[c] + beta[c], then the activation (SiLU in ResNet blocks).
+// Mean and (biased) variance per group are accumulated in double. y may alias x.
+void group_norm(const float* x, float* y, int64_t channels, int64_t hw, int64_t groups, float eps, const float* gamma,
+                const float* beta, Activation activation = Activation::None);
+
+// LayerNorm over each of `rows` rows of `cols` values: y = (x - mean) / sqrt(var + eps) * gamma + beta.
+void layer_norm(const float* x, float* y, int64_t rows, int64_t cols, float eps, const float* gamma, const float* beta);
+
+// softmax over each row, in place: x = e^(x - max) / sum e^(x - max).
+void softmax_rows(float* x, int64_t rows, int64_t cols);
+
+// GEGLU: x [rows, 2F] -> y [rows, F], y = x[:, :F] * gelu(x[:, F:]).
+void geglu(const float* x, float* y, int64_t rows, int64_t f);
+
+// In place activation over n values.
+void activation(float* x, int64_t n, Activation act);
+
+// Nearest-neighbour 2x upsampling: x [C, H, W] -> y [C, 2H, 2W].
+void upsample_nearest_2x(const float* x, float* y, int64_t channels, int64_t h, int64_t w);
+
+// y[i] = a[i] + b[i];  y[i] = a[i] * b[i];  y may alias a or b.
+void add(const float* a, const float* b, float* y, int64_t n);
+void mul(const float* a, const float* b, float* y, int64_t n);
+
+// Channel concatenation of two images: y [Ca + Cb, HW] = [a [Ca, HW]; b [Cb, HW]].
+void concat_channels(const float* a, int64_t ca, const float* b, int64_t cb, int64_t hw, float* y);
+
+}  // namespace sdref::kernels

@@ -1,0 +1,122 @@
+// Normalisations and tensor operations against direct double-precision definitions.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "kernels/activation.h"
+#include "kernels/ops.h"
+
+using namespace sdref::kernels;
+
+namespace {
+
+std::vector<float> randoms(size_t n, unsigned seed, float mean = 0.0f, float sd = 1.0f) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> d(mean, sd);
+    std::vector<float> v(n);
+    for (float& x : v) x = d(rng);
+    return v;
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<double>& b) {
+    double w = 0;
+    for (size_t i = 0; i < a.size(); ++i) w = std::max(w, std::fabs(a[i] - b[i]));
+    return w;
+}
+
+double silu(double x) { return x / (1 + std::exp(-x)); }
+double gelu(double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }
+
+}  // namespace
+
+TEST_CASE("group_norm (with and without SiLU) matches its definition", "[kernels][ops]") {
+    const int64_t C = 64, HW = 37, G = 32;
+    const std::vector<float> x = randoms(size_t(C * HW), 1, 3.0f, 2.0f), gamma = randoms(size_t(C), 2), beta = randoms(size_t(C), 3);
+    for (Activation act : {Activation::None, Activation::Silu}) {
+        std::vector<float> y(x.size());
+        group_norm(x.data(), y.data(), C, HW, G, 1e-5f, gamma.data(), beta.data(), act);
+        std::vector<double> ref(x.size());
+        const int64_t per = C / G;
+        for (int64_t g = 0; g < G; ++g) {
+            double s = 0, sq = 0;
+            for (int64_t i = g * per * HW; i < (g + 1) * per * HW; ++i) s += x[size_t(i)];
+            const double mean = s / double(per * HW);
+            for (int64_t i = g * per * HW; i < (g + 1) * per * HW; ++i) sq += (x[size_t(i)] - mean) * (x[size_t(i)] - mean);
+            const double inv = 1 / std::sqrt(sq / double(per * HW) + 1e-5);
+            for (int64_t i = g * per * HW; i < (g + 1) * per * HW; ++i) {
+                const int64_t c = i / HW;
+                const double v = (x[size_t(i)] - mean) * inv * gamma[size_t(c)] + beta[size_t(c)];
+                ref[size_t(i)] = act == Activation::Silu ? silu(v) : v;
+            }
+        }
+        CHECK(max_abs_diff(y, ref) <= 1e-5);
+    }
+}
+
+TEST_CASE("layer_norm and softmax_rows match their definitions", "[kernels][ops]") {
+    const int64_t R = 77, C = 130;
+    const std::vector<float> x = randoms(size_t(R * C), 4, 1.0f, 3.0f), gamma = randoms(size_t(C), 5), beta = randoms(size_t(C), 6);
+    std::vector<float> y(x.size());
+    layer_norm(x.data(), y.data(), R, C, 1e-5f, gamma.data(), beta.data());
+    std::vector<double> ref(x.size()), sm(x.size());
+    for (int64_t r = 0; r < R; ++r) {
+        double s = 0, sq = 0, mx = -INFINITY, z = 0;
+        for (int64_t i = 0; i < C; ++i) s += x[size_t(r * C + i)], mx = std::max(mx, double(x[size_t(r * C + i)]));
+        const double mean = s / C;
+        for (int64_t i = 0; i < C; ++i) sq += std::pow(x[size_t(r * C + i)] - mean, 2);
+        for (int64_t i = 0; i < C; ++i) {
+            ref[size_t(r * C + i)] = (x[size_t(r * C + i)] - mean) / std::sqrt(sq / C + 1e-5) * gamma[size_t(i)] + beta[size_t(i)];
+            z += std::exp(x[size_t(r * C + i)] - mx);
+        }
+        for (int64_t i = 0; i < C; ++i) sm[size_t(r * C + i)] = std::exp(x[size_t(r * C + i)] - mx) / z;
+    }
+    CHECK(max_abs_diff(y, ref) <= 2e-5);
+    std::vector<float> s = x;
+    softmax_rows(s.data(), R, C);
+    CHECK(max_abs_diff(s, sm) <= 1e-6);
+}
+
+TEST_CASE("activations, GEGLU, upsampling, add, mul, concat", "[kernels][ops]") {
+    const std::vector<float> x = randoms(1000, 7, 0.0f, 3.0f);
+    struct {
+        Activation act;
+        double (*f)(double);
+    } acts[] = {{Activation::Silu, silu}, {Activation::Gelu, gelu},
+                {Activation::QuickGelu, [](double v) { return v / (1 + std::exp(-1.702 * v)); }}};
+    for (const auto& a : acts) {
+        std::vector<float> y = x;
+        activation(y.data(), int64_t(y.size()), a.act);
+        std::vector<double> ref(x.size());
+        for (size_t i = 0; i < x.size(); ++i) ref[i] = a.f(x[i]);
+        CHECK(max_abs_diff(y, ref) <= 1e-5);
+    }
+    const int64_t R = 3, F = 21;
+    const std::vector<float> g = randoms(size_t(R * 2 * F), 8);
+    std::vector<float> gy(size_t(R * F));
+    geglu(g.data(), gy.data(), R, F);
+    std::vector<double> gref(gy.size());
+    for (int64_t r = 0; r < R; ++r)
+        for (int64_t i = 0; i < F; ++i) gref[size_t(r * F + i)] = g[size_t(r * 2 * F + i)] * gelu(g[size_t(r * 2 * F + F + i)]);
+    CHECK(max_abs_diff(gy, gref) <= 1e-5);
+
+    const std::vector<float> img = randoms(2 * 3 * 5, 9);
+    std::vector<float> up(2 * 6 * 10);
+    upsample_nearest_2x(img.data(), up.data(), 2, 3, 5);
+    for (int c = 0; c < 2; ++c)
+        for (int i = 0; i < 6; ++i)
+            for (int j = 0; j < 10; ++j) REQUIRE(up[size_t((c * 6 + i) * 10 + j)] == img[size_t((c * 3 + i / 2) * 5 + j / 2)]);
+
+    std::vector<float> s(img.size()), p(img.size()), cat(img.size() * 2);
+    add(img.data(), img.data(), s.data(), int64_t(img.size()));
+    mul(img.data(), img.data(), p.data(), int64_t(img.size()));
+    concat_channels(img.data(), 2, s.data(), 2, 15, cat.data());
+    for (size_t i = 0; i < img.size(); ++i) {
+        REQUIRE(s[i] == img[i] + img[i]);
+        REQUIRE(p[i] == img[i] * img[i]);
+        REQUIRE(cat[i] == img[i]);
+        REQUIRE(cat[img.size() + i] == s[i]);
+    }
+}
