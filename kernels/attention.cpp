@@ -73,7 +73,8 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
             std::fill(row_sum.begin(), row_sum.end(), 0.0f);
             std::fill(acc.get(), acc.get() + Br * Dp, 0.0f);
 
-            for (int64_t j0 = 0; j0 < s.keys; j0 += Bc) {
+            const int64_t key_end = s.causal ? std::min(s.keys, n0 + rows) : s.keys;  // later keys are all masked
+            for (int64_t j0 = 0; j0 < key_end; j0 += Bc) {
                 const int64_t valid = std::min(Bc, s.keys - j0);
                 const int64_t width = round_up(valid, NR);  // only the key panels that hold keys
                 // S = (scale Q) K^T for this key block: [r_panels * MR, width]
@@ -84,10 +85,15 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
                 // online softmax: m' = max(m, max_j s), l' = l e^(m - m') + sum_j e^(s - m'), acc *= e^(m - m')
                 for (int64_t r = 0; r < r_panels * MR; ++r) {
                     float* srow = scores.get() + r * Bc;
-                    const float m_new = std::max(row_max[size_t(r)], ew.max(srow, valid));
-                    const float rescale = std::exp(row_max[size_t(r)] - m_new);
-                    const float block_sum = ew.exp_shift_sum(srow, valid, m_new);
-                    std::fill(srow + valid, srow + width, 0.0f);
+                    // keys this row may see in this block (causal: keys up to its own position)
+                    const int64_t seen = s.causal ? std::clamp<int64_t>(n0 + r + 1 - j0, 0, valid) : valid;
+                    float m_new = row_max[size_t(r)], rescale = 1.0f, block_sum = 0.0f;
+                    if (seen > 0) {
+                        m_new = std::max(row_max[size_t(r)], ew.max(srow, seen));
+                        rescale = std::exp(row_max[size_t(r)] - m_new);
+                        block_sum = ew.exp_shift_sum(srow, seen, m_new);
+                    }
+                    std::fill(srow + seen, srow + width, 0.0f);
                     row_sum[size_t(r)] = row_sum[size_t(r)] * rescale + block_sum;
                     row_max[size_t(r)] = m_new;
                     float* arow = acc.get() + r * Dp;
@@ -118,14 +124,16 @@ void attention_reference(const AttentionShape& s, const float* q, int64_t ldq, c
     for (int64_t h = 0; h < s.heads; ++h)
         for (int64_t n = 0; n < s.queries; ++n) {
             double m = -INFINITY;
-            for (int64_t j = 0; j < s.keys; ++j) {
+            const int64_t seen = s.causal ? std::min(n + 1, s.keys) : s.keys;
+            std::fill(p.begin(), p.end(), 0.0);
+            for (int64_t j = 0; j < seen; ++j) {
                 double dot = 0;
                 for (int64_t i = 0; i < d; ++i) dot += double(q[n * ldq + h * d + i]) * k[j * ldk + h * d + i];
                 p[size_t(j)] = dot * scale;
                 m = std::max(m, p[size_t(j)]);
             }
             double sum = 0;
-            for (int64_t j = 0; j < s.keys; ++j) sum += p[size_t(j)] = std::exp(p[size_t(j)] - m);
+            for (int64_t j = 0; j < seen; ++j) sum += p[size_t(j)] = std::exp(p[size_t(j)] - m);
             for (int64_t i = 0; i < d; ++i) {
                 double out = 0;
                 for (int64_t j = 0; j < s.keys; ++j) out += p[size_t(j)] * v[j * ldv + h * d + i];

@@ -18,6 +18,7 @@ namespace sdref::kernels {
 
 struct AttentionShape {
     int64_t heads, head_dim, queries, keys;
+    bool causal = false;  // query n sees keys 0..n only (CLIP's text transformer)
 };
 
 void attention(const AttentionShape& shape, const float* q, int64_t ldq, const float* k, int64_t ldk, const float* v,

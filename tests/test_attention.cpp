@@ -19,10 +19,10 @@ struct Problem {
     int64_t width() const { return s.heads * s.head_dim; }
 };
 
-Problem make(int64_t heads, int64_t d, int64_t nq, int64_t nk, float magnitude, unsigned seed) {
+Problem make(int64_t heads, int64_t d, int64_t nq, int64_t nk, float magnitude, unsigned seed, bool causal = false) {
     std::mt19937 rng(seed);
     std::normal_distribution<float> dist(0.0f, magnitude);
-    Problem p{{heads, d, nq, nk}, {}, {}, {}};
+    Problem p{{heads, d, nq, nk, causal}, {}, {}, {}};
     p.q.resize(size_t(nq * heads * d));
     p.k.resize(size_t(nk * heads * d));
     p.v.resize(size_t(nk * heads * d));
@@ -44,12 +44,15 @@ std::vector<float> run(const Problem& p, bool reference) {
 
 TEST_CASE("fused attention matches the direct softmax(QK^T)V", "[kernels][attention]") {
     // shapes of SD's self- and cross-attention (scaled down), odd sizes, key counts across block edges
-    const int64_t cases[][4] = {{8, 40, 300, 300}, {8, 40, 257, 77}, {2, 160, 64, 64}, {5, 64, 33, 513},
-                                {1, 8, 1, 1}, {3, 80, 100, 1000}, {8, 40, 7, 3}};
+    // {heads, d, queries, keys, causal}
+    const int64_t cases[][5] = {{8, 40, 300, 300, 0}, {8, 40, 257, 77, 0}, {2, 160, 64, 64, 0}, {5, 64, 33, 513, 0},
+                                {1, 8, 1, 1, 0}, {3, 80, 100, 1000, 0}, {8, 40, 7, 3, 0}, {4, 8, 77, 77, 1},
+                                {12, 64, 77, 77, 1}, {2, 16, 600, 600, 1}};
     for (const auto& c : cases) {
         for (float magnitude : {1.0f, 4.0f}) {  // 4: peaked softmax rows, where the online rescaling matters
-            INFO("heads " << c[0] << " d " << c[1] << " queries " << c[2] << " keys " << c[3] << " |q|,|k| ~ " << magnitude);
-            const Problem p = make(c[0], c[1], c[2], c[3], magnitude, unsigned(c[2] * 31 + c[3]));
+            INFO("heads " << c[0] << " d " << c[1] << " queries " << c[2] << " keys " << c[3] << " causal " << c[4]
+                          << " |q|,|k| ~ " << magnitude);
+            const Problem p = make(c[0], c[1], c[2], c[3], magnitude, unsigned(c[2] * 31 + c[3]), c[4] != 0);
             const std::vector<float> got = run(p, false), ref = run(p, true);
             double worst = 0, ref_max = 0;
             for (size_t i = 0; i < ref.size(); ++i) {

@@ -1,0 +1,212 @@
+#include "models/clip_text.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "kernels/attention.h"
+#include "kernels/convert.h"
+#include "kernels/ops.h"
+
+namespace sdref {
+
+namespace {
+
+// The number of layers: the highest N + 1 with a tensor "<prefix>N." present.
+int64_t count_layers(const WeightStore& w, const std::string& prefix) {
+    int64_t n = 0;
+    while (!w.names(prefix + std::to_string(n) + ".").empty()) ++n;
+    if (n == 0) fail(w.describe(), ": no text encoder layers under \"", prefix, "\"");
+    return n;
+}
+
+ClipTextConfig shape_config(const WeightStore& w, const std::string& token_embedding, int64_t layers, int64_t heads,
+                            kernels::Activation act) {
+    const Shape te = w.shape_of(token_embedding);
+    if (te.size() != 2) fail(w.describe(), ": \"", token_embedding, "\" should be [vocab, width], is ", shape_str(te));
+    ClipTextConfig c;
+    c.vocab = te[0];
+    c.width = te[1];
+    c.layers = layers;
+    c.heads = heads > 0 ? heads : std::max<int64_t>(1, c.width / 64);
+    if (c.width % c.heads != 0) fail(w.describe(), ": text width ", c.width, " is not divisible by ", c.heads, " heads");
+    c.act = act;
+    return c;
+}
+
+}  // namespace
+
+ClipTextEncoder ClipTextEncoder::load_hf(const WeightStore& w, const std::string& prefix, int64_t heads,
+                                         kernels::Activation act) {
+    ClipTextEncoder m;
+    const std::string layer_prefix = prefix + "encoder.layers.";
+    ClipTextConfig& c = m.config_ =
+        shape_config(w, prefix + "embeddings.token_embedding.weight", count_layers(w, layer_prefix), heads, act);
+    const int64_t D = c.width;
+    c.ffn = w.shape_of(layer_prefix + "0.mlp.fc1.weight").at(0);
+    m.token_embedding_ = w.matrix(prefix + "embeddings.token_embedding.weight", {c.vocab, D});
+    m.position_embedding_ = w.vector(prefix + "embeddings.position_embedding.weight", {c.context, D});
+    for (int64_t l = 0; l < c.layers; ++l) {
+        const std::string p = layer_prefix + std::to_string(l) + ".";
+        ClipTextLayer L;
+        L.ln1_w = w.vector(p + "layer_norm1.weight", {D});
+        L.ln1_b = w.vector(p + "layer_norm1.bias", {D});
+        L.q = w.matrix(p + "self_attn.q_proj.weight", {D, D});
+        L.q_b = w.vector(p + "self_attn.q_proj.bias", {D});
+        L.k = w.matrix(p + "self_attn.k_proj.weight", {D, D});
+        L.k_b = w.vector(p + "self_attn.k_proj.bias", {D});
+        L.v = w.matrix(p + "self_attn.v_proj.weight", {D, D});
+        L.v_b = w.vector(p + "self_attn.v_proj.bias", {D});
+        L.out = w.matrix(p + "self_attn.out_proj.weight", {D, D});
+        L.out_b = w.vector(p + "self_attn.out_proj.bias", {D});
+        L.ln2_w = w.vector(p + "layer_norm2.weight", {D});
+        L.ln2_b = w.vector(p + "layer_norm2.bias", {D});
+        L.fc1 = w.matrix(p + "mlp.fc1.weight", {c.ffn, D});
+        L.fc1_b = w.vector(p + "mlp.fc1.bias", {c.ffn});
+        L.fc2 = w.matrix(p + "mlp.fc2.weight", {D, c.ffn});
+        L.fc2_b = w.vector(p + "mlp.fc2.bias", {D});
+        m.layers_.push_back(std::move(L));
+    }
+    m.final_ln_w_ = w.vector(prefix + "final_layer_norm.weight", {D});
+    m.final_ln_b_ = w.vector(prefix + "final_layer_norm.bias", {D});
+    return m;
+}
+
+ClipTextEncoder ClipTextEncoder::load_openclip(const WeightStore& w, const std::string& prefix, int64_t heads,
+                                               kernels::Activation act) {
+    ClipTextEncoder m;
+    const std::string layer_prefix = prefix + "transformer.resblocks.";
+    ClipTextConfig& c = m.config_ =
+        shape_config(w, prefix + "token_embedding.weight", count_layers(w, layer_prefix), heads, act);
+    const int64_t D = c.width;
+    c.ffn = w.shape_of(layer_prefix + "0.mlp.c_fc.weight").at(0);
+    m.token_embedding_ = w.matrix(prefix + "token_embedding.weight", {c.vocab, D});
+    m.position_embedding_ = w.vector(prefix + "positional_embedding", {c.context, D});
+    for (int64_t l = 0; l < c.layers; ++l) {
+        const std::string p = layer_prefix + std::to_string(l) + ".";
+        ClipTextLayer L;
+        L.ln1_w = w.vector(p + "ln_1.weight", {D});
+        L.ln1_b = w.vector(p + "ln_1.bias", {D});
+        // in_proj_weight [3D, D] stacks W_q, W_k, W_v
+        const Matrix in_proj = w.matrix(p + "attn.in_proj_weight", {3 * D, D});
+        const Tensor in_bias = w.vector(p + "attn.in_proj_bias", {3 * D});
+        L.q = in_proj.row_slice(0, D);
+        L.k = in_proj.row_slice(D, D);
+        L.v = in_proj.row_slice(2 * D, D);
+        L.q_b = Tensor({D}, std::vector<float>(in_bias.data(), in_bias.data() + D));
+        L.k_b = Tensor({D}, std::vector<float>(in_bias.data() + D, in_bias.data() + 2 * D));
+        L.v_b = Tensor({D}, std::vector<float>(in_bias.data() + 2 * D, in_bias.data() + 3 * D));
+        L.out = w.matrix(p + "attn.out_proj.weight", {D, D});
+        L.out_b = w.vector(p + "attn.out_proj.bias", {D});
+        L.ln2_w = w.vector(p + "ln_2.weight", {D});
+        L.ln2_b = w.vector(p + "ln_2.bias", {D});
+        L.fc1 = w.matrix(p + "mlp.c_fc.weight", {c.ffn, D});
+        L.fc1_b = w.vector(p + "mlp.c_fc.bias", {c.ffn});
+        L.fc2 = w.matrix(p + "mlp.c_proj.weight", {D, c.ffn});
+        L.fc2_b = w.vector(p + "mlp.c_proj.bias", {D});
+        m.layers_.push_back(std::move(L));
+    }
+    m.final_ln_w_ = w.vector(prefix + "ln_final.weight", {D});
+    m.final_ln_b_ = w.vector(prefix + "ln_final.bias", {D});
+    return m;
+}
+
+ClipTextEncoder ClipTextEncoder::load(const WeightStore& w, const Json* config) {
+    int64_t heads = 0;
+    std::string act;
+    if (config) {
+        if (const Json* h = config->find("num_attention_heads")) heads = h->as_int("text_encoder/config.json: num_attention_heads");
+        if (const Json* a = config->find("hidden_act")) act = a->as_string("text_encoder/config.json: hidden_act");
+    } else if (const std::string meta = w.metadata("text_config"); !meta.empty()) {
+        const Json j = Json::parse(meta, w.describe() + " text_config metadata");
+        if (const Json* h = j.find("heads")) heads = h->as_int("text_config heads");
+        if (const Json* a = j.find("act")) act = a->as_string("text_config act");
+    }
+    auto activation = [&](kernels::Activation fallback) {
+        if (act.empty()) return fallback;
+        if (act == "quick_gelu") return kernels::Activation::QuickGelu;
+        if (act == "gelu") return kernels::Activation::Gelu;
+        fail(w.describe(), ": unsupported text encoder activation \"", act, "\"");
+    };
+    for (const char* prefix : {"cond_stage_model.transformer.text_model.", "text_model."})
+        if (w.has(std::string(prefix) + "embeddings.token_embedding.weight"))
+            return load_hf(w, prefix, heads, activation(kernels::Activation::QuickGelu));
+    if (w.has("cond_stage_model.model.token_embedding.weight"))
+        return load_openclip(w, "cond_stage_model.model.", heads, activation(kernels::Activation::Gelu));
+    fail(w.describe(), ": no CLIP text encoder found (looked for cond_stage_model.transformer.text_model.*, "
+         "text_model.* and cond_stage_model.model.*)");
+}
+
+Tensor ClipTextEncoder::final_norm(const Tensor& x) const {
+    Tensor y(x.shape());
+    kernels::layer_norm(x.data(), y.data(), x.dim(0), x.dim(1), 1e-5f, final_ln_w_.data(), final_ln_b_.data());
+    return y;
+}
+
+ClipTextOutput ClipTextEncoder::forward(const std::vector<int>& ids) const {
+    const ClipTextConfig& c = config_;
+    const int64_t T = c.context, D = c.width, F = c.ffn;
+    if (int64_t(ids.size()) != T) fail("text encoder: expected ", T, " token ids, got ", ids.size());
+    const size_t elem = token_embedding_.type == kernels::ElemType::F32 ? 4 : 2;
+
+    // x = token_embedding[ids] + position_embedding
+    Tensor x({T, D});
+    for (int64_t t = 0; t < T; ++t) {
+        const int id = ids[size_t(t)];
+        if (id < 0 || id >= c.vocab) fail("text encoder: token id ", id, " is outside the vocabulary (", c.vocab, ")");
+        const void* row = static_cast<const uint8_t*>(token_embedding_.data) + size_t(id) * size_t(D) * elem;
+        float* xr = x.data() + t * D;
+        if (token_embedding_.type == kernels::ElemType::F32) std::copy_n(static_cast<const float*>(row), D, xr);
+        else if (token_embedding_.type == kernels::ElemType::F16) kernels::convert_f16_to_f32(static_cast<const uint16_t*>(row), xr, size_t(D));
+        else kernels::convert_bf16_to_f32(static_cast<const uint16_t*>(row), xr, size_t(D));
+        for (int64_t i = 0; i < D; ++i) xr[i] += position_embedding_[t * D + i];
+    }
+
+    ClipTextOutput out;
+    out.hidden.push_back(x);
+    Tensor h({T, D}), qkv({T, 3 * D}), attn({T, D}), mlp({T, F}), next({T, D});
+    const kernels::AttentionShape shape{c.heads, D / c.heads, T, T, /*causal=*/true};
+    const float scale = 1.0f / std::sqrt(float(D / c.heads));
+    for (const ClipTextLayer& L : layers_) {
+        // x = x + out_proj(causal_attention(LN1(x)))
+        kernels::layer_norm(x.data(), h.data(), T, D, 1e-5f, L.ln1_w.data(), L.ln1_b.data());
+        const Matrix* proj[3] = {&L.q, &L.k, &L.v};
+        const Tensor* bias[3] = {&L.q_b, &L.k_b, &L.v_b};
+        for (int i = 0; i < 3; ++i) {
+            kernels::GemmEpilogue ep;
+            ep.col_bias = bias[i]->data();
+            kernels::linear(T, D, D, h.data(), D, proj[i]->data, proj[i]->type, qkv.data() + i * D, 3 * D, ep);
+        }
+        kernels::attention(shape, qkv.data(), 3 * D, qkv.data() + D, 3 * D, qkv.data() + 2 * D, 3 * D, attn.data(), D, scale);
+        kernels::GemmEpilogue out_ep;
+        out_ep.col_bias = L.out_b.data();
+        out_ep.residual = x.data();
+        kernels::linear(T, D, D, attn.data(), D, L.out.data, L.out.type, next.data(), D, out_ep);
+        std::swap(x, next);
+        // x = x + fc2(act(fc1(LN2(x))))
+        kernels::layer_norm(x.data(), h.data(), T, D, 1e-5f, L.ln2_w.data(), L.ln2_b.data());
+        kernels::GemmEpilogue fc1_ep;
+        fc1_ep.col_bias = L.fc1_b.data();
+        fc1_ep.activation = c.act;
+        kernels::linear(T, F, D, h.data(), D, L.fc1.data, L.fc1.type, mlp.data(), F, fc1_ep);
+        kernels::GemmEpilogue fc2_ep;
+        fc2_ep.col_bias = L.fc2_b.data();
+        fc2_ep.residual = x.data();
+        kernels::linear(T, D, F, mlp.data(), F, L.fc2.data, L.fc2.type, next.data(), D, fc2_ep);
+        std::swap(x, next);
+        out.hidden.push_back(x);
+    }
+    out.last_hidden = final_norm(x);
+    // pooled: the end token's position, i.e. the first occurrence of the largest id
+    const int64_t eos = std::max_element(ids.begin(), ids.end()) - ids.begin();
+    out.pooled = Tensor({D}, std::vector<float>(out.last_hidden.data() + eos * D, out.last_hidden.data() + (eos + 1) * D));
+    return out;
+}
+
+Tensor ClipTextEncoder::encode(const std::vector<int>& ids, int clip_skip) const {
+    if (clip_skip < 1 || clip_skip > config_.layers) fail("--clip-skip must be between 1 and ", config_.layers, ", got ", clip_skip);
+    const ClipTextOutput o = forward(ids);
+    return clip_skip == 1 ? o.last_hidden : final_norm(o.hidden[size_t(config_.layers - clip_skip + 1)]);
+}
+
+}  // namespace sdref

@@ -1,0 +1,85 @@
+// clip_text.h: the CLIP text transformer that turns 77 token ids into the U-Net's conditioning.
+//
+//   x = token_embedding[ids] + position_embedding                         [77, D]
+//   for each of L layers (pre-norm, causal self-attention):
+//       x = x + out_proj(attention(LN1(x) W_q, LN1(x) W_k, LN1(x) W_v))   heads of D / H
+//       x = x + fc2(act(fc1(LN2(x))))                                     act: quick_gelu (SD 1.x), gelu (SD 2.x)
+//   last_hidden = final_LN(x_L)
+//
+// SD 1.x conditions on last_hidden ("clip skip 1"); clip skip n uses final_LN(x_{L-n+1}); SD 2.x uses the
+// penultimate layer (clip skip 2). The pooled output is last_hidden at the end token (the largest id).
+// Two checkpoint namings load into the same weights: Hugging Face CLIPTextModel (SD 1.x, OpenAI CLIP ViT-L/14:
+// text_model.encoder.layers.N.self_attn.q_proj, ...) and OpenCLIP (SD 2.x, ViT-H/14:
+// transformer.resblocks.N.attn.in_proj_weight holding q, k and v). docs/clip.md walks through it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "io/json.h"
+#include "models/weights.h"
+
+namespace sdref {
+
+struct ClipTextConfig {
+    int64_t vocab = 49408, context = 77;
+    int64_t width = 768;    // D
+    int64_t layers = 12;    // L
+    int64_t heads = 12;     // H
+    int64_t ffn = 3072;     // hidden width of the MLP
+    kernels::Activation act = kernels::Activation::QuickGelu;
+};
+
+struct ClipTextLayer {
+    Tensor ln1_w, ln1_b;    // [D]     layer_norm1 | ln_1
+    Matrix q, k, v;         // [D, D]  self_attn.{q,k,v}_proj | rows of attn.in_proj_weight [3D, D]
+    Tensor q_b, k_b, v_b;   // [D]
+    Matrix out;             // [D, D]  self_attn.out_proj | attn.out_proj
+    Tensor out_b;           // [D]
+    Tensor ln2_w, ln2_b;    // [D]     layer_norm2 | ln_2
+    Matrix fc1;             // [F, D]  mlp.fc1 | mlp.c_fc
+    Tensor fc1_b;           // [F]
+    Matrix fc2;             // [D, F]  mlp.fc2 | mlp.c_proj
+    Tensor fc2_b;           // [D]
+};
+
+struct ClipTextOutput {
+    std::vector<Tensor> hidden;  // [L + 1] x [77, D]: the embeddings, then x after each layer (no final LN)
+    Tensor last_hidden;          // [77, D] final_LN(hidden[L])
+    Tensor pooled;               // [D]     last_hidden at the end token
+};
+
+class ClipTextEncoder {
+public:
+    // Whichever text tower the store holds: an SD 1.x checkpoint (cond_stage_model.transformer.text_model.*),
+    // a diffusers text_encoder/ (text_model.*) or an SD 2.x checkpoint (cond_stage_model.model.*). Heads and
+    // activation come from `config` (a diffusers config.json) when given, else the checkpoint's "text_config"
+    // metadata, else CLIP's conventions (64 wide heads; quick_gelu for OpenAI CLIP, gelu for OpenCLIP).
+    static ClipTextEncoder load(const WeightStore& w, const Json* config = nullptr);
+
+    // Hugging Face names under `prefix` ("cond_stage_model.transformer.text_model." in an SD 1.x checkpoint,
+    // "text_model." in a diffusers text_encoder/). heads = 0: from the width (64 per head, as every CLIP).
+    static ClipTextEncoder load_hf(const WeightStore& w, const std::string& prefix, int64_t heads,
+                                   kernels::Activation act);
+    // OpenCLIP names under `prefix` ("cond_stage_model.model." in an SD 2.x checkpoint).
+    static ClipTextEncoder load_openclip(const WeightStore& w, const std::string& prefix, int64_t heads,
+                                         kernels::Activation act);
+
+    const ClipTextConfig& config() const { return config_; }
+    // Every hidden state, the final output and the pooled vector of one prompt's 77 ids.
+    ClipTextOutput forward(const std::vector<int>& ids) const;
+    // The conditioning [77, D]: final_LN of the output of layer L - clip_skip + 1 (clip_skip >= 1).
+    Tensor encode(const std::vector<int>& ids, int clip_skip) const;
+    // final_LN(x) for a hidden state.
+    Tensor final_norm(const Tensor& x) const;
+
+private:
+    ClipTextConfig config_;
+    Matrix token_embedding_;     // [V, D] token_embedding.weight
+    Tensor position_embedding_;  // [77, D]
+    std::vector<ClipTextLayer> layers_;
+    Tensor final_ln_w_, final_ln_b_;  // [D] final_layer_norm | ln_final
+};
+
+}  // namespace sdref

@@ -1,0 +1,94 @@
+#include "models/weights.h"
+
+#include "core/error.h"
+
+namespace sdref {
+
+Matrix Matrix::row_slice(int64_t first, int64_t count) const {
+    const size_t elem = type == kernels::ElemType::F32 ? 4 : 2;
+    Matrix m = *this;
+    m.data = static_cast<const uint8_t*>(data) + size_t(first * cols) * elem;
+    m.rows = count;
+    return m;
+}
+
+void WeightStore::add_file(const std::string& path, const std::string& prefix) {
+    sources_.push_back({std::make_unique<SafetensorsFile>(path), prefix});
+}
+
+bool WeightStore::has(const std::string& name) const {
+    for (const Source& s : sources_)
+        if (name.rfind(s.prefix, 0) == 0 && s.file->find(name.substr(s.prefix.size()))) return true;
+    return false;
+}
+
+std::string WeightStore::describe() const {
+    std::string d;
+    for (const Source& s : sources_) d += (d.empty() ? "" : ", ") + s.file->path();
+    return d;
+}
+
+std::string WeightStore::metadata(const std::string& key) const {
+    for (const Source& s : sources_) {
+        const auto it = s.file->metadata().find(key);
+        if (it != s.file->metadata().end()) return it->second;
+    }
+    return "";
+}
+
+Shape WeightStore::shape_of(const std::string& name) const {
+    for (const Source& s : sources_)
+        if (name.rfind(s.prefix, 0) == 0)
+            if (const TensorView* v = s.file->find(name.substr(s.prefix.size()))) return v->shape;
+    fail(describe(), ": missing tensor \"", name, "\"");
+}
+
+const TensorView& WeightStore::view(const std::string& name, const Shape& expected) const {
+    for (const Source& s : sources_) {
+        if (name.rfind(s.prefix, 0) != 0) continue;
+        if (const TensorView* v = s.file->find(name.substr(s.prefix.size()))) {
+            if (v->shape != expected)
+                fail(s.file->path(), ": tensor \"", name, "\" has shape ", shape_str(v->shape), ", expected ",
+                     shape_str(expected));
+            used_.insert(name);
+            return *v;
+        }
+    }
+    fail(describe(), ": missing tensor \"", name, "\" (expected shape ", shape_str(expected), ")");
+}
+
+Matrix WeightStore::matrix(const std::string& name, const Shape& expected) const {
+    const TensorView& v = view(name, expected);
+    Matrix m;
+    m.data = v.bytes;
+    switch (v.dtype) {
+        case DType::F32: m.type = kernels::ElemType::F32; break;
+        case DType::F16: m.type = kernels::ElemType::F16; break;
+        case DType::BF16: m.type = kernels::ElemType::BF16; break;
+        default: fail(describe(), ": tensor \"", name, "\" is ", dtype_name(v.dtype), "; weights must be F32, F16 or BF16");
+    }
+    m.rows = expected.at(0);
+    m.cols = expected.size() > 1 ? shape_numel(expected) / expected[0] : 1;
+    return m;
+}
+
+Tensor WeightStore::vector(const std::string& name, const Shape& expected) const { return view(name, expected).to_f32(); }
+
+std::vector<std::string> WeightStore::names(const std::string& prefix) const {
+    std::vector<std::string> out;
+    for (const Source& s : sources_)
+        for (const TensorView& v : s.file->tensors()) {
+            const std::string full = s.prefix + v.name;
+            if (full.rfind(prefix, 0) == 0) out.push_back(full);
+        }
+    return out;
+}
+
+std::vector<std::string> WeightStore::unused(const std::string& prefix) const {
+    std::vector<std::string> out;
+    for (const std::string& n : names(prefix))
+        if (!used_.count(n)) out.push_back(n);
+    return out;
+}
+
+}  // namespace sdref

@@ -1,0 +1,60 @@
+// weights.h: checkpoint tensors as the models use them, loaded strictly.
+//
+// A model reads each tensor by its checkpoint name, with the shape it expects; a missing tensor, or one with
+// another shape, is an error naming the tensor with both shapes. Large matrices stay in their file (memory-
+// mapped, fp16 stays fp16) as Matrix views; vectors (biases, norm scales) are small and converted to fp32.
+// What a model never asked for (EMA copies, schedule buffers) can be listed afterwards (`sdref -v`).
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "io/safetensors.h"
+#include "kernels/gemm.h"
+
+namespace sdref {
+
+// A row-major matrix (or a conv kernel [out, in, kh, kw] seen as [out, in*kh*kw]) in its stored precision.
+struct Matrix {
+    const void* data = nullptr;
+    kernels::ElemType type = kernels::ElemType::F32;
+    int64_t rows = 0, cols = 0;
+    // The rows [first, first + count) of this matrix (no copy): a slice of a fused projection.
+    Matrix row_slice(int64_t first, int64_t count) const;
+};
+
+class WeightStore {
+public:
+    // Open one safetensors file; its tensors are found by name with `prefix` prepended ("" for none).
+    void add_file(const std::string& path, const std::string& prefix = "");
+
+    bool has(const std::string& name) const;
+    // The shape of a tensor (throws naming it when absent).
+    Shape shape_of(const std::string& name) const;
+    // A matrix with exactly this shape (2-D, or 4-D conv weights flattened to [shape[0], rest]).
+    Matrix matrix(const std::string& name, const Shape& expected) const;
+    // A tensor converted to fp32, with exactly this shape.
+    Tensor vector(const std::string& name, const Shape& expected) const;
+    // Every tensor name starting with `prefix` that no model asked for.
+    std::vector<std::string> unused(const std::string& prefix = "") const;
+    // Every tensor name starting with `prefix`.
+    std::vector<std::string> names(const std::string& prefix = "") const;
+    std::string describe() const;  // the file(s), for messages
+    // A "__metadata__" value from any of the files ("" when none has it).
+    std::string metadata(const std::string& key) const;
+
+private:
+    const TensorView& view(const std::string& name, const Shape& expected) const;
+
+    struct Source {
+        std::unique_ptr<SafetensorsFile> file;
+        std::string prefix;
+    };
+    std::vector<Source> sources_;
+    mutable std::set<std::string> used_;
+};
+
+}  // namespace sdref
