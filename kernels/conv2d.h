@@ -18,8 +18,10 @@ struct Conv2dShape {
     int64_t in_channels, height, width;  // input [Cin, H, W]
     int64_t out_channels;
     int64_t kernel = 3, stride = 1, padding = 1;
-    int64_t out_height() const { return (height + 2 * padding - kernel) / stride + 1; }
-    int64_t out_width() const { return (width + 2 * padding - kernel) / stride + 1; }
+    int64_t padding_end = -1;  // bottom/right padding; -1: the same as `padding` (the VAE's downsampling pads 0, 1)
+    int64_t pad_end() const { return padding_end < 0 ? padding : padding_end; }
+    int64_t out_height() const { return (height + padding + pad_end() - kernel) / stride + 1; }
+    int64_t out_width() const { return (width + padding + pad_end() - kernel) / stride + 1; }
 };
 
 // The receptive fields of a convolution as the K x N operand of a GEMM (K = Cin*KH*KW, N = OH*OW).

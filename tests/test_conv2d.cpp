@@ -16,14 +16,14 @@ TEST_CASE("conv2d equals the direct convolution bit for bit", "[kernels][conv]")
     std::mt19937 rng(9);
     std::normal_distribution<float> dist(0.0f, 1.0f);
     struct Case {
-        int64_t cin, h, w, cout, kernel, stride, padding;
+        int64_t cin, h, w, cout, kernel, stride, padding, padding_end;
     };
-    const Case cases[] = {{3, 9, 11, 5, 3, 1, 1}, {16, 17, 13, 33, 3, 1, 1}, {8, 16, 16, 12, 3, 2, 1},
-                          {7, 15, 9, 4, 3, 2, 1}, {20, 10, 10, 30, 1, 1, 0}, {4, 1, 1, 3, 3, 1, 1},
-                          {32, 40, 40, 13, 3, 1, 1}};
+    const Case cases[] = {{3, 9, 11, 5, 3, 1, 1, 1},   {16, 17, 13, 33, 3, 1, 1, 1}, {8, 16, 16, 12, 3, 2, 1, 1},
+                          {7, 15, 9, 4, 3, 2, 1, 1},   {20, 10, 10, 30, 1, 1, 0, 0}, {4, 1, 1, 3, 3, 1, 1, 1},
+                          {32, 40, 40, 13, 3, 1, 1, 1}, {6, 16, 16, 5, 3, 2, 0, 1},  {5, 9, 7, 4, 3, 2, 0, 1}};
     for (const Case& c : cases) {
         for (ElemType wt : {ElemType::F32, ElemType::F16}) {
-            const Conv2dShape s{c.cin, c.h, c.w, c.cout, c.kernel, c.stride, c.padding};
+            const Conv2dShape s{c.cin, c.h, c.w, c.cout, c.kernel, c.stride, c.padding, c.padding_end};
             INFO("cin " << c.cin << " " << c.h << "x" << c.w << " cout " << c.cout << " k" << c.kernel << " s" << c.stride
                         << " weights " << (wt == ElemType::F16 ? "f16" : "f32"));
             std::vector<float> in(size_t(c.cin * c.h * c.w)), w(size_t(c.cout * c.cin * c.kernel * c.kernel)), bias(size_t(c.cout));

@@ -12,14 +12,26 @@ Matrix Matrix::row_slice(int64_t first, int64_t count) const {
     return m;
 }
 
-void WeightStore::add_file(const std::string& path, const std::string& prefix) {
-    sources_.push_back({std::make_unique<SafetensorsFile>(path), prefix});
+void WeightStore::add_file(const std::string& path, const std::string& prefix, Renamer rename) {
+    sources_.push_back({std::make_unique<SafetensorsFile>(path), prefix, std::move(rename)});
+}
+
+const TensorView* WeightStore::locate(const std::string& name, size_t* source) const {
+    for (size_t i = 0; i < sources_.size(); ++i) {
+        const Source& s = sources_[i];
+        if (name.rfind(s.prefix, 0) != 0) continue;
+        const std::string local = name.substr(s.prefix.size());
+        if (const TensorView* v = s.file->find(s.rename ? s.rename(local) : local)) {
+            *source = i;
+            return v;
+        }
+    }
+    return nullptr;
 }
 
 bool WeightStore::has(const std::string& name) const {
-    for (const Source& s : sources_)
-        if (name.rfind(s.prefix, 0) == 0 && s.file->find(name.substr(s.prefix.size()))) return true;
-    return false;
+    size_t source;
+    return locate(name, &source) != nullptr;
 }
 
 std::string WeightStore::describe() const {
@@ -37,24 +49,20 @@ std::string WeightStore::metadata(const std::string& key) const {
 }
 
 Shape WeightStore::shape_of(const std::string& name) const {
-    for (const Source& s : sources_)
-        if (name.rfind(s.prefix, 0) == 0)
-            if (const TensorView* v = s.file->find(name.substr(s.prefix.size()))) return v->shape;
+    size_t source;
+    if (const TensorView* v = locate(name, &source)) return v->shape;
     fail(describe(), ": missing tensor \"", name, "\"");
 }
 
 const TensorView& WeightStore::view(const std::string& name, const Shape& expected) const {
-    for (const Source& s : sources_) {
-        if (name.rfind(s.prefix, 0) != 0) continue;
-        if (const TensorView* v = s.file->find(name.substr(s.prefix.size()))) {
-            if (v->shape != expected)
-                fail(s.file->path(), ": tensor \"", name, "\" has shape ", shape_str(v->shape), ", expected ",
-                     shape_str(expected));
-            used_.insert(name);
-            return *v;
-        }
-    }
-    fail(describe(), ": missing tensor \"", name, "\" (expected shape ", shape_str(expected), ")");
+    size_t source;
+    const TensorView* v = locate(name, &source);
+    if (!v) fail(describe(), ": missing tensor \"", name, "\" (expected shape ", shape_str(expected), ")");
+    if (v->shape != expected)
+        fail(sources_[source].file->path(), ": tensor \"", v->name, "\" has shape ", shape_str(v->shape), ", expected ",
+             shape_str(expected));
+    used_.insert({source, v->name});
+    return *v;
 }
 
 Matrix WeightStore::matrix(const std::string& name, const Shape& expected) const {
@@ -84,10 +92,11 @@ std::vector<std::string> WeightStore::names(const std::string& prefix) const {
     return out;
 }
 
-std::vector<std::string> WeightStore::unused(const std::string& prefix) const {
+std::vector<std::string> WeightStore::unused() const {
     std::vector<std::string> out;
-    for (const std::string& n : names(prefix))
-        if (!used_.count(n)) out.push_back(n);
+    for (size_t i = 0; i < sources_.size(); ++i)
+        for (const TensorView& v : sources_[i].file->tensors())
+            if (!used_.count({i, v.name})) out.push_back(sources_[i].file->path() + ": " + v.name);
     return out;
 }
 

@@ -6,6 +6,7 @@
 // What a model never asked for (EMA copies, schedule buffers) can be listed afterwards (`sdref -v`).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -28,8 +29,13 @@ struct Matrix {
 
 class WeightStore {
 public:
-    // Open one safetensors file; its tensors are found by name with `prefix` prepended ("" for none).
-    void add_file(const std::string& path, const std::string& prefix = "");
+    // Maps a canonical (original LDM) tensor name, less the source's prefix, to the name in the file.
+    using Renamer = std::function<std::string(const std::string&)>;
+
+    // Open one safetensors file. Canonical names starting with `prefix` are looked up in it, with the prefix
+    // removed and `rename` applied (a diffusers folder stores "down_blocks.0.resnets.0.conv1.weight" for the
+    // canonical "model.diffusion_model.input_blocks.1.0.in_layers.2.weight").
+    void add_file(const std::string& path, const std::string& prefix = "", Renamer rename = nullptr);
 
     bool has(const std::string& name) const;
     // The shape of a tensor (throws naming it when absent).
@@ -38,9 +44,10 @@ public:
     Matrix matrix(const std::string& name, const Shape& expected) const;
     // A tensor converted to fp32, with exactly this shape.
     Tensor vector(const std::string& name, const Shape& expected) const;
-    // Every tensor name starting with `prefix` that no model asked for.
-    std::vector<std::string> unused(const std::string& prefix = "") const;
-    // Every tensor name starting with `prefix`.
+    // Every tensor (as "file: name") that no model asked for.
+    std::vector<std::string> unused() const;
+    // Every canonical-prefixed name of the sources whose prefix covers `prefix`, as stored (for counting layers
+    // in files without renaming).
     std::vector<std::string> names(const std::string& prefix = "") const;
     std::string describe() const;  // the file(s), for messages
     // A "__metadata__" value from any of the files ("" when none has it).
@@ -48,13 +55,16 @@ public:
 
 private:
     const TensorView& view(const std::string& name, const Shape& expected) const;
+    // The file and stored name of a canonical name, or nullptr.
+    const TensorView* locate(const std::string& name, size_t* source) const;
 
     struct Source {
         std::unique_ptr<SafetensorsFile> file;
         std::string prefix;
+        Renamer rename;
     };
     std::vector<Source> sources_;
-    mutable std::set<std::string> used_;
+    mutable std::set<std::pair<size_t, std::string>> used_;  // (source, stored name)
 };
 
 }  // namespace sdref

@@ -1,0 +1,249 @@
+#include "models/blocks.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "kernels/attention.h"
+#include "kernels/conv2d.h"
+#include "kernels/ops.h"
+
+namespace sdref {
+
+using kernels::Activation;
+using kernels::ElemType;
+using kernels::GemmEpilogue;
+using kernels::StridedSource;
+
+namespace {
+
+const float* bias_or_null(const Tensor& b) { return b.numel() ? b.data() : nullptr; }
+
+// y[rows, out] = x[rows, in] · W^T + b (+ residual), x row-major with leading dimension ldx.
+void linear_rows(const Linear& l, const float* x, int64_t rows, int64_t ldx, float* y, int64_t ldy,
+                 const float* residual = nullptr, Activation act = Activation::None) {
+    GemmEpilogue ep;
+    ep.col_bias = bias_or_null(l.bias);
+    ep.residual = residual;
+    ep.activation = act;
+    kernels::linear(rows, l.weight.rows, l.weight.cols, x, ldx, l.weight.data, l.weight.type, y, ldy, ep);
+}
+
+// tokens[HW, out] = x^T · W^T + b for x [in, HW] (the GEMM reads x transposed in place).
+void channels_to_tokens(const Linear& l, const float* x, int64_t hw, float* tokens) {
+    const int64_t in = l.weight.cols, out = l.weight.rows;
+    GemmEpilogue ep;
+    ep.col_bias = bias_or_null(l.bias);
+    kernels::gemm(hw, out, in, StridedSource({x, ElemType::F32, hw, 1}), StridedSource({l.weight.data, l.weight.type, 1, in}),
+                  tokens, out, ep);
+}
+
+// y[out, HW] = W · tokens^T + b + residual for tokens [HW, in].
+void tokens_to_channels(const Linear& l, const float* tokens, int64_t hw, float* y, const float* residual) {
+    const int64_t in = l.weight.cols, out = l.weight.rows;
+    GemmEpilogue ep;
+    ep.row_bias = bias_or_null(l.bias);
+    ep.residual = residual;
+    kernels::gemm(out, hw, in, StridedSource({l.weight.data, l.weight.type, 1, in}),
+                  StridedSource({tokens, ElemType::F32, 1, in}), y, hw, ep);
+}
+
+// Multi-head attention of `n` token rows x [n, in] to `m` context rows c [m, cin]; writes [n, inner] to o.
+void attention_forward(const AttentionWeights& a, const float* x, int64_t n, const float* c, int64_t m, int64_t heads,
+                       float* q, float* k, float* v, float* o) {
+    const int64_t inner = a.q.weight.rows;
+    linear_rows(a.q, x, n, a.q.weight.cols, q, inner);
+    linear_rows(a.k, c, m, a.k.weight.cols, k, inner);
+    linear_rows(a.v, c, m, a.v.weight.cols, v, inner);
+    const int64_t d = inner / heads;
+    kernels::attention({heads, d, n, m}, q, inner, k, inner, v, inner, o, inner, 1.0f / std::sqrt(float(d)));
+}
+
+}  // namespace
+
+Norm Norm::load(const WeightStore& w, const std::string& name, int64_t channels) {
+    return {w.vector(name + ".weight", {channels}), w.vector(name + ".bias", {channels})};
+}
+
+Linear Linear::load(const WeightStore& w, const std::string& name, int64_t out, int64_t in, bool bias) {
+    Linear l;
+    l.weight = w.matrix(name + ".weight", {out, in});
+    if (bias) l.bias = w.vector(name + ".bias", {out});
+    return l;
+}
+
+Linear Linear::load_1x1(const WeightStore& w, const std::string& name, int64_t out, int64_t in) {
+    Linear l;
+    const Shape s = w.shape_of(name + ".weight");
+    l.weight = w.matrix(name + ".weight", s.size() == 4 ? Shape{out, in, 1, 1} : Shape{out, in});
+    l.bias = w.vector(name + ".bias", {out});
+    return l;
+}
+
+Conv Conv::load(const WeightStore& w, const std::string& name, int64_t out, int64_t in, int64_t kernel) {
+    Conv c;
+    c.weight = w.matrix(name + ".weight", {out, in, kernel, kernel});
+    c.bias = w.vector(name + ".bias", {out});
+    c.in = in;
+    c.out = out;
+    c.kernel = kernel;
+    return c;
+}
+
+Tensor conv_forward(const Conv& c, const Tensor& x, int64_t stride, int64_t padding, int64_t padding_end,
+                    const float* residual) {
+    if (x.shape().size() != 3 || x.dim(0) != c.in)
+        fail("convolution with ", c.in, " input channels given a tensor of shape ", shape_str(x.shape()));
+    kernels::Conv2dShape s{c.in, x.dim(1), x.dim(2), c.out, c.kernel, stride, padding < 0 ? (c.kernel - 1) / 2 : padding,
+                           padding_end};
+    Tensor y({c.out, s.out_height(), s.out_width()});
+    GemmEpilogue ep;
+    ep.row_bias = c.bias.data();
+    ep.residual = residual;
+    kernels::conv2d(s, x.data(), c.weight.data, c.weight.type, y.data(), ep);
+    return y;
+}
+
+ResBlock ResBlock::load_unet(const WeightStore& w, const std::string& p, int64_t in, int64_t out, int64_t emb) {
+    ResBlock r;
+    r.in = in;
+    r.out = out;
+    r.norm1 = Norm::load(w, p + "in_layers.0", in);
+    r.conv1 = Conv::load(w, p + "in_layers.2", out, in, 3);
+    r.emb = Linear::load(w, p + "emb_layers.1", out, emb);
+    r.norm2 = Norm::load(w, p + "out_layers.0", out);
+    r.conv2 = Conv::load(w, p + "out_layers.3", out, out, 3);
+    r.has_skip = in != out;
+    if (r.has_skip) r.skip = Conv::load(w, p + "skip_connection", out, in, 1);
+    return r;
+}
+
+ResBlock ResBlock::load_vae(const WeightStore& w, const std::string& p, int64_t in, int64_t out) {
+    ResBlock r;
+    r.in = in;
+    r.out = out;
+    r.norm1 = Norm::load(w, p + "norm1", in);
+    r.conv1 = Conv::load(w, p + "conv1", out, in, 3);
+    r.norm2 = Norm::load(w, p + "norm2", out);
+    r.conv2 = Conv::load(w, p + "conv2", out, out, 3);
+    r.has_skip = in != out;
+    if (r.has_skip) r.skip = Conv::load(w, p + "nin_shortcut", out, in, 1);
+    return r;
+}
+
+Tensor resblock_forward(const ResBlock& r, const Tensor& x, const float* emb_silu, int64_t groups, float eps) {
+    const int64_t hw = x.dim(1) * x.dim(2);
+    // h = conv1(silu(norm1(x)))
+    Tensor h(x.shape());
+    kernels::group_norm(x.data(), h.data(), r.in, hw, groups, eps, r.norm1.weight.data(), r.norm1.bias.data(), Activation::Silu);
+    h = conv_forward(r.conv1, h);
+    // h += emb_proj(silu(emb)), one value per channel
+    if (emb_silu) {
+        std::vector<float> e(static_cast<size_t>(r.out));
+        linear_rows(r.emb, emb_silu, 1, r.emb.weight.cols, e.data(), r.out);
+        for (int64_t c = 0; c < r.out; ++c)
+            for (int64_t i = 0; i < hw; ++i) h[c * hw + i] += e[size_t(c)];
+    }
+    // y = skip(x) + conv2(silu(norm2(h)))
+    kernels::group_norm(h.data(), h.data(), r.out, hw, groups, eps, r.norm2.weight.data(), r.norm2.bias.data(), Activation::Silu);
+    const Tensor skip = r.has_skip ? conv_forward(r.skip, x) : x;
+    return conv_forward(r.conv2, h, 1, -1, -1, skip.data());
+}
+
+SpatialTransformer SpatialTransformer::load(const WeightStore& w, const std::string& p, int64_t channels, int64_t heads) {
+    SpatialTransformer st;
+    st.channels = channels;
+    st.norm = Norm::load(w, p + "norm", channels);
+    st.inner = w.shape_of(p + "proj_in.weight").at(0);
+    st.proj_in = Linear::load_1x1(w, p + "proj_in", st.inner, channels);
+    st.heads = heads;
+    if (st.inner % heads != 0) fail(w.describe(), ": ", p, " has ", st.inner, " channels, not divisible by ", heads, " heads");
+    const int64_t D = st.inner;
+    for (int64_t b = 0; w.has(p + "transformer_blocks." + std::to_string(b) + ".norm1.weight"); ++b) {
+        const std::string q = p + "transformer_blocks." + std::to_string(b) + ".";
+        TransformerBlock t;
+        t.norm1 = Norm::load(w, q + "norm1", D);
+        t.norm2 = Norm::load(w, q + "norm2", D);
+        t.norm3 = Norm::load(w, q + "norm3", D);
+        st.context_dim = w.shape_of(q + "attn2.to_k.weight").at(1);
+        t.attn1 = {Linear::load(w, q + "attn1.to_q", D, D, false), Linear::load(w, q + "attn1.to_k", D, D, false),
+                   Linear::load(w, q + "attn1.to_v", D, D, false), Linear::load(w, q + "attn1.to_out.0", D, D)};
+        t.attn2 = {Linear::load(w, q + "attn2.to_q", D, D, false), Linear::load(w, q + "attn2.to_k", D, st.context_dim, false),
+                   Linear::load(w, q + "attn2.to_v", D, st.context_dim, false), Linear::load(w, q + "attn2.to_out.0", D, D)};
+        const int64_t ff2x = w.shape_of(q + "ff.net.0.proj.weight").at(0);
+        t.ff1 = Linear::load(w, q + "ff.net.0.proj", ff2x, D);
+        t.ff2 = Linear::load(w, q + "ff.net.2", D, ff2x / 2);
+        st.blocks.push_back(std::move(t));
+    }
+    if (st.blocks.empty()) fail(w.describe(), ": ", p, " has no transformer_blocks");
+    st.proj_out = Linear::load_1x1(w, p + "proj_out", channels, st.inner);
+    return st;
+}
+
+Tensor spatial_transformer_forward(const SpatialTransformer& st, const Tensor& x, const Tensor& context, int64_t groups) {
+    const int64_t hw = x.dim(1) * x.dim(2), D = st.inner, C = st.channels, m = context.dim(0);
+    if (context.dim(1) != st.context_dim)
+        fail("text conditioning is ", context.dim(1), " wide, the U-Net's cross-attention expects ", st.context_dim);
+    // tokens = proj_in(groupnorm(x))^T   [HW, D]
+    Tensor h(x.shape());
+    kernels::group_norm(x.data(), h.data(), C, hw, groups, 1e-6f, st.norm.weight.data(), st.norm.bias.data());
+    Tensor tokens({hw, D}), t({hw, D}), next({hw, D}), q({hw, D}), k({std::max(hw, m), D}), v({std::max(hw, m), D}),
+        o({hw, D});
+    channels_to_tokens(st.proj_in, h.data(), hw, tokens.data());
+    for (const TransformerBlock& b : st.blocks) {
+        // tokens += attn1(norm1(tokens))
+        kernels::layer_norm(tokens.data(), t.data(), hw, D, 1e-5f, b.norm1.weight.data(), b.norm1.bias.data());
+        attention_forward(b.attn1, t.data(), hw, t.data(), hw, st.heads, q.data(), k.data(), v.data(), o.data());
+        linear_rows(b.attn1.out, o.data(), hw, D, next.data(), D, tokens.data());
+        std::swap(tokens, next);
+        // tokens += attn2(norm2(tokens), context)
+        kernels::layer_norm(tokens.data(), t.data(), hw, D, 1e-5f, b.norm2.weight.data(), b.norm2.bias.data());
+        attention_forward(b.attn2, t.data(), hw, context.data(), m, st.heads, q.data(), k.data(), v.data(), o.data());
+        linear_rows(b.attn2.out, o.data(), hw, D, next.data(), D, tokens.data());
+        std::swap(tokens, next);
+        // tokens += ff2(geglu(ff1(norm3(tokens))))
+        kernels::layer_norm(tokens.data(), t.data(), hw, D, 1e-5f, b.norm3.weight.data(), b.norm3.bias.data());
+        const int64_t F = b.ff2.weight.cols;
+        Tensor proj({hw, 2 * F}), gated({hw, F});
+        linear_rows(b.ff1, t.data(), hw, D, proj.data(), 2 * F);
+        kernels::geglu(proj.data(), gated.data(), hw, F);
+        linear_rows(b.ff2, gated.data(), hw, F, next.data(), D, tokens.data());
+        std::swap(tokens, next);
+    }
+    // y = x + proj_out(tokens)^T
+    Tensor y(x.shape());
+    tokens_to_channels(st.proj_out, tokens.data(), hw, y.data(), x.data());
+    return y;
+}
+
+VaeAttention VaeAttention::load(const WeightStore& w, const std::string& p, int64_t channels) {
+    VaeAttention a;
+    a.channels = channels;
+    const int64_t C = channels;
+    a.norm = Norm::load(w, p + "norm", C);
+    if (w.has(p + "to_q.weight")) {
+        a.attn = {Linear::load_1x1(w, p + "to_q", C, C), Linear::load_1x1(w, p + "to_k", C, C),
+                  Linear::load_1x1(w, p + "to_v", C, C), Linear::load_1x1(w, p + "to_out.0", C, C)};
+    } else {  // the original LDM names: 1x1 convolutions q, k, v, proj_out
+        a.attn = {Linear::load_1x1(w, p + "q", C, C), Linear::load_1x1(w, p + "k", C, C), Linear::load_1x1(w, p + "v", C, C),
+                  Linear::load_1x1(w, p + "proj_out", C, C)};
+    }
+    return a;
+}
+
+Tensor vae_attention_forward(const VaeAttention& a, const Tensor& x, int64_t groups) {
+    const int64_t hw = x.dim(1) * x.dim(2), C = a.channels;
+    Tensor h(x.shape());
+    kernels::group_norm(x.data(), h.data(), C, hw, groups, 1e-6f, a.norm.weight.data(), a.norm.bias.data());
+    // q, k, v = projections of the normalised pixels as tokens [HW, C]; one head of width C
+    Tensor q({hw, C}), k({hw, C}), v({hw, C}), o({hw, C});
+    channels_to_tokens(a.attn.q, h.data(), hw, q.data());
+    channels_to_tokens(a.attn.k, h.data(), hw, k.data());
+    channels_to_tokens(a.attn.v, h.data(), hw, v.data());
+    kernels::attention({1, C, hw, hw}, q.data(), C, k.data(), C, v.data(), C, o.data(), C, 1.0f / std::sqrt(float(C)));
+    // y = x + to_out(o)^T
+    Tensor y(x.shape());
+    tokens_to_channels(a.attn.out, o.data(), hw, y.data(), x.data());
+    return y;
+}
+
+}  // namespace sdref

@@ -1,0 +1,105 @@
+// blocks.h: the building blocks the U-Net and the VAE share, each a plain struct of weights (shapes in the
+// comments, members named after the original checkpoint keys) and a forward function.
+//
+// Activations are one image at a time, channels first: x [C, H, W]. Attention works on tokens [HW, C]; the GEMM
+// reads [C, HW] transposed in place, so no transpose is ever materialised.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "kernels/gemm.h"
+#include "models/weights.h"
+
+namespace sdref {
+
+struct Norm {
+    Tensor weight, bias;  // [C]
+    static Norm load(const WeightStore& w, const std::string& name, int64_t channels);
+};
+
+struct Linear {
+    Matrix weight;  // [out, in] (a 1x1 conv [out, in, 1, 1] loads as the same matrix)
+    Tensor bias;    // [out], empty when the layer has none
+    static Linear load(const WeightStore& w, const std::string& name, int64_t out, int64_t in, bool bias = true);
+    // A linear layer stored either as [out, in] or as a 1x1 convolution [out, in, 1, 1].
+    static Linear load_1x1(const WeightStore& w, const std::string& name, int64_t out, int64_t in);
+};
+
+struct Conv {
+    Matrix weight;  // [out, in, k, k] seen as [out, in*k*k]
+    Tensor bias;    // [out]
+    int64_t in = 0, out = 0, kernel = 3;
+    static Conv load(const WeightStore& w, const std::string& name, int64_t out, int64_t in, int64_t kernel);
+};
+
+// y [out, OH, OW] = conv(x [in, H, W]) (+ residual [out, OH, OW]); padding (kernel-1)/2 on all sides unless given.
+Tensor conv_forward(const Conv& c, const Tensor& x, int64_t stride = 1, int64_t padding = -1, int64_t padding_end = -1,
+                    const float* residual = nullptr);
+
+// ResNet block (LDM ResBlock / ResnetBlock):
+//   h = conv1(silu(norm1(x)));  h += emb_proj(silu(emb)) per channel (U-Net only)
+//   h = conv2(silu(norm2(h)));  y = skip(x) + h                  (skip: 1x1 conv when in != out)
+struct ResBlock {
+    int64_t in = 0, out = 0;
+    Norm norm1;     // [in]          in_layers.0   | norm1
+    Conv conv1;     // [out, in, 3, 3]  in_layers.2 | conv1
+    Linear emb;     // [out, E]      emb_layers.1 (U-Net; absent in the VAE)
+    Norm norm2;     // [out]         out_layers.0  | norm2
+    Conv conv2;     // [out, out, 3, 3] out_layers.3 | conv2
+    Conv skip;      // [out, in, 1, 1]  skip_connection | nin_shortcut (only when in != out)
+    bool has_skip = false;
+    // U-Net names (LDM) under prefix ("...input_blocks.1.0.")
+    static ResBlock load_unet(const WeightStore& w, const std::string& prefix, int64_t in, int64_t out, int64_t emb);
+    // VAE names (LDM) under prefix ("first_stage_model.encoder.down.0.block.0.")
+    static ResBlock load_vae(const WeightStore& w, const std::string& prefix, int64_t in, int64_t out);
+};
+
+// x [in, H, W] -> [out, H, W]. emb_silu: silu(time embedding) [E] or nullptr; groups and eps of the group norms.
+Tensor resblock_forward(const ResBlock& r, const Tensor& x, const float* emb_silu, int64_t groups, float eps);
+
+// Multi-head attention projections: q from the tokens, k and v from the context (self-attention: the tokens).
+struct AttentionWeights {
+    Linear q, k, v;  // [inner, in] / [inner, context_dim] (U-Net: no bias)
+    Linear out;      // [out, inner]  to_out.0
+};
+
+// One transformer block of the U-Net (diffusers BasicTransformerBlock):
+//   t = t + attn1(norm1(t))            self-attention
+//   t = t + attn2(norm2(t), context)   cross-attention to the text
+//   t = t + ff2(geglu(ff1(norm3(t))))
+struct TransformerBlock {
+    Norm norm1, norm2, norm3;   // [inner] LayerNorm
+    AttentionWeights attn1;     // to_q/to_k/to_v [inner, inner], to_out.0 [inner, inner]
+    AttentionWeights attn2;     // to_q [inner, inner], to_k/to_v [inner, context_dim], to_out.0
+    Linear ff1;                 // [2F, inner] ff.net.0.proj (GEGLU: value half, gate half)
+    Linear ff2;                 // [inner, F]  ff.net.2
+};
+
+// SpatialTransformer: tokens = proj_in(groupnorm(x))^T; blocks; y = x + proj_out(tokens)^T.
+// proj_in/proj_out are 1x1 convolutions (SD 1.x) or linear layers (SD 2.x): the same matrix either way.
+struct SpatialTransformer {
+    int64_t channels = 0, inner = 0, heads = 0, context_dim = 0;
+    Norm norm;                 // [C] GroupNorm(32, eps 1e-6)
+    Linear proj_in;            // [inner, C]
+    std::vector<TransformerBlock> blocks;  // transformer_blocks.N
+    Linear proj_out;           // [C, inner]
+    static SpatialTransformer load(const WeightStore& w, const std::string& prefix, int64_t channels, int64_t heads);
+};
+
+// x [C, H, W], context [77, context_dim] -> [C, H, W]
+Tensor spatial_transformer_forward(const SpatialTransformer& st, const Tensor& x, const Tensor& context, int64_t groups);
+
+// The VAE's single-head self-attention over pixels (AttnBlock): y = x + to_out(attention(groupnorm(x))).
+struct VaeAttention {
+    int64_t channels = 0;
+    Norm norm;                 // [C] norm
+    AttentionWeights attn;     // to_q/to_k/to_v/to_out.0 [C, C] (or q/k/v/proj_out 1x1 convs)
+    static VaeAttention load(const WeightStore& w, const std::string& prefix, int64_t channels);
+};
+
+// x [C, H, W] -> [C, H, W]
+Tensor vae_attention_forward(const VaeAttention& a, const Tensor& x, int64_t groups);
+
+}  // namespace sdref

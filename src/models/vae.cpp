@@ -1,0 +1,138 @@
+#include "models/vae.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "kernels/ops.h"
+
+namespace sdref {
+
+namespace {
+
+constexpr float kEps = 1e-6f;  // every GroupNorm of the VAE
+
+int64_t count(const WeightStore& w, const std::string& prefix, const std::string& suffix) {
+    int64_t n = 0;
+    while (w.has(prefix + std::to_string(n) + suffix)) ++n;
+    return n;
+}
+
+// x [C, HW] -> channels_out via a 1x1 convolution stored as a matrix.
+Tensor pointwise(const Linear& l, const Tensor& x) {
+    Tensor y({l.weight.rows, x.dim(1), x.dim(2)});
+    kernels::GemmEpilogue ep;
+    ep.row_bias = l.bias.data();
+    const int64_t hw = x.dim(1) * x.dim(2);
+    kernels::gemm(l.weight.rows, hw, l.weight.cols, kernels::StridedSource({l.weight.data, l.weight.type, 1, l.weight.cols}),
+                  kernels::StridedSource({x.data(), kernels::ElemType::F32, hw, 1}), y.data(), hw, ep);
+    return y;
+}
+
+Tensor mid_and_out(const VaeCoder& c, Tensor h, int64_t groups) {
+    h = resblock_forward(c.mid_block_1, h, nullptr, groups, kEps);
+    h = vae_attention_forward(c.mid_attn, h, groups);
+    h = resblock_forward(c.mid_block_2, h, nullptr, groups, kEps);
+    return h;
+}
+
+Tensor norm_silu_out(const VaeCoder& c, const Tensor& h, int64_t groups) {
+    Tensor n(h.shape());
+    kernels::group_norm(h.data(), n.data(), h.dim(0), h.dim(1) * h.dim(2), groups, kEps, c.norm_out.weight.data(),
+                        c.norm_out.bias.data(), kernels::Activation::Silu);
+    return conv_forward(c.conv_out, n);
+}
+
+}  // namespace
+
+Vae Vae::load(const WeightStore& w, const std::string& p) {
+    Vae vae;
+    const std::string enc = p + "encoder.", dec = p + "decoder.";
+    const int64_t levels = count(w, enc + "down.", ".block.0.conv1.weight");
+    const int64_t per_level = count(w, enc + "down.0.block.", ".conv1.weight");
+    if (levels == 0 || per_level == 0) fail(w.describe(), ": no VAE encoder under \"", enc, "\"");
+    std::vector<int64_t> ch;  // channels of each level
+    for (int64_t i = 0; i < levels; ++i) ch.push_back(w.shape_of(enc + "down." + std::to_string(i) + ".block.0.conv1.weight").at(0));
+    const int64_t z = w.shape_of(p + "post_quant_conv.weight").at(0);
+    vae.latent_channels_ = z;
+    const int64_t image_channels = w.shape_of(enc + "conv_in.weight").at(1);
+
+    // encoder
+    VaeCoder& e = vae.encoder_;
+    e.conv_in = Conv::load(w, enc + "conv_in", ch[0], image_channels, 3);
+    int64_t in = ch[0];
+    for (int64_t i = 0; i < levels; ++i) {
+        const std::string lp = enc + "down." + std::to_string(i) + ".";
+        VaeLevel level;
+        for (int64_t j = 0; j < per_level; ++j) {
+            level.blocks.push_back(ResBlock::load_vae(w, lp + "block." + std::to_string(j) + ".", in, ch[size_t(i)]));
+            in = ch[size_t(i)];
+        }
+        level.has_resample = i + 1 < levels;
+        if (level.has_resample) level.resample = Conv::load(w, lp + "downsample.conv", in, in, 3);
+        e.levels.push_back(std::move(level));
+    }
+    e.mid_block_1 = ResBlock::load_vae(w, enc + "mid.block_1.", in, in);
+    e.mid_attn = VaeAttention::load(w, enc + "mid.attn_1.", in);
+    e.mid_block_2 = ResBlock::load_vae(w, enc + "mid.block_2.", in, in);
+    e.norm_out = Norm::load(w, enc + "norm_out", in);
+    e.conv_out = Conv::load(w, enc + "conv_out", 2 * z, in, 3);
+    vae.quant_conv_ = Linear::load_1x1(w, p + "quant_conv", 2 * z, 2 * z);
+    vae.post_quant_conv_ = Linear::load_1x1(w, p + "post_quant_conv", z, z);
+
+    // decoder: up.N numbered from the shallowest level (the order they were built in, reversed at run time)
+    VaeCoder& d = vae.decoder_;
+    const int64_t deepest = ch.back();
+    d.conv_in = Conv::load(w, dec + "conv_in", deepest, z, 3);
+    d.mid_block_1 = ResBlock::load_vae(w, dec + "mid.block_1.", deepest, deepest);
+    d.mid_attn = VaeAttention::load(w, dec + "mid.attn_1.", deepest);
+    d.mid_block_2 = ResBlock::load_vae(w, dec + "mid.block_2.", deepest, deepest);
+    d.levels.resize(size_t(levels));
+    in = deepest;
+    for (int64_t i = levels - 1; i >= 0; --i) {
+        const std::string lp = dec + "up." + std::to_string(i) + ".";
+        VaeLevel& level = d.levels[size_t(i)];
+        for (int64_t j = 0; j < per_level + 1; ++j) {
+            level.blocks.push_back(ResBlock::load_vae(w, lp + "block." + std::to_string(j) + ".", in, ch[size_t(i)]));
+            in = ch[size_t(i)];
+        }
+        level.has_resample = i > 0;
+        if (level.has_resample) level.resample = Conv::load(w, lp + "upsample.conv", in, in, 3);
+    }
+    d.norm_out = Norm::load(w, dec + "norm_out", in);
+    d.conv_out = Conv::load(w, dec + "conv_out", image_channels, in, 3);
+    return vae;
+}
+
+VaeOutput Vae::encode(const Tensor& image) const {
+    const VaeCoder& e = encoder_;
+    Tensor h = conv_forward(e.conv_in, image);
+    for (const VaeLevel& level : e.levels) {
+        for (const ResBlock& b : level.blocks) h = resblock_forward(b, h, nullptr, groups_, kEps);
+        // downsample: pad right and bottom by one, 3x3 conv with stride 2
+        if (level.has_resample) h = conv_forward(level.resample, h, 2, 0, 1);
+    }
+    h = mid_and_out(e, h, groups_);
+    const Tensor moments = pointwise(quant_conv_, norm_silu_out(e, h, groups_));
+    const int64_t z = latent_channels_, hw = moments.dim(1) * moments.dim(2);
+    VaeOutput out{Tensor({z, moments.dim(1), moments.dim(2)}), Tensor({z, moments.dim(1), moments.dim(2)})};
+    std::copy_n(moments.data(), z * hw, out.mean.data());
+    for (int64_t i = 0; i < z * hw; ++i) out.logvar[i] = std::clamp(moments[z * hw + i], -30.0f, 20.0f);
+    return out;
+}
+
+Tensor Vae::decode(const Tensor& latent) const {
+    const VaeCoder& d = decoder_;
+    Tensor h = conv_forward(d.conv_in, pointwise(post_quant_conv_, latent));
+    h = mid_and_out(d, h, groups_);
+    for (auto level = d.levels.rbegin(); level != d.levels.rend(); ++level) {
+        for (const ResBlock& b : level->blocks) h = resblock_forward(b, h, nullptr, groups_, kEps);
+        if (level->has_resample) {
+            Tensor up({h.dim(0), 2 * h.dim(1), 2 * h.dim(2)});
+            kernels::upsample_nearest_2x(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2));
+            h = conv_forward(level->resample, up);
+        }
+    }
+    return norm_silu_out(d, h, groups_);
+}
+
+}  // namespace sdref
