@@ -30,7 +30,7 @@ Tensor row_of(const Tensor& t, int64_t b) {
     return Tensor(s, std::vector<float>(t.data() + b * n, t.data() + (b + 1) * n));
 }
 
-void check_sd1(const WeightStore& w, const Json* config) {
+void check_sd1(std::shared_ptr<const WeightStore> w, const Json* config) {
     const ClipTextEncoder enc = ClipTextEncoder::load(w, config);
     const SafetensorsFile g(test::golden_path("clip_text_sd1.safetensors"));
     const std::vector<std::vector<int>> ids = golden_ids(g);
@@ -58,21 +58,21 @@ TEST_CASE("the golden input ids are what our tokenizer gives for the golden prom
 }
 
 TEST_CASE("CLIP text encoder (SD 1.x) from the single-file checkpoint matches clip_text_sd1", "[clip][golden]") {
-    WeightStore w;
-    w.add_file(test::golden_path("tiny-sd1.safetensors"));
+    auto w = std::make_shared<WeightStore>();
+    w->add_file(test::golden_path("tiny-sd1.safetensors"));
     check_sd1(w, nullptr);
 }
 
 TEST_CASE("CLIP text encoder (SD 1.x) from the diffusers folder matches clip_text_sd1", "[clip][golden]") {
-    WeightStore w;
-    w.add_file(test::golden_path("tiny-sd1-diffusers/text_encoder/model.safetensors"));
+    auto w = std::make_shared<WeightStore>();
+    w->add_file(test::golden_path("tiny-sd1-diffusers/text_encoder/model.safetensors"));
     const Json config = test::load_json_file(test::golden_path("tiny-sd1-diffusers/text_encoder/config.json"));
     check_sd1(w, &config);
 }
 
 TEST_CASE("OpenCLIP text encoder (SD 2.x) matches clip_text_sd2", "[clip][golden]") {
-    WeightStore w;
-    w.add_file(test::golden_path("tiny-sd2v.safetensors"));
+    auto w = std::make_shared<WeightStore>();
+    w->add_file(test::golden_path("tiny-sd2v.safetensors"));
     const ClipTextEncoder enc = ClipTextEncoder::load(w);
     const SafetensorsFile g(test::golden_path("clip_text_sd2.safetensors"));
     const std::vector<std::vector<int>> ids = golden_ids(g);
@@ -99,8 +99,8 @@ TEST_CASE("text encoder loading is strict: a wrong shape or missing tensor names
         records.push_back(r);
     }
     write_safetensors(dir + "/te.safetensors", records);
-    WeightStore w;
-    w.add_file(dir + "/te.safetensors");
+    auto w = std::make_shared<WeightStore>();
+    w->add_file(dir + "/te.safetensors");
     CHECK_THROWS_WITH(ClipTextEncoder::load(w), Catch::Contains("text_model.encoder.layers.0.self_attn.k_proj.weight") &&
                                                     Catch::Contains("[16, 64]") && Catch::Contains("expected [32, 32]"));
 }

@@ -17,8 +17,8 @@ Tensor first_item(const Tensor& t) {
 }  // namespace
 
 TEST_CASE("VAE encoder and decoder match the vae golden", "[vae][golden]") {
-    WeightStore w;
-    w.add_file(test::golden_path("tiny-sd1.safetensors"));
+    auto w = std::make_shared<WeightStore>();
+    w->add_file(test::golden_path("tiny-sd1.safetensors"));
     const Vae vae = Vae::load(w);
     const SafetensorsFile g(test::golden_path("vae.safetensors"));
     const VaeOutput enc = vae.encode(first_item(g.load_f32("image")));

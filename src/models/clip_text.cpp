@@ -34,6 +34,11 @@ ClipTextConfig shape_config(const WeightStore& w, const std::string& token_embed
     return c;
 }
 
+ClipTextEncoder with_store(ClipTextEncoder enc, std::shared_ptr<const WeightStore> store) {
+    enc.keep_alive(std::move(store));
+    return enc;
+}
+
 }  // namespace
 
 ClipTextEncoder ClipTextEncoder::load_hf(const WeightStore& w, const std::string& prefix, int64_t heads,
@@ -111,7 +116,8 @@ ClipTextEncoder ClipTextEncoder::load_openclip(const WeightStore& w, const std::
     return m;
 }
 
-ClipTextEncoder ClipTextEncoder::load(const WeightStore& w, const Json* config) {
+ClipTextEncoder ClipTextEncoder::load(std::shared_ptr<const WeightStore> store, const Json* config) {
+    const WeightStore& w = *store;
     int64_t heads = 0;
     std::string act;
     if (config) {
@@ -130,9 +136,9 @@ ClipTextEncoder ClipTextEncoder::load(const WeightStore& w, const Json* config) 
     };
     for (const char* prefix : {"cond_stage_model.transformer.text_model.", "text_model."})
         if (w.has(std::string(prefix) + "embeddings.token_embedding.weight"))
-            return load_hf(w, prefix, heads, activation(kernels::Activation::QuickGelu));
+            return with_store(load_hf(w, prefix, heads, activation(kernels::Activation::QuickGelu)), store);
     if (w.has("cond_stage_model.model.token_embedding.weight"))
-        return load_openclip(w, "cond_stage_model.model.", heads, activation(kernels::Activation::Gelu));
+        return with_store(load_openclip(w, "cond_stage_model.model.", heads, activation(kernels::Activation::Gelu)), store);
     fail(w.describe(), ": no CLIP text encoder found (looked for cond_stage_model.transformer.text_model.*, "
          "text_model.* and cond_stage_model.model.*)");
 }

@@ -13,6 +13,7 @@
 // transformer.resblocks.N.attn.in_proj_weight holding q, k and v). docs/clip.md walks through it.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -56,8 +57,9 @@ public:
     // a diffusers text_encoder/ (text_model.*) or an SD 2.x checkpoint (cond_stage_model.model.*). Heads and
     // activation come from `config` (a diffusers config.json) when given, else the checkpoint's "text_config"
     // metadata, else CLIP's conventions (64 wide heads; quick_gelu for OpenAI CLIP, gelu for OpenCLIP).
-    static ClipTextEncoder load(const WeightStore& w, const Json* config = nullptr);
+    static ClipTextEncoder load(std::shared_ptr<const WeightStore> w, const Json* config = nullptr);
 
+    // The loaders below do not keep `w` alive: the caller must (load() does).
     // Hugging Face names under `prefix` ("cond_stage_model.transformer.text_model." in an SD 1.x checkpoint,
     // "text_model." in a diffusers text_encoder/). heads = 0: from the width (64 per head, as every CLIP).
     static ClipTextEncoder load_hf(const WeightStore& w, const std::string& prefix, int64_t heads,
@@ -67,6 +69,8 @@ public:
                                          kernels::Activation act);
 
     const ClipTextConfig& config() const { return config_; }
+    // Hold the store whose mapped files the weights point into (load() does this).
+    void keep_alive(std::shared_ptr<const WeightStore> store) { weights_ = std::move(store); }
     // Every hidden state, the final output and the pooled vector of one prompt's 77 ids.
     ClipTextOutput forward(const std::vector<int>& ids) const;
     // The conditioning [77, D]: final_LN of the output of layer L - clip_skip + 1 (clip_skip >= 1).
@@ -75,6 +79,7 @@ public:
     Tensor final_norm(const Tensor& x) const;
 
 private:
+    std::shared_ptr<const WeightStore> weights_;  // keeps the memory-mapped checkpoint alive
     ClipTextConfig config_;
     Matrix token_embedding_;     // [V, D] token_embedding.weight
     Tensor position_embedding_;  // [77, D]

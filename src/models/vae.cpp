@@ -44,8 +44,10 @@ Tensor norm_silu_out(const VaeCoder& c, const Tensor& h, int64_t groups) {
 
 }  // namespace
 
-Vae Vae::load(const WeightStore& w, const std::string& p) {
+Vae Vae::load(std::shared_ptr<const WeightStore> store, const std::string& p) {
+    const WeightStore& w = *store;
     Vae vae;
+    vae.weights_ = store;
     const std::string enc = p + "encoder.", dec = p + "decoder.";
     const int64_t levels = count(w, enc + "down.", ".block.0.conv1.weight");
     const int64_t per_level = count(w, enc + "down.0.block.", ".conv1.weight");

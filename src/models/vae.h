@@ -12,6 +12,7 @@
 // a diffusers vae/ folder is read through a renamer. docs/vae.md walks through it.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,7 +43,7 @@ struct VaeOutput {
 class Vae {
 public:
     // From "first_stage_model." names (a single-file checkpoint) or a renamed diffusers vae/ (see checkpoint.h).
-    static Vae load(const WeightStore& w, const std::string& prefix = "first_stage_model.");
+    static Vae load(std::shared_ptr<const WeightStore> w, const std::string& prefix = "first_stage_model.");
 
     int64_t latent_channels() const { return latent_channels_; }
     // image [3, H, W] in [-1, 1] -> the posterior's mean and log-variance.
@@ -51,6 +52,7 @@ public:
     Tensor decode(const Tensor& latent) const;
 
 private:
+    std::shared_ptr<const WeightStore> weights_;  // keeps the memory-mapped checkpoint alive
     VaeCoder encoder_, decoder_;
     Linear quant_conv_;       // [2z, 2z] 1x1 quant_conv
     Linear post_quant_conv_;  // [z, z]   1x1 post_quant_conv

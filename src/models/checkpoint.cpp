@@ -1,0 +1,169 @@
+#include "models/checkpoint.h"
+
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "io/mapped_file.h"
+
+namespace sdref {
+
+namespace {
+
+bool is_directory(const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool exists(const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+// "a.b.c" -> {"a", "b", "c"}
+std::vector<std::string> split(const std::string& s) {
+    std::vector<std::string> parts;
+    size_t start = 0;
+    for (size_t dot; (dot = s.find('.', start)) != std::string::npos; start = dot + 1) parts.push_back(s.substr(start, dot - start));
+    parts.push_back(s.substr(start));
+    return parts;
+}
+
+std::string join(const std::vector<std::string>& parts, size_t from) {
+    std::string s;
+    for (size_t i = from; i < parts.size(); ++i) s += (s.empty() ? "" : ".") + parts[i];
+    return s;
+}
+
+bool is_number(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
+
+// ResBlock internals: in_layers.0 -> norm1, in_layers.2 -> conv1, emb_layers.1 -> time_emb_proj,
+// out_layers.0 -> norm2, out_layers.3 -> conv2, skip_connection -> conv_shortcut.
+std::string resblock_name(const std::string& rest) {
+    static const std::pair<const char*, const char*> map[] = {
+        {"in_layers.0.", "norm1."},        {"in_layers.2.", "conv1."}, {"emb_layers.1.", "time_emb_proj."},
+        {"out_layers.0.", "norm2."},       {"out_layers.3.", "conv2."}, {"skip_connection.", "conv_shortcut."},
+        {"nin_shortcut.", "conv_shortcut."}};
+    for (const auto& [from, to] : map)
+        if (rest.rfind(from, 0) == 0) return to + rest.substr(std::string(from).size());
+    return rest;
+}
+
+std::string weights_file(const std::string& dir, const std::string& stem) {
+    for (const std::string& name : {stem + ".safetensors", stem + ".fp16.safetensors"})
+        if (exists(dir + "/" + name)) return dir + "/" + name;
+    fail(dir, ": no ", stem, ".safetensors (nor its .fp16 variant)");
+}
+
+Json load_json(const std::string& path) { return Json::parse(read_text_file(path), path); }
+
+}  // namespace
+
+std::string diffusers_unet_name(const std::string& ldm, int64_t L) {
+    const std::vector<std::string> p = split(ldm);
+    if (p.size() >= 2 && p[0] == "time_embed") return std::string("time_embedding.linear_") + (p[1] == "0" ? "1" : "2") + "." + join(p, 2);
+    if (p.size() >= 2 && p[0] == "out") return std::string(p[1] == "0" ? "conv_norm_out" : "conv_out") + "." + join(p, 2);
+    if (p.size() >= 3 && p[0] == "middle_block" && is_number(p[1])) {
+        if (p[1] == "1") return "mid_block.attentions.0." + join(p, 2);
+        return "mid_block.resnets." + std::string(p[1] == "0" ? "0" : "1") + "." + resblock_name(join(p, 2));
+    }
+    if (p.size() < 4 || !is_number(p[1]) || !is_number(p[2])) return ldm;
+    const int64_t n = std::stoll(p[1]), m = std::stoll(p[2]);
+    const std::string rest = join(p, 3);
+    if (p[0] == "input_blocks") {
+        if (n == 0) return "conv_in." + rest;
+        const int64_t i = (n - 1) / (L + 1), j = (n - 1) % (L + 1);
+        const std::string level = "down_blocks." + std::to_string(i) + ".";
+        if (j == L) return level + "downsamplers.0.conv." + rest.substr(rest.rfind("op.", 0) == 0 ? 3 : 0);
+        return level + (m == 0 ? "resnets." + std::to_string(j) + "." + resblock_name(rest)
+                               : "attentions." + std::to_string(j) + "." + rest);
+    }
+    if (p[0] == "output_blocks") {
+        const int64_t i = n / (L + 1), j = n % (L + 1);
+        const std::string level = "up_blocks." + std::to_string(i) + ".";
+        if (m == 0) return level + "resnets." + std::to_string(j) + "." + resblock_name(rest);
+        if (m == 2 || rest.rfind("conv.", 0) == 0) return level + "upsamplers.0." + rest;
+        return level + "attentions." + std::to_string(j) + "." + rest;
+    }
+    return ldm;
+}
+
+std::string diffusers_vae_name(const std::string& ldm, int64_t levels) {
+    const std::vector<std::string> p = split(ldm);
+    if (p.size() < 3 || (p[0] != "encoder" && p[0] != "decoder")) return ldm;
+    const std::string coder = p[0] + ".";
+    if (p[1] == "norm_out") return coder + "conv_norm_out." + join(p, 2);
+    if (p[1] == "mid") {
+        if (p[2] == "block_1") return coder + "mid_block.resnets.0." + resblock_name(join(p, 3));
+        if (p[2] == "block_2") return coder + "mid_block.resnets.1." + resblock_name(join(p, 3));
+        if (p[2] == "attn_1") {
+            const std::string rest = join(p, 3);
+            return coder + "mid_block.attentions.0." + (rest.rfind("norm.", 0) == 0 ? "group_norm." + rest.substr(5) : rest);
+        }
+    }
+    if ((p[1] == "down" || p[1] == "up") && p.size() >= 5 && is_number(p[2])) {
+        const int64_t i = std::stoll(p[2]);
+        const std::string level = p[1] == "down" ? "down_blocks." + std::to_string(i) + "."
+                                                 : "up_blocks." + std::to_string(levels - 1 - i) + ".";
+        if (p[3] == "block") return coder + level + "resnets." + p[4] + "." + resblock_name(join(p, 5));
+        if (p[3] == "downsample" || p[3] == "upsample")
+            return coder + level + (p[3] == "downsample" ? "downsamplers" : "upsamplers") + ".0." + join(p, 4);
+    }
+    return ldm;
+}
+
+StableDiffusionModel StableDiffusionModel::load(const std::string& path, const CheckpointOverrides& overrides) {
+    StableDiffusionModel m;
+    m.info_.source = path;
+    m.weights_ = std::make_shared<WeightStore>();
+    WeightStore& w = *m.weights_;
+    Json unet_config, text_config, scheduler_config;
+    const Json *unet_cfg = nullptr, *text_cfg = nullptr;
+    std::string prediction_type;
+
+    if (is_directory(path)) {
+        if (!exists(path + "/model_index.json")) fail(path, ": not a diffusers model folder (no model_index.json)");
+        unet_config = load_json(path + "/unet/config.json");
+        unet_cfg = &unet_config;
+        const Json vae_config = load_json(path + "/vae/config.json");
+        text_config = load_json(path + "/text_encoder/config.json");
+        text_cfg = &text_config;
+        const int64_t L = unet_config.find("layers_per_block") ? unet_config.at("layers_per_block").as_int() : 2;
+        const int64_t levels = int64_t(vae_config.at("block_out_channels").items().size());
+        w.add_file(weights_file(path + "/unet", "diffusion_pytorch_model"), "model.diffusion_model.",
+                   [L](const std::string& n) { return diffusers_unet_name(n, L); });
+        w.add_file(weights_file(path + "/vae", "diffusion_pytorch_model"), "first_stage_model.",
+                   [levels](const std::string& n) { return diffusers_vae_name(n, levels); });
+        w.add_file(weights_file(path + "/text_encoder", "model"), "cond_stage_model.transformer.");
+        if (exists(path + "/tokenizer/vocab.json"))
+            m.tokenizer_ = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(path + "/tokenizer"));
+        if (exists(path + "/scheduler/scheduler_config.json")) {
+            scheduler_config = load_json(path + "/scheduler/scheduler_config.json");
+            m.info_.scheduler.update_from_json(scheduler_config, path + "/scheduler/scheduler_config.json");
+            prediction_type = m.info_.scheduler.prediction_type;
+        }
+        if (const Json* s = vae_config.find("scaling_factor")) m.info_.vae_scale = float(s->as_number());
+    } else {
+        w.add_file(path);
+        if (const std::string p = w.metadata("prediction_type"); !p.empty())
+            prediction_type = Json::parse(p, path + " prediction_type metadata").as_string();
+    }
+
+    m.text_encoder_ = std::make_shared<ClipTextEncoder>(ClipTextEncoder::load(m.weights_, text_cfg));
+    m.unet_ = std::make_shared<UNet>(UNet::load(m.weights_, "model.diffusion_model.", unet_cfg));
+    m.vae_ = std::make_shared<Vae>(Vae::load(m.weights_));
+
+    // what kind of model this is
+    const bool openclip = w.has("cond_stage_model.model.token_embedding.weight");
+    m.info_.family = openclip ? ModelFamily::SD2 : ModelFamily::SD1;
+    m.info_.inpainting = m.unet_->config().in_channels == 9;
+    m.info_.clip_skip = openclip ? 2 : 1;
+    m.info_.pad_token = openclip ? ClipTokenizer::kPadSd2 : ClipTokenizer::kPadSd1;
+    if (!overrides.prediction_type.empty()) prediction_type = overrides.prediction_type;
+    if (prediction_type.empty()) prediction_type = openclip ? "v_prediction" : "epsilon";
+    if (prediction_type != "epsilon" && prediction_type != "v_prediction")
+        fail("--prediction-type: \"", prediction_type, "\" is not epsilon or v_prediction");
+    m.info_.scheduler.prediction_type = prediction_type;
+    return m;
+}
+
+}  // namespace sdref

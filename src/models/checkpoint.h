@@ -1,0 +1,66 @@
+// checkpoint.h: open a Stable Diffusion model as users bring it — a single-file checkpoint in the original (LDM)
+// layout, or a diffusers folder — and tell what it is.
+//
+// Every model reads its tensors under the original names (model.diffusion_model.*, first_stage_model.*,
+// cond_stage_model.*). A diffusers folder's files are added to the same WeightStore with renamers that map those
+// names to diffusers' (down_blocks.N.resnets.M, ...), so both layouts load through one code path.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/json.h"
+#include "models/clip_text.h"
+#include "models/unet.h"
+#include "models/vae.h"
+#include "schedulers/scheduler.h"
+#include "text/clip_tokenizer.h"
+
+namespace sdref {
+
+enum class ModelFamily { SD1, SD2 };
+
+struct ModelInfo {
+    ModelFamily family = ModelFamily::SD1;
+    bool inpainting = false;            // a U-Net with 9 input channels (latent + mask + masked-image latent)
+    int clip_skip = 1;                  // the conditioning layer the model was trained with (SD 2.x: 2)
+    int pad_token = ClipTokenizer::kPadSd1;
+    float vae_scale = 0.18215f;         // latents are VAE means times this
+    SchedulerConfig scheduler;          // training noise schedule and prediction type
+    std::string source;                 // the file or folder
+};
+
+struct CheckpointOverrides {
+    std::string prediction_type;  // "epsilon" or "v_prediction"; empty: from the checkpoint
+};
+
+class StableDiffusionModel {
+public:
+    // A .safetensors file or a diffusers folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/,
+    // scheduler/). fp16 variants (*.fp16.safetensors) are used when the plain file is absent.
+    static StableDiffusionModel load(const std::string& path, const CheckpointOverrides& overrides = {});
+
+    const ModelInfo& info() const { return info_; }
+    const ClipTokenizer& tokenizer() const { return tokenizer_ ? *tokenizer_ : ClipTokenizer::builtin(); }
+    const ClipTextEncoder& text_encoder() const { return *text_encoder_; }
+    const UNet& unet() const { return *unet_; }
+    const Vae& vae() const { return *vae_; }
+    // Tensors in the files that no model used (EMA copies, schedule buffers), for `sdref -v`.
+    std::vector<std::string> unused_tensors() const { return weights_->unused(); }
+
+private:
+    ModelInfo info_;
+    std::shared_ptr<WeightStore> weights_;
+    std::shared_ptr<ClipTokenizer> tokenizer_;
+    std::shared_ptr<ClipTextEncoder> text_encoder_;
+    std::shared_ptr<UNet> unet_;
+    std::shared_ptr<Vae> vae_;
+};
+
+// The diffusers names of canonical U-Net / VAE tensors (without their model.diffusion_model. /
+// first_stage_model. prefix). layers_per_block and levels come from the folder's config.json.
+std::string diffusers_unet_name(const std::string& ldm_name, int64_t layers_per_block);
+std::string diffusers_vae_name(const std::string& ldm_name, int64_t levels);
+
+}  // namespace sdref

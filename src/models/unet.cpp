@@ -1,0 +1,192 @@
+#include "models/unet.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "kernels/ops.h"
+
+namespace sdref {
+
+namespace {
+
+constexpr int64_t kGroups = 32;
+constexpr float kEps = 1e-5f;
+
+std::string block(const std::string& p, const char* kind, int64_t n, int64_t m) {
+    return p + kind + "." + std::to_string(n) + "." + std::to_string(m) + ".";
+}
+
+// sinusoid(t): [cos(t f_0), ..., cos(t f_{h-1}), sin(t f_0), ...], f_i = 10000^(-i/h), h = dim / 2
+// (diffusers' get_timestep_embedding with flip_sin_to_cos = True, downscale_freq_shift = 0, in fp32).
+std::vector<float> timestep_embedding(float t, int64_t dim) {
+    const int64_t half = dim / 2;
+    std::vector<float> emb(size_t(dim), 0.0f);
+    for (int64_t i = 0; i < half; ++i) {
+        const float exponent = float(-std::log(10000.0)) * float(i) / float(half);
+        const float arg = t * std::exp(exponent);
+        emb[size_t(i)] = std::cos(arg);
+        emb[size_t(half + i)] = std::sin(arg);
+    }
+    return emb;
+}
+
+}  // namespace
+
+std::vector<int64_t> heads_from_config(const Json& config, size_t levels, const std::string& source) {
+    const Json* h = config.find("num_attention_heads");
+    if (!h || h->is_null()) h = config.find("attention_head_dim");
+    if (!h || h->is_null()) return {};
+    if (h->is_integer()) return std::vector<int64_t>(levels, h->as_int());
+    std::vector<int64_t> heads;
+    for (const Json& v : h->items(source + ": attention_head_dim")) heads.push_back(v.as_int(source + ": attention_head_dim"));
+    if (heads.size() != levels) fail(source, ": attention_head_dim lists ", heads.size(), " levels, the U-Net has ", levels);
+    return heads;
+}
+
+UNet UNet::load(std::shared_ptr<const WeightStore> store, const std::string& p, const Json* config) {
+    const WeightStore& w = *store;
+    UNet u;
+    u.weights_ = store;
+    UNetConfig& c = u.config_;
+    // --- the shape of the network, read off the tensors ---
+    if (!w.has(p + "input_blocks.0.0.weight")) fail(w.describe(), ": no U-Net under \"", p, "\"");
+    const Shape conv_in = w.shape_of(p + "input_blocks.0.0.weight");
+    const int64_t C0 = conv_in.at(0);
+    c.in_channels = conv_in.at(1);
+    c.out_channels = w.shape_of(p + "out.2.weight").at(0);
+    c.time_embed_dim = w.shape_of(p + "time_embed.0.weight").at(0);
+    // L: the first downsampling conv sits at input_blocks[L + 1]
+    c.layers_per_block = 1;
+    while (!w.has(p + "input_blocks." + std::to_string(c.layers_per_block + 1) + ".0.op.weight")) {
+        if (++c.layers_per_block > 16) fail(w.describe(), ": cannot find the U-Net's first downsampling layer");
+    }
+    const int64_t L = c.layers_per_block;
+    for (int64_t level = 0;; ++level) {
+        const int64_t n = 1 + level * (L + 1);
+        if (!w.has(block(p, "input_blocks", n, 0) + "in_layers.2.weight")) break;
+        c.channels.push_back(w.shape_of(block(p, "input_blocks", n, 0) + "out_layers.3.weight").at(0));
+        c.attention.push_back(w.has(block(p, "input_blocks", n, 1) + "proj_in.weight"));
+    }
+    const size_t levels = c.channels.size();
+    const bool linear_proj = w.shape_of(p + "middle_block.1.proj_in.weight").size() == 2;
+    // heads: config, else metadata, else convention
+    std::string meta_text;
+    Json meta;
+    if (!config && !(meta_text = w.metadata("unet_config")).empty()) {
+        meta = Json::parse(meta_text, w.describe() + " unet_config metadata");
+        config = &meta;
+    }
+    if (config) c.heads = heads_from_config(*config, levels, config == &meta ? "unet_config metadata" : "unet/config.json");
+    if (c.heads.empty())
+        for (int64_t ch : c.channels) c.heads.push_back(linear_proj ? ch / 64 : 8);
+
+    // --- weights ---
+    u.time_embed_0 = Linear::load(w, p + "time_embed.0", c.time_embed_dim, C0);
+    u.time_embed_2 = Linear::load(w, p + "time_embed.2", c.time_embed_dim, c.time_embed_dim);
+    u.conv_in = Conv::load(w, p + "input_blocks.0.0", C0, c.in_channels, 3);
+    std::vector<int64_t> skips = {C0};  // channels of each skip connection, in push order
+    int64_t ch = C0, n = 1;
+    for (size_t i = 0; i < levels; ++i) {
+        UNetDownLevel d;
+        for (int64_t j = 0; j < L; ++j, ++n) {
+            d.res.push_back(ResBlock::load_unet(w, block(p, "input_blocks", n, 0), ch, c.channels[i], c.time_embed_dim));
+            ch = c.channels[i];
+            if (c.attention[i]) d.attn.push_back(SpatialTransformer::load(w, block(p, "input_blocks", n, 1), ch, c.heads[i]));
+            skips.push_back(ch);
+        }
+        d.has_down = i + 1 < levels;
+        if (d.has_down) {
+            d.down = Conv::load(w, block(p, "input_blocks", n, 0) + "op", ch, ch, 3);
+            skips.push_back(ch);
+            ++n;
+        }
+        u.down_.push_back(std::move(d));
+    }
+    u.mid_res1_ = ResBlock::load_unet(w, p + "middle_block.0.", ch, ch, c.time_embed_dim);
+    u.mid_attn_ = SpatialTransformer::load(w, p + "middle_block.1.", ch, c.heads.back());
+    u.mid_res2_ = ResBlock::load_unet(w, p + "middle_block.2.", ch, ch, c.time_embed_dim);
+    c.context_dim = u.mid_attn_.context_dim;
+    n = 0;
+    for (size_t k = 0; k < levels; ++k) {
+        const size_t i = levels - 1 - k;  // the down level this up level mirrors
+        UNetUpLevel up;
+        for (int64_t j = 0; j <= L; ++j, ++n) {
+            const int64_t skip = skips.back();
+            skips.pop_back();
+            up.res.push_back(ResBlock::load_unet(w, block(p, "output_blocks", n, 0), ch + skip, c.channels[i], c.time_embed_dim));
+            ch = c.channels[i];
+            if (c.attention[i]) up.attn.push_back(SpatialTransformer::load(w, block(p, "output_blocks", n, 1), ch, c.heads[i]));
+        }
+        up.has_up = i > 0;
+        if (up.has_up) up.up = Conv::load(w, block(p, "output_blocks", n - 1, c.attention[i] ? 2 : 1) + "conv", ch, ch, 3);
+        u.up_.push_back(std::move(up));
+    }
+    u.out_norm_ = Norm::load(w, p + "out.0", ch);
+    u.out_conv_ = Conv::load(w, p + "out.2", c.out_channels, ch, 3);
+    return u;
+}
+
+Tensor UNet::forward(const Tensor& x, float t, const Tensor& context) const {
+    const UNetConfig& c = config_;
+    if (x.shape().size() != 3 || x.dim(0) != c.in_channels)
+        fail("U-Net expects a latent with ", c.in_channels, " channels, got shape ", shape_str(x.shape()));
+    const int64_t levels = int64_t(c.channels.size());
+    const int64_t multiple = int64_t(1) << (levels - 1);
+    if (x.dim(1) % multiple || x.dim(2) % multiple)
+        fail("latent size ", x.dim(1), "x", x.dim(2), " is not a multiple of ", multiple, " (image size a multiple of ", 8 * multiple, ")");
+
+    // emb = time_embed.2(silu(time_embed.0(sinusoid(t)))); every ResBlock reads silu(emb)
+    const std::vector<float> sinusoid = timestep_embedding(t, time_embed_0.weight.cols);
+    const int64_t E = c.time_embed_dim;
+    std::vector<float> hidden(static_cast<size_t>(E)), emb_silu(static_cast<size_t>(E));
+    kernels::GemmEpilogue silu;
+    silu.col_bias = time_embed_0.bias.data();
+    silu.activation = kernels::Activation::Silu;
+    kernels::linear(1, E, time_embed_0.weight.cols, sinusoid.data(), time_embed_0.weight.cols, time_embed_0.weight.data,
+                    time_embed_0.weight.type, hidden.data(), E, silu);
+    silu.col_bias = time_embed_2.bias.data();
+    kernels::linear(1, E, E, hidden.data(), E, time_embed_2.weight.data, time_embed_2.weight.type, emb_silu.data(), E, silu);
+
+
+    // down, keeping the skip connections
+    Tensor h = conv_forward(conv_in, x);
+    std::vector<Tensor> skips = {h};
+    for (const UNetDownLevel& d : down_) {
+        for (size_t j = 0; j < d.res.size(); ++j) {
+            h = resblock_forward(d.res[j], h, emb_silu.data(), kGroups, kEps);
+            if (!d.attn.empty()) h = spatial_transformer_forward(d.attn[j], h, context, kGroups);
+            skips.push_back(h);
+        }
+        if (d.has_down) {
+            h = conv_forward(d.down, h, 2, 1);
+            skips.push_back(h);
+        }
+    }
+    // middle
+    h = resblock_forward(mid_res1_, h, emb_silu.data(), kGroups, kEps);
+    h = spatial_transformer_forward(mid_attn_, h, context, kGroups);
+    h = resblock_forward(mid_res2_, h, emb_silu.data(), kGroups, kEps);
+    // up, consuming the skips in reverse
+    for (const UNetUpLevel& u : up_) {
+        for (size_t j = 0; j < u.res.size(); ++j) {
+            const Tensor& skip = skips.back();
+            Tensor cat({h.dim(0) + skip.dim(0), h.dim(1), h.dim(2)});
+            kernels::concat_channels(h.data(), h.dim(0), skip.data(), skip.dim(0), h.dim(1) * h.dim(2), cat.data());
+            skips.pop_back();
+            h = resblock_forward(u.res[j], cat, emb_silu.data(), kGroups, kEps);
+            if (!u.attn.empty()) h = spatial_transformer_forward(u.attn[j], h, context, kGroups);
+        }
+        if (u.has_up) {
+            Tensor up({h.dim(0), 2 * h.dim(1), 2 * h.dim(2)});
+            kernels::upsample_nearest_2x(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2));
+            h = conv_forward(u.up, up);
+        }
+    }
+    // out
+    Tensor n(h.shape());
+    kernels::group_norm(h.data(), n.data(), h.dim(0), h.dim(1) * h.dim(2), kGroups, kEps, out_norm_.weight.data(),
+                        out_norm_.bias.data(), kernels::Activation::Silu);
+    return conv_forward(out_conv_, n);
+}
+
+}  // namespace sdref

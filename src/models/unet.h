@@ -1,0 +1,83 @@
+// unet.h: the denoising U-Net of Stable Diffusion 1.x/2.x: eps (or v) = unet(x_t, t, text context).
+//
+//   emb  = time_embed.2(silu(time_embed.0(sinusoid(t))))                [E]      (E = 4 * C0)
+//   h    = input_blocks.0 (conv_in)                                     [C0, h, w]
+//   down: per level i, L x (ResBlock(emb) [+ SpatialTransformer(context)]), then a stride-2 conv, keeping every
+//         output as a skip connection                                   [C_i, h/2^i, w/2^i]
+//   mid:  ResBlock, SpatialTransformer, ResBlock
+//   up:   per level, deepest first, L+1 x (concat(h, skip) -> ResBlock [+ SpatialTransformer]), then 2x upsampling
+//   out:  GroupNorm + SiLU + conv -> [out_channels, h, w]
+//
+// SD 1.5 as a table (C0 = 320, L = 2, 8 heads, context 768):
+//   level  channels  attention   resolution at 512x512
+//   0      320       yes         64x64
+//   1      640       yes         32x32
+//   2      1280      yes         16x16
+//   3      1280      no          8x8
+// Depth, widths, attention levels and in/out channels come from the checkpoint's shapes; head counts from the
+// config (diffusers attention_head_dim, which counts heads) or, without one, 64-wide heads for SD 2.x (linear
+// proj_in) and 8 heads for SD 1.x. Names are the original ones (model.diffusion_model.input_blocks.N.M...).
+// docs/unet.md walks through it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/json.h"
+#include "models/blocks.h"
+
+namespace sdref {
+
+struct UNetConfig {
+    int64_t in_channels = 4, out_channels = 4;
+    int64_t layers_per_block = 2;            // L
+    std::vector<int64_t> channels;           // per level: 320, 640, 1280, 1280
+    std::vector<bool> attention;             // per level: a SpatialTransformer after each ResBlock
+    std::vector<int64_t> heads;              // per level
+    int64_t context_dim = 768;
+    int64_t time_embed_dim = 1280;           // E
+};
+
+struct UNetDownLevel {
+    std::vector<ResBlock> res;               // input_blocks.N.0
+    std::vector<SpatialTransformer> attn;    // input_blocks.N.1 (attention levels)
+    Conv down;                               // input_blocks.N.0.op (all but the deepest level)
+    bool has_down = false;
+};
+
+struct UNetUpLevel {
+    std::vector<ResBlock> res;               // output_blocks.N.0 (L + 1 of them)
+    std::vector<SpatialTransformer> attn;    // output_blocks.N.1
+    Conv up;                                 // output_blocks.N.{1|2}.conv (all but the shallowest level)
+    bool has_up = false;
+};
+
+class UNet {
+public:
+    // `config`: a diffusers unet/config.json, or nullptr (then the checkpoint's "unet_config" metadata, if any).
+    static UNet load(std::shared_ptr<const WeightStore> w, const std::string& prefix = "model.diffusion_model.",
+                     const Json* config = nullptr);
+
+    const UNetConfig& config() const { return config_; }
+    // x [in_channels, h, w] at timestep t (integer or fractional), context [77, context_dim] -> [out_channels, h, w]
+    Tensor forward(const Tensor& x, float t, const Tensor& context) const;
+
+private:
+    std::shared_ptr<const WeightStore> weights_;  // keeps the memory-mapped checkpoint alive
+    UNetConfig config_;
+    Linear time_embed_0;   // [E, C0] time_embed.0
+    Linear time_embed_2;   // [E, E]  time_embed.2
+    Conv conv_in;          // [C0, in, 3, 3] input_blocks.0.0
+    std::vector<UNetDownLevel> down_;
+    ResBlock mid_res1_, mid_res2_;     // middle_block.0, middle_block.2
+    SpatialTransformer mid_attn_;      // middle_block.1
+    std::vector<UNetUpLevel> up_;      // deepest first
+    Norm out_norm_;                    // [C0] out.0
+    Conv out_conv_;                    // [out, C0, 3, 3] out.2
+};
+
+// The head counts a config gives: diffusers' attention_head_dim (an int or one per level; it counts heads).
+std::vector<int64_t> heads_from_config(const Json& config, size_t levels, const std::string& source);
+
+}  // namespace sdref

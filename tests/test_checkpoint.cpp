@@ -1,0 +1,84 @@
+// Whole checkpoints: the single file and the diffusers folder of tiny-sd1 load through the same code and give the
+// same outputs (and the goldens'); model kinds are detected; unused tensors are listed.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+#include "golden.h"
+#include "io/safetensors.h"
+#include "models/checkpoint.h"
+
+using namespace sdref;
+
+namespace {
+
+Tensor item(const Tensor& t, int64_t b) {
+    Shape s(t.shape().begin() + 1, t.shape().end());
+    const int64_t n = shape_numel(s);
+    return Tensor(s, std::vector<float>(t.data() + b * n, t.data() + (b + 1) * n));
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+    return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), size_t(a.numel()) * 4) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("tiny-sd1 as a single file and as a diffusers folder: same outputs, both match the goldens", "[checkpoint][golden]") {
+    const StableDiffusionModel file = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"));
+    const StableDiffusionModel folder = StableDiffusionModel::load(test::golden_path("tiny-sd1-diffusers"));
+    for (const StableDiffusionModel* m : {&file, &folder}) {
+        CHECK(m->info().family == ModelFamily::SD1);
+        CHECK_FALSE(m->info().inpainting);
+        CHECK(m->info().scheduler.prediction_type == "epsilon");
+    }
+    const SafetensorsFile u(test::golden_path("unet_sd1.safetensors"));
+    const Tensor x = u.load_f32("x"), t = u.load_f32("t"), ctx = u.load_f32("context"), eps = u.load_f32("eps");
+    const Tensor a = file.unet().forward(item(x, 0), t[0], item(ctx, 0));
+    const Tensor b = folder.unet().forward(item(x, 0), t[0], item(ctx, 0));
+    CHECK(same_bits(a, b));
+    test::check_close("unet from folder", b, item(eps, 0), 1e-4);
+
+    const SafetensorsFile v(test::golden_path("vae.safetensors"));
+    const Tensor latent = item(v.load_f32("latent"), 0), image = item(v.load_f32("image"), 0);
+    CHECK(same_bits(file.vae().decode(latent), folder.vae().decode(latent)));
+    test::check_close("vae decode from folder", folder.vae().decode(latent), item(v.load_f32("decoded"), 0), 1e-4);
+    test::check_close("vae mean from folder", folder.vae().encode(image).mean, item(v.load_f32("mean"), 0), 1e-4);
+
+    const std::vector<int> ids = folder.tokenizer().encode_padded("a photo of a cat", folder.info().pad_token);
+    CHECK(same_bits(file.text_encoder().encode(ids, 1), folder.text_encoder().encode(ids, 1)));
+}
+
+TEST_CASE("model kinds: inpainting and SD 2.x v-prediction are detected; overrides apply", "[checkpoint][golden]") {
+    const StableDiffusionModel inpaint = StableDiffusionModel::load(test::golden_path("tiny-sd1-inpaint.safetensors"));
+    CHECK(inpaint.info().inpainting);
+    const StableDiffusionModel sd2 = StableDiffusionModel::load(test::golden_path("tiny-sd2v.safetensors"));
+    CHECK(sd2.info().family == ModelFamily::SD2);
+    CHECK(sd2.info().clip_skip == 2);
+    CHECK(sd2.info().pad_token == 0);
+    CHECK(sd2.info().scheduler.prediction_type == "v_prediction");
+    const StableDiffusionModel eps = StableDiffusionModel::load(test::golden_path("tiny-sd2v.safetensors"), {"epsilon"});
+    CHECK(eps.info().scheduler.prediction_type == "epsilon");
+    CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_path("tiny-sd2v.safetensors"), {"x0"}),
+                      Catch::Contains("--prediction-type"));
+}
+
+TEST_CASE("unused tensors (EMA, schedule buffers) are listed, model tensors are not", "[checkpoint][golden]") {
+    const StableDiffusionModel m = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"));
+    const std::vector<std::string> unused = m.unused_tensors();
+    auto listed = [&](const std::string& name) {
+        return std::any_of(unused.begin(), unused.end(), [&](const std::string& u) { return u.find(": " + name) != std::string::npos; });
+    };
+    CHECK(listed("alphas_cumprod"));
+    CHECK(listed("model_ema.decay"));
+    CHECK_FALSE(listed("model.diffusion_model.out.2.weight"));
+    CHECK_FALSE(listed("first_stage_model.decoder.conv_out.weight"));
+    for (const std::string& u : unused) CHECK(u.find("model.diffusion_model.input_blocks") == std::string::npos);
+}
+
+TEST_CASE("a missing model file or folder is a clear error", "[checkpoint]") {
+    CHECK_THROWS_WITH(StableDiffusionModel::load("/nonexistent/model.safetensors"), Catch::Contains("/nonexistent/model.safetensors"));
+    const std::string dir = test::scratch_dir("not-a-model");
+    CHECK_THROWS_WITH(StableDiffusionModel::load(dir), Catch::Contains("model_index.json"));
+}
