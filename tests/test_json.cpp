@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include "core/error.h"
 #include "io/json.h"
 
@@ -17,6 +19,10 @@ TEST_CASE("JSON values, escapes and exact integers", "[json]") {
     CHECK(j.at("z").is_null());
     CHECK(j.at("a").items().size() == 3);
     CHECK(json_quote("x\"\n\x01") == "\"x\\\"\\n\\u0001\"");
+    const Json py = Json::parse(R"({"a": -Infinity, "b": Infinity, "c": NaN})", "python json");
+    CHECK(std::isinf(py.at("a").as_number()));
+    CHECK(py.at("a").as_number() < 0);
+    CHECK(std::isnan(py.at("c").as_number()));
 }
 
 TEST_CASE("JSON errors name the source and offset", "[json]") {

@@ -127,6 +127,16 @@ private:
             expect_word("null");
             return v;
         }
+        // Python's json writes these (diffusers configs hold lambda_min_clipped: -Infinity)
+        for (const auto& [word, number] : {std::pair<std::string_view, double>{"NaN", NAN}, {"Infinity", INFINITY},
+                                           {"-Infinity", -INFINITY}}) {
+            if (text_.substr(pos_, word.size()) == word) {
+                pos_ += word.size();
+                v.type_ = Json::Type::Number;
+                v.number_ = number;
+                return v;
+            }
+        }
         if (c == '-' || (c >= '0' && c <= '9')) return number();
         error(std::string("unexpected character '") + c + "'");
     }

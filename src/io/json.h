@@ -1,4 +1,5 @@
-// json.h: a strict JSON reader (RFC 8259) for safetensors headers, config.json, vocab.json and golden case files.
+// json.h: a strict JSON reader (RFC 8259) for safetensors headers, config.json, vocab.json and golden case files,
+// plus the NaN / Infinity / -Infinity literals that Python's json module writes (diffusers configs contain them).
 //
 // Parse errors throw sdref::Error naming the source and the byte offset. Nesting is capped (kMaxDepth) so a
 // hostile header cannot exhaust the stack. Objects keep their members in file order; duplicate keys are kept

@@ -73,6 +73,14 @@ NoiseSchedule::NoiseSchedule(const SchedulerConfig& c) {
     }
 }
 
+Tensor Scheduler::add_noise(const Tensor& x0, const Tensor& noise, size_t index) const {
+    const float a = schedule_.alphas_cumprod.at(size_t(timesteps_.at(index)));
+    const float sa = std::sqrt(a), sb = std::sqrt(1.0f - a);
+    Tensor y(x0.shape());
+    for (int64_t i = 0; i < y.numel(); ++i) y[i] = sa * x0[i] + sb * noise[i];
+    return y;
+}
+
 std::vector<float> NoiseSchedule::sigmas() const {
     std::vector<float> s;
     for (float a : alphas_cumprod) s.push_back(std::sqrt((1.0f - a) / a));

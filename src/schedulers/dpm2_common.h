@@ -19,6 +19,7 @@ inline std::vector<float> interleave_pairs(const std::vector<float>& v) {
 class Dpm2Base : public KDiffusionScheduler {
 public:
     using KDiffusionScheduler::KDiffusionScheduler;
+    int order() const override { return 2; }
 
 protected:
     // The k-diffusion tables (sigmas end with 0) and the log of the training sigmas.

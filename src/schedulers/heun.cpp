@@ -16,6 +16,7 @@ namespace {
 class Heun : public KDiffusionScheduler {
 public:
     using KDiffusionScheduler::KDiffusionScheduler;
+    int order() const override { return 2; }
 
     void set_timesteps(int steps) override {
         std::vector<double> t, s;

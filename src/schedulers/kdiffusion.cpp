@@ -94,6 +94,13 @@ void KDiffusionScheduler::scale_model_input(Tensor& x) const {
     for (int64_t i = 0; i < x.numel(); ++i) x[i] = x[i] / scale;
 }
 
+Tensor KDiffusionScheduler::add_noise(const Tensor& x0, const Tensor& noise, size_t index) const {
+    const float sigma = sigmas_.at(index);
+    Tensor y(x0.shape());
+    for (int64_t i = 0; i < y.numel(); ++i) y[i] = x0[i] + noise[i] * sigma;
+    return y;
+}
+
 float KDiffusionScheduler::predict_x0(float model_output, float x, float sigma) const {
     if (config_.prediction_type == "epsilon") return x - sigma * model_output;
     if (config_.prediction_type == "v_prediction") {

@@ -36,6 +36,8 @@ public:
     float init_noise_sigma() const override;
     // x / sqrt(sigma^2 + 1) with the sigma of the current call.
     void scale_model_input(Tensor& x) const override;
+    // x0 + sigma_index * noise
+    Tensor add_noise(const Tensor& x0, const Tensor& noise, size_t index) const override;
 
 protected:
     // The per-step sigmas (descending) and timesteps with karras applied when configured; no trailing 0.

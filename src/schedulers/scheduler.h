@@ -78,6 +78,13 @@ public:
     virtual void step(const Tensor& model_output, Tensor& x, TorchGenerator& generator) = 0;
     // How many model calls have been consumed since set_timesteps.
     size_t step_index() const { return index_; }
+    // Model calls per step (2 for Heun and DPM2, else 1): img2img skips whole steps, order() calls each.
+    virtual int order() const { return 1; }
+    // Start the schedule at call `index` (img2img and inpainting with strength < 1).
+    void set_begin_index(size_t index) { index_ = index; }
+    // The forward process at call `index`: the clean latent x0 noised to that call's noise level.
+    //   timestep samplers: sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) n;   sigma samplers: x0 + sigma n
+    virtual Tensor add_noise(const Tensor& x0, const Tensor& noise, size_t index) const;
     const SchedulerConfig& config() const { return config_; }
 
 protected:

@@ -1,0 +1,157 @@
+#include "pipeline/generate.h"
+
+#include <chrono>
+
+#include "core/error.h"
+#include "core/rng.h"
+
+namespace sdref {
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// A sample of the VAE posterior times the scaling factor: (mean + e^(logvar / 2) n) * scale, n from the generator.
+Tensor encode_latents(const StableDiffusionModel& model, const Tensor& image, TorchGenerator& gen) {
+    const VaeOutput post = model.vae().encode(image);
+    const Tensor n = gen.randn(post.mean.shape());
+    Tensor z(post.mean.shape());
+    for (int64_t i = 0; i < z.numel(); ++i) z[i] = (post.mean[i] + std::exp(0.5f * post.logvar[i]) * n[i]) * model.info().vae_scale;
+    return z;
+}
+
+// Nearest-neighbour downsampling of a mask [1, H, W] to the latent grid [1, H/8, W/8] (F.interpolate 'nearest').
+Tensor mask_to_latent_grid(const Tensor& mask, int64_t h, int64_t w) {
+    Tensor m({1, h, w});
+    const int64_t H = mask.dim(1), W = mask.dim(2);
+    for (int64_t y = 0; y < h; ++y)
+        for (int64_t x = 0; x < w; ++x) m[y * w + x] = mask[(y * H / h) * W + x * W / w];
+    return m;
+}
+
+}  // namespace
+
+GenerationResult generate(const StableDiffusionModel& model, const GenerationParams& p, Scheduler& scheduler, int steps,
+                          const std::function<void(const StepInfo&)>& on_step) {
+    const ModelInfo& info = model.info();
+    if (p.width <= 0 || p.height <= 0 || p.width % 8 || p.height % 8)
+        fail("-W/-H: the image size must be a positive multiple of 8, got ", p.width, "x", p.height);
+    if (steps < 1) fail("--steps must be at least 1, got ", steps);
+    if (p.strength <= 0 || p.strength > 1) fail("--strength must be in (0, 1], got ", p.strength);
+    if (p.mask && !p.init_image) fail("--mask needs an init image (-i)");
+    if (info.inpainting && !p.mask) fail(info.source, " is an inpainting model: it needs -i IMAGE and --mask MASK");
+    const Tensor init = p.init_image ? image_to_tensor(*p.init_image) : Tensor();
+    if (p.init_image && (init.dim(1) != p.height || init.dim(2) != p.width))
+        fail("-i: the init image is ", init.dim(2), "x", init.dim(1), ", the requested size is ", p.width, "x", p.height);
+    const Tensor mask = p.mask ? mask_to_tensor(*p.mask) : Tensor();
+    if (p.mask && (mask.dim(1) != p.height || mask.dim(2) != p.width))
+        fail("--mask: the mask is ", mask.dim(2), "x", mask.dim(1), ", the image is ", p.width, "x", p.height);
+
+    GenerationResult result;
+    const int64_t h = p.height / 8, w = p.width / 8, z = model.vae().latent_channels();
+
+    // 1. text: the prompt's context, and the negative prompt's when guidance is on
+    auto t0 = std::chrono::steady_clock::now();
+    const int clip_skip = p.clip_skip > 0 ? p.clip_skip : info.clip_skip;
+    const bool guided = p.cfg_scale > 1.0f;
+    const ClipTokenizer& tok = model.tokenizer();
+    const Tensor cond = model.text_encoder().encode(tok.encode_padded(p.prompt, info.pad_token), clip_skip);
+    const Tensor uncond = guided ? model.text_encoder().encode(tok.encode_padded(p.negative_prompt, info.pad_token), clip_skip) : Tensor();
+    result.text_seconds = seconds_since(t0);
+
+    // 2. schedule: img2img and inpainting with strength < 1 start part-way
+    scheduler.set_timesteps(steps);
+    const int init_steps = p.init_image ? std::min(int(float(steps) * p.strength), steps) : steps;
+    const int t_start = std::max(steps - init_steps, 0);
+    const size_t begin = size_t(t_start) * size_t(scheduler.order());
+    if (begin >= scheduler.timesteps().size()) fail("--strength ", p.strength, " leaves no step to run with --steps ", steps);
+    scheduler.set_begin_index(begin);
+
+    // 3. starting latents, drawn from the generator in the reference's order
+    TorchGenerator gen(p.seed);
+    const bool full_strength = p.strength >= 1.0f;
+    Tensor image_latents, noise, latents, masked_latents, latent_mask;
+    if (p.init_image && !p.mask) {
+        image_latents = encode_latents(model, init, gen);
+        noise = gen.randn({z, h, w});
+        latents = scheduler.add_noise(image_latents, noise, begin);
+    } else if (p.mask) {
+        const bool legacy = !info.inpainting;
+        if (legacy || !full_strength) image_latents = encode_latents(model, init, gen);
+        noise = gen.randn({z, h, w});
+        if (full_strength) {
+            latents = noise;
+            for (int64_t i = 0; i < latents.numel(); ++i) latents[i] = latents[i] * scheduler.init_noise_sigma();
+        } else {
+            latents = scheduler.add_noise(image_latents, noise, begin);
+        }
+        // the masked image (repainted area set to 0) and the mask on the latent grid
+        Tensor masked(init.shape());
+        for (int64_t c = 0; c < 3; ++c)
+            for (int64_t i = 0; i < init.dim(1) * init.dim(2); ++i)
+                masked[c * init.dim(1) * init.dim(2) + i] = mask[i] < 0.5f ? init[c * init.dim(1) * init.dim(2) + i] : 0.0f;
+        latent_mask = mask_to_latent_grid(mask, h, w);
+        masked_latents = encode_latents(model, masked, gen);
+    } else {
+        latents = gen.randn({z, h, w});
+        for (int64_t i = 0; i < latents.numel(); ++i) latents[i] = latents[i] * scheduler.init_noise_sigma();
+    }
+
+    // 4. the sampler loop
+    const std::vector<float>& timesteps = scheduler.timesteps();
+    const size_t calls = timesteps.size() - begin;
+    const int order = scheduler.order();
+    const size_t warmup = calls > size_t(steps - t_start) * size_t(order) ? calls - size_t(steps - t_start) * size_t(order) : 0;
+    const int64_t unet_in = model.unet().config().in_channels;
+    int reported = 0;
+    for (size_t call = 0; call < calls; ++call) {
+        const auto ts = std::chrono::steady_clock::now();
+        const size_t idx = begin + call;
+        Tensor x = latents;
+        scheduler.scale_model_input(x);
+        if (unet_in == 9) {  // inpainting U-Net input: latents, mask, masked-image latents
+            Tensor cat({9, h, w});
+            std::copy_n(x.data(), z * h * w, cat.data());
+            std::copy_n(latent_mask.data(), h * w, cat.data() + z * h * w);
+            std::copy_n(masked_latents.data(), z * h * w, cat.data() + (z + 1) * h * w);
+            x = cat;
+        }
+        const float t = timesteps[idx];
+        Tensor eps = model.unet().forward(x, t, cond);
+        if (guided) {
+            // eps = eps_uncond + s (eps_cond - eps_uncond)
+            const Tensor eps_uncond = model.unet().forward(x, t, uncond);
+            for (int64_t i = 0; i < eps.numel(); ++i) eps[i] = eps_uncond[i] + p.cfg_scale * (eps[i] - eps_uncond[i]);
+        }
+        scheduler.step(eps, latents, gen);
+        if (p.mask && !info.inpainting) {
+            // keep the unmasked area: the init latents noised to the next call's level
+            Tensor proper = image_latents;
+            if (call + 1 < calls) proper = scheduler.add_noise(image_latents, noise, idx + 1);
+            for (int64_t c = 0; c < z; ++c)
+                for (int64_t i = 0; i < h * w; ++i)
+                    latents[c * h * w + i] = (1 - latent_mask[i]) * proper[c * h * w + i] + latent_mask[i] * latents[c * h * w + i];
+        }
+        result.step_seconds.push_back(seconds_since(ts));
+        // a step is complete after `order` calls; PNDM's extra warm-up call is not a step of its own
+        if (call + 1 == calls || (call + 1 > warmup && (call + 1) % size_t(order) == 0)) {
+            ++reported;
+            if (on_step) on_step({reported, steps - t_start, latents});
+        }
+    }
+    result.latents = latents;
+
+    // 5. decode: image = clamp(vae(latents / scale) / 2 + 1/2, 0, 1)
+    t0 = std::chrono::steady_clock::now();
+    Tensor scaled = latents;
+    for (int64_t i = 0; i < scaled.numel(); ++i) scaled[i] = scaled[i] / info.vae_scale;
+    Tensor image = model.vae().decode(scaled);
+    for (int64_t i = 0; i < image.numel(); ++i) image[i] = std::min(std::max(image[i] / 2 + 0.5f, 0.0f), 1.0f);
+    result.image = image;
+    result.vae_seconds = seconds_since(t0);
+    return result;
+}
+
+}  // namespace sdref

@@ -1,0 +1,52 @@
+// generate.h: one generation, end to end. The pipeline only orchestrates the modules:
+//
+//   text encoder    prompt, negative prompt -> contexts [77, D]
+//   generator       seed -> starting noise [4, H/8, W/8] (img2img/inpainting: VAE posterior sample first)
+//   sampler loop    U-Net (twice with classifier-free guidance) -> scheduler step, per timestep
+//   VAE decoder     latents / 0.18215 -> image in [0, 1]
+//
+// txt2img, img2img (init image + strength), inpainting (init image + mask: a 9-channel inpainting U-Net gets the
+// mask and the masked image's latents as extra input; an ordinary U-Net has the unmasked area restored after every
+// step). docs/pipeline.md follows one generation with its shapes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "core/tensor.h"
+#include "models/checkpoint.h"
+#include "pipeline/image.h"
+#include "schedulers/scheduler.h"
+
+namespace sdref {
+
+struct GenerationParams {
+    std::string prompt;
+    std::string negative_prompt;
+    int64_t width = 512, height = 512;
+    float cfg_scale = 7.0f;        // 1: one U-Net call per step, no negative prompt
+    uint64_t seed = 42;
+    int clip_skip = 0;             // A1111 numbering: 1 = last layer; 0 = the model's default
+    const Image* init_image = nullptr;  // img2img / inpainting
+    const Image* mask = nullptr;        // inpainting: white = repaint
+    float strength = 0.75f;        // img2img / inpainting: how much of the schedule to run (1 = all)
+};
+
+struct StepInfo {
+    int step, steps;               // 1-based step, total steps
+    const Tensor& latents;         // the latents after this step [4, h, w]
+};
+
+struct GenerationResult {
+    Tensor latents;                // [4, h, w] the final latents, before decoding
+    Tensor image;                  // [3, H, W] in [0, 1]
+    double text_seconds = 0, vae_seconds = 0;
+    std::vector<double> step_seconds;
+};
+
+// The scheduler must be freshly made (make_scheduler); set_timesteps(steps) is called here.
+GenerationResult generate(const StableDiffusionModel& model, const GenerationParams& params, Scheduler& scheduler,
+                          int steps, const std::function<void(const StepInfo&)>& on_step = nullptr);
+
+}  // namespace sdref

@@ -1,0 +1,110 @@
+// Whole generations: every pipe_* golden except Safe Latent Diffusion, through the same generate() the sdref
+// command uses. Model, scheduler class and config, prompt, seed, size, steps, guidance and strength all come from
+// the golden files. Checked: the latents after every step and at the end (1e-3 of the largest value) and the
+// uint8 image (at most 2 levels off, at least 99% identical), as tests/golden/v1/README.md allows.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+
+#include "golden.h"
+#include "io/safetensors.h"
+#include "pipeline/generate.h"
+
+using namespace sdref;
+
+namespace {
+
+// "tiny-sd1 img2img, ..." -> "tiny-sd1": the model a case was made with, as its `about` text names it.
+std::string model_of(const std::string& about) {
+    size_t end = 0;
+    while (end < about.size() && (std::isalnum(static_cast<unsigned char>(about[end])) || about[end] == '-')) ++end;
+    return about.substr(0, end);
+}
+
+// A1111's "Clip skip: N" when the case states it, else 0 (the model's default).
+int clip_skip_of(const std::string& about) {
+    const size_t at = about.find("Clip skip: ");
+    return at == std::string::npos ? 0 : std::stoi(about.substr(at + 11));
+}
+
+Image chw_to_image(const Tensor& t) {
+    const int64_t C = t.dim(0), H = t.dim(1), W = t.dim(2);
+    Image img{int(W), int(H), int(C), std::vector<uint8_t>(size_t(C * H * W))};
+    for (int64_t c = 0; c < C; ++c)
+        for (int64_t i = 0; i < H * W; ++i) img.pixels[size_t(i * C + c)] = uint8_t(t[c * H * W + i]);
+    return img;
+}
+
+void run_case(const std::string& file) {
+    INFO("golden " << file);
+    const SafetensorsFile g(test::golden_path(file));
+    const Json call = Json::parse(g.meta("call"), file + " call");
+    const std::string about = g.meta("about");
+    const StableDiffusionModel model = StableDiffusionModel::load(test::golden_path(model_of(about) + ".safetensors"));
+
+    SchedulerConfig config;
+    config.update_from_json(Json::parse(g.meta("scheduler_config"), file + " scheduler_config"), file + " scheduler_config");
+    std::unique_ptr<Scheduler> scheduler = make_scheduler_by_class(g.meta("scheduler"), config);
+
+    GenerationParams p;
+    p.prompt = call.at("prompt").as_string();
+    if (const Json* n = call.find("negative_prompt")) p.negative_prompt = n->as_string();
+    p.cfg_scale = float(call.at("guidance_scale").as_number());
+    p.seed = uint64_t(call.at("seed").as_int());
+    p.clip_skip = clip_skip_of(about);
+    if (const Json* s = call.find("strength")) p.strength = float(s->as_number());
+    Image init, mask;
+    if (g.find("init_image_u8")) {
+        init = chw_to_image(g.load_f32("init_image_u8"));
+        p.init_image = &init;
+    }
+    if (g.find("mask_u8")) {
+        mask = chw_to_image(g.load_f32("mask_u8"));
+        p.mask = &mask;
+    }
+    const Tensor ref_image = g.load_f32("image_u8");
+    p.height = call.find("height") ? call.at("height").as_int() : ref_image.dim(2);
+    p.width = call.find("width") ? call.at("width").as_int() : ref_image.dim(3);
+
+    const Tensor trace = g.load_f32("latents_trace");
+    const int64_t per_step = trace.numel() / trace.dim(0);
+    int64_t seen = 0;
+    const GenerationResult r = generate(model, p, *scheduler, int(call.at("num_inference_steps").as_int()), [&](const StepInfo& s) {
+        REQUIRE(seen < trace.dim(0));
+        test::check_close(file + " latents after step " + std::to_string(s.step), s.latents.data(), trace.data() + seen * per_step,
+                          size_t(per_step), 1e-3);
+        ++seen;
+    });
+    CHECK(seen == trace.dim(0));
+    const Tensor ref_latents = g.load_f32("latents");
+    test::check_close(file + " final latents", r.latents.data(), ref_latents.data(), size_t(ref_latents.numel()), 1e-3);
+
+    const Image got = tensor_to_image(r.image);
+    REQUIRE(int64_t(got.pixels.size()) == ref_image.numel());
+    int64_t identical = 0, worst = 0;
+    const int64_t HW = ref_image.dim(2) * ref_image.dim(3);
+    for (int64_t c = 0; c < 3; ++c)
+        for (int64_t i = 0; i < HW; ++i) {
+            const int64_t d = std::abs(int64_t(got.pixels[size_t(i * 3 + c)]) - int64_t(ref_image[c * HW + i]));
+            identical += d == 0;
+            worst = std::max(worst, d);
+        }
+    INFO("uint8 image: worst difference " << worst << " levels, " << identical << " of " << ref_image.numel() << " identical");
+    CHECK(worst <= 2);
+    CHECK(double(identical) >= 0.99 * double(ref_image.numel()));
+}
+
+}  // namespace
+
+TEST_CASE("every pipeline golden (except Safe Latent Diffusion) matches", "[pipeline][golden]") {
+    std::vector<std::string> files;
+    for (const auto& e : std::filesystem::directory_iterator(test::golden_dir())) {
+        const std::string name = e.path().filename().string();
+        if (name.rfind("pipe_", 0) == 0 && name.find("_sld_") == std::string::npos) files.push_back(name);
+    }
+    std::sort(files.begin(), files.end());
+    REQUIRE(files.size() >= 10);
+    for (const std::string& f : files)
+        SECTION(f) { run_case(f); }
+}
