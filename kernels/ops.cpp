@@ -1,6 +1,7 @@
 #include "kernels/ops.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/eltwise.h"
@@ -89,6 +90,16 @@ void upsample_nearest_2x(const float* x, float* y, int64_t channels, int64_t h, 
             float* dst = y + (c * 2 * h + 2 * i) * 2 * w;
             for (int64_t j = 0; j < w; ++j) dst[2 * j] = dst[2 * j + 1] = src[j];
             std::memcpy(dst + 2 * w, dst, size_t(2 * w) * 4);
+        }
+}
+
+void resize_nearest(const float* x, float* y, int64_t channels, int64_t h, int64_t w, int64_t H, int64_t W) {
+    const float sy = float(h) / float(H), sx = float(w) / float(W);
+#pragma omp parallel for schedule(static) num_threads(num_threads())
+    for (int64_t c = 0; c < channels; ++c)
+        for (int64_t i = 0; i < H; ++i) {
+            const int64_t si = std::min(int64_t(float(i) * sy), h - 1);
+            for (int64_t j = 0; j < W; ++j) y[(c * H + i) * W + j] = x[(c * h + si) * w + std::min(int64_t(float(j) * sx), w - 1)];
         }
 }
 

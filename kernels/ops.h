@@ -30,6 +30,9 @@ void activation(float* x, int64_t n, Activation act);
 // Nearest-neighbour 2x upsampling: x [C, H, W] -> y [C, 2H, 2W].
 void upsample_nearest_2x(const float* x, float* y, int64_t channels, int64_t h, int64_t w);
 
+// Nearest-neighbour resize: x [C, h, w] -> y [C, H, W], source index floor(dst * in / out) (PyTorch 'nearest').
+void resize_nearest(const float* x, float* y, int64_t channels, int64_t h, int64_t w, int64_t H, int64_t W);
+
 // y[i] = a[i] + b[i];  y[i] = a[i] * b[i];  y may alias a or b.
 void add(const float* a, const float* b, float* y, int64_t n);
 void mul(const float* a, const float* b, float* y, int64_t n);

@@ -6,7 +6,11 @@
 #include <cstdio>
 #include <sstream>
 
+#include <fstream>
+
 #include "golden.h"
+#include "io/safetensors.h"
+#include "pipeline/image.h"
 
 using namespace sdref;
 
@@ -77,4 +81,96 @@ TEST_CASE("sdref reports bad input on one line with a non-zero exit", "[cli]") {
 
     const Run good = run("inspect " + quote(test::golden_path("vae.safetensors")));
     CHECK(good.status == 0);
+}
+
+namespace {
+
+bool file_exists(const std::string& path) { return std::ifstream(path).good(); }
+
+}  // namespace
+
+TEST_CASE("sdref generates a PNG carrying A1111 parameters, and the latents it decoded", "[cli][pipeline]") {
+    const std::string dir = test::scratch_dir("cli-generate");
+    const std::string png = dir + "/cat.png", lat = dir + "/cat.safetensors";
+    const Run r = run("-m " + quote(test::golden_path("tiny-sd1.safetensors")) +
+                      " -p 'a photo of a cat' -n 'blurry' -W 64 -H 48 --steps 3 --cfg-scale 5 --sampling-method dpm++2m"
+                      " --scheduler karras -s 1234 -o " + quote(png) + " --save-latents " + quote(lat) + " -t 1");
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    const Image img = read_image(png, 3);
+    CHECK(img.width == 64);
+    CHECK(img.height == 48);
+    std::string params;
+    for (const auto& [k, v] : read_png_text(png))
+        if (k == "parameters") params = v;
+    CHECK(params.rfind("a photo of a cat\nNegative prompt: blurry\n", 0) == 0);
+    CHECK(params.find("Steps: 3, Sampler: DPM++ 2M Karras, CFG scale: 5, Seed: 1234, Size: 64x48, Model: tiny-sd1") !=
+          std::string::npos);
+    const SafetensorsFile latents(lat);
+    CHECK(latents.get("latents").shape == Shape{1, 4, 6, 8});
+    CHECK(r.output.find("step 3/3") != std::string::npos);
+
+    // -s -1 picks a seed and reports it; -b makes numbered files with consecutive seeds
+    const Run rnd = run("-m " + quote(test::golden_path("tiny-sd1.safetensors")) + " -p x -W 16 -H 16 --steps 1 -s -1 -b 2 -o " +
+                        quote(dir + "/r.png"));
+    REQUIRE(rnd.status == 0);
+    CHECK(rnd.output.find("(seed ") != std::string::npos);
+    CHECK(file_exists(dir + "/r.png"));
+    CHECK(file_exists(dir + "/r_1.png"));
+}
+
+TEST_CASE("sdref img2img, inpainting and outpainting run from files", "[cli][pipeline]") {
+    const std::string dir = test::scratch_dir("cli-img2img");
+    const std::string model = quote(test::golden_path("tiny-sd1.safetensors"));
+    // a 32x32 start image and a mask: left half kept, right half repainted
+    Image init{32, 32, 3, std::vector<uint8_t>(32 * 32 * 3)}, mask{32, 32, 1, std::vector<uint8_t>(32 * 32)};
+    for (size_t i = 0; i < init.pixels.size(); ++i) init.pixels[i] = uint8_t(i * 7);
+    for (int y = 0; y < 32; ++y)
+        for (int x = 0; x < 32; ++x) mask.pixels[size_t(y * 32 + x)] = x >= 16 ? 255 : 0;
+    write_png(dir + "/init.png", init);
+    write_png(dir + "/mask.png", mask);
+    CHECK(run("-m " + model + " -p x --steps 2 -i " + quote(dir + "/init.png") + " --strength 0.5 -o " + quote(dir + "/a.png")).status == 0);
+    CHECK(run("-m " + model + " -p x --steps 2 -i " + quote(dir + "/init.png") + " --mask " + quote(dir + "/mask.png") + " -o " +
+              quote(dir + "/b.png")).status == 0);
+    const Run out = run("-m " + model + " -p x --steps 2 -i " + quote(dir + "/init.png") + " --outpaint 8,0,8,16 -o " + quote(dir + "/c.png"));
+    INFO(out.output);
+    REQUIRE(out.status == 0);
+    const Image c = read_image(dir + "/c.png", 3);
+    CHECK(c.width == 48);
+    CHECK(c.height == 48);
+    // the original pixels come back untouched
+    for (int y = 0; y < 32; ++y)
+        for (int x = 0; x < 32; ++x)
+            for (int k = 0; k < 3; ++k)
+                REQUIRE(c.pixels[size_t((y * 48 + x + 8) * 3 + k)] == init.pixels[size_t((y * 32 + x) * 3 + k)]);
+}
+
+TEST_CASE("sdref rejects bad input with one clear line and writes no file", "[cli]") {
+    const std::string dir = test::scratch_dir("cli-errors");
+    const std::string model = quote(test::golden_path("tiny-sd1.safetensors"));
+    const std::string out = dir + "/never.png";
+    Image small{16, 16, 1, std::vector<uint8_t>(256)};
+    write_png(dir + "/mask16.png", small);
+    Image rgb{32, 32, 3, std::vector<uint8_t>(32 * 32 * 3)};
+    write_png(dir + "/img32.png", rgb);
+    const std::pair<std::string, std::string> cases[] = {
+        {"-m /nonexistent/model.safetensors -p x", "/nonexistent/model.safetensors"},
+        {"-m " + model + " -p x -W 100", "multiple of 8"},
+        {"-m " + model + " -p x --steps 0", "--steps"},
+        {"-m " + model + " -p x --sampling-method foo", "euler_a"},
+        {"-m " + model + " -p x --scheduler foo", "karras"},
+        {"-m " + model + " -p x -i " + quote(dir + "/img32.png") + " --mask " + quote(dir + "/mask16.png"), "--mask"},
+        {"-m " + model + " -p x -i " + quote(dir + "/missing.png"), "missing.png"},
+        {"-m " + model + " -p x -i " + quote(dir + "/mask16.png") + " --strength 2", "--strength"},
+        {"-m " + model, "--prompt"},
+        {"-m " + model + " -p x --bogus", "--bogus"},
+    };
+    for (const auto& [args, expect] : cases) {
+        const Run r = run(args + " -o " + quote(out));
+        INFO("sdref " << args << "\n" << r.output);
+        CHECK(r.status != 0);
+        CHECK(r.output.find(expect) != std::string::npos);
+        CHECK(r.output.find("sdref: error: ") != std::string::npos);
+        CHECK_FALSE(file_exists(out));
+    }
 }

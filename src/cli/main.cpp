@@ -13,6 +13,7 @@ void usage() {
     std::printf(
         "sdref: Stable Diffusion inference from scratch\n"
         "usage:\n"
+        "  sdref -m MODEL -p PROMPT [options]                              generate an image (sdref -h for options)\n"
         "  sdref tokenize [--pad-id N] [--raw] [--tokenizer DIR] TEXT   CLIP token ids of a prompt\n"
         "  sdref inspect FILE.safetensors                                 validate a file, list its tensors\n");
 }
@@ -21,9 +22,14 @@ void usage() {
 
 int main(int argc, char** argv) {
     try {
-        if (argc < 2 || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")) {
+        if (argc < 2) {
             usage();
-            return argc < 2 ? 2 : 0;
+            return 2;
+        }
+        if (argv[1][0] == '-' && std::strcmp(argv[1], "--help") != 0) return sdref::cli::cmd_generate(argc, argv);
+        if (!std::strcmp(argv[1], "--help")) {
+            usage();
+            return 0;
         }
         if (!std::strcmp(argv[1], "tokenize")) return sdref::cli::cmd_tokenize(argc, argv);
         if (!std::strcmp(argv[1], "inspect")) return sdref::cli::cmd_inspect(argc, argv);

@@ -130,10 +130,6 @@ Tensor UNet::forward(const Tensor& x, float t, const Tensor& context) const {
     const UNetConfig& c = config_;
     if (x.shape().size() != 3 || x.dim(0) != c.in_channels)
         fail("U-Net expects a latent with ", c.in_channels, " channels, got shape ", shape_str(x.shape()));
-    const int64_t levels = int64_t(c.channels.size());
-    const int64_t multiple = int64_t(1) << (levels - 1);
-    if (x.dim(1) % multiple || x.dim(2) % multiple)
-        fail("latent size ", x.dim(1), "x", x.dim(2), " is not a multiple of ", multiple, " (image size a multiple of ", 8 * multiple, ")");
 
     // emb = time_embed.2(silu(time_embed.0(sinusoid(t)))); every ResBlock reads silu(emb)
     const std::vector<float> sinusoid = timestep_embedding(t, time_embed_0.weight.cols);
@@ -177,8 +173,13 @@ Tensor UNet::forward(const Tensor& x, float t, const Tensor& context) const {
             if (!u.attn.empty()) h = spatial_transformer_forward(u.attn[j], h, context, kGroups);
         }
         if (u.has_up) {
-            Tensor up({h.dim(0), 2 * h.dim(1), 2 * h.dim(2)});
-            kernels::upsample_nearest_2x(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2));
+            // nearest 2x, or to the next skip's size when an odd size was halved (rounding up) on the way down
+            const Tensor& next = skips.back();
+            Tensor up({h.dim(0), next.dim(1), next.dim(2)});
+            if (next.dim(1) == 2 * h.dim(1) && next.dim(2) == 2 * h.dim(2))
+                kernels::upsample_nearest_2x(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2));
+            else
+                kernels::resize_nearest(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2), next.dim(1), next.dim(2));
             h = conv_forward(u.up, up);
         }
     }

@@ -60,7 +60,8 @@ public:
                      const Json* config = nullptr);
 
     const UNetConfig& config() const { return config_; }
-    // x [in_channels, h, w] at timestep t (integer or fractional), context [77, context_dim] -> [out_channels, h, w]
+    // x [in_channels, h, w] at timestep t (integer or fractional), context [77, context_dim] -> [out_channels, h, w].
+    // Any h, w: sizes halved with rounding up on the way down are restored to the skip's size on the way up.
     Tensor forward(const Tensor& x, float t, const Tensor& context) const;
 
 private:

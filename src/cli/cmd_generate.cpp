@@ -1,0 +1,213 @@
+// sdref [options]: generate images. Flag names follow stable-diffusion.cpp where the concept is the same.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/error.h"
+#include "io/safetensors.h"
+#include "kernels/cpu.h"
+#include "kernels/gemm.h"
+#include "pipeline/generate.h"
+#include "pipeline/outpaint.h"
+
+namespace sdref::cli {
+
+namespace {
+
+const char* kUsage =
+    "usage: sdref -m MODEL -p PROMPT [options]\n"
+    "  -m, --model PATH          a .safetensors checkpoint (original layout) or a diffusers folder\n"
+    "  -p, --prompt TEXT         what to draw\n"
+    "  -n, --negative-prompt T   what to avoid (used when --cfg-scale > 1)\n"
+    "  -o, --output FILE         PNG to write (default output.png; batches add _1, _2, ...)\n"
+    "  -W, --width N, -H, --height N   image size, multiples of 8 (default 512x512)\n"
+    "  --steps N                 sampling steps (default 20)\n"
+    "  --cfg-scale X             classifier-free guidance scale (default 7.0; 1 = one U-Net call per step)\n"
+    "  --sampling-method NAME    ddim, pndm, lms, euler, euler_a (default), heun, dpm2, dpm2_a, dpm++2m,\n"
+    "                            dpm++2m_sde, dpm++2s, unipc, deis, lcm\n"
+    "  --scheduler NAME          discrete (the sampler's own spacing, default), karras, trailing\n"
+    "  -s, --seed N              PyTorch-compatible seed (default 42; -1 picks one and reports it)\n"
+    "  -b, --batch-count N       images to make, seeds N, N+1, ... (default 1)\n"
+    "  -i, --init-img FILE       img2img / inpainting start image (same size as -W x -H)\n"
+    "  --mask FILE               inpainting mask, white = repaint (same size as the image)\n"
+    "  --strength X              img2img / inpainting: share of the schedule to run (default 0.75)\n"
+    "  --outpaint L,T,R,B        extend -i's image by these pixels and paint the new border\n"
+    "  --clip-skip N             text encoder layer counted from the end (A1111 numbering; default: model's)\n"
+    "  --prediction-type T       epsilon or v_prediction, when the checkpoint does not say\n"
+    "  --save-latents FILE       also write the final latents [1, 4, H/8, W/8] as safetensors\n"
+    "  -t, --threads N           CPU threads (default: all)\n"
+    "  -v, --verbose             timings per stage and step; tensors the checkpoint has but the models do not use\n";
+
+// A1111's name for a sampler, for the PNG parameters other tools read.
+std::string a1111_sampler(const std::string& method, const std::string& schedule) {
+    static const std::pair<const char*, const char*> names[] = {
+        {"ddim", "DDIM"},       {"pndm", "PLMS"},   {"lms", "LMS"},        {"euler", "Euler"},
+        {"euler_a", "Euler a"}, {"heun", "Heun"},   {"dpm2", "DPM2"},      {"dpm2_a", "DPM2 a"},
+        {"dpm++2m", "DPM++ 2M"}, {"dpm++2m_sde", "DPM++ 2M SDE"}, {"dpm++2s", "DPM++ 2S"}, {"unipc", "UniPC"},
+        {"deis", "DEIS"},       {"lcm", "LCM"}};
+    std::string name = method;
+    for (const auto& [m, a] : names)
+        if (method == m) name = a;
+    return schedule == "karras" ? name + " Karras" : name;
+}
+
+std::string numbered(const std::string& path, int index) {
+    if (index == 0) return path;
+    const size_t dot = path.rfind('.');
+    const size_t slash = path.rfind('/');
+    const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
+    return has_ext ? path.substr(0, dot) + "_" + std::to_string(index) + path.substr(dot) : path + "_" + std::to_string(index);
+}
+
+std::string basename(const std::string& path) {
+    std::string p = path;
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    const size_t slash = p.rfind('/');
+    std::string b = slash == std::string::npos ? p : p.substr(slash + 1);
+    const size_t dot = b.rfind(".safetensors");
+    return dot == std::string::npos ? b : b.substr(0, dot);
+}
+
+float float_value(Args& args, const std::string& flag) {
+    const std::string v = args.value(flag);
+    char* end = nullptr;
+    const float f = std::strtof(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || !std::isfinite(f)) fail(flag, ": \"", v, "\" is not a number");
+    return f;
+}
+
+}  // namespace
+
+int cmd_generate(int argc, char** argv) {
+    Args args(argc, argv, 1);
+    std::string model_path, output = "output.png", method = "euler_a", schedule = "discrete", init_path, mask_path,
+                latents_path, outpaint_text, prediction_type;
+    GenerationParams p;
+    p.width = p.height = 512;
+    int steps = 20, batch = 1;
+    long long seed = 42;
+    bool verbose = false, have_prompt = false, strength_given = false;
+    while (!args.done()) {
+        const std::string a = args.next();
+        if (a == "-m" || a == "--model") model_path = args.value(a);
+        else if (a == "-p" || a == "--prompt") p.prompt = args.value(a), have_prompt = true;
+        else if (a == "-n" || a == "--negative-prompt") p.negative_prompt = args.value(a);
+        else if (a == "-o" || a == "--output") output = args.value(a);
+        else if (a == "-W" || a == "--width") p.width = args.int_value(a);
+        else if (a == "-H" || a == "--height") p.height = args.int_value(a);
+        else if (a == "--steps") steps = int(args.int_value(a));
+        else if (a == "--cfg-scale") p.cfg_scale = float_value(args, a);
+        else if (a == "--sampling-method") method = args.value(a);
+        else if (a == "--scheduler") schedule = args.value(a);
+        else if (a == "-s" || a == "--seed") seed = args.int_value(a);
+        else if (a == "-b" || a == "--batch-count") batch = int(args.int_value(a));
+        else if (a == "-i" || a == "--init-img") init_path = args.value(a);
+        else if (a == "--mask") mask_path = args.value(a);
+        else if (a == "--strength") p.strength = float_value(args, a), strength_given = true;
+        else if (a == "--outpaint") outpaint_text = args.value(a);
+        else if (a == "--clip-skip") p.clip_skip = int(args.int_value(a));
+        else if (a == "--prediction-type") prediction_type = args.value(a);
+        else if (a == "--save-latents") latents_path = args.value(a);
+        else if (a == "-t" || a == "--threads") kernels::set_num_threads(int(args.int_value(a)));
+        else if (a == "-v" || a == "--verbose") verbose = true;
+        else if (a == "-h" || a == "--help") {
+            std::printf("%s", kUsage);
+            return 0;
+        } else fail("unknown option \"", a, "\" (see sdref --help)");
+    }
+    if (model_path.empty()) fail("-m/--model: no model given (see sdref --help)");
+    if (!have_prompt) fail("-p/--prompt: no prompt given");
+    if (steps < 1) fail("--steps must be at least 1, got ", steps);
+    if (batch < 1) fail("-b/--batch-count must be at least 1, got ", batch);
+    if (p.clip_skip < 0) fail("--clip-skip must be 1 or more");
+    if (!mask_path.empty() && init_path.empty()) fail("--mask needs an init image (-i)");
+    if (!outpaint_text.empty() && init_path.empty()) fail("--outpaint needs an image to extend (-i)");
+    if (seed < 0) seed = (long long)(std::random_device{}() & 0x7fffffff);
+
+    // inputs: everything that can fail is read before the model is loaded and before any output is written
+    Image init, mask;
+    OutpaintMargins margins;
+    Image original;
+    if (!init_path.empty()) init = read_image(init_path, 3);
+    if (!mask_path.empty()) mask = read_image(mask_path, 1);
+    if (!outpaint_text.empty()) {
+        margins = parse_outpaint(outpaint_text);
+        original = init;
+        OutpaintCanvas canvas = make_outpaint_canvas(original, margins);
+        init = canvas.image;
+        mask = canvas.mask;
+        p.width = init.width;
+        p.height = init.height;
+        if (!strength_given) p.strength = 1.0f;
+    } else if (!init_path.empty() && !(p.width == init.width && p.height == init.height)) {
+        // -W/-H left at their defaults: take the init image's size
+        if (p.width == 512 && p.height == 512) p.width = init.width, p.height = init.height;
+    }
+    if (!init_path.empty()) p.init_image = &init;
+    if (!mask.pixels.empty()) {
+        if (mask.width != init.width || mask.height != init.height)
+            fail("--mask: the mask is ", mask.width, "x", mask.height, ", the image is ", init.width, "x", init.height);
+        p.mask = &mask;
+    }
+    if (p.width % 8 || p.height % 8 || p.width <= 0 || p.height <= 0)
+        fail("-W/-H: the image size must be a positive multiple of 8, got ", p.width, "x", p.height);
+
+    const auto load_start = std::chrono::steady_clock::now();
+    CheckpointOverrides overrides;
+    overrides.prediction_type = prediction_type;
+    const StableDiffusionModel model = StableDiffusionModel::load(model_path, overrides);
+    // validate the sampler names before the first step
+    (void)make_scheduler(method, schedule, model.info().scheduler);
+    if (verbose) {
+        std::fprintf(stderr, "loaded %s in %.2f s (%s, %s%s, %s)\n", model_path.c_str(),
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count(),
+                     model.info().family == ModelFamily::SD2 ? "SD 2.x" : "SD 1.x", model.info().inpainting ? "inpainting, " : "",
+                     model.info().scheduler.prediction_type.c_str(), kernels::cpu_isa_name());
+        for (const std::string& u : model.unused_tensors()) std::fprintf(stderr, "unused tensor %s\n", u.c_str());
+    }
+
+    for (int b = 0; b < batch; ++b) {
+        p.seed = uint64_t(seed) + uint64_t(b);
+        std::unique_ptr<Scheduler> scheduler = make_scheduler(method, schedule, model.info().scheduler);
+        const auto start = std::chrono::steady_clock::now();
+        const GenerationResult r = generate(model, p, *scheduler, steps, [&](const StepInfo& s) {
+            const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            const double per = elapsed / s.step;
+            const int width = 30, done = width * s.step / s.steps;
+            std::fprintf(stderr, "\r  step %d/%d |%s%s| %.2f s/it, ETA %.0f s ", s.step, s.steps, std::string(size_t(done), '#').c_str(),
+                         std::string(size_t(width - done), ' ').c_str(), per, per * (s.steps - s.step));
+            std::fflush(stderr);
+        });
+        std::fprintf(stderr, "\n");
+        Image out = tensor_to_image(r.image);
+        if (margins.any()) paste_original(out, original, margins);
+
+        std::string params = p.prompt;
+        if (!p.negative_prompt.empty()) params += "\nNegative prompt: " + p.negative_prompt;
+        params += "\nSteps: " + std::to_string(steps) + ", Sampler: " + a1111_sampler(method, schedule) +
+                  ", CFG scale: " + cat(p.cfg_scale) + ", Seed: " + std::to_string(p.seed) + ", Size: " + std::to_string(p.width) +
+                  "x" + std::to_string(p.height) + ", Model: " + basename(model_path);
+        if (p.clip_skip > 1) params += ", Clip skip: " + std::to_string(p.clip_skip);
+        if (p.init_image) params += ", Denoising strength: " + cat(p.strength);
+        const std::string path = numbered(output, b);
+        write_png(path, out, {{"parameters", params}});
+        if (!latents_path.empty()) {
+            Tensor l = r.latents;
+            l.reshape({1, l.dim(0), l.dim(1), l.dim(2)});
+            write_safetensors(numbered(latents_path, b), {make_record("latents", l)}, {{"parameters", params}});
+        }
+        std::fprintf(stderr, "wrote %s (seed %llu)\n", path.c_str(), (unsigned long long)p.seed);
+        if (verbose) {
+            double total = 0;
+            for (double s : r.step_seconds) total += s;
+            std::fprintf(stderr, "text encoder %.3f s, sampling %.3f s (%zu U-Net steps, %.3f s/step), VAE decode %.3f s\n",
+                         r.text_seconds, total, r.step_seconds.size(), total / double(r.step_seconds.size()), r.vae_seconds);
+        }
+    }
+    return 0;
+}
+
+}  // namespace sdref::cli
