@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "text/prompt_weighting.h"
 
 namespace sdref {
 
@@ -20,6 +21,30 @@ Tensor encode_latents(const StableDiffusionModel& model, const Tensor& image, To
     Tensor z(post.mean.shape());
     for (int64_t i = 0; i < z.numel(); ++i) z[i] = (post.mean[i] + std::exp(0.5f * post.logvar[i]) * n[i]) * model.info().vae_scale;
     return z;
+}
+
+// A prompt's conditioning with A1111 weighting: each 77-token chunk encoded, its token embeddings scaled by their
+// weights and the chunk rescaled to its original mean; chunks concatenated along the tokens [77 k, D].
+Tensor encode_prompt(const StableDiffusionModel& model, const std::string& prompt, int clip_skip) {
+    const std::vector<PromptChunk> chunks = tokenize_weighted(model.tokenizer(), prompt, model.info().pad_token);
+    const int64_t D = model.text_encoder().config().width, T = ClipTokenizer::kContextLength;
+    Tensor out({T * int64_t(chunks.size()), D});
+    for (size_t c = 0; c < chunks.size(); ++c) {
+        Tensor z = model.text_encoder().encode(chunks[c].ids, clip_skip);
+        bool weighted = false;
+        for (float w : chunks[c].weights) weighted = weighted || w != 1.0f;
+        if (weighted) {
+            double before = 0, after = 0;
+            for (int64_t i = 0; i < z.numel(); ++i) before += z[i];
+            for (int64_t t = 0; t < T; ++t)
+                for (int64_t d = 0; d < D; ++d) z[t * D + d] *= chunks[c].weights[size_t(t)];
+            for (int64_t i = 0; i < z.numel(); ++i) after += z[i];
+            const float factor = float(before / after);
+            for (int64_t i = 0; i < z.numel(); ++i) z[i] *= factor;
+        }
+        std::copy_n(z.data(), T * D, out.data() + int64_t(c) * T * D);
+    }
+    return out;
 }
 
 // Nearest-neighbour downsampling of a mask [1, H, W] to the latent grid [1, H/8, W/8] (F.interpolate 'nearest').
@@ -56,9 +81,8 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     auto t0 = std::chrono::steady_clock::now();
     const int clip_skip = p.clip_skip > 0 ? p.clip_skip : info.clip_skip;
     const bool guided = p.cfg_scale > 1.0f;
-    const ClipTokenizer& tok = model.tokenizer();
-    const Tensor cond = model.text_encoder().encode(tok.encode_padded(p.prompt, info.pad_token), clip_skip);
-    const Tensor uncond = guided ? model.text_encoder().encode(tok.encode_padded(p.negative_prompt, info.pad_token), clip_skip) : Tensor();
+    const Tensor cond = encode_prompt(model, p.prompt, clip_skip);
+    const Tensor uncond = guided ? encode_prompt(model, p.negative_prompt, clip_skip) : Tensor();
     result.text_seconds = seconds_since(t0);
 
     // 2. schedule: img2img and inpainting with strength < 1 start part-way
