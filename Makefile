@@ -2,6 +2,7 @@
 #
 #   make            install missing packages (as root), build libsdref, the sdref command, tests and benchmarks
 #   make test       ... then run every test through ctest
+#   make demo      ... then generate demo.png with the tiny test model
 #   make bench      ... then run the kernel benchmarks (results: bench/RESULTS.md)
 #   make portable   a build that runs on any x86-64/aarch64 CPU and picks its SIMD path at run time
 #   make clean
@@ -11,7 +12,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 NATIVE   ?= ON
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure test bench portable clean
+.PHONY: all deps configure test bench demo portable clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -24,6 +25,9 @@ configure: deps
 
 test: all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+demo: all
+	$(BUILD)/sdref -m tests/golden/v1/tiny-sd1.safetensors -p "a photo of a cat" -W 128 -H 128 -o demo.png
 
 bench: all
 	$(BUILD)/bench/sdref_bench
