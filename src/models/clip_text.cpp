@@ -41,6 +41,60 @@ ClipTextEncoder with_store(ClipTextEncoder enc, std::shared_ptr<const WeightStor
 
 }  // namespace
 
+ClipLayer load_clip_layer_hf(const WeightStore& w, const std::string& p, int64_t D, int64_t F) {
+    ClipLayer L;
+    L.ln1_w = w.vector(p + "layer_norm1.weight", {D});
+    L.ln1_b = w.vector(p + "layer_norm1.bias", {D});
+    L.q = w.matrix(p + "self_attn.q_proj.weight", {D, D});
+    L.q_b = w.vector(p + "self_attn.q_proj.bias", {D});
+    L.k = w.matrix(p + "self_attn.k_proj.weight", {D, D});
+    L.k_b = w.vector(p + "self_attn.k_proj.bias", {D});
+    L.v = w.matrix(p + "self_attn.v_proj.weight", {D, D});
+    L.v_b = w.vector(p + "self_attn.v_proj.bias", {D});
+    L.out = w.matrix(p + "self_attn.out_proj.weight", {D, D});
+    L.out_b = w.vector(p + "self_attn.out_proj.bias", {D});
+    L.ln2_w = w.vector(p + "layer_norm2.weight", {D});
+    L.ln2_b = w.vector(p + "layer_norm2.bias", {D});
+    L.fc1 = w.matrix(p + "mlp.fc1.weight", {F, D});
+    L.fc1_b = w.vector(p + "mlp.fc1.bias", {F});
+    L.fc2 = w.matrix(p + "mlp.fc2.weight", {D, F});
+    L.fc2_b = w.vector(p + "mlp.fc2.bias", {D});
+    return L;
+}
+
+void clip_layer_forward(const ClipLayer& L, Tensor& x, int64_t heads, bool causal, kernels::Activation act) {
+    const int64_t T = x.dim(0), D = x.dim(1), F = L.fc1.rows;
+    Tensor h({T, D}), qkv({T, 3 * D}), attn({T, D}), mlp({T, F}), next({T, D});
+    const kernels::AttentionShape shape{heads, D / heads, T, T, causal};
+    const float scale = 1.0f / std::sqrt(float(D / heads));
+    // x = x + out_proj(attention(LN1(x)))
+    kernels::layer_norm(x.data(), h.data(), T, D, 1e-5f, L.ln1_w.data(), L.ln1_b.data());
+    const Matrix* proj[3] = {&L.q, &L.k, &L.v};
+    const Tensor* bias[3] = {&L.q_b, &L.k_b, &L.v_b};
+    for (int i = 0; i < 3; ++i) {
+        kernels::GemmEpilogue ep;
+        ep.col_bias = bias[i]->data();
+        kernels::linear(T, D, D, h.data(), D, proj[i]->data, proj[i]->type, qkv.data() + i * D, 3 * D, ep);
+    }
+    kernels::attention(shape, qkv.data(), 3 * D, qkv.data() + D, 3 * D, qkv.data() + 2 * D, 3 * D, attn.data(), D, scale);
+    kernels::GemmEpilogue out_ep;
+    out_ep.col_bias = L.out_b.data();
+    out_ep.residual = x.data();
+    kernels::linear(T, D, D, attn.data(), D, L.out.data, L.out.type, next.data(), D, out_ep);
+    std::swap(x, next);
+    // x = x + fc2(act(fc1(LN2(x))))
+    kernels::layer_norm(x.data(), h.data(), T, D, 1e-5f, L.ln2_w.data(), L.ln2_b.data());
+    kernels::GemmEpilogue fc1_ep;
+    fc1_ep.col_bias = L.fc1_b.data();
+    fc1_ep.activation = act;
+    kernels::linear(T, F, D, h.data(), D, L.fc1.data, L.fc1.type, mlp.data(), F, fc1_ep);
+    kernels::GemmEpilogue fc2_ep;
+    fc2_ep.col_bias = L.fc2_b.data();
+    fc2_ep.residual = x.data();
+    kernels::linear(T, D, F, mlp.data(), F, L.fc2.data, L.fc2.type, next.data(), D, fc2_ep);
+    std::swap(x, next);
+}
+
 ClipTextEncoder ClipTextEncoder::load_hf(const WeightStore& w, const std::string& prefix, int64_t heads,
                                          kernels::Activation act) {
     ClipTextEncoder m;
@@ -51,27 +105,8 @@ ClipTextEncoder ClipTextEncoder::load_hf(const WeightStore& w, const std::string
     c.ffn = w.shape_of(layer_prefix + "0.mlp.fc1.weight").at(0);
     m.token_embedding_ = w.matrix(prefix + "embeddings.token_embedding.weight", {c.vocab, D});
     m.position_embedding_ = w.vector(prefix + "embeddings.position_embedding.weight", {c.context, D});
-    for (int64_t l = 0; l < c.layers; ++l) {
-        const std::string p = layer_prefix + std::to_string(l) + ".";
-        ClipTextLayer L;
-        L.ln1_w = w.vector(p + "layer_norm1.weight", {D});
-        L.ln1_b = w.vector(p + "layer_norm1.bias", {D});
-        L.q = w.matrix(p + "self_attn.q_proj.weight", {D, D});
-        L.q_b = w.vector(p + "self_attn.q_proj.bias", {D});
-        L.k = w.matrix(p + "self_attn.k_proj.weight", {D, D});
-        L.k_b = w.vector(p + "self_attn.k_proj.bias", {D});
-        L.v = w.matrix(p + "self_attn.v_proj.weight", {D, D});
-        L.v_b = w.vector(p + "self_attn.v_proj.bias", {D});
-        L.out = w.matrix(p + "self_attn.out_proj.weight", {D, D});
-        L.out_b = w.vector(p + "self_attn.out_proj.bias", {D});
-        L.ln2_w = w.vector(p + "layer_norm2.weight", {D});
-        L.ln2_b = w.vector(p + "layer_norm2.bias", {D});
-        L.fc1 = w.matrix(p + "mlp.fc1.weight", {c.ffn, D});
-        L.fc1_b = w.vector(p + "mlp.fc1.bias", {c.ffn});
-        L.fc2 = w.matrix(p + "mlp.fc2.weight", {D, c.ffn});
-        L.fc2_b = w.vector(p + "mlp.fc2.bias", {D});
-        m.layers_.push_back(std::move(L));
-    }
+    for (int64_t l = 0; l < c.layers; ++l)
+        m.layers_.push_back(load_clip_layer_hf(w, layer_prefix + std::to_string(l) + ".", D, c.ffn));
     m.final_ln_w_ = w.vector(prefix + "final_layer_norm.weight", {D});
     m.final_ln_b_ = w.vector(prefix + "final_layer_norm.bias", {D});
     return m;
@@ -89,7 +124,7 @@ ClipTextEncoder ClipTextEncoder::load_openclip(const WeightStore& w, const std::
     m.position_embedding_ = w.vector(prefix + "positional_embedding", {c.context, D});
     for (int64_t l = 0; l < c.layers; ++l) {
         const std::string p = layer_prefix + std::to_string(l) + ".";
-        ClipTextLayer L;
+        ClipLayer L;
         L.ln1_w = w.vector(p + "ln_1.weight", {D});
         L.ln1_b = w.vector(p + "ln_1.bias", {D});
         // in_proj_weight [3D, D] stacks W_q, W_k, W_v
@@ -151,7 +186,7 @@ Tensor ClipTextEncoder::final_norm(const Tensor& x) const {
 
 ClipTextOutput ClipTextEncoder::forward(const std::vector<int>& ids) const {
     const ClipTextConfig& c = config_;
-    const int64_t T = c.context, D = c.width, F = c.ffn;
+    const int64_t T = c.context, D = c.width;
     if (int64_t(ids.size()) != T) fail("text encoder: expected ", T, " token ids, got ", ids.size());
     const size_t elem = token_embedding_.type == kernels::ElemType::F32 ? 4 : 2;
 
@@ -170,36 +205,8 @@ ClipTextOutput ClipTextEncoder::forward(const std::vector<int>& ids) const {
 
     ClipTextOutput out;
     out.hidden.push_back(x);
-    Tensor h({T, D}), qkv({T, 3 * D}), attn({T, D}), mlp({T, F}), next({T, D});
-    const kernels::AttentionShape shape{c.heads, D / c.heads, T, T, /*causal=*/true};
-    const float scale = 1.0f / std::sqrt(float(D / c.heads));
-    for (const ClipTextLayer& L : layers_) {
-        // x = x + out_proj(causal_attention(LN1(x)))
-        kernels::layer_norm(x.data(), h.data(), T, D, 1e-5f, L.ln1_w.data(), L.ln1_b.data());
-        const Matrix* proj[3] = {&L.q, &L.k, &L.v};
-        const Tensor* bias[3] = {&L.q_b, &L.k_b, &L.v_b};
-        for (int i = 0; i < 3; ++i) {
-            kernels::GemmEpilogue ep;
-            ep.col_bias = bias[i]->data();
-            kernels::linear(T, D, D, h.data(), D, proj[i]->data, proj[i]->type, qkv.data() + i * D, 3 * D, ep);
-        }
-        kernels::attention(shape, qkv.data(), 3 * D, qkv.data() + D, 3 * D, qkv.data() + 2 * D, 3 * D, attn.data(), D, scale);
-        kernels::GemmEpilogue out_ep;
-        out_ep.col_bias = L.out_b.data();
-        out_ep.residual = x.data();
-        kernels::linear(T, D, D, attn.data(), D, L.out.data, L.out.type, next.data(), D, out_ep);
-        std::swap(x, next);
-        // x = x + fc2(act(fc1(LN2(x))))
-        kernels::layer_norm(x.data(), h.data(), T, D, 1e-5f, L.ln2_w.data(), L.ln2_b.data());
-        kernels::GemmEpilogue fc1_ep;
-        fc1_ep.col_bias = L.fc1_b.data();
-        fc1_ep.activation = c.act;
-        kernels::linear(T, F, D, h.data(), D, L.fc1.data, L.fc1.type, mlp.data(), F, fc1_ep);
-        kernels::GemmEpilogue fc2_ep;
-        fc2_ep.col_bias = L.fc2_b.data();
-        fc2_ep.residual = x.data();
-        kernels::linear(T, D, F, mlp.data(), F, L.fc2.data, L.fc2.type, next.data(), D, fc2_ep);
-        std::swap(x, next);
+    for (const ClipLayer& L : layers_) {
+        clip_layer_forward(L, x, c.heads, /*causal=*/true, c.act);
         out.hidden.push_back(x);
     }
     out.last_hidden = final_norm(x);

@@ -32,7 +32,8 @@ struct ClipTextConfig {
     kernels::Activation act = kernels::Activation::QuickGelu;
 };
 
-struct ClipTextLayer {
+// One pre-norm transformer layer of CLIP (text and vision towers alike).
+struct ClipLayer {
     Tensor ln1_w, ln1_b;    // [D]     layer_norm1 | ln_1
     Matrix q, k, v;         // [D, D]  self_attn.{q,k,v}_proj | rows of attn.in_proj_weight [3D, D]
     Tensor q_b, k_b, v_b;   // [D]
@@ -44,6 +45,12 @@ struct ClipTextLayer {
     Matrix fc2;             // [D, F]  mlp.fc2 | mlp.c_proj
     Tensor fc2_b;           // [D]
 };
+
+// The Hugging Face names of layer `prefix` ("...encoder.layers.N."): D wide, F-wide MLP.
+ClipLayer load_clip_layer_hf(const WeightStore& w, const std::string& prefix, int64_t D, int64_t F);
+
+// x [T, D] <- x + attn(LN1(x)); x <- x + mlp(LN2(x)). Causal: each position sees only itself and earlier ones.
+void clip_layer_forward(const ClipLayer& L, Tensor& x, int64_t heads, bool causal, kernels::Activation act);
 
 struct ClipTextOutput {
     std::vector<Tensor> hidden;  // [L + 1] x [77, D]: the embeddings, then x after each layer (no final LN)
@@ -83,7 +90,7 @@ private:
     ClipTextConfig config_;
     Matrix token_embedding_;     // [V, D] token_embedding.weight
     Tensor position_embedding_;  // [77, D]
-    std::vector<ClipTextLayer> layers_;
+    std::vector<ClipLayer> layers_;
     Tensor final_ln_w_, final_ln_b_;  // [D] final_layer_norm | ln_final
 };
 
