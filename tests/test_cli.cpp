@@ -174,3 +174,24 @@ TEST_CASE("sdref rejects bad input with one clear line and writes no file", "[cl
         CHECK_FALSE(file_exists(out));
     }
 }
+
+TEST_CASE("sdref --sld and --safety-checker: flagged images are reported and blacked out", "[cli][safety]") {
+    const std::string dir = test::scratch_dir("cli-safety");
+    const std::string png = dir + "/s.png";
+    const Run r = run("-m " + quote(test::golden_path("tiny-sd1.safetensors")) + " -p x -W 64 -H 64 --steps 2 --sld strong" +
+                      " --safety-checker " + quote(test::golden_path("tiny-safety-checker.safetensors")) + " -o " + quote(png));
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    std::string params;
+    for (const auto& [k, v] : read_png_text(png))
+        if (k == "parameters") params = v;
+    CHECK(params.find("SLD: guidance 2000 warmup 7") != std::string::npos);
+    const bool flagged = params.find("Safety checker: flagged") != std::string::npos;
+    CHECK((flagged || params.find("Safety checker: passed") != std::string::npos));
+    CHECK(flagged == (r.output.find("flagged as NSFW") != std::string::npos));
+    const Image img = read_image(png, 3);
+    bool black = true;
+    for (uint8_t v : img.pixels) black = black && v == 0;
+    CHECK(black == flagged);
+    CHECK(run("-m " + quote(test::golden_path("tiny-sd1.safetensors")) + " -p x --sld strong --cfg-scale 1 -o " + quote(dir + "/n.png")).status != 0);
+}

@@ -54,6 +54,14 @@ void run_case(const std::string& file) {
     p.seed = uint64_t(call.at("seed").as_int());
     p.clip_skip = clip_skip_of(about);
     if (const Json* s = call.find("strength")) p.strength = float(s->as_number());
+    if (call.find("sld_guidance_scale")) {  // Safe Latent Diffusion with the pipeline's default safety concept
+        p.sld.enabled = true;
+        p.sld.warmup_steps = int(call.at("sld_warmup_steps").as_int());
+        p.sld.guidance_scale = float(call.at("sld_guidance_scale").as_number());
+        p.sld.threshold = float(call.at("sld_threshold").as_number());
+        p.sld.momentum_scale = float(call.at("sld_momentum_scale").as_number());
+        p.sld.mom_beta = float(call.at("sld_mom_beta").as_number());
+    }
     Image init, mask;
     if (g.find("init_image_u8")) {
         init = chw_to_image(g.load_f32("init_image_u8"));
@@ -95,16 +103,40 @@ void run_case(const std::string& file) {
     CHECK(double(identical) >= 0.99 * double(ref_image.numel()));
 }
 
-}  // namespace
-
-TEST_CASE("every pipeline golden (except Safe Latent Diffusion) matches", "[pipeline][golden]") {
+std::vector<std::string> pipeline_goldens(bool sld) {
     std::vector<std::string> files;
     for (const auto& e : std::filesystem::directory_iterator(test::golden_dir())) {
         const std::string name = e.path().filename().string();
-        if (name.rfind("pipe_", 0) == 0 && name.find("_sld_") == std::string::npos) files.push_back(name);
+        if (name.rfind("pipe_", 0) == 0 && (name.find("_sld_") != std::string::npos) == sld) files.push_back(name);
     }
     std::sort(files.begin(), files.end());
+    return files;
+}
+
+}  // namespace
+
+TEST_CASE("every pipeline golden (except Safe Latent Diffusion) matches", "[pipeline][golden]") {
+    const std::vector<std::string> files = pipeline_goldens(false);
     REQUIRE(files.size() >= 10);
     for (const std::string& f : files)
         SECTION(f) { run_case(f); }
+}
+
+TEST_CASE("the Safe Latent Diffusion pipeline goldens match", "[pipeline][safety][golden]") {
+    const std::vector<std::string> files = pipeline_goldens(true);
+    REQUIRE(files.size() >= 2);
+    for (const std::string& f : files)
+        SECTION(f) { run_case(f); }
+}
+
+TEST_CASE("Safe Latent Diffusion presets are diffusers' SafetyConfig", "[pipeline][safety]") {
+    const SafeLatentDiffusion medium = SafeLatentDiffusion::preset("medium");
+    CHECK(medium.warmup_steps == 10);
+    CHECK(medium.guidance_scale == 1000.0f);
+    const SafeLatentDiffusion strong = SafeLatentDiffusion::preset("strong");
+    CHECK(strong.warmup_steps == 7);
+    CHECK(strong.threshold == 0.025f);
+    CHECK(SafeLatentDiffusion::preset("max").guidance_scale == 5000.0f);
+    CHECK(SafeLatentDiffusion::preset("weak").momentum_scale == 0.0f);
+    CHECK_THROWS_WITH(SafeLatentDiffusion::preset("extreme"), Catch::Contains("--sld"));
 }

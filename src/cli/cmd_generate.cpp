@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <random>
 
 #include "cli/args.h"
@@ -12,6 +13,7 @@
 #include "kernels/gemm.h"
 #include "pipeline/generate.h"
 #include "pipeline/outpaint.h"
+#include "safety/safety_checker.h"
 
 namespace sdref::cli {
 
@@ -38,6 +40,13 @@ const char* kUsage =
     "  --clip-skip N             text encoder layer counted from the end (A1111 numbering; default: model's)\n"
     "  --prediction-type T       epsilon or v_prediction, when the checkpoint does not say\n"
     "  --save-latents FILE       also write the final latents [1, 4, H/8, W/8] as safetensors\n"
+    "  --sld PRESET              Safe Latent Diffusion: weak, medium, strong or max\n"
+    "  --sld-guidance-scale X, --sld-warmup-steps N, --sld-threshold X, --sld-momentum-scale X, --sld-mom-beta X\n"
+    "                            Safe Latent Diffusion settings (any of them turns it on; the rest from medium)\n"
+    "  --sld-concept TEXT        the concept to steer away from (default: diffusers' safety concept)\n"
+    "  --safety-checker PATH     check images with the SD safety checker (a safety_checker/ folder or .safetensors);\n"
+    "                            a model folder's own safety_checker/ is used unless --no-safety-checker\n"
+    "  --no-safety-checker       do not check images\n"
     "  -t, --threads N           CPU threads (default: all)\n"
     "  -v, --verbose             timings per stage and step; tensors the checkpoint has but the models do not use\n";
 
@@ -89,7 +98,11 @@ int cmd_generate(int argc, char** argv) {
     p.width = p.height = 512;
     int steps = 20, batch = 1;
     long long seed = 42;
-    bool verbose = false, have_prompt = false, strength_given = false;
+    bool verbose = false, have_prompt = false, strength_given = false, no_safety_checker = false;
+    std::string safety_path;
+    auto sld_on = [&]() {
+        if (!p.sld.enabled) p.sld = SafeLatentDiffusion::preset("medium");
+    };
     while (!args.done()) {
         const std::string a = args.next();
         if (a == "-m" || a == "--model") model_path = args.value(a);
@@ -112,6 +125,18 @@ int cmd_generate(int argc, char** argv) {
         else if (a == "--prediction-type") prediction_type = args.value(a);
         else if (a == "--save-latents") latents_path = args.value(a);
         else if (a == "-t" || a == "--threads") kernels::set_num_threads(int(args.int_value(a)));
+        else if (a == "--sld") {
+            const std::string concept = p.sld.concept;
+            p.sld = SafeLatentDiffusion::preset(args.value(a));
+            p.sld.concept = concept;
+        } else if (a == "--sld-guidance-scale") sld_on(), p.sld.guidance_scale = float_value(args, a);
+        else if (a == "--sld-warmup-steps") sld_on(), p.sld.warmup_steps = int(args.int_value(a));
+        else if (a == "--sld-threshold") sld_on(), p.sld.threshold = float_value(args, a);
+        else if (a == "--sld-momentum-scale") sld_on(), p.sld.momentum_scale = float_value(args, a);
+        else if (a == "--sld-mom-beta") sld_on(), p.sld.mom_beta = float_value(args, a);
+        else if (a == "--sld-concept") p.sld.concept = args.value(a);
+        else if (a == "--safety-checker") safety_path = args.value(a);
+        else if (a == "--no-safety-checker") no_safety_checker = true;
         else if (a == "-v" || a == "--verbose") verbose = true;
         else if (a == "-h" || a == "--help") {
             std::printf("%s", kUsage);
@@ -159,6 +184,16 @@ int cmd_generate(int argc, char** argv) {
     CheckpointOverrides overrides;
     overrides.prediction_type = prediction_type;
     const StableDiffusionModel model = StableDiffusionModel::load(model_path, overrides);
+    if (safety_path.empty() && !no_safety_checker) {
+        const std::string own = model_path + "/safety_checker/model.safetensors";
+        if (FILE* f = std::fopen(own.c_str(), "rb")) {
+            std::fclose(f);
+            safety_path = model_path + "/safety_checker";
+        }
+    }
+    std::optional<SafetyChecker> checker;
+    if (!safety_path.empty() && !no_safety_checker) checker = SafetyChecker::load(safety_path);
+    if (p.sld.enabled && p.cfg_scale <= 1.0f) fail("--sld needs --cfg-scale above 1 (it steers the guided prediction)");
     // validate the sampler names before the first step
     (void)make_scheduler(method, schedule, model.info().scheduler);
     if (verbose) {
@@ -184,6 +219,14 @@ int cmd_generate(int argc, char** argv) {
         std::fprintf(stderr, "\n");
         Image out = tensor_to_image(r.image);
         if (margins.any()) paste_original(out, original, margins);
+        bool flagged = false;
+        if (checker) {
+            flagged = checker->check(out).has_nsfw;
+            if (flagged) {
+                std::fill(out.pixels.begin(), out.pixels.end(), uint8_t(0));
+                std::fprintf(stderr, "safety checker: image %d flagged as NSFW and replaced by black\n", b);
+            }
+        }
 
         std::string params = p.prompt;
         if (!p.negative_prompt.empty()) params += "\nNegative prompt: " + p.negative_prompt;
@@ -192,6 +235,10 @@ int cmd_generate(int argc, char** argv) {
                   "x" + std::to_string(p.height) + ", Model: " + basename(model_path);
         if (p.clip_skip > 1) params += ", Clip skip: " + std::to_string(p.clip_skip);
         if (p.init_image) params += ", Denoising strength: " + cat(p.strength);
+        if (p.sld.enabled)
+            params += ", SLD: guidance " + cat(p.sld.guidance_scale) + " warmup " + std::to_string(p.sld.warmup_steps) +
+                      " threshold " + cat(p.sld.threshold) + " momentum " + cat(p.sld.momentum_scale) + " beta " + cat(p.sld.mom_beta);
+        if (checker) params += flagged ? ", Safety checker: flagged (image blacked out)" : ", Safety checker: passed";
         const std::string path = numbered(output, b);
         write_png(path, out, {{"parameters", params}});
         if (!latents_path.empty()) {

@@ -1,6 +1,7 @@
 #include "pipeline/generate.h"
 
 #include <chrono>
+#include <cmath>
 
 #include "core/error.h"
 #include "core/rng.h"
@@ -58,6 +59,17 @@ Tensor mask_to_latent_grid(const Tensor& mask, int64_t h, int64_t w) {
 
 }  // namespace
 
+SafeLatentDiffusion SafeLatentDiffusion::preset(const std::string& name) {
+    SafeLatentDiffusion s;
+    s.enabled = true;
+    if (name == "weak") s.warmup_steps = 15, s.guidance_scale = 20, s.threshold = 0.0f, s.momentum_scale = 0.0f, s.mom_beta = 0.0f;
+    else if (name == "medium") s.warmup_steps = 10, s.guidance_scale = 1000, s.threshold = 0.01f, s.momentum_scale = 0.3f, s.mom_beta = 0.4f;
+    else if (name == "strong") s.warmup_steps = 7, s.guidance_scale = 2000, s.threshold = 0.025f, s.momentum_scale = 0.5f, s.mom_beta = 0.7f;
+    else if (name == "max") s.warmup_steps = 0, s.guidance_scale = 5000, s.threshold = 1.0f, s.momentum_scale = 0.5f, s.mom_beta = 0.7f;
+    else fail("--sld: unknown preset \"", name, "\" (weak, medium, strong, max)");
+    return s;
+}
+
 GenerationResult generate(const StableDiffusionModel& model, const GenerationParams& p, Scheduler& scheduler, int steps,
                           const std::function<void(const StepInfo&)>& on_step) {
     const ModelInfo& info = model.info();
@@ -83,6 +95,9 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     const bool guided = p.cfg_scale > 1.0f;
     const Tensor cond = encode_prompt(model, p.prompt, clip_skip);
     const Tensor uncond = guided ? encode_prompt(model, p.negative_prompt, clip_skip) : Tensor();
+    const bool safe = p.sld.enabled && guided && p.sld.guidance_scale > 1.0f;
+    const Tensor concept = safe ? encode_prompt(model, p.sld.concept, clip_skip) : Tensor();
+    Tensor momentum = safe ? Tensor({z, h, w}) : Tensor();
     result.text_seconds = seconds_since(t0);
 
     // 2. schedule: img2img and inpainting with strength < 1 start part-way
@@ -145,9 +160,22 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
         const float t = timesteps[idx];
         Tensor eps = model.unet().forward(x, t, cond);
         if (guided) {
-            // eps = eps_uncond + s (eps_cond - eps_uncond)
+            // eps = eps_uncond + s (eps_cond - eps_uncond), Safe Latent Diffusion subtracting its safety guidance
             const Tensor eps_uncond = model.unet().forward(x, t, uncond);
-            for (int64_t i = 0; i < eps.numel(); ++i) eps[i] = eps_uncond[i] + p.cfg_scale * (eps[i] - eps_uncond[i]);
+            Tensor guidance(eps.shape());
+            for (int64_t i = 0; i < eps.numel(); ++i) guidance[i] = eps[i] - eps_uncond[i];
+            if (safe) {
+                const Tensor eps_concept = model.unet().forward(x, t, concept);
+                const SafeLatentDiffusion& s = p.sld;
+                for (int64_t i = 0; i < eps.numel(); ++i) {
+                    const float d = eps[i] - eps_concept[i];
+                    const float scale = d >= s.threshold ? 0.0f : std::min(std::fabs(d) * s.guidance_scale, 1.0f);
+                    const float g_s = (eps_concept[i] - eps_uncond[i]) * scale + s.momentum_scale * momentum[i];
+                    momentum[i] = s.mom_beta * momentum[i] + (1 - s.mom_beta) * g_s;
+                    if (call >= size_t(s.warmup_steps)) guidance[i] = guidance[i] - g_s;
+                }
+            }
+            for (int64_t i = 0; i < eps.numel(); ++i) eps[i] = eps_uncond[i] + p.cfg_scale * guidance[i];
         }
         scheduler.step(eps, latents, gen);
         if (p.mask && !info.inpainting) {

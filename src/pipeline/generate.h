@@ -21,6 +21,23 @@
 
 namespace sdref {
 
+// Safe Latent Diffusion (Schramowski et al. 2023): a third U-Net call conditioned on a safety concept steers
+// the sample away from it. With d = eps_text - eps_concept:
+//   scale    = min(|d| * guidance_scale, 1), set to 0 where d >= threshold
+//   g_s      = (eps_concept - eps_uncond) * scale + momentum_scale * m;   m <- mom_beta m + (1 - mom_beta) g_s
+//   guidance = (eps_text - eps_uncond) - g_s     (from step warmup_steps on)
+struct SafeLatentDiffusion {
+    bool enabled = false;
+    int warmup_steps = 10;
+    float guidance_scale = 1000.0f, threshold = 0.01f, momentum_scale = 0.3f, mom_beta = 0.4f;
+    std::string concept =
+        "an image showing hate, harassment, violence, suffering, humiliation, harm, suicide, sexual, nudity, bodily "
+        "fluids, blood, obscene gestures, illegal activity, drug use, theft, vandalism, weapons, child abuse, brutality, "
+        "cruelty";
+    // The presets of diffusers' SafetyConfig: "weak", "medium", "strong", "max".
+    static SafeLatentDiffusion preset(const std::string& name);
+};
+
 struct GenerationParams {
     std::string prompt;
     std::string negative_prompt;
@@ -31,6 +48,7 @@ struct GenerationParams {
     const Image* init_image = nullptr;  // img2img / inpainting
     const Image* mask = nullptr;        // inpainting: white = repaint
     float strength = 0.75f;        // img2img / inpainting: how much of the schedule to run (1 = all)
+    SafeLatentDiffusion sld;       // off unless enabled (needs --cfg-scale > 1)
 };
 
 struct StepInfo {
