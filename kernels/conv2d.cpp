@@ -6,38 +6,59 @@
 namespace sdref::kernels {
 
 void Im2colSource::pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w, int width) const {
-    const int64_t KK = s_.kernel * s_.kernel, OW = s_.out_width(), H = s_.height, W = s_.width;
+    const int64_t K = s_.kernel, OW = s_.out_width(), H = s_.height, W = s_.width;
+    // The panel's pixels w0 .. w0+w-1 as runs along output rows: (first pixel p, output row oy, column ox, length)
+    struct Run {
+        int64_t p, oy, ox, len;
+    };
+    Run runs[8];
+    int n_runs = 0;
+    bool simple = true;
+    for (int64_t p = 0, oy = w0 / OW, ox = w0 % OW; p < w && simple; ++oy, ox = 0) {
+        const int64_t len = std::min(w - p, OW - ox);
+        if (n_runs == 8) simple = false;
+        else runs[n_runs++] = {p, oy, ox, len};
+        p += len;
+    }
+    int64_t ci = k0 / (K * K), ky = (k0 / K) % K, kx = k0 % K;  // the tap of row k0, advanced incrementally
     for (int64_t k = 0; k < kc; ++k) {
-        // row k of X: input channel ci, kernel tap (ky, kx)
-        const int64_t ci = (k0 + k) / KK, tap = (k0 + k) % KK, ky = tap / s_.kernel, kx = tap % s_.kernel;
         const float* plane = image_ + ci * H * W;
         float* row = dst + k * width;
-        int64_t oy = w0 / OW, ox = w0 % OW;
-        for (int64_t p = 0; p < w;) {
-            // the run of output pixels p.. that lie on output row oy
-            const int64_t run = std::min(w - p, OW - ox);
-            const int64_t iy = oy * s_.stride - s_.padding + ky;
-            if (iy < 0 || iy >= H) {
-                std::fill(row + p, row + p + run, 0.0f);
-            } else if (s_.stride == 1) {
-                // input columns ix = ox + q - padding + kx: one contiguous copy between the zero margins
-                const int64_t ix0 = ox - s_.padding + kx;
-                const int64_t q_begin = std::clamp<int64_t>(-ix0, 0, run), q_end = std::clamp<int64_t>(W - ix0, 0, run);
-                std::fill(row + p, row + p + q_begin, 0.0f);
-                if (q_end > q_begin)
-                    std::memcpy(row + p + q_begin, plane + iy * W + ix0 + q_begin, size_t(q_end - q_begin) * 4);
-                std::fill(row + p + std::max(q_begin, q_end), row + p + run, 0.0f);
-            } else {
-                for (int64_t q = 0; q < run; ++q) {
-                    const int64_t ix = (ox + q) * s_.stride - s_.padding + kx;
-                    row[p + q] = (ix >= 0 && ix < W) ? plane[iy * W + ix] : 0.0f;
+        if (simple) {
+            for (int r = 0; r < n_runs; ++r) {
+                const Run& run = runs[r];
+                float* out = row + run.p;
+                const int64_t iy = run.oy * s_.stride - s_.padding + ky;
+                if (iy < 0 || iy >= H) {
+                    std::fill(out, out + run.len, 0.0f);
+                } else if (s_.stride == 1) {
+                    // input columns ix = ox + q - padding + kx: one contiguous copy between the zero margins
+                    const int64_t ix0 = run.ox - s_.padding + kx;
+                    const int64_t q_begin = std::clamp<int64_t>(-ix0, 0, run.len), q_end = std::clamp<int64_t>(W - ix0, 0, run.len);
+                    std::fill(out, out + q_begin, 0.0f);
+                    if (q_end > q_begin) std::memcpy(out + q_begin, plane + iy * W + ix0 + q_begin, size_t(q_end - q_begin) * 4);
+                    std::fill(out + std::max(q_begin, q_end), out + run.len, 0.0f);
+                } else {
+                    const float* src = plane + iy * W;
+                    for (int64_t q = 0; q < run.len; ++q) {
+                        const int64_t ix = (run.ox + q) * s_.stride - s_.padding + kx;
+                        out[q] = (ix >= 0 && ix < W) ? src[ix] : 0.0f;
+                    }
                 }
             }
-            p += run;
-            ox = 0;
-            ++oy;
+        } else {
+            // a panel spanning many short output rows: pixel by pixel
+            for (int64_t p = 0; p < w; ++p) {
+                const int64_t oy = (w0 + p) / OW, ox = (w0 + p) % OW;
+                const int64_t iy = oy * s_.stride - s_.padding + ky, ix = ox * s_.stride - s_.padding + kx;
+                row[p] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? plane[iy * W + ix] : 0.0f;
+            }
         }
         std::fill(row + w, row + width, 0.0f);
+        if (++kx == K) {
+            kx = 0;
+            if (++ky == K) ky = 0, ++ci;
+        }
     }
 }
 

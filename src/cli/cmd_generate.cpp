@@ -8,6 +8,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/memory.h"
 #include "io/safetensors.h"
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
@@ -250,8 +251,9 @@ int cmd_generate(int argc, char** argv) {
         if (verbose) {
             double total = 0;
             for (double s : r.step_seconds) total += s;
-            std::fprintf(stderr, "text encoder %.3f s, sampling %.3f s (%zu U-Net steps, %.3f s/step), VAE decode %.3f s\n",
-                         r.text_seconds, total, r.step_seconds.size(), total / double(r.step_seconds.size()), r.vae_seconds);
+            std::fprintf(stderr, "text encoder %.3f s, sampling %.3f s (%zu U-Net steps, %.3f s/step), VAE decode %.3f s, peak memory %.0f MB\n",
+                         r.text_seconds, total, r.step_seconds.size(), total / double(r.step_seconds.size()), r.vae_seconds,
+                         double(peak_resident_bytes()) / 1e6);
         }
     }
     return 0;

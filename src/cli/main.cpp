@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "core/error.h"
+#include "core/memory.h"
 
 namespace {
 
@@ -22,6 +23,7 @@ void usage() {
 
 int main(int argc, char** argv) {
     try {
+        sdref::keep_freed_memory_for_reuse();
         if (argc < 2) {
             usage();
             return 2;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -51,6 +52,13 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
         size_ = std::exchange(other.size_, 0);
     }
     return *this;
+}
+
+void MappedFile::release(size_t offset, size_t length) const {
+    if (!data_ || offset >= size_) return;
+    const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+    const size_t begin = offset / page * page, end = std::min(size_, offset + length);
+    ::madvise(const_cast<uint8_t*>(data_) + begin, end - begin, MADV_DONTNEED);
 }
 
 std::string read_text_file(const std::string& path) {

@@ -22,6 +22,9 @@ public:
     const std::string& path() const { return path_; }
     const uint8_t* data() const { return data_; }
     size_t size() const { return size_; }
+    // Let the kernel drop the pages of [offset, offset + length) from this process's memory (madvise DONTNEED).
+    // The contents stay valid: a later read faults them back in from the page cache or the file.
+    void release(size_t offset, size_t length) const;
 
 private:
     std::string path_;

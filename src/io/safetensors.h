@@ -38,6 +38,10 @@ public:
     Tensor load_f32(const std::string& name) const { return get(name).to_f32(); }
     // The "__metadata__" string map (empty when absent).
     const std::map<std::string, std::string>& metadata() const { return metadata_; }
+    // Drop the pages of these tensors from memory (they are read back on the next access).
+    void release(const TensorView& tensor) const {
+        file_.release(size_t(tensor.bytes - file_.data()), tensor.nbytes);
+    }
     // A metadata value; throws naming the file and key when absent.
     const std::string& meta(const std::string& key) const;
 

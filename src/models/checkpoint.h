@@ -46,6 +46,11 @@ public:
     const ClipTextEncoder& text_encoder() const { return *text_encoder_; }
     const UNet& unet() const { return *unet_; }
     const Vae& vae() const { return *vae_; }
+    // Give back the resident memory of a model's weights until it is used again (the pipeline does this after
+    // each phase, so the text encoder, U-Net and VAE weights are not all resident at once).
+    void release_text_encoder() const { weights_->release("cond_stage_model."); }
+    void release_unet() const { weights_->release("model.diffusion_model."); }
+    void release_vae() const { weights_->release("first_stage_model."); }
     // Tensors in the files that no model used (EMA copies, schedule buffers), for `sdref -v`.
     std::vector<std::string> unused_tensors() const { return weights_->unused(); }
 

@@ -44,6 +44,9 @@ public:
     Matrix matrix(const std::string& name, const Shape& expected) const;
     // A tensor converted to fp32, with exactly this shape.
     Tensor vector(const std::string& name, const Shape& expected) const;
+    // Drop the memory pages of every tensor under a canonical prefix ("model.diffusion_model."): a model done for
+    // now gives its resident memory back; its weights are read again (page cache or disk) when next used.
+    void release(const std::string& prefix) const;
     // Every tensor (as "file: name") that no model asked for.
     std::vector<std::string> unused() const;
     // Every canonical-prefixed name of the sources whose prefix covers `prefix`, as stored (for counting layers

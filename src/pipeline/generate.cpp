@@ -99,6 +99,7 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     const Tensor concept = safe ? encode_prompt(model, p.sld.concept, clip_skip) : Tensor();
     Tensor momentum = safe ? Tensor({z, h, w}) : Tensor();
     result.text_seconds = seconds_since(t0);
+    model.release_text_encoder();
 
     // 2. schedule: img2img and inpainting with strength < 1 start part-way
     scheduler.set_timesteps(steps);
@@ -194,6 +195,7 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
         }
     }
     result.latents = latents;
+    model.release_unet();
 
     // 5. decode: image = clamp(vae(latents / scale) / 2 + 1/2, 0, 1)
     t0 = std::chrono::steady_clock::now();
@@ -203,6 +205,7 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     for (int64_t i = 0; i < image.numel(); ++i) image[i] = std::min(std::max(image[i] / 2 + 0.5f, 0.0f), 1.0f);
     result.image = image;
     result.vae_seconds = seconds_since(t0);
+    model.release_vae();
     return result;
 }
 
