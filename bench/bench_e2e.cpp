@@ -1,6 +1,6 @@
 // bench_e2e.cpp: whole generations on a real-size checkpoint (build one with tools/make_random_checkpoint).
 //
-//   build/bench/sdref_bench_e2e MODEL.safetensors [--size 512] [--steps 2] [--threads 2] [--img2img]
+//   build/bench/sdref_bench_e2e MODEL.safetensors [--size 512] [--steps 2] [--threads 2] [--img2img] [--low-memory]
 //
 // Prints the text-encoder time, seconds per sampling step (with classifier-free guidance: two U-Net calls),
 // the VAE decode time, with --img2img the VAE encode time, and the peak resident memory of the process.
@@ -21,23 +21,26 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: sdref_bench_e2e MODEL [--size N] [--steps N] [--threads N] [--img2img]\n");
         return 2;
     }
-    keep_freed_memory_for_reuse();
     int size = 512, steps = 2;
-    bool img2img = false;
+    bool img2img = false, low_memory = false;
     for (int i = 2; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--size") && i + 1 < argc) size = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) kernels::set_num_threads(std::atoi(argv[++i]));
         else if (!std::strcmp(argv[i], "--img2img")) img2img = true;
+        else if (!std::strcmp(argv[i], "--low-memory")) low_memory = true;
     }
+    if (low_memory) return_freed_memory_at_once();
+    else keep_freed_memory_for_reuse();
     try {
         const auto t0 = std::chrono::steady_clock::now();
         const StableDiffusionModel model = StableDiffusionModel::load(argv[1]);
-        std::printf("model %s, %dx%d, %d steps, %d threads, %s\n", argv[1], size, size, steps, kernels::num_threads(),
-                    kernels::cpu_isa_name());
+        std::printf("model %s, %dx%d, %d steps, %d threads, %s%s\n", argv[1], size, size, steps, kernels::num_threads(),
+                    kernels::cpu_isa_name(), low_memory ? ", --low-memory" : "");
         GenerationParams p;
         p.prompt = "a photograph of an astronaut riding a horse";
         p.width = p.height = size;
+        p.low_memory = low_memory;
         Image init;
         if (img2img) {
             init = Image{size, size, 3, std::vector<uint8_t>(size_t(size) * size_t(size) * 3)};

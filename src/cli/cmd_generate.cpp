@@ -49,6 +49,8 @@ const char* kUsage =
     "                            a model folder's own safety_checker/ is used unless --no-safety-checker\n"
     "  --no-safety-checker       do not check images\n"
     "  -t, --threads N           CPU threads (default: all)\n"
+    "  --low-memory              keep one U-Net block's weights in memory at a time and decode the VAE in\n"
+    "                            overlapping tiles (slower; about a third of the memory)\n"
     "  -v, --verbose             timings per stage and step; tensors the checkpoint has but the models do not use\n";
 
 // A1111's name for a sampler, for the PNG parameters other tools read.
@@ -138,6 +140,7 @@ int cmd_generate(int argc, char** argv) {
         else if (a == "--sld-concept") p.sld.concept = args.value(a);
         else if (a == "--safety-checker") safety_path = args.value(a);
         else if (a == "--no-safety-checker") no_safety_checker = true;
+        else if (a == "--low-memory") p.low_memory = true, return_freed_memory_at_once();
         else if (a == "-v" || a == "--verbose") verbose = true;
         else if (a == "-h" || a == "--help") {
             std::printf("%s", kUsage);
@@ -236,6 +239,7 @@ int cmd_generate(int argc, char** argv) {
                   "x" + std::to_string(p.height) + ", Model: " + basename(model_path);
         if (p.clip_skip > 1) params += ", Clip skip: " + std::to_string(p.clip_skip);
         if (p.init_image) params += ", Denoising strength: " + cat(p.strength);
+        if (p.low_memory) params += ", Tiled VAE: 320 px tiles";
         if (p.sld.enabled)
             params += ", SLD: guidance " + cat(p.sld.guidance_scale) + " warmup " + std::to_string(p.sld.warmup_steps) +
                       " threshold " + cat(p.sld.threshold) + " momentum " + cat(p.sld.momentum_scale) + " beta " + cat(p.sld.mom_beta);

@@ -9,6 +9,13 @@ namespace sdref {
 // reuse them. Call once at the start of a program that generates images (the sdref command does).
 void keep_freed_memory_for_reuse();
 
+// The opposite, for --low-memory: every block of 1 MB or more comes from and goes back to the kernel.
+void return_freed_memory_at_once();
+
+// Hand freed heap memory back to the kernel (malloc_trim): between the phases of a generation, so the memory one
+// model's activations used is not kept while the next model's weights are paged in.
+void return_free_memory();
+
 // Peak resident memory of this process so far, in bytes.
 long long peak_resident_bytes();
 

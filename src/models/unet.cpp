@@ -47,6 +47,7 @@ UNet UNet::load(std::shared_ptr<const WeightStore> store, const std::string& p, 
     const WeightStore& w = *store;
     UNet u;
     u.weights_ = store;
+    u.prefix_ = p;
     UNetConfig& c = u.config_;
     // --- the shape of the network, read off the tensors ---
     if (!w.has(p + "input_blocks.0.0.weight")) fail(w.describe(), ": no U-Net under \"", p, "\"");
@@ -92,11 +93,13 @@ UNet UNet::load(std::shared_ptr<const WeightStore> store, const std::string& p, 
             d.res.push_back(ResBlock::load_unet(w, block(p, "input_blocks", n, 0), ch, c.channels[i], c.time_embed_dim));
             ch = c.channels[i];
             if (c.attention[i]) d.attn.push_back(SpatialTransformer::load(w, block(p, "input_blocks", n, 1), ch, c.heads[i]));
+            d.names.push_back(p + "input_blocks." + std::to_string(n) + ".");
             skips.push_back(ch);
         }
         d.has_down = i + 1 < levels;
         if (d.has_down) {
             d.down = Conv::load(w, block(p, "input_blocks", n, 0) + "op", ch, ch, 3);
+            d.names.push_back(p + "input_blocks." + std::to_string(n) + ".");
             skips.push_back(ch);
             ++n;
         }
@@ -116,6 +119,7 @@ UNet UNet::load(std::shared_ptr<const WeightStore> store, const std::string& p, 
             up.res.push_back(ResBlock::load_unet(w, block(p, "output_blocks", n, 0), ch + skip, c.channels[i], c.time_embed_dim));
             ch = c.channels[i];
             if (c.attention[i]) up.attn.push_back(SpatialTransformer::load(w, block(p, "output_blocks", n, 1), ch, c.heads[i]));
+            up.names.push_back(p + "output_blocks." + std::to_string(n) + ".");
         }
         up.has_up = i > 0;
         if (up.has_up) up.up = Conv::load(w, block(p, "output_blocks", n - 1, c.attention[i] ? 2 : 1) + "conv", ch, ch, 3);
@@ -126,7 +130,10 @@ UNet UNet::load(std::shared_ptr<const WeightStore> store, const std::string& p, 
     return u;
 }
 
-Tensor UNet::forward(const Tensor& x, float t, const Tensor& context) const {
+Tensor UNet::forward(const Tensor& x, float t, const Tensor& context, bool stream_weights) const {
+    auto done_with = [&](const std::string& block_prefix) {
+        if (stream_weights) weights_->release(block_prefix);
+    };
     const UNetConfig& c = config_;
     if (x.shape().size() != 3 || x.dim(0) != c.in_channels)
         fail("U-Net expects a latent with ", c.in_channels, " channels, got shape ", shape_str(x.shape()));
@@ -151,10 +158,12 @@ Tensor UNet::forward(const Tensor& x, float t, const Tensor& context) const {
         for (size_t j = 0; j < d.res.size(); ++j) {
             h = resblock_forward(d.res[j], h, emb_silu.data(), kGroups, kEps);
             if (!d.attn.empty()) h = spatial_transformer_forward(d.attn[j], h, context, kGroups);
+            done_with(d.names[j]);
             skips.push_back(h);
         }
         if (d.has_down) {
             h = conv_forward(d.down, h, 2, 1);
+            done_with(d.names.back());
             skips.push_back(h);
         }
     }
@@ -162,6 +171,7 @@ Tensor UNet::forward(const Tensor& x, float t, const Tensor& context) const {
     h = resblock_forward(mid_res1_, h, emb_silu.data(), kGroups, kEps);
     h = spatial_transformer_forward(mid_attn_, h, context, kGroups);
     h = resblock_forward(mid_res2_, h, emb_silu.data(), kGroups, kEps);
+    done_with(prefix_ + "middle_block.");
     // up, consuming the skips in reverse
     for (const UNetUpLevel& u : up_) {
         for (size_t j = 0; j < u.res.size(); ++j) {
@@ -171,6 +181,7 @@ Tensor UNet::forward(const Tensor& x, float t, const Tensor& context) const {
             skips.pop_back();
             h = resblock_forward(u.res[j], cat, emb_silu.data(), kGroups, kEps);
             if (!u.attn.empty()) h = spatial_transformer_forward(u.attn[j], h, context, kGroups);
+            if (j + 1 < u.res.size() || !u.has_up) done_with(u.names[j]);
         }
         if (u.has_up) {
             // nearest 2x, or to the next skip's size when an odd size was halved (rounding up) on the way down
@@ -181,13 +192,16 @@ Tensor UNet::forward(const Tensor& x, float t, const Tensor& context) const {
             else
                 kernels::resize_nearest(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2), next.dim(1), next.dim(2));
             h = conv_forward(u.up, up);
+            done_with(u.names.back());
         }
     }
     // out
     Tensor n(h.shape());
     kernels::group_norm(h.data(), n.data(), h.dim(0), h.dim(1) * h.dim(2), kGroups, kEps, out_norm_.weight.data(),
                         out_norm_.bias.data(), kernels::Activation::Silu);
-    return conv_forward(out_conv_, n);
+    Tensor out = conv_forward(out_conv_, n);
+    done_with(prefix_);  // conv_in, time_embed, out
+    return out;
 }
 
 }  // namespace sdref

@@ -44,6 +44,7 @@ struct UNetDownLevel {
     std::vector<SpatialTransformer> attn;    // input_blocks.N.1 (attention levels)
     Conv down;                               // input_blocks.N.0.op (all but the deepest level)
     bool has_down = false;
+    std::vector<std::string> names;          // "model.diffusion_model.input_blocks.N." of each block, then the op's
 };
 
 struct UNetUpLevel {
@@ -51,6 +52,7 @@ struct UNetUpLevel {
     std::vector<SpatialTransformer> attn;    // output_blocks.N.1
     Conv up;                                 // output_blocks.N.{1|2}.conv (all but the shallowest level)
     bool has_up = false;
+    std::vector<std::string> names;          // "model.diffusion_model.output_blocks.N." of each block
 };
 
 class UNet {
@@ -62,11 +64,14 @@ public:
     const UNetConfig& config() const { return config_; }
     // x [in_channels, h, w] at timestep t (integer or fractional), context [77, context_dim] -> [out_channels, h, w].
     // Any h, w: sizes halved with rounding up on the way down are restored to the skip's size on the way up.
-    Tensor forward(const Tensor& x, float t, const Tensor& context) const;
+    // stream_weights: give each block's weight pages back once it has run (--low-memory), so only one block's
+    // weights are resident at a time; they are read again from the page cache on the next call.
+    Tensor forward(const Tensor& x, float t, const Tensor& context, bool stream_weights = false) const;
 
 private:
     std::shared_ptr<const WeightStore> weights_;  // keeps the memory-mapped checkpoint alive
     UNetConfig config_;
+    std::string prefix_;   // "model.diffusion_model."
     Linear time_embed_0;   // [E, C0] time_embed.0
     Linear time_embed_2;   // [E, E]  time_embed.2
     Conv conv_in;          // [C0, in, 3, 3] input_blocks.0.0

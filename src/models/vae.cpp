@@ -138,3 +138,63 @@ Tensor Vae::decode(const Tensor& latent) const {
 }
 
 }  // namespace sdref
+
+namespace sdref {
+
+namespace {
+
+// Tile starts along an axis of n latent pixels: every `tile - overlap`, the last one flush with the end.
+std::vector<int64_t> tile_starts(int64_t n, int64_t tile, int64_t overlap) {
+    std::vector<int64_t> starts;
+    if (n <= tile) return {0};
+    for (int64_t s = 0;; s += tile - overlap) {
+        if (s + tile >= n) {
+            starts.push_back(n - tile);
+            break;
+        }
+        starts.push_back(s);
+    }
+    return starts;
+}
+
+// Blend weight of pixel p in a tile of n pixels: ramps up over the first `o` pixels when a tile lies before, and
+// down over the last `o` when one lies after.
+float ramp(int64_t p, int64_t n, bool before, bool after, int64_t o) {
+    float w = 1.0f;
+    if (before && p < o) w = (float(p) + 0.5f) / float(o);
+    if (after && p >= n - o) w = std::min(w, (float(n - p) - 0.5f) / float(o));
+    return w;
+}
+
+}  // namespace
+
+Tensor Vae::decode_tiled(const Tensor& latent, int64_t tile, int64_t overlap) const {
+    const int64_t z = latent.dim(0), h = latent.dim(1), w = latent.dim(2);
+    if (h <= tile && w <= tile) return decode(latent);
+    const std::vector<int64_t> ys = tile_starts(h, tile, overlap), xs = tile_starts(w, tile, overlap);
+    Tensor sum({3, 8 * h, 8 * w}), weight({8 * h, 8 * w});
+    for (size_t a = 0; a < ys.size(); ++a)
+        for (size_t b = 0; b < xs.size(); ++b) {
+            const int64_t th = std::min(tile, h), tw = std::min(tile, w), y0 = ys[a], x0 = xs[b];
+            Tensor crop({z, th, tw});
+            for (int64_t c = 0; c < z; ++c)
+                for (int64_t y = 0; y < th; ++y)
+                    std::copy_n(latent.data() + (c * h + y0 + y) * w + x0, tw, crop.data() + (c * th + y) * tw);
+            const Tensor img = decode(crop);
+            const int64_t H = 8 * th, W = 8 * tw, o = 8 * overlap;
+            for (int64_t y = 0; y < H; ++y) {
+                const float wy = ramp(y, H, a > 0, a + 1 < ys.size(), o);
+                for (int64_t x = 0; x < W; ++x) {
+                    const float wt = wy * ramp(x, W, b > 0, b + 1 < xs.size(), o);
+                    const int64_t gy = 8 * y0 + y, gx = 8 * x0 + x;
+                    weight[gy * 8 * w + gx] += wt;
+                    for (int64_t c = 0; c < 3; ++c) sum[(c * 8 * h + gy) * 8 * w + gx] += wt * img[(c * H + y) * W + x];
+                }
+            }
+        }
+    for (int64_t c = 0; c < 3; ++c)
+        for (int64_t i = 0; i < 64 * h * w; ++i) sum[c * 64 * h * w + i] /= weight[i];
+    return sum;
+}
+
+}  // namespace sdref

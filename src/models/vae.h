@@ -50,6 +50,10 @@ public:
     VaeOutput encode(const Tensor& image) const;
     // latent [z, h, w] (unscaled) -> image [3, 8h, 8w].
     Tensor decode(const Tensor& latent) const;
+    // The same in tiles of `tile` latent pixels overlapping by `overlap`, blended with linear ramps across the
+    // overlaps (--low-memory: activations of one tile at a time). The decoder's attention then sees one tile, so
+    // results differ slightly from decode() on images larger than a tile.
+    Tensor decode_tiled(const Tensor& latent, int64_t tile = 40, int64_t overlap = 8) const;
 
 private:
     std::shared_ptr<const WeightStore> weights_;  // keeps the memory-mapped checkpoint alive

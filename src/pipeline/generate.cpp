@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/memory.h"
 #include "core/rng.h"
 #include "text/prompt_weighting.h"
 
@@ -100,6 +101,7 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     Tensor momentum = safe ? Tensor({z, h, w}) : Tensor();
     result.text_seconds = seconds_since(t0);
     model.release_text_encoder();
+    return_free_memory();
 
     // 2. schedule: img2img and inpainting with strength < 1 start part-way
     scheduler.set_timesteps(steps);
@@ -138,6 +140,10 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
         latents = gen.randn({z, h, w});
         for (int64_t i = 0; i < latents.numel(); ++i) latents[i] = latents[i] * scheduler.init_noise_sigma();
     }
+    if (p.init_image) {  // the VAE encoder is done: give its memory back before the U-Net runs
+        model.release_vae();
+        return_free_memory();
+    }
 
     // 4. the sampler loop
     const std::vector<float>& timesteps = scheduler.timesteps();
@@ -159,14 +165,14 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
             x = cat;
         }
         const float t = timesteps[idx];
-        Tensor eps = model.unet().forward(x, t, cond);
+        Tensor eps = model.unet().forward(x, t, cond, p.low_memory);
         if (guided) {
             // eps = eps_uncond + s (eps_cond - eps_uncond), Safe Latent Diffusion subtracting its safety guidance
-            const Tensor eps_uncond = model.unet().forward(x, t, uncond);
+            const Tensor eps_uncond = model.unet().forward(x, t, uncond, p.low_memory);
             Tensor guidance(eps.shape());
             for (int64_t i = 0; i < eps.numel(); ++i) guidance[i] = eps[i] - eps_uncond[i];
             if (safe) {
-                const Tensor eps_concept = model.unet().forward(x, t, concept);
+                const Tensor eps_concept = model.unet().forward(x, t, concept, p.low_memory);
                 const SafeLatentDiffusion& s = p.sld;
                 for (int64_t i = 0; i < eps.numel(); ++i) {
                     const float d = eps[i] - eps_concept[i];
@@ -196,16 +202,18 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     }
     result.latents = latents;
     model.release_unet();
+    return_free_memory();
 
     // 5. decode: image = clamp(vae(latents / scale) / 2 + 1/2, 0, 1)
     t0 = std::chrono::steady_clock::now();
     Tensor scaled = latents;
     for (int64_t i = 0; i < scaled.numel(); ++i) scaled[i] = scaled[i] / info.vae_scale;
-    Tensor image = model.vae().decode(scaled);
+    Tensor image = p.low_memory ? model.vae().decode_tiled(scaled) : model.vae().decode(scaled);
     for (int64_t i = 0; i < image.numel(); ++i) image[i] = std::min(std::max(image[i] / 2 + 0.5f, 0.0f), 1.0f);
     result.image = image;
     result.vae_seconds = seconds_since(t0);
     model.release_vae();
+    return_free_memory();
     return result;
 }
 

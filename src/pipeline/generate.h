@@ -49,6 +49,7 @@ struct GenerationParams {
     const Image* mask = nullptr;        // inpainting: white = repaint
     float strength = 0.75f;        // img2img / inpainting: how much of the schedule to run (1 = all)
     SafeLatentDiffusion sld;       // off unless enabled (needs --cfg-scale > 1)
+    bool low_memory = false;       // stream U-Net weights block by block, decode the VAE in tiles
 };
 
 struct StepInfo {
