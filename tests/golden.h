@@ -32,6 +32,12 @@ inline void check_close(const std::string& what, const Tensor& got, const Tensor
 }  // namespace sdref::test
 
 namespace sdref::test {
+// Item b of a batched tensor [N, ...] as its own tensor [...].
+inline Tensor batch_item(const Tensor& t, int64_t b) {
+    Shape s(t.shape().begin() + 1, t.shape().end());
+    const int64_t n = shape_numel(s);
+    return Tensor(s, std::vector<float>(t.data() + b * n, t.data() + (b + 1) * n));
+}
 // The whole content of a file as bytes.
 std::string read_bytes(const std::string& path);
 }  // namespace sdref::test

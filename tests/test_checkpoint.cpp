@@ -15,11 +15,6 @@ using namespace sdref;
 
 namespace {
 
-Tensor item(const Tensor& t, int64_t b) {
-    Shape s(t.shape().begin() + 1, t.shape().end());
-    const int64_t n = shape_numel(s);
-    return Tensor(s, std::vector<float>(t.data() + b * n, t.data() + (b + 1) * n));
-}
 
 bool same_bits(const Tensor& a, const Tensor& b) {
     return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), size_t(a.numel()) * 4) == 0;
@@ -37,22 +32,22 @@ TEST_CASE("tiny-sd1 as a single file and as a diffusers folder: same outputs, bo
     }
     const SafetensorsFile u(test::golden_path("unet_sd1.safetensors"));
     const Tensor x = u.load_f32("x"), t = u.load_f32("t"), ctx = u.load_f32("context"), eps = u.load_f32("eps");
-    const Tensor a = file.unet().forward(item(x, 0), t[0], item(ctx, 0));
-    const Tensor b = folder.unet().forward(item(x, 0), t[0], item(ctx, 0));
+    const Tensor a = file.unet().forward(test::batch_item(x, 0), t[0], test::batch_item(ctx, 0));
+    const Tensor b = folder.unet().forward(test::batch_item(x, 0), t[0], test::batch_item(ctx, 0));
     CHECK(same_bits(a, b));
-    test::check_close("unet from folder", b, item(eps, 0), 1e-4);
+    test::check_close("unet from folder", b, test::batch_item(eps, 0), 1e-4);
 
     const SafetensorsFile v(test::golden_path("vae.safetensors"));
-    const Tensor latent = item(v.load_f32("latent"), 0), image = item(v.load_f32("image"), 0);
+    const Tensor latent = test::batch_item(v.load_f32("latent"), 0), image = test::batch_item(v.load_f32("image"), 0);
     CHECK(same_bits(file.vae().decode(latent), folder.vae().decode(latent)));
-    test::check_close("vae decode from folder", folder.vae().decode(latent), item(v.load_f32("decoded"), 0), 1e-4);
-    test::check_close("vae mean from folder", folder.vae().encode(image).mean, item(v.load_f32("mean"), 0), 1e-4);
+    test::check_close("vae decode from folder", folder.vae().decode(latent), test::batch_item(v.load_f32("decoded"), 0), 1e-4);
+    test::check_close("vae mean from folder", folder.vae().encode(image).mean, test::batch_item(v.load_f32("mean"), 0), 1e-4);
 
     const std::vector<int> ids = folder.tokenizer().encode_padded("a photo of a cat", folder.info().pad_token);
     CHECK(same_bits(file.text_encoder().encode(ids, 1), folder.text_encoder().encode(ids, 1)));
 }
 
-TEST_CASE("model kinds: inpainting and SD 2.x v-prediction are detected; overrides apply", "[checkpoint][golden]") {
+TEST_CASE("model kinds: inpainting and SD 2.x v-prediction are detected, overrides apply", "[checkpoint][golden]") {
     const StableDiffusionModel inpaint = StableDiffusionModel::load(test::golden_path("tiny-sd1-inpaint.safetensors"));
     CHECK(inpaint.info().inpainting);
     const StableDiffusionModel sd2 = StableDiffusionModel::load(test::golden_path("tiny-sd2v.safetensors"));
@@ -85,10 +80,10 @@ TEST_CASE("a missing model file or folder is a clear error", "[checkpoint]") {
     CHECK_THROWS_WITH(StableDiffusionModel::load(dir), Catch::Contains("model_index.json"));
 }
 
-TEST_CASE("--low-memory: streamed U-Net weights give the same bits; tiled VAE decode", "[checkpoint][lowmem]") {
+TEST_CASE("low-memory mode: streamed U-Net weights give the same bits, tiled VAE decode", "[checkpoint][lowmem]") {
     const StableDiffusionModel m = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"));
     const SafetensorsFile u(test::golden_path("unet_sd1.safetensors"));
-    const Tensor x = item(u.load_f32("x"), 0), ctx = item(u.load_f32("context"), 0);
+    const Tensor x = test::batch_item(u.load_f32("x"), 0), ctx = test::batch_item(u.load_f32("context"), 0);
     const Tensor a = m.unet().forward(x, 500.0f, ctx, false);
     const Tensor b = m.unet().forward(x, 500.0f, ctx, true);  // weights released after each block
     const Tensor c = m.unet().forward(x, 500.0f, ctx, false); // and read back in afterwards

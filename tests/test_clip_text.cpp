@@ -24,11 +24,6 @@ std::vector<std::vector<int>> golden_ids(const SafetensorsFile& g) {
     return out;
 }
 
-Tensor row_of(const Tensor& t, int64_t b) {
-    Shape s(t.shape().begin() + 1, t.shape().end());
-    const int64_t n = shape_numel(s);
-    return Tensor(s, std::vector<float>(t.data() + b * n, t.data() + (b + 1) * n));
-}
 
 void check_sd1(std::shared_ptr<const WeightStore> w, const Json* config) {
     const ClipTextEncoder enc = ClipTextEncoder::load(w, config);
@@ -39,10 +34,10 @@ void check_sd1(std::shared_ptr<const WeightStore> w, const Json* config) {
     for (size_t b = 0; b < ids.size(); ++b) {
         const ClipTextOutput o = enc.forward(ids[b]);
         const std::string tag = "prompt " + std::to_string(b) + " ";
-        test::check_close(tag + "last_hidden_state", o.last_hidden, row_of(last, int64_t(b)), kModuleTol);
-        test::check_close(tag + "penultimate_normed", enc.encode(ids[b], 2), row_of(pen, int64_t(b)), kModuleTol);
-        test::check_close(tag + "penultimate_raw", o.hidden[o.hidden.size() - 2], row_of(raw, int64_t(b)), kModuleTol);
-        test::check_close(tag + "pooled", o.pooled, row_of(pooled, int64_t(b)), kModuleTol);
+        test::check_close(tag + "last_hidden_state", o.last_hidden, test::batch_item(last, int64_t(b)), kModuleTol);
+        test::check_close(tag + "penultimate_normed", enc.encode(ids[b], 2), test::batch_item(pen, int64_t(b)), kModuleTol);
+        test::check_close(tag + "penultimate_raw", o.hidden[o.hidden.size() - 2], test::batch_item(raw, int64_t(b)), kModuleTol);
+        test::check_close(tag + "pooled", o.pooled, test::batch_item(pooled, int64_t(b)), kModuleTol);
     }
 }
 
@@ -79,8 +74,8 @@ TEST_CASE("OpenCLIP text encoder (SD 2.x) matches clip_text_sd2", "[clip][golden
     const Tensor last = g.load_f32("last_hidden_state"), pen = g.load_f32("penultimate_normed");
     for (size_t b = 0; b < ids.size(); ++b) {
         const std::string tag = "prompt " + std::to_string(b) + " ";
-        test::check_close(tag + "last_hidden_state", enc.encode(ids[b], 1), row_of(last, int64_t(b)), kModuleTol);
-        test::check_close(tag + "penultimate_normed", enc.encode(ids[b], 2), row_of(pen, int64_t(b)), kModuleTol);
+        test::check_close(tag + "last_hidden_state", enc.encode(ids[b], 1), test::batch_item(last, int64_t(b)), kModuleTol);
+        test::check_close(tag + "penultimate_normed", enc.encode(ids[b], 2), test::batch_item(pen, int64_t(b)), kModuleTol);
     }
 }
 

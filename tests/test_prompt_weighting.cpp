@@ -36,7 +36,7 @@ TEST_CASE("parse_prompt_attention follows A1111's examples", "[prompt]") {
     check_fragments("", {{"", 1.0f}});
 }
 
-TEST_CASE("short plain prompts give the plain 77 ids; long ones split into chunks", "[prompt]") {
+TEST_CASE("short plain prompts give the plain 77 ids, long ones split into chunks", "[prompt]") {
     const ClipTokenizer& tok = ClipTokenizer::builtin();
     const std::vector<PromptChunk> plain = tokenize_weighted(tok, "a photo of a cat", ClipTokenizer::kPadSd1);
     REQUIRE(plain.size() == 1);

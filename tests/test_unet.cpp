@@ -10,11 +10,6 @@ using namespace sdref;
 
 namespace {
 
-Tensor item(const Tensor& t, int64_t b) {
-    Shape s(t.shape().begin() + 1, t.shape().end());
-    const int64_t n = shape_numel(s);
-    return Tensor(s, std::vector<float>(t.data() + b * n, t.data() + (b + 1) * n));
-}
 
 // Every batch item of golden `file`: unet(x[b], t_key[b], context[b]) against out_key[b].
 void check_unet(const UNet& unet, const std::string& file, const std::string& t_key, const std::string& out_key) {
@@ -22,7 +17,7 @@ void check_unet(const UNet& unet, const std::string& file, const std::string& t_
     const Tensor x = g.load_f32("x"), t = g.load_f32(t_key), ctx = g.load_f32("context"), ref = g.load_f32(out_key);
     for (int64_t b = 0; b < x.dim(0); ++b)
         test::check_close(file + " " + out_key + " item " + std::to_string(b) + " (t = " + std::to_string(t[b]) + ")",
-                          unet.forward(item(x, b), t[b], item(ctx, b)), item(ref, b), 1e-4);
+                          unet.forward(test::batch_item(x, b), t[b], test::batch_item(ctx, b)), test::batch_item(ref, b), 1e-4);
 }
 
 UNet load_single(const std::string& file) {

@@ -19,12 +19,7 @@ class EulerAncestral : public KDiffusionScheduler {
 public:
     using KDiffusionScheduler::KDiffusionScheduler;
 
-    void set_timesteps(int steps) override {
-        std::vector<double> t, s;
-        plan_sigmas(steps, "linspace", &t, &s);
-        store_kdiffusion_tables(t, s, &timesteps_, &sigmas_);
-        index_ = 0;
-    }
+    void set_timesteps(int steps) override { plan_single_pass(steps, "linspace"); }
 
     void step(const Tensor& eps, Tensor& x, TorchGenerator& generator) override {
         const float sigma_from = sigmas_[index_], sigma_to = sigmas_[index_ + 1];

@@ -82,6 +82,13 @@ void store_kdiffusion_tables(const std::vector<double>& timesteps, const std::ve
     sigmas_out->push_back(0.0f);
 }
 
+void KDiffusionScheduler::plan_single_pass(int steps, const std::string& default_spacing) {
+    std::vector<double> t, s;
+    plan_sigmas(steps, default_spacing, &t, &s);
+    store_kdiffusion_tables(t, s, &timesteps_, &sigmas_);
+    index_ = 0;
+}
+
 float KDiffusionScheduler::init_noise_sigma() const {
     const float max_sigma = *std::max_element(sigmas_.begin(), sigmas_.end());
     if (spacing_ == "leading") return std::sqrt(max_sigma * max_sigma + 1.0f);

@@ -43,6 +43,9 @@ protected:
     // The per-step sigmas (descending) and timesteps with karras applied when configured; no trailing 0.
     void plan_sigmas(int steps, const std::string& default_spacing, std::vector<double>* timesteps,
                      std::vector<double>* sigmas);
+    // plan_sigmas with the sampler's default spacing, stored as diffusers' tables (sigmas end with 0); resets the
+    // call counter. What Euler, Euler a and LMS do in set_timesteps.
+    void plan_single_pass(int steps, const std::string& default_spacing);
     // The sigma the model input of the current call is scaled with.
     virtual float input_sigma() const { return sigmas_[index_]; }
     // x_0 predicted from the model output at noise level sigma (epsilon, v or sample parameterisation).

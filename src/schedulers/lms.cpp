@@ -22,11 +22,8 @@ public:
     using KDiffusionScheduler::KDiffusionScheduler;
 
     void set_timesteps(int steps) override {
-        std::vector<double> t, s;
-        plan_sigmas(steps, "linspace", &t, &s);
-        store_kdiffusion_tables(t, s, &timesteps_, &sigmas_);
+        plan_single_pass(steps, "linspace");
         derivatives_.clear();
-        index_ = 0;
     }
 
     void step(const Tensor& eps, Tensor& x, TorchGenerator&) override {

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/utf8.h"
 
 namespace sdref::text {
 
@@ -59,24 +60,6 @@ std::u32string numeric_reference(uint64_t num) {
 bool is_letter(char32_t cp) { return in_ranges(kLetterRanges, cp); }
 bool is_number(char32_t cp) { return in_ranges(kNumberRanges, cp); }
 bool is_space(char32_t cp) { return in_ranges(kSpaceRanges, cp); }
-
-void utf8_append(std::string& out, char32_t cp) {
-    if (cp < 0x80) {
-        out += char(cp);
-    } else if (cp < 0x800) {
-        out += char(0xC0 | (cp >> 6));
-        out += char(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += char(0xE0 | (cp >> 12));
-        out += char(0x80 | ((cp >> 6) & 0x3F));
-        out += char(0x80 | (cp & 0x3F));
-    } else {
-        out += char(0xF0 | (cp >> 18));
-        out += char(0x80 | ((cp >> 12) & 0x3F));
-        out += char(0x80 | ((cp >> 6) & 0x3F));
-        out += char(0x80 | (cp & 0x3F));
-    }
-}
 
 std::string utf8_encode(std::u32string_view s) {
     std::string out;

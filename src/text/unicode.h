@@ -5,12 +5,14 @@
 #include <string>
 #include <string_view>
 
+#include "core/utf8.h"
+
 namespace sdref::text {
 
 // UTF-8 <-> code points. Invalid UTF-8 is an sdref::Error (naming `what`).
 std::u32string utf8_decode(std::string_view s, const std::string& what = "text");
 std::string utf8_encode(std::u32string_view s);
-void utf8_append(std::string& out, char32_t cp);
+using sdref::utf8_append;
 
 bool is_letter(char32_t cp);  // regex \p{L}
 bool is_number(char32_t cp);  // regex \p{N}
