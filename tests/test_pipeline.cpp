@@ -5,10 +5,12 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 
 #include "golden.h"
 #include "io/safetensors.h"
+#include "kernels/gemm.h"
 #include "pipeline/generate.h"
 
 using namespace sdref;
@@ -139,4 +141,23 @@ TEST_CASE("Safe Latent Diffusion presets are diffusers' SafetyConfig", "[pipelin
     CHECK(SafeLatentDiffusion::preset("max").guidance_scale == 5000.0f);
     CHECK(SafeLatentDiffusion::preset("weak").momentum_scale == 0.0f);
     CHECK_THROWS_WITH(SafeLatentDiffusion::preset("extreme"), Catch::Contains("--sld"));
+}
+
+TEST_CASE("a whole generation gives the same bits with 1 and 2 threads", "[pipeline]") {
+    const StableDiffusionModel model = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"));
+    GenerationParams p;
+    p.prompt = "a (red:1.2) cat";
+    p.negative_prompt = "blurry";
+    p.width = 64;
+    p.height = 64;
+    p.seed = 9;
+    Tensor latents[2];
+    for (int threads : {1, 2}) {
+        kernels::set_num_threads(threads);
+        auto sched = make_scheduler("dpm++2m_sde", "karras", model.info().scheduler);
+        latents[threads - 1] = generate(model, p, *sched, 4).latents;
+    }
+    kernels::set_num_threads(0);
+    REQUIRE(latents[0].shape() == latents[1].shape());
+    CHECK(std::memcmp(latents[0].data(), latents[1].data(), size_t(latents[0].numel()) * 4) == 0);
 }
