@@ -48,7 +48,9 @@ void ukernel_simd(int64_t kc, const float* a, const float* b, float* c, int64_t 
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v)
             acc[r][v] = load_c ? batch::load_unaligned(c + r * ldc + v * W) : batch(0.0f);
+    for (int r = 0; r < MR; ++r) __builtin_prefetch(c + r * ldc, 1);  // the C tile is written at the end
     for (int64_t k = 0; k < kc; ++k) {
+        __builtin_prefetch(a + (k + 16) * MR);  // the A panel streams from L2
         batch bv[NV];
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) bv[v] = batch::load_aligned(b + k * NR + v * W);
