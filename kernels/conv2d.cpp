@@ -5,6 +5,16 @@
 
 namespace sdref::kernels {
 
+namespace {
+
+// A copy of a compile-time count of floats: the compiler emits a few vector moves instead of a memcpy call.
+template <int N>
+inline void copy_fixed(float* out, const float* src) {
+    for (int i = 0; i < N; ++i) out[i] = src[i];
+}
+
+}  // namespace
+
 void Im2colSource::pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w, int width) const {
     const int64_t K = s_.kernel, OW = s_.out_width(), H = s_.height, W = s_.width;
     // The panel's pixels w0 .. w0+w-1 as runs along output rows: (first pixel p, output row oy, column ox, length)
@@ -35,9 +45,17 @@ void Im2colSource::pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t 
                     // input columns ix = ox + q - padding + kx: one contiguous copy between the zero margins
                     const int64_t ix0 = run.ox - s_.padding + kx;
                     const int64_t q_begin = std::clamp<int64_t>(-ix0, 0, run.len), q_end = std::clamp<int64_t>(W - ix0, 0, run.len);
-                    std::fill(out, out + q_begin, 0.0f);
-                    if (q_end > q_begin) std::memcpy(out + q_begin, plane + iy * W + ix0 + q_begin, size_t(q_end - q_begin) * 4);
-                    std::fill(out + std::max(q_begin, q_end), out + run.len, 0.0f);
+                    // an inline loop, not memcpy: the runs are short (one panel, 32 floats) and there are millions
+                    const float* src = plane + iy * W + ix0;
+                    if (q_begin == 0 && q_end == run.len && run.len == 32) {
+                        copy_fixed<32>(out, src);  // the common case: a whole AVX-512 panel inside the image
+                    } else if (q_begin == 0 && q_end == run.len && run.len == 16) {
+                        copy_fixed<16>(out, src);  // the same for the AVX2 panel
+                    } else {
+                        for (int64_t q = 0; q < q_begin; ++q) out[q] = 0.0f;
+                        for (int64_t q = q_begin; q < q_end; ++q) out[q] = src[q];
+                        for (int64_t q = std::max(q_begin, q_end); q < run.len; ++q) out[q] = 0.0f;
+                    }
                 } else {
                     const float* src = plane + iy * W;
                     for (int64_t q = 0; q < run.len; ++q) {
