@@ -87,26 +87,40 @@ void gemm_with_kernel(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K
     const int64_t NC = std::min<int64_t>(uk.nc, round_up(N, NR));
     const int threads = int(std::min<int64_t>(num_threads(), std::max<int64_t>(m_blocks, (NC + NR - 1) / NR)));
 
+    // Tall problems (M = tokens) split M between threads, each packing its own A rows. Wide ones (M = output
+    // channels of a convolution, N = pixels) split the NR panels of each B block; their A (the weights, small)
+    // is packed once for all of K before the N loop and shared, instead of again for every N block.
+    const bool wide = !(m_blocks >= 2 * threads || m_blocks >= (NC + NR - 1) / NR);
+    const int64_t k_blocks = (K + KC - 1) / KC, all_m_panels = (M + MR - 1) / MR;
+
     static thread_local AlignedFloats b_buf;                  // the shared B block, KC x NC
+    static thread_local AlignedFloats a_all_buf;              // wide problems: all of A, packed once
     static thread_local std::vector<std::unique_ptr<AlignedFloats>> a_bufs;  // one A block (MC x KC) per thread
     float* const bp = b_buf.get(size_t(KC * NC));
+    float* const a_all = wide ? a_all_buf.get(size_t(k_blocks * all_m_panels * KC * MR)) : nullptr;
     while (a_bufs.size() < size_t(threads)) a_bufs.push_back(std::make_unique<AlignedFloats>());
     std::vector<float*> ap(static_cast<size_t>(threads));
-    for (int t = 0; t < threads; ++t) ap[size_t(t)] = a_bufs[size_t(t)]->get(size_t(MC * KC));
+    for (int t = 0; t < threads; ++t) ap[size_t(t)] = wide ? nullptr : a_bufs[size_t(t)]->get(size_t(MC * KC));
 
 #pragma omp parallel num_threads(threads)
     {
         const int T = omp_get_num_threads(), t = omp_get_thread_num();
         float* const my_a = ap[size_t(t)];
         alignas(64) float edge[32 * 32];  // scratch tile for partial tiles (MR, NR <= 32)
+        if (wide) {
+#pragma omp for schedule(static)
+            for (int64_t kp = 0; kp < k_blocks * all_m_panels; ++kp) {
+                const int64_t kb = kp / all_m_panels, ip = kp % all_m_panels, pc = kb * KC;
+                a.pack(a_all + kp * KC * MR, pc, std::min(KC, K - pc), ip * MR, std::min<int64_t>(MR, M - ip * MR), MR);
+            }
+        }
+        // wide: one M block covering all rows, every thread; tall: this thread's share of the M blocks
+        const int64_t block_rows = wide ? round_up(M, MR) : MC, blocks = wide ? 1 : m_blocks;
+        const int64_t ic_begin = wide ? 0 : blocks * t / T, ic_end = wide ? 1 : blocks * (t + 1) / T;
         for (int64_t jc = 0; jc < N; jc += NC) {
             const int64_t nc = std::min(NC, N - jc);
             const int64_t n_panels = (nc + NR - 1) / NR;
-            // Tall problems split M between threads (each packs its own A rows); wide ones split the NR panels
-            // (each thread packs the whole A block for itself: cheap, and it stays in its own core's cache).
-            const bool split_m = m_blocks >= 2 * T || m_blocks >= n_panels;
-            const int64_t ic_begin = split_m ? m_blocks * t / T : 0, ic_end = split_m ? m_blocks * (t + 1) / T : m_blocks;
-            const int64_t jp_begin = split_m ? 0 : n_panels * t / T, jp_end = split_m ? n_panels : n_panels * (t + 1) / T;
+            const int64_t jp_begin = wide ? n_panels * t / T : 0, jp_end = wide ? n_panels * (t + 1) / T : n_panels;
             for (int64_t pc = 0; pc < K; pc += KC) {
                 const int64_t kc = std::min(KC, K - pc);
                 const bool first = pc == 0, last = pc + kc == K;
@@ -114,18 +128,21 @@ void gemm_with_kernel(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K
                 for (int64_t jp = 0; jp < n_panels; ++jp)
                     b.pack(bp + jp * kc * NR, pc, kc, jc + jp * NR, std::min<int64_t>(NR, nc - jp * NR), NR);
                 for (int64_t ib = ic_begin; ib < ic_end; ++ib) {
-                    const int64_t ic = ib * MC;
+                    const int64_t ic = ib * block_rows;
                     if (ic >= M) break;
-                    const int64_t mc = std::min(MC, M - ic);
+                    const int64_t mc = std::min(block_rows, M - ic);
                     const int64_t m_panels = (mc + MR - 1) / MR;
-                    for (int64_t ip = 0; ip < m_panels; ++ip)
-                        a.pack(my_a + ip * kc * MR, pc, kc, ic + ip * MR, std::min<int64_t>(MR, mc - ip * MR), MR);
+                    const float* a_block = wide ? a_all + (pc / KC) * all_m_panels * KC * MR : my_a;
+                    const int64_t a_stride = wide ? KC * MR : kc * MR;  // floats between A panels
+                    if (!wide)
+                        for (int64_t ip = 0; ip < m_panels; ++ip)
+                            a.pack(my_a + ip * kc * MR, pc, kc, ic + ip * MR, std::min<int64_t>(MR, mc - ip * MR), MR);
                     for (int64_t jp = jp_begin; jp < jp_end; ++jp) {
                         const int64_t j = jc + jp * NR, n = std::min<int64_t>(NR, nc - jp * NR);
                         const float* b_panel = bp + jp * kc * NR;
                         for (int64_t ip = 0; ip < m_panels; ++ip) {
                             const int64_t i = ic + ip * MR, m = std::min<int64_t>(MR, mc - ip * MR);
-                            const float* a_panel = my_a + ip * kc * MR;
+                            const float* a_panel = a_block + ip * a_stride;
                             float* tile = c + i * ldc + j;
                             if (m == MR && n == NR) {
                                 uk.kernel(kc, a_panel, b_panel, tile, ldc, !first);
