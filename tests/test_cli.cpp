@@ -161,6 +161,7 @@ TEST_CASE("sdref rejects bad input with one clear line and writes no file", "[cl
         {"-m " + model + " -p x --scheduler foo", "karras"},
         {"-m " + model + " -p x -i " + quote(dir + "/img32.png") + " --mask " + quote(dir + "/mask16.png"), "--mask"},
         {"-m " + model + " -p x -i " + quote(dir + "/missing.png"), "missing.png"},
+        {"-m " + model + " -p x -i " + quote(dir + "/img32.png") + " -W 64 -H 64", "the init image is 32x32"},
         {"-m " + model + " -p x -i " + quote(dir + "/mask16.png") + " --strength 2", "--strength"},
         {"-m " + model, "--prompt"},
         {"-m " + model + " -p x --bogus", "--bogus"},

@@ -101,7 +101,7 @@ int cmd_generate(int argc, char** argv) {
     p.width = p.height = 512;
     int steps = 20, batch = 1;
     long long seed = 42;
-    bool verbose = false, have_prompt = false, strength_given = false, no_safety_checker = false;
+    bool verbose = false, have_prompt = false, strength_given = false, no_safety_checker = false, size_given = false;
     std::string safety_path;
     auto sld_on = [&]() {
         if (!p.sld.enabled) p.sld = SafeLatentDiffusion::preset("medium");
@@ -112,8 +112,8 @@ int cmd_generate(int argc, char** argv) {
         else if (a == "-p" || a == "--prompt") p.prompt = args.value(a), have_prompt = true;
         else if (a == "-n" || a == "--negative-prompt") p.negative_prompt = args.value(a);
         else if (a == "-o" || a == "--output") output = args.value(a);
-        else if (a == "-W" || a == "--width") p.width = args.int_value(a);
-        else if (a == "-H" || a == "--height") p.height = args.int_value(a);
+        else if (a == "-W" || a == "--width") p.width = args.int_value(a), size_given = true;
+        else if (a == "-H" || a == "--height") p.height = args.int_value(a), size_given = true;
         else if (a == "--steps") steps = int(args.int_value(a));
         else if (a == "--cfg-scale") p.cfg_scale = float_value(args, a);
         else if (a == "--sampling-method") method = args.value(a);
@@ -171,9 +171,10 @@ int cmd_generate(int argc, char** argv) {
         p.width = init.width;
         p.height = init.height;
         if (!strength_given) p.strength = 1.0f;
-    } else if (!init_path.empty() && !(p.width == init.width && p.height == init.height)) {
-        // -W/-H left at their defaults: take the init image's size
-        if (p.width == 512 && p.height == 512) p.width = init.width, p.height = init.height;
+    } else if (!init_path.empty() && !size_given) {
+        // without -W/-H, img2img and inpainting work at the init image's size
+        p.width = init.width;
+        p.height = init.height;
     }
     if (!init_path.empty()) p.init_image = &init;
     if (!mask.pixels.empty()) {
