@@ -47,10 +47,16 @@ void Im2colSource::pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t 
                     const int64_t q_begin = std::clamp<int64_t>(-ix0, 0, run.len), q_end = std::clamp<int64_t>(W - ix0, 0, run.len);
                     // an inline loop, not memcpy: the runs are short (one panel, 32 floats) and there are millions
                     const float* src = plane + iy * W + ix0;
-                    if (q_begin == 0 && q_end == run.len && run.len == 32) {
-                        copy_fixed<32>(out, src);  // the common case: a whole AVX-512 panel inside the image
-                    } else if (q_begin == 0 && q_end == run.len && run.len == 16) {
-                        copy_fixed<16>(out, src);  // the same for the AVX2 panel
+                    // Whole panels (16 or 32 pixels) copy with fixed-size moves; at the left and right image borders
+                    // the copy reads into the neighbouring row (still inside the image buffer) and the pixels
+                    // outside the row are then zeroed.
+                    const int64_t first = (ci * H + iy) * W + ix0;  // of the copy, in the whole image
+                    const bool in_buffer = first >= 0 && first + run.len <= s_.in_channels * H * W;
+                    if ((run.len == 32 || run.len == 16) && in_buffer && q_end > q_begin) {
+                        if (run.len == 32) copy_fixed<32>(out, src);
+                        else copy_fixed<16>(out, src);
+                        for (int64_t q = 0; q < q_begin; ++q) out[q] = 0.0f;
+                        for (int64_t q = q_end; q < run.len; ++q) out[q] = 0.0f;
                     } else {
                         for (int64_t q = 0; q < q_begin; ++q) out[q] = 0.0f;
                         for (int64_t q = q_begin; q < q_end; ++q) out[q] = src[q];

@@ -20,7 +20,9 @@ TEST_CASE("conv2d equals the direct convolution bit for bit", "[kernels][conv]")
     };
     const Case cases[] = {{3, 9, 11, 5, 3, 1, 1, 1},   {16, 17, 13, 33, 3, 1, 1, 1}, {8, 16, 16, 12, 3, 2, 1, 1},
                           {7, 15, 9, 4, 3, 2, 1, 1},   {20, 10, 10, 30, 1, 1, 0, 0}, {4, 1, 1, 3, 3, 1, 1, 1},
-                          {32, 40, 40, 13, 3, 1, 1, 1}, {6, 16, 16, 5, 3, 2, 0, 1},  {5, 9, 7, 4, 3, 2, 0, 1}};
+                          {32, 40, 40, 13, 3, 1, 1, 1}, {6, 16, 16, 5, 3, 2, 0, 1},  {5, 9, 7, 4, 3, 2, 0, 1},
+                          // rows of exactly one or two panels (16 and 32 wide): whole-panel copies across borders
+                          {5, 32, 32, 7, 3, 1, 1, 1},   {3, 12, 64, 14, 3, 1, 1, 1}, {2, 3, 16, 3, 3, 1, 1, 1}};
     for (const Case& c : cases) {
         for (ElemType wt : {ElemType::F32, ElemType::F16}) {
             const Conv2dShape s{c.cin, c.h, c.w, c.cout, c.kernel, c.stride, c.padding, c.padding_end};
