@@ -47,7 +47,9 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
         for (int64_t hp = 0; hp < s.heads * key_panels; ++hp) {
             const int64_t h = hp / key_panels, p = hp % key_panels;
             const StridedSource kt({k + h * d, ElemType::F32, 1, ldk});
-            kt.pack(kp.get() + hp * d * NR, 0, d, p * NR, std::clamp<int64_t>(s.keys - p * NR, 0, NR), int(NR));
+            float* dst = kp.get() + hp * d * NR;
+            if (p * NR < s.keys) kt.pack(dst, 0, d, p * NR, std::min<int64_t>(s.keys - p * NR, NR), int(NR));
+            else std::fill(dst, dst + d * NR, 0.0f);  // key padding
         }
 #pragma omp for schedule(static)
         for (int64_t hp = 0; hp < s.heads * d_panels; ++hp) {

@@ -1,12 +1,22 @@
-// gemm.cpp: the BLIS-style driver. Loop nest (outermost first):
+// gemm.cpp: the BLIS-style driver. Two loop nests, chosen by the shape; both end in the same macro-kernel.
 //
-//   jc: N in NC-wide blocks        B block KC x NC packed once, shared by all threads (L3)
-//    pc: K in KC-deep blocks       first block writes C, later blocks accumulate into it
-//     ic: M in MC-tall blocks      A block MC x KC packed once, shared (L2)
-//      jr: NR-wide micro-panels    split across threads
-//       ir: MR-tall micro-panels   micro-kernel: C[MR x NR] += A panel · B panel (registers; L1 holds the B panel)
+// Tall (M >= N: a linear layer over many tokens). Threads share M blocks, handed out dynamically:
+//   jc: N in NC-wide blocks        B block, all of K x NC, packed once by all threads together (L3)
+//    ib: M in MC-tall blocks       one block per thread at a time (dynamic: a thread slowed by another process
+//                                  does less, the result is unchanged)
+//     pc: K in KC-deep blocks      the thread packs its A block MC x KC (L2); the first K block writes C
+//      macro-kernel                jr over NR-wide B panels, ir over MR-tall A panels: micro-kernel
 //
-// The epilogue (bias, activation, residual) runs on a tile right after its last K block, while it is in cache.
+// Wide (N > M: a convolution, M = output channels and N = pixels). A (the weights) is packed once, whole;
+// threads share N chunks, handed out dynamically, and pack their own B panels (no barrier in the N loop):
+//   chunk: N in NC/2-wide chunks
+//    pc: K in KC-deep blocks       the thread packs its B chunk KC x NC/2
+//     ic: M in MC-tall blocks      A block from the packed whole
+//      macro-kernel
+//
+// Every element of C is summed by one thread, as one chain of fused multiply-adds in k order, whichever thread
+// that is, so the bits do not depend on the thread count or the schedule. The epilogue (bias, activation,
+// residual) runs on a tile right after its last K block, while it is in cache.
 #include "kernels/gemm.h"
 
 #include <omp.h>
@@ -45,7 +55,21 @@ struct AlignedFloats {
     }
 };
 
+// Packing buffers, one set per thread (OpenMP keeps its threads, so they are allocated once per process).
+struct ThreadBuffers {
+    AlignedFloats a, b;
+};
+ThreadBuffers& thread_buffers() {
+    static thread_local ThreadBuffers buffers;
+    return buffers;
+}
+
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+int64_t ceil_div(int64_t x, int64_t d) { return (x + d - 1) / d; }
+
+bool has_epilogue(const GemmEpilogue& ep) {
+    return ep.row_bias || ep.col_bias || ep.activation != Activation::None || ep.residual;
+}
 
 void apply_epilogue(float* c, int64_t ldc, int64_t i, int64_t j, int64_t m, int64_t n, const GemmEpilogue& ep) {
     for (int64_t r = 0; r < m; ++r) {
@@ -56,10 +80,132 @@ void apply_epilogue(float* c, int64_t ldc, int64_t i, int64_t j, int64_t m, int6
         }
         if (ep.col_bias)
             for (int64_t q = 0; q < n; ++q) row[q] += ep.col_bias[j + q];
-        apply_activation(row, n, ep.activation);
+        if (ep.activation != Activation::None) apply_activation(row, n, ep.activation);
         if (ep.residual) {
             const float* res = ep.residual + (i + r) * ldc + j;
             for (int64_t q = 0; q < n; ++q) row[q] += res[q];
+        }
+    }
+}
+
+// One K block of one C block: C[i0 .. i0+mc, j0 .. j0+nc] (+)= A block · B block.
+//   a: ceil(mc / MR) packed A panels, a_stride floats apart;  b: ceil(nc / NR) packed B panels of kc x NR
+//   first: the first K block (C is written, not accumulated);  last: the last one (the epilogue runs)
+struct MacroTask {
+    const float* a;
+    int64_t a_stride;
+    const float* b;
+    int64_t kc;
+    int64_t i0, j0, mc, nc;
+    bool first, last;
+};
+
+void macro_kernel(const MicroKernelInfo& uk, const MacroTask& t, float* c, int64_t ldc, const GemmEpilogue& ep) {
+    const int MR = uk.mr, NR = uk.nr;
+    const bool epilogue = t.last && has_epilogue(ep);
+    alignas(64) float edge[32 * 32];  // scratch tile for partial tiles (MR, NR <= 32)
+    for (int64_t jp = 0; jp * NR < t.nc; ++jp) {
+        const int64_t j = t.j0 + jp * NR, n = std::min<int64_t>(NR, t.nc - jp * NR);
+        const float* b_panel = t.b + jp * t.kc * NR;
+        for (int64_t ip = 0; ip * MR < t.mc; ++ip) {
+            const int64_t i = t.i0 + ip * MR, m = std::min<int64_t>(MR, t.mc - ip * MR);
+            const float* a_panel = t.a + ip * t.a_stride;
+            float* tile = c + i * ldc + j;
+            if (m == MR && n == NR) {
+                uk.kernel(t.kc, a_panel, b_panel, tile, ldc, !t.first);
+            } else {
+                if (!t.first)
+                    for (int64_t r = 0; r < m; ++r) std::memcpy(edge + r * NR, tile + r * ldc, size_t(n) * 4);
+                uk.kernel(t.kc, a_panel, b_panel, edge, NR, !t.first);
+                for (int64_t r = 0; r < m; ++r) std::memcpy(tile + r * ldc, edge + r * NR, size_t(n) * 4);
+            }
+            if (epilogue) apply_epilogue(c, ldc, i, j, m, n, ep);
+        }
+    }
+}
+
+// Cache blocks for one problem.
+struct Blocks {
+    int64_t MC, KC, k_blocks;
+};
+
+Blocks plan_blocks(const MicroKernelInfo& uk, int64_t M, int64_t K) {
+    Blocks bl;
+    // Even blocks: K = 1280 runs as 2 x 640 rather than 1024 + 256, M = 4096 as 35 x 120 (rounded to MR).
+    bl.k_blocks = ceil_div(K, uk.kc);
+    bl.KC = round_up(ceil_div(K, bl.k_blocks), 4);
+    bl.MC = round_up(ceil_div(M, ceil_div(M, uk.mc)), uk.mr);
+    return bl;
+}
+
+void gemm_tall(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const PanelSource& a, const PanelSource& b,
+               float* c, int64_t ldc, const GemmEpilogue& ep) {
+    const Blocks bl = plan_blocks(uk, M, K);
+    const int NR = uk.nr;
+    // The B block holds all of K; at most 8 MB of it (large K gets narrower blocks).
+    const int64_t nc_max = std::min<int64_t>(uk.nc, std::max<int64_t>(NR, (int64_t(2) << 20) / K / NR * NR));
+    const int64_t NC = round_up(ceil_div(N, ceil_div(N, nc_max)), NR);  // even blocks: N = 1280 as 2 x 640
+    const int64_t n_panels = NC / NR, m_blocks = ceil_div(M, bl.MC);
+    const int64_t b_block = bl.KC * NC;  // floats per K block of the B block
+    float* const bp = thread_buffers().b.get(size_t(bl.k_blocks * b_block));
+    const int threads = int(std::min<int64_t>(num_threads(), std::max(m_blocks, n_panels)));
+
+#pragma omp parallel num_threads(threads)
+    {
+        float* const my_a = thread_buffers().a.get(size_t(bl.MC * bl.KC));
+        for (int64_t jc = 0; jc < N; jc += NC) {
+            const int64_t nc = std::min(NC, N - jc), nc_panels = ceil_div(nc, NR);
+#pragma omp for schedule(static)
+            for (int64_t p = 0; p < bl.k_blocks * nc_panels; ++p) {
+                const int64_t kb = p / nc_panels, jp = p % nc_panels, pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
+                b.pack(bp + kb * b_block + jp * kc * NR, pc, kc, jc + jp * NR, std::min<int64_t>(NR, nc - jp * NR), NR);
+            }
+#pragma omp for schedule(dynamic)
+            for (int64_t ib = 0; ib < m_blocks; ++ib) {
+                const int64_t ic = ib * bl.MC, mc = std::min(bl.MC, M - ic);
+                for (int64_t kb = 0; kb < bl.k_blocks; ++kb) {
+                    const int64_t pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
+                    a.pack(my_a, pc, kc, ic, mc, uk.mr);
+                    const MacroTask task{my_a, kc * uk.mr, bp + kb * b_block, kc, ic, jc, mc, nc, kb == 0,
+                                         kb + 1 == bl.k_blocks};
+                    macro_kernel(uk, task, c, ldc, ep);
+                }
+            }  // (the implied barrier keeps the B block until every thread is done with it)
+        }
+    }
+}
+
+void gemm_wide(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const PanelSource& a, const PanelSource& b,
+               float* c, int64_t ldc, const GemmEpilogue& ep) {
+    const Blocks bl = plan_blocks(uk, M, K);
+    const int MR = uk.mr, NR = uk.nr;
+    const int64_t m_panels = ceil_div(M, MR), a_block = m_panels * bl.KC * MR;  // floats per K block of packed A
+    // Chunks of half an NC block, narrower when that leaves fewer than two per thread.
+    const int64_t NCW = std::min(round_up(uk.nc / 2, NR), round_up(ceil_div(N, 2 * num_threads()), NR));
+    const int64_t chunks = ceil_div(N, NCW);
+    float* const ap = thread_buffers().a.get(size_t(bl.k_blocks * a_block));
+    const int threads = int(std::min<int64_t>(num_threads(), chunks));
+
+#pragma omp parallel num_threads(threads)
+    {
+#pragma omp for schedule(static)
+        for (int64_t p = 0; p < bl.k_blocks * m_panels; ++p) {
+            const int64_t kb = p / m_panels, ip = p % m_panels, pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
+            a.pack(ap + kb * a_block + ip * kc * MR, pc, kc, ip * MR, std::min<int64_t>(MR, M - ip * MR), MR);
+        }
+        float* const my_b = thread_buffers().b.get(size_t(bl.KC * NCW));
+#pragma omp for schedule(dynamic)
+        for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+            const int64_t jc = chunk * NCW, nc = std::min(NCW, N - jc);
+            for (int64_t kb = 0; kb < bl.k_blocks; ++kb) {
+                const int64_t pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
+                b.pack(my_b, pc, kc, jc, nc, NR);
+                for (int64_t ic = 0; ic < M; ic += bl.MC) {
+                    const MacroTask task{ap + kb * a_block + (ic / MR) * kc * MR, kc * MR, my_b, kc, ic, jc,
+                                         std::min(bl.MC, M - ic), nc, kb == 0, kb + 1 == bl.k_blocks};
+                    macro_kernel(uk, task, c, ldc, ep);
+                }
+            }
         }
     }
 }
@@ -77,89 +223,8 @@ void gemm_with_kernel(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K
         apply_epilogue(c, ldc, 0, 0, M, N, ep);
         return;
     }
-    const int MR = uk.mr, NR = uk.nr;
-    // Even blocks: K = 320 runs as 2 x 160 rather than 256 + 64, M = 4096 as 29 x 144 (rounded to MR).
-    const int64_t KC = round_up((K + (K + uk.kc - 1) / uk.kc - 1) / ((K + uk.kc - 1) / uk.kc), 4);
-    // M blocks: a multiple of the thread count when there are enough, so tall problems split evenly.
-    int64_t m_blocks = (M + uk.mc - 1) / uk.mc;
-    if (m_blocks >= 2 * num_threads()) m_blocks = round_up(m_blocks, num_threads());
-    const int64_t MC = round_up((M + m_blocks - 1) / m_blocks, MR);
-    const int64_t NC = std::min<int64_t>(uk.nc, round_up(N, NR));
-    const int threads = int(std::min<int64_t>(num_threads(), std::max<int64_t>(m_blocks, (NC + NR - 1) / NR)));
-
-    // Tall problems (M = tokens) split M between threads, each packing its own A rows. Wide ones (M = output
-    // channels of a convolution, N = pixels) split the NR panels of each B block; their A (the weights, small)
-    // is packed once for all of K before the N loop and shared, instead of again for every N block.
-    const bool wide = !(m_blocks >= 2 * threads || m_blocks >= (NC + NR - 1) / NR);
-    const int64_t k_blocks = (K + KC - 1) / KC, all_m_panels = (M + MR - 1) / MR;
-
-    static thread_local AlignedFloats b_buf;                  // the shared B block, KC x NC
-    static thread_local AlignedFloats a_all_buf;              // wide problems: all of A, packed once
-    static thread_local std::vector<std::unique_ptr<AlignedFloats>> a_bufs;  // one A block (MC x KC) per thread
-    float* const bp = b_buf.get(size_t(KC * NC));
-    float* const a_all = wide ? a_all_buf.get(size_t(k_blocks * all_m_panels * KC * MR)) : nullptr;
-    while (a_bufs.size() < size_t(threads)) a_bufs.push_back(std::make_unique<AlignedFloats>());
-    std::vector<float*> ap(static_cast<size_t>(threads));
-    for (int t = 0; t < threads; ++t) ap[size_t(t)] = wide ? nullptr : a_bufs[size_t(t)]->get(size_t(MC * KC));
-
-#pragma omp parallel num_threads(threads)
-    {
-        const int T = omp_get_num_threads(), t = omp_get_thread_num();
-        float* const my_a = ap[size_t(t)];
-        alignas(64) float edge[32 * 32];  // scratch tile for partial tiles (MR, NR <= 32)
-        if (wide) {
-#pragma omp for schedule(static)
-            for (int64_t kp = 0; kp < k_blocks * all_m_panels; ++kp) {
-                const int64_t kb = kp / all_m_panels, ip = kp % all_m_panels, pc = kb * KC;
-                a.pack(a_all + kp * KC * MR, pc, std::min(KC, K - pc), ip * MR, std::min<int64_t>(MR, M - ip * MR), MR);
-            }
-        }
-        // wide: one M block covering all rows, every thread; tall: this thread's share of the M blocks
-        const int64_t block_rows = wide ? round_up(M, MR) : MC, blocks = wide ? 1 : m_blocks;
-        const int64_t ic_begin = wide ? 0 : blocks * t / T, ic_end = wide ? 1 : blocks * (t + 1) / T;
-        for (int64_t jc = 0; jc < N; jc += NC) {
-            const int64_t nc = std::min(NC, N - jc);
-            const int64_t n_panels = (nc + NR - 1) / NR;
-            const int64_t jp_begin = wide ? n_panels * t / T : 0, jp_end = wide ? n_panels * (t + 1) / T : n_panels;
-            for (int64_t pc = 0; pc < K; pc += KC) {
-                const int64_t kc = std::min(KC, K - pc);
-                const bool first = pc == 0, last = pc + kc == K;
-#pragma omp for schedule(static)
-                for (int64_t jp = 0; jp < n_panels; ++jp)
-                    b.pack(bp + jp * kc * NR, pc, kc, jc + jp * NR, std::min<int64_t>(NR, nc - jp * NR), NR);
-                for (int64_t ib = ic_begin; ib < ic_end; ++ib) {
-                    const int64_t ic = ib * block_rows;
-                    if (ic >= M) break;
-                    const int64_t mc = std::min(block_rows, M - ic);
-                    const int64_t m_panels = (mc + MR - 1) / MR;
-                    const float* a_block = wide ? a_all + (pc / KC) * all_m_panels * KC * MR : my_a;
-                    const int64_t a_stride = wide ? KC * MR : kc * MR;  // floats between A panels
-                    if (!wide)
-                        for (int64_t ip = 0; ip < m_panels; ++ip)
-                            a.pack(my_a + ip * kc * MR, pc, kc, ic + ip * MR, std::min<int64_t>(MR, mc - ip * MR), MR);
-                    for (int64_t jp = jp_begin; jp < jp_end; ++jp) {
-                        const int64_t j = jc + jp * NR, n = std::min<int64_t>(NR, nc - jp * NR);
-                        const float* b_panel = bp + jp * kc * NR;
-                        for (int64_t ip = 0; ip < m_panels; ++ip) {
-                            const int64_t i = ic + ip * MR, m = std::min<int64_t>(MR, mc - ip * MR);
-                            const float* a_panel = a_block + ip * a_stride;
-                            float* tile = c + i * ldc + j;
-                            if (m == MR && n == NR) {
-                                uk.kernel(kc, a_panel, b_panel, tile, ldc, !first);
-                            } else {
-                                if (!first)
-                                    for (int64_t r = 0; r < m; ++r) std::memcpy(edge + r * NR, tile + r * ldc, size_t(n) * 4);
-                                uk.kernel(kc, a_panel, b_panel, edge, NR, !first);
-                                for (int64_t r = 0; r < m; ++r) std::memcpy(tile + r * ldc, edge + r * NR, size_t(n) * 4);
-                            }
-                            if (last) apply_epilogue(c, ldc, i, j, m, n, ep);
-                        }
-                    }
-                }
-#pragma omp barrier
-            }
-        }
-    }
+    if (N > M) gemm_wide(uk, M, N, K, a, b, c, ldc, ep);
+    else gemm_tall(uk, M, N, K, a, b, c, ldc, ep);
 }
 
 void gemm(int64_t M, int64_t N, int64_t K, const PanelSource& a, const PanelSource& b, float* c, int64_t ldc,
@@ -210,6 +275,11 @@ void load_row(const StridedMatrix& m, int64_t offset, int64_t stride, int64_t n,
 }  // namespace
 
 void StridedSource::pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w, int width) const {
+    for (int64_t q = 0; q * width < w; ++q)
+        pack_panel(dst + q * kc * width, k0, kc, w0 + q * width, std::min<int64_t>(width, w - q * width), width);
+}
+
+void StridedSource::pack_panel(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w, int width) const {
     if (m_.w_stride == 1 || m_.k_stride != 1) {
         // rows of the panel are (strided) rows of the operand: one row per k
         for (int64_t k = 0; k < kc; ++k) {

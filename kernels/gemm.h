@@ -29,8 +29,11 @@ struct StridedMatrix {
     int64_t w_stride = 1;
 };
 
-// Something that can fill packed panels: dst[k][p] (p < width) = operand(k0 + k, w0 + p) for k < kc,
-// p < w; columns p in [w, width) are zero. width is MR for A and NR for B.
+// Something that can fill packed panels: pack() packs columns w0 .. w0 + w - 1 (w >= 1) of K rows k0 .. k0 + kc - 1
+// as ceil(w / width) panels of kc x width floats, one after the other:
+//   dst[q * kc * width + k * width + p] = operand(k0 + k, w0 + q * width + p)
+// and zeros in the columns at or past w. width is MR for A and NR for B. Packing several panels in one call
+// lets a source walk its memory in its own best order (Im2colSource reads each image row once per k).
 class PanelSource {
 public:
     virtual ~PanelSource() = default;
@@ -44,6 +47,7 @@ public:
     void pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w, int width) const override;
 
 private:
+    void pack_panel(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w, int width) const;  // w <= width
     StridedMatrix m_;
 };
 

@@ -100,6 +100,41 @@ TEST_CASE("GEMM equals the FMA-chain oracle bit for bit: odd shapes, all types a
     }
 }
 
+TEST_CASE("GEMM with small cache blocks: every block loop, tall and wide, edges, epilogue once", "[kernels][gemm]") {
+    // Blocks a few panels big, so that these small problems run through several N blocks or chunks, K blocks
+    // and M blocks of both loop nests (tall: M >= N, wide: N > M), with partial panels at every edge.
+    std::mt19937 rng(13);
+    const int64_t sizes[][3] = {{97, 45, 70}, {45, 97, 70}, {130, 131, 33}, {7, 300, 129}, {300, 7, 129}, {64, 64, 64}};
+    for (const auto& s : sizes) {
+        const int64_t M = s[0], N = s[1], K = s[2];
+        const Operand a = make_operand(K, M, ElemType::F32, true, rng);
+        const Operand b = make_operand(K, N, ElemType::F16, true, rng);
+        const std::vector<float> ab = oracle(M, N, K, a, b);
+        std::vector<float> bias(static_cast<size_t>(N));
+        for (auto& v : bias) v = float(rng() % 100) / 50 - 1;
+        for (const MicroKernelInfo* kernel : kernels_to_test()) {
+            for (int kc : {8, 20, 64}) {
+                MicroKernelInfo uk = *kernel;
+                uk.mc = 2 * uk.mr;
+                uk.kc = kc;
+                uk.nc = 3 * uk.nr;
+                INFO("M=" << M << " N=" << N << " K=" << K << " kernel " << uk.name << " KC " << kc);
+                std::vector<float> c(size_t(M * N), NAN);
+                gemm_with_kernel(uk, M, N, K, StridedSource(a.m), StridedSource(b.m), c.data(), N);
+                CHECK(differing_bits(c, ab) == 0);
+                // the bias must be added once, after the last K block
+                GemmEpilogue ep;
+                ep.col_bias = bias.data();
+                gemm_with_kernel(uk, M, N, K, StridedSource(a.m), StridedSource(b.m), c.data(), N, ep);
+                size_t bad = 0;
+                for (int64_t i = 0; i < M; ++i)
+                    for (int64_t j = 0; j < N; ++j) bad += c[size_t(i * N + j)] != ab[size_t(i * N + j)] + bias[size_t(j)];
+                CHECK(bad == 0);
+            }
+        }
+    }
+}
+
 TEST_CASE("GEMM results do not depend on the thread count", "[kernels][gemm]") {
     std::mt19937 rng(11);
     const int64_t M = 301, N = 517, K = 700;
