@@ -25,95 +25,119 @@ struct FloatBuffer {
     float* get() const { return p.get(); }
 };
 
+// One key block of the online softmax, for the NR queries (columns) of an S^T tile [width][NR]:
+//   m' = max(m, max_j s_j),  r = e^(m - m'),  P = e^(S - m'),  l' = l r + sum_j P
+// The tile becomes P (rows valid .. width zeroed); m and l are updated; r is returned for rescaling O.
+// Each column is reduced in key order: the bits do not depend on how queries are split between threads.
+// Lanes: queries of the max loop held in registers together, a divisor of NR (16 for the x86 kernels' NR of 16
+// and 32, 4 for the scalar kernel's 4 and NEON's 12).
+template <int kLanes>
+void online_softmax_update(const EltwiseKernels& ew, float* tile, int64_t valid, int64_t width, int64_t NR, float* m,
+                           float* l, float* r) {
+    float m_new[32] = {}, block_sum[32] = {};  // NR <= 32
+    for (int64_t p0 = 0; p0 < NR; p0 += kLanes) {
+        float lanes[kLanes];  // a local array of fixed size: the compiler keeps it in registers
+        for (int p = 0; p < kLanes; ++p) lanes[p] = m[p0 + p];
+        for (int64_t j = 0; j < valid; ++j)
+            for (int p = 0; p < kLanes; ++p) lanes[p] = std::max(lanes[p], tile[j * NR + p0 + p]);
+        for (int p = 0; p < kLanes; ++p) m_new[p0 + p] = lanes[p];
+    }
+    ew.exp_columns(tile, valid, NR, m_new, block_sum);
+    std::fill(tile + valid * NR, tile + width * NR, 0.0f);
+    for (int64_t p = 0; p < NR; ++p) {
+        r[p] = std::exp(m[p] - m_new[p]);
+        m[p] = m_new[p];
+        l[p] = l[p] * r[p] + block_sum[p];
+    }
+}
+
 }  // namespace
 
+// The transposed formulation, so that every product runs on the GEMM micro-kernel and the softmax runs down
+// the columns of a tile, one query per SIMD lane:
+//   S^T = K (scale Q)^T      A = K (MR-key panels),   B = Q^T (NR-query panels)  ->  a [keys][NR] tile per panel
+//   O^T += V^T P^T           A = V^T (MR-dim panels), B = P^T: that same tile, already in B-panel layout
 void attention(const AttentionShape& s, const float* q, int64_t ldq, const float* k, int64_t ldk, const float* v,
                int64_t ldv, float* o, int64_t ldo, float scale) {
     const MicroKernelInfo& uk = best_micro_kernel();
     const EltwiseKernels& ew = eltwise();
     const int64_t MR = uk.mr, NR = uk.nr, d = s.head_dim;
-    const int64_t Bc = round_up(256, NR);                      // keys per block
-    const int64_t Br = MR * std::max<int64_t>(1, 96 / MR);     // queries per block
+    const int64_t Bc = round_up(256, MR);                      // keys per block (whole K panels)
+    const int64_t Br = NR * std::max<int64_t>(1, 96 / NR);     // queries per block (whole Q panels)
+    const int64_t q_panels = Br / NR;
     const int64_t Nk = round_up(s.keys, Bc);                   // keys, padded to whole blocks
-    const int64_t Dp = round_up(d, NR);                        // head dim, padded to whole panels
-    const int64_t key_panels = Nk / NR, d_panels = Dp / NR;
+    const int64_t Dp = round_up(d, MR);                        // head dim, padded to whole V^T panels
+    const int64_t key_panels = Nk / MR, d_panels = Dp / MR;
 
-    // Pack K^T (d x keys, NR-key panels) and V (keys x d, NR-column panels) of every head once.
-    FloatBuffer kp(size_t(s.heads * key_panels * d * NR)), vp(size_t(s.heads * d_panels * Nk * NR));
+    // Pack K (MR-key panels, d deep) and V^T (MR-dim panels, Nk deep) of every head once; padding is zero.
+    FloatBuffer kp(size_t(s.heads * key_panels * d * MR)), vp(size_t(s.heads * d_panels * Nk * MR));
     const int64_t q_blocks = (s.queries + Br - 1) / Br;
 #pragma omp parallel num_threads(num_threads())
     {
 #pragma omp for schedule(static)
         for (int64_t hp = 0; hp < s.heads * key_panels; ++hp) {
             const int64_t h = hp / key_panels, p = hp % key_panels;
-            const StridedSource kt({k + h * d, ElemType::F32, 1, ldk});
-            float* dst = kp.get() + hp * d * NR;
-            if (p * NR < s.keys) kt.pack(dst, 0, d, p * NR, std::min<int64_t>(s.keys - p * NR, NR), int(NR));
-            else std::fill(dst, dst + d * NR, 0.0f);  // key padding
+            const StridedSource keys({k + h * d, ElemType::F32, 1, ldk});
+            float* dst = kp.get() + hp * d * MR;
+            if (p * MR < s.keys) keys.pack(dst, 0, d, p * MR, std::min(MR, s.keys - p * MR), int(MR));
+            else std::fill(dst, dst + d * MR, 0.0f);
         }
 #pragma omp for schedule(static)
         for (int64_t hp = 0; hp < s.heads * d_panels; ++hp) {
             const int64_t h = hp / d_panels, p = hp % d_panels;
-            const StridedSource vs({v + h * d, ElemType::F32, ldv, 1});
-            float* dst = vp.get() + hp * Nk * NR;
-            vs.pack(dst, 0, s.keys, p * NR, std::min<int64_t>(NR, d - p * NR), int(NR));
-            std::fill(dst + s.keys * NR, dst + Nk * NR, 0.0f);
+            const StridedSource values_t({v + h * d, ElemType::F32, ldv, 1});
+            float* dst = vp.get() + hp * Nk * MR;
+            values_t.pack(dst, 0, s.keys, p * MR, std::min(MR, d - p * MR), int(MR));
+            std::fill(dst + s.keys * MR, dst + Nk * MR, 0.0f);
         }
 
-        // per-thread tiles
-        FloatBuffer qp(size_t(Br * d)), scores(size_t(Br * Bc)), pp(size_t(Br * Bc)), acc(size_t(Br * Dp));
-        std::vector<float> row_max(static_cast<size_t>(Br)), row_sum(static_cast<size_t>(Br));
+        // per-thread tiles: Q^T panels, S^T = P^T panels, O^T accumulators, and per query m, l, rescale factor
+        FloatBuffer qt(size_t(q_panels * d * NR)), st(size_t(q_panels * Bc * NR)), acc(size_t(q_panels * Dp * NR));
+        std::vector<float> row_max(static_cast<size_t>(Br)), row_sum(static_cast<size_t>(Br)),
+            rescale(static_cast<size_t>(Br));
 #pragma omp for schedule(static)
         for (int64_t item = 0; item < s.heads * q_blocks; ++item) {
             const int64_t h = item / q_blocks, n0 = (item % q_blocks) * Br;
-            const int64_t rows = std::min(Br, s.queries - n0), r_panels = (rows + MR - 1) / MR;
-            const StridedSource qs({q + n0 * ldq + h * d, ElemType::F32, 1, ldq});
-            for (int64_t rp = 0; rp < r_panels; ++rp)
-                qs.pack(qp.get() + rp * d * MR, 0, d, rp * MR, std::min(MR, rows - rp * MR), int(MR));
-            for (int64_t i = 0; i < r_panels * MR * d; ++i) qp.get()[i] *= scale;  // scores come out scaled
+            const int64_t rows = std::min(Br, s.queries - n0), panels = (rows + NR - 1) / NR;
+            const StridedSource queries({q + h * d, ElemType::F32, 1, ldq});
+            queries.pack(qt.get(), 0, d, n0, rows, int(NR));
+            for (int64_t i = 0; i < panels * d * NR; ++i) qt.get()[i] *= scale;  // scores come out scaled
             std::fill(row_max.begin(), row_max.end(), -std::numeric_limits<float>::infinity());
             std::fill(row_sum.begin(), row_sum.end(), 0.0f);
-            std::fill(acc.get(), acc.get() + Br * Dp, 0.0f);
+            std::fill(acc.get(), acc.get() + panels * Dp * NR, 0.0f);
 
             const int64_t key_end = s.causal ? std::min(s.keys, n0 + rows) : s.keys;  // later keys are all masked
             for (int64_t j0 = 0; j0 < key_end; j0 += Bc) {
                 const int64_t valid = std::min(Bc, s.keys - j0);
-                const int64_t width = round_up(valid, NR);  // only the key panels that hold keys
-                // S = (scale Q) K^T for this key block: [r_panels * MR, width]
-                for (int64_t jp = 0; jp < width / NR; ++jp)
-                    for (int64_t rp = 0; rp < r_panels; ++rp)
-                        uk.kernel(d, qp.get() + rp * d * MR, kp.get() + ((h * key_panels) + j0 / NR + jp) * d * NR,
-                                  scores.get() + rp * MR * Bc + jp * NR, Bc, false);
-                // online softmax: m' = max(m, max_j s), l' = l e^(m - m') + sum_j e^(s - m'), acc *= e^(m - m')
-                for (int64_t r = 0; r < r_panels * MR; ++r) {
-                    float* srow = scores.get() + r * Bc;
-                    // keys this row may see in this block (causal: keys up to its own position)
-                    const int64_t seen = s.causal ? std::clamp<int64_t>(n0 + r + 1 - j0, 0, valid) : valid;
-                    float m_new = row_max[size_t(r)], rescale = 1.0f, block_sum = 0.0f;
-                    if (seen > 0) {
-                        m_new = std::max(row_max[size_t(r)], ew.max(srow, seen));
-                        rescale = std::exp(row_max[size_t(r)] - m_new);
-                        block_sum = ew.exp_shift_sum(srow, seen, m_new);
-                    }
-                    std::fill(srow + seen, srow + width, 0.0f);
-                    row_sum[size_t(r)] = row_sum[size_t(r)] * rescale + block_sum;
-                    row_max[size_t(r)] = m_new;
-                    float* arow = acc.get() + r * Dp;
-                    for (int64_t i = 0; i < Dp; ++i) arow[i] *= rescale;
-                    // P into A-panel layout: pp[panel][j * MR + r % MR]
-                    float* panel = pp.get() + (r / MR) * width * MR + r % MR;
-                    for (int64_t j = 0; j < width; ++j) panel[j * MR] = srow[j];
+                const int64_t width = round_up(valid, MR);  // keys of this block, padded to whole K panels
+                for (int64_t qp = 0; qp < panels; ++qp) {
+                    float* const tile = st.get() + qp * Bc * NR;  // [width keys][NR queries]
+                    float* const m = row_max.data() + qp * NR;
+                    float* const l = row_sum.data() + qp * NR;
+                    float* const r = rescale.data() + qp * NR;
+                    // S^T for this key block
+                    for (int64_t kb = 0; kb < width / MR; ++kb)
+                        uk.kernel(d, kp.get() + (h * key_panels + j0 / MR + kb) * d * MR, qt.get() + qp * d * NR,
+                                  tile + kb * MR * NR, NR, false);
+                    if (s.causal)  // query n sees keys j <= n
+                        for (int64_t j = 0; j < valid; ++j)
+                            for (int64_t p = 0; p < NR; ++p)
+                                if (j0 + j > n0 + qp * NR + p) tile[j * NR + p] = -std::numeric_limits<float>::infinity();
+                    (NR % 16 == 0 ? online_softmax_update<16> : online_softmax_update<4>)(ew, tile, valid, width, NR, m, l, r);
+                    float* const o_t = acc.get() + qp * Dp * NR;  // [Dp dims][NR queries]
+                    for (int64_t i = 0; i < Dp; ++i)
+                        for (int64_t p = 0; p < NR; ++p) o_t[i * NR + p] *= r[p];
+                    // O^T += V^T P^T for this key block
+                    for (int64_t dp = 0; dp < d_panels; ++dp)
+                        uk.kernel(width, vp.get() + ((h * d_panels + dp) * Nk + j0) * MR, tile, o_t + dp * MR * NR, NR,
+                                  true);
                 }
-                // acc += P V for this key block
-                for (int64_t dp = 0; dp < d_panels; ++dp)
-                    for (int64_t rp = 0; rp < r_panels; ++rp)
-                        uk.kernel(width, pp.get() + rp * width * MR, vp.get() + ((h * d_panels) + dp) * Nk * NR + j0 * NR,
-                                  acc.get() + rp * MR * Dp + dp * NR, Dp, true);
             }
-            for (int64_t r = 0; r < rows; ++r) {
-                const float inv = 1.0f / row_sum[size_t(r)];
-                float* orow = o + (n0 + r) * ldo + h * d;
-                for (int64_t i = 0; i < d; ++i) orow[i] = acc.get()[r * Dp + i] * inv;
+            for (int64_t n = 0; n < rows; ++n) {
+                const float* o_t = acc.get() + (n / NR) * Dp * NR + n % NR;
+                const float inv = 1.0f / row_sum[size_t(n)];
+                float* orow = o + (n0 + n) * ldo + h * d;
+                for (int64_t i = 0; i < d; ++i) orow[i] = o_t[i * NR] * inv;
             }
         }
     }

@@ -36,7 +36,17 @@ float exp_shift_sum_scalar(float* x, int64_t n, float shift) {
 
 float max_scalar(const float* x, int64_t n) { return *std::max_element(x, x + n); }
 
-const EltwiseKernels kEltwiseScalar = {"scalar", activation_scalar, exp_shift_sum_scalar, max_scalar};
+void exp_columns_scalar(float* x, int64_t rows, int64_t width, const float* shift, float* sum) {
+    for (int64_t p = 0; p < width; ++p)
+        for (int64_t j = 0; j < rows; ++j) {
+            float& e = x[j * width + p];
+            e = std::exp(e - shift[p]);
+            sum[p] += e;
+        }
+}
+
+const EltwiseKernels kEltwiseScalar = {"scalar", activation_scalar, exp_shift_sum_scalar, max_scalar,
+                                       exp_columns_scalar};
 
 }  // namespace
 

@@ -17,6 +17,9 @@ struct EltwiseKernels {
     float (*exp_shift_sum)(float* x, int64_t n, float shift);
     // max over x[0..n), n >= 1
     float (*max)(const float* x, int64_t n);
+    // down the columns of a [rows][width] tile: x[j][p] = exp(x[j][p] - shift[p]), then sum[p] += x[j][p] in
+    // order j = 0, 1, ... (one softmax per column: attention's queries)
+    void (*exp_columns)(float* x, int64_t rows, int64_t width, const float* shift, float* sum);
 };
 
 const EltwiseKernels& eltwise();         // the best path for this CPU

@@ -4,6 +4,7 @@
 namespace sdref::kernels {
 
 using Neon = EltwiseSimd<xsimd::neon64>;
-const EltwiseKernels kEltwiseNeon = {"neon", Neon::activation, Neon::exp_shift_sum, Neon::max};
+const EltwiseKernels kEltwiseNeon = {"neon", Neon::activation, Neon::exp_shift_sum, Neon::max,
+                                       Neon::exp_columns};
 
 }  // namespace sdref::kernels

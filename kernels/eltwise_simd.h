@@ -44,6 +44,25 @@ struct EltwiseSimd {
         return xsimd::hadd(acc) + eltwise_scalar().exp_shift_sum(x + i, n - i, shift);
     }
 
+    static void exp_columns(float* x, int64_t rows, int64_t width, const float* shift, float* sum) {
+        int64_t p = 0;
+        for (; p + W <= width; p += W) {
+            const batch s = batch::load_unaligned(shift + p);
+            batch acc = batch::load_unaligned(sum + p);
+            for (int64_t j = 0; j < rows; ++j) {
+                const batch e = xsimd::exp(batch::load_unaligned(x + j * width + p) - s);
+                e.store_unaligned(x + j * width + p);
+                acc = acc + e;
+            }
+            acc.store_unaligned(sum + p);
+        }
+        for (; p < width; ++p)
+            for (int64_t j = 0; j < rows; ++j) {
+                x[j * width + p] = std::exp(x[j * width + p] - shift[p]);
+                sum[p] += x[j * width + p];
+            }
+    }
+
     static float max(const float* x, int64_t n) {
         if (n < W) return eltwise_scalar().max(x, n);
         batch m = batch::load_unaligned(x);

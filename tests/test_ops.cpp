@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/activation.h"
+#include "kernels/eltwise.h"
 #include "kernels/ops.h"
 
 using namespace sdref::kernels;
@@ -119,4 +120,48 @@ TEST_CASE("activations, GEGLU, upsampling, add, mul, concat", "[kernels][ops]") 
         REQUIRE(cat[i] == img[i]);
         REQUIRE(cat[img.size() + i] == s[i]);
     }
+}
+
+TEST_CASE("this CPU's element-wise kernels agree with the scalar definitions", "[kernels][ops]") {
+    const EltwiseKernels& simd = eltwise();
+    const EltwiseKernels& scalar = eltwise_scalar();
+    INFO("path " << simd.name);
+    const std::vector<float> x = randoms(203, 17, 0.0f, 4.0f);  // not a multiple of any vector width
+    CHECK(simd.max(x.data(), int64_t(x.size())) == scalar.max(x.data(), int64_t(x.size())));
+
+    std::vector<float> a = x, b = x;
+    const float sa = simd.exp_shift_sum(a.data(), int64_t(a.size()), 2.5f);
+    const float sb = scalar.exp_shift_sum(b.data(), int64_t(b.size()), 2.5f);
+    double sum = 0, worst = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+        const double e = std::exp(double(x[i]) - 2.5);
+        sum += e;
+        worst = std::max(worst, std::fabs(a[i] - e) / e);
+        worst = std::max(worst, std::fabs(b[i] - e) / e);
+    }
+    CHECK(worst <= 1e-6);
+    CHECK(std::fabs(sa - sum) <= 1e-5 * sum);
+    CHECK(std::fabs(sb - sum) <= 1e-5 * sum);
+
+    // exp down the columns of a 7 x 29 tile, with a shift per column, added to sums that start non-zero
+    const int64_t rows = 7, width = 29;
+    std::vector<float> shift(static_cast<size_t>(width)), sums_simd(static_cast<size_t>(width)),
+        sums_scalar(static_cast<size_t>(width));
+    for (int64_t p = 0; p < width; ++p) shift[size_t(p)] = x[size_t(p)] + 1.0f, sums_simd[size_t(p)] = sums_scalar[size_t(p)] = float(p);
+    std::vector<float> ta(x.begin(), x.begin() + rows * width), tb = ta;
+    simd.exp_columns(ta.data(), rows, width, shift.data(), sums_simd.data());
+    scalar.exp_columns(tb.data(), rows, width, shift.data(), sums_scalar.data());
+    worst = 0;
+    for (int64_t p = 0; p < width; ++p) {
+        double col = p;
+        for (int64_t j = 0; j < rows; ++j) {
+            const double e = std::exp(double(x[size_t(j * width + p)]) - double(shift[size_t(p)]));
+            col += e;
+            worst = std::max(worst, std::fabs(ta[size_t(j * width + p)] - e) / e);
+            worst = std::max(worst, std::fabs(tb[size_t(j * width + p)] - e) / e);
+        }
+        worst = std::max(worst, std::fabs(sums_simd[size_t(p)] - col) / col);
+        worst = std::max(worst, std::fabs(sums_scalar[size_t(p)] - col) / col);
+    }
+    CHECK(worst <= 1e-6);
 }
