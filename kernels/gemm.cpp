@@ -272,6 +272,18 @@ void load_row(const StridedMatrix& m, int64_t offset, int64_t stride, int64_t n,
     }
 }
 
+// dst[k][p] = src[p * stride + k] for k < kc, p < w; zero for w <= p < W.
+template <int W>
+void gather_rows(float* dst, const float* src, int64_t stride, int64_t kc, int64_t w) {
+    if (w < W) {
+        for (int64_t k = 0; k < kc; ++k)
+            for (int p = 0; p < W; ++p) dst[k * W + p] = p < w ? src[p * stride + k] : 0.0f;
+        return;
+    }
+    for (int64_t k = 0; k < kc; ++k)
+        for (int p = 0; p < W; ++p) dst[k * W + p] = src[p * stride + k];
+}
+
 }  // namespace
 
 void StridedSource::pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w, int width) const {
@@ -289,8 +301,21 @@ void StridedSource::pack_panel(float* dst, int64_t k0, int64_t kc, int64_t w0, i
         }
         return;
     }
-    // K-contiguous operand (a weight [out, in] or an activation [tokens, in]): read each column's kc values
-    // in one sweep, then interleave them into the panel.
+    // K-contiguous operand (a weight [out, in] or an activation [tokens, in])
+    if (m_.type == ElemType::F32) {
+        // fp32: gather straight from the `width` rows; the compiler unrolls the fixed-width loop over them
+        const float* src = static_cast<const float*>(m_.data) + k0 + w0 * m_.w_stride;
+        switch (width) {
+            case 4: return gather_rows<4>(dst, src, m_.w_stride, kc, w);
+            case 6: return gather_rows<6>(dst, src, m_.w_stride, kc, w);
+            case 8: return gather_rows<8>(dst, src, m_.w_stride, kc, w);
+            case 12: return gather_rows<12>(dst, src, m_.w_stride, kc, w);
+            case 16: return gather_rows<16>(dst, src, m_.w_stride, kc, w);
+            case 32: return gather_rows<32>(dst, src, m_.w_stride, kc, w);
+            default: break;
+        }
+    }
+    // otherwise: convert each column's kc values in one sweep, then interleave them into the panel
     float column[512];
     for (int64_t p = 0; p < width; ++p) {
         for (int64_t kk = 0; kk < kc; kk += 512) {
