@@ -23,9 +23,7 @@
 
 #include <algorithm>
 #include <cstring>
-#include <memory>
 #include <new>
-#include <vector>
 
 #include "kernels/activation.h"
 #include "kernels/convert.h"

@@ -3,7 +3,7 @@
 // BLIS structure: the driver (gemm.cpp) cuts the problem into blocks that fit the caches, asks the operands to
 // pack those blocks into contiguous fp32 panels (converting fp16/bf16 weights on the way, so weights stay
 // 16-bit in memory), and runs a register-blocked micro-kernel over the panels. The micro-kernel for this CPU
-// is chosen once from a table (ukernel.h). Threads (OpenMP) split the packing and the micro-panel loop; every
+// is chosen once from a table (ukernel.h). Threads (OpenMP) share the M blocks or the N chunks; every
 // element of C is summed by one thread in the same order (a chain of fused multiply-adds over k = 0..K-1), so
 // the result has the same bits for any thread count, block size or ISA.
 //

@@ -19,7 +19,8 @@ struct MicroKernelInfo {
     const char* name;  // "avx2_6x16"
     MicroKernel kernel;
     int mr, nr;        // register tile
-    int mc, kc, nc;    // cache blocks: A block MC x KC in L2, B panel KC x NR in L1, B block KC x NC in L3
+    int mc, kc, nc;    // cache blocks (gemm.cpp): A block MC x KC in L2; B block K x NC (tall problems) or
+                       // chunk KC x NC/2 (wide problems)
 };
 
 // The fastest micro-kernel this CPU runs (SDREF_ISA caps it), and the scalar oracle.
