@@ -5,6 +5,7 @@
 #   make demo      ... then generate demo.png with the tiny test model
 #   make bench      ... then run the kernel benchmarks (results: bench/RESULTS.md)
 #   make portable   a build that runs on any x86-64/aarch64 CPU and picks its SIMD path at run time
+#   make test-neon  the kernel tests cross-compiled for aarch64 and run under qemu-user (NEON paths)
 #   make clean
 
 BUILD    ?= build
@@ -12,7 +13,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 NATIVE   ?= ON
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure test bench demo portable clean
+.PHONY: all deps configure test test-neon bench demo portable clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -26,6 +27,9 @@ configure: deps
 test: all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+test-neon:
+	tools/test-neon.sh
+
 demo: all
 	$(BUILD)/sdref -m tests/golden/v1/tiny-sd1.safetensors -p "a photo of a cat" -W 128 -H 128 -o demo.png
 
@@ -36,4 +40,4 @@ portable:
 	$(MAKE) BUILD=build-portable NATIVE=OFF all
 
 clean:
-	rm -rf build build-portable
+	rm -rf build build-portable build-aarch64
