@@ -1,10 +1,18 @@
 // bench_kernels.cpp: Google Benchmark of the kernel library at the shapes SD 1.5 uses at 512x512.
 // Run: make bench, or build/bench/sdref_bench --benchmark_filter=Gemm. Each benchmark reports GFLOP/s
 // ("FLOPS" counter) and the ISA path in its label. With OpenBLAS installed, BM_OpenBlasSgemm runs the same
-// shapes in the same process, so the ratio is measured under the same conditions.
+// shapes in the same process, so the ratio is measured under the same conditions; after the runs a summary
+// prints the ratios the targets are stated in (bench/RESULTS.md).
 #include <benchmark/benchmark.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <map>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/attention.h"
@@ -124,6 +132,76 @@ BENCHMARK(BM_ConvertF16)->Arg(320 * 1280);
 
 }  // namespace
 
+// The console output plus, at the end, the comparisons the targets are stated in: each GEMM shape against
+// OpenBLAS and fp16 weights against fp32, and convolution and attention against our mean fp32 GEMM rate. Rates
+// are medians when the benchmarks are repeated (--benchmark_repetitions), else the single measurement.
+class RatioReporter : public benchmark::ConsoleReporter {
+public:
+    using benchmark::ConsoleReporter::ConsoleReporter;
+
+    void ReportRuns(const std::vector<Run>& reports) override {
+        benchmark::ConsoleReporter::ReportRuns(reports);
+        for (const Run& r : reports) {
+            const auto flops = r.counters.find("FLOPS");
+            if (r.error_occurred || flops == r.counters.end()) continue;
+            Rate& rate = rates_[{r.run_name.function_name, r.run_name.args}];
+            if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "median") rate.median = flops->second.value;
+            if (r.run_type == Run::RT_Iteration) rate.runs.push_back(flops->second.value);
+        }
+    }
+
+    void Finalize() override {
+        benchmark::ConsoleReporter::Finalize();
+        bool repeated = false;
+        for (const auto& entry : rates_) repeated = repeated || entry.second.median > 0 || entry.second.runs.size() > 1;
+        std::printf("\nRatios (GFLOP/s%s):\n", repeated ? ", medians" : "");
+        double gemm_sum = 0;
+        int gemm_count = 0;
+        for (const auto& shape : kGemmShapes) {
+            const std::string args = "M:" + std::to_string(shape[0]) + "/N:" + std::to_string(shape[1]) + "/K:" +
+                                     std::to_string(shape[2]);
+            const double f32 = get("BM_GemmF32", args), f16 = get("BM_GemmF16Weights", args),
+                         blas = get("BM_OpenBlasSgemm", args);
+            if (f32 <= 0 && blas <= 0) continue;  // filtered out
+            if (f32 > 0) gemm_sum += f32, ++gemm_count;
+            std::printf("  GEMM %-20s fp32 %6.1f  fp16 weights %6.1f (%s fp32)  OpenBLAS %6.1f  fp32 / OpenBLAS %s\n",
+                        args.c_str(), f32 * 1e-9, f16 * 1e-9, ratio(f16, f32).c_str(), blas * 1e-9, ratio(f32, blas).c_str());
+        }
+        if (gemm_count == 0) return;
+        const double gemm_mean = gemm_sum / gemm_count;
+        std::printf("  mean fp32 GEMM rate %.1f; against it:\n", gemm_mean * 1e-9);
+        for (const auto& [key, rate] : rates_)
+            if (key.first == "BM_Conv3x3F16" || key.first == "BM_Attention")
+                std::printf("  %-15s %-22s %6.1f  %s x GEMM\n", key.first.c_str(), key.second.c_str(), value(rate) * 1e-9,
+                            ratio(value(rate), gemm_mean).c_str());
+    }
+
+private:
+    struct Rate {
+        double median = 0;
+        std::vector<double> runs;
+    };
+    std::map<std::pair<std::string, std::string>, Rate> rates_;  // by (function, arguments)
+
+    static double value(const Rate& r) {
+        if (r.median > 0) return r.median;
+        if (r.runs.empty()) return 0;
+        std::vector<double> v = r.runs;
+        std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(v.size() / 2), v.end());
+        return v[v.size() / 2];
+    }
+    double get(const std::string& function, const std::string& args) {
+        const auto it = rates_.find({function, args});
+        return it == rates_.end() ? 0.0 : value(it->second);
+    }
+    static std::string ratio(double a, double b) {
+        if (a <= 0 || b <= 0) return "  -  ";
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "%.2f", a / b);
+        return buf;
+    }
+};
+
 int main(int argc, char** argv) {
     for (const auto& shape : kGemmShapes) {
         const std::vector<int64_t> args(shape, shape + 3);
@@ -137,9 +215,18 @@ int main(int argc, char** argv) {
         add("BM_OpenBlasSgemm", BM_OpenBlasSgemm);
 #endif
     }
+    // a --benchmark_format other than the console's keeps Google Benchmark's own reporter
+    bool console = true;
+    for (int i = 1; i < argc; ++i)
+        if (std::strncmp(argv[i], "--benchmark_format=", 19) == 0) console = std::strcmp(argv[i] + 19, "console") == 0;
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    benchmark::RunSpecifiedBenchmarks();
+    if (console) {
+        RatioReporter reporter(isatty(fileno(stdout)) ? RatioReporter::OO_Color : RatioReporter::OO_None);
+        benchmark::RunSpecifiedBenchmarks(&reporter);
+    } else {
+        benchmark::RunSpecifiedBenchmarks();
+    }
     benchmark::Shutdown();
     return 0;
 }
