@@ -136,17 +136,24 @@ TEST_CASE("GEMM with small cache blocks: every block loop, tall and wide, edges,
 }
 
 TEST_CASE("GEMM results do not depend on the thread count", "[kernels][gemm]") {
+    // both loop nests: wide (N > M, threads share N chunks) and tall (M >= N, threads share M blocks)
     std::mt19937 rng(11);
-    const int64_t M = 301, N = 517, K = 700;
-    const Operand a = make_operand(K, M, ElemType::F32, true, rng);
-    const Operand b = make_operand(K, N, ElemType::F16, true, rng);
-    std::vector<float> one(size_t(M * N)), two(size_t(M * N));
-    set_num_threads(1);
-    gemm(M, N, K, StridedSource(a.m), StridedSource(b.m), one.data(), N);
-    set_num_threads(2);
-    gemm(M, N, K, StridedSource(a.m), StridedSource(b.m), two.data(), N);
-    set_num_threads(0);
-    CHECK(differing_bits(one, two) == 0);
+    for (const auto& shape : {std::pair<int64_t, int64_t>{301, 517}, std::pair<int64_t, int64_t>{517, 301}}) {
+        const int64_t M = shape.first, N = shape.second, K = 700;
+        const Operand a = make_operand(K, M, ElemType::F32, true, rng);
+        const Operand b = make_operand(K, N, ElemType::F16, true, rng);
+        std::vector<float> one(size_t(M * N)), two(size_t(M * N)), three(size_t(M * N));
+        set_num_threads(1);
+        gemm(M, N, K, StridedSource(a.m), StridedSource(b.m), one.data(), N);
+        set_num_threads(2);
+        gemm(M, N, K, StridedSource(a.m), StridedSource(b.m), two.data(), N);
+        set_num_threads(3);
+        gemm(M, N, K, StridedSource(a.m), StridedSource(b.m), three.data(), N);
+        set_num_threads(0);
+        INFO("M=" << M << " N=" << N);
+        CHECK(differing_bits(one, two) == 0);
+        CHECK(differing_bits(one, three) == 0);
+    }
 }
 
 TEST_CASE("GEMM epilogues: bias along rows and columns, activations, residual, leading dimension", "[kernels][gemm]") {
