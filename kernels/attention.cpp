@@ -91,10 +91,9 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
             std::fill(dst + s.keys * MR, dst + Nk * MR, 0.0f);
         }
 
-        // per-thread tiles: Q^T panels, S^T = P^T panels, O^T accumulators, and per query m, l, rescale factor
+        // per-thread tiles: Q^T panels, S^T = P^T panels, O^T accumulators, and per query the running m and l
         FloatBuffer qt(size_t(q_panels * d * NR)), st(size_t(q_panels * Bc * NR)), acc(size_t(q_panels * Dp * NR));
-        std::vector<float> row_max(static_cast<size_t>(Br)), row_sum(static_cast<size_t>(Br)),
-            rescale(static_cast<size_t>(Br));
+        std::vector<float> row_max(static_cast<size_t>(Br)), row_sum(static_cast<size_t>(Br));
 #pragma omp for schedule(static)
         for (int64_t item = 0; item < s.heads * q_blocks; ++item) {
             const int64_t h = item / q_blocks, n0 = (item % q_blocks) * Br;
@@ -114,7 +113,7 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
                     float* const tile = st.get() + qp * Bc * NR;  // [width keys][NR queries]
                     float* const m = row_max.data() + qp * NR;
                     float* const l = row_sum.data() + qp * NR;
-                    float* const r = rescale.data() + qp * NR;
+                    float r[32];  // this block's rescale factor per query (NR <= 32)
                     // S^T for this key block
                     for (int64_t kb = 0; kb < width / MR; ++kb)
                         uk.kernel(d, kp.get() + (h * key_panels + j0 / MR + kb) * d * MR, qt.get() + qp * d * NR,
