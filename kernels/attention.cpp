@@ -11,6 +11,7 @@
 
 #include "kernels/eltwise.h"
 #include "kernels/gemm.h"
+#include "kernels/transpose.h"
 #include "kernels/ukernel.h"
 
 namespace sdref::kernels {
@@ -132,11 +133,25 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
                                   true);
                 }
             }
-            for (int64_t n = 0; n < rows; ++n) {
-                const float* o_t = acc.get() + (n / NR) * Dp * NR + n % NR;
-                const float inv = 1.0f / row_sum[size_t(n)];
-                float* orow = o + (n0 + n) * ldo + h * d;
-                for (int64_t i = 0; i < d; ++i) orow[i] = o_t[i * NR] * inv;
+            // O = (O^T / l)^T, in 8 x 8 blocks through registers where they are whole
+            for (int64_t qp = 0; qp < panels; ++qp) {
+                float* const o_t = acc.get() + qp * Dp * NR;
+                const float* const l = row_sum.data() + qp * NR;
+                float inv[32];  // NR <= 32
+                for (int64_t p = 0; p < NR; ++p) inv[p] = 1.0f / l[p];
+                for (int64_t i = 0; i < d; ++i)
+                    for (int64_t p = 0; p < NR; ++p) o_t[i * NR + p] *= inv[p];
+                const int64_t n_begin = qp * NR, n_end = std::min(rows, n_begin + NR);
+                int64_t n = n_begin;
+                for (; n + 8 <= n_end; n += 8) {
+                    int64_t i = 0;
+                    for (; i + 8 <= d; i += 8)
+                        transpose_8x8(o_t + i * NR + (n - n_begin), NR, o + (n0 + n) * ldo + h * d + i, ldo);
+                    for (; i < d; ++i)
+                        for (int64_t c = 0; c < 8; ++c) o[(n0 + n + c) * ldo + h * d + i] = o_t[i * NR + (n + c - n_begin)];
+                }
+                for (; n < n_end; ++n)
+                    for (int64_t i = 0; i < d; ++i) o[(n0 + n) * ldo + h * d + i] = o_t[i * NR + (n - n_begin)];
             }
         }
     }

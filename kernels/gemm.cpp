@@ -27,6 +27,7 @@
 
 #include "kernels/activation.h"
 #include "kernels/convert.h"
+#include "kernels/transpose.h"
 #include "kernels/ukernel.h"
 
 namespace sdref::kernels {
@@ -278,7 +279,11 @@ void gather_rows(float* dst, const float* src, int64_t stride, int64_t kc, int64
             for (int p = 0; p < W; ++p) dst[k * W + p] = p < w ? src[p * stride + k] : 0.0f;
         return;
     }
-    for (int64_t k = 0; k < kc; ++k)
+    int64_t k = 0;
+    if constexpr (W % 8 == 0)
+        for (; k + 8 <= kc; k += 8)  // 8 x 8 blocks through registers
+            for (int p = 0; p < W; p += 8) transpose_8x8(src + p * stride + k, stride, dst + k * W + p, W);
+    for (; k < kc; ++k)
         for (int p = 0; p < W; ++p) dst[k * W + p] = src[p * stride + k];
 }
 
