@@ -34,7 +34,8 @@ demo: all
 	$(BUILD)/sdref -m tests/golden/v1/tiny-sd1.safetensors -p "a photo of a cat" -W 128 -H 128 -o demo.png
 
 bench: all
-	$(BUILD)/bench/sdref_bench
+	$(BUILD)/bench/sdref_bench --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true \
+	    --benchmark_report_aggregates_only=true
 
 portable:
 	$(MAKE) BUILD=build-portable NATIVE=OFF all
