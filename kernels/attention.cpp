@@ -5,12 +5,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <memory>
-#include <new>
 #include <vector>
 
 #include "kernels/eltwise.h"
 #include "kernels/gemm.h"
+#include "kernels/scratch.h"
 #include "kernels/transpose.h"
 #include "kernels/ukernel.h"
 
@@ -19,12 +18,6 @@ namespace sdref::kernels {
 namespace {
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
-
-struct FloatBuffer {
-    std::unique_ptr<float[], void (*)(float*)> p{nullptr, [](float* f) { ::operator delete(f, std::align_val_t(64)); }};
-    explicit FloatBuffer(size_t n) { p.reset(static_cast<float*>(::operator new(n * sizeof(float), std::align_val_t(64)))); }
-    float* get() const { return p.get(); }
-};
 
 // One key block of the online softmax, for the NR queries (columns) of an S^T tile [width][NR]:
 //   m' = max(m, max_j s_j),  r = e^(m - m'),  P = e^(S - m'),  l' = l r + sum_j P
@@ -71,7 +64,9 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
     const int64_t key_panels = Nk / MR, d_panels = Dp / MR;
 
     // Pack K (MR-key panels, d deep) and V^T (MR-dim panels, Nk deep) of every head once; padding is zero.
-    FloatBuffer kp(size_t(s.heads * key_panels * d * MR)), vp(size_t(s.heads * d_panels * Nk * MR));
+    ScratchFloats k_buffer, v_buffer;  // freed when the call returns (the VAE's attention packs 2 x 8 MB)
+    float* const kp = k_buffer.get(size_t(s.heads * key_panels * d * MR));
+    float* const vp = v_buffer.get(size_t(s.heads * d_panels * Nk * MR));
     const int64_t q_blocks = (s.queries + Br - 1) / Br;
 #pragma omp parallel num_threads(num_threads())
     {
@@ -79,7 +74,7 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
         for (int64_t hp = 0; hp < s.heads * key_panels; ++hp) {
             const int64_t h = hp / key_panels, p = hp % key_panels;
             const StridedSource keys({k + h * d, ElemType::F32, 1, ldk});
-            float* dst = kp.get() + hp * d * MR;
+            float* dst = kp + hp * d * MR;
             if (p * MR < s.keys) keys.pack(dst, 0, d, p * MR, std::min(MR, s.keys - p * MR), int(MR));
             else std::fill(dst, dst + d * MR, 0.0f);
         }
@@ -87,55 +82,58 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
         for (int64_t hp = 0; hp < s.heads * d_panels; ++hp) {
             const int64_t h = hp / d_panels, p = hp % d_panels;
             const StridedSource values_t({v + h * d, ElemType::F32, ldv, 1});
-            float* dst = vp.get() + hp * Nk * MR;
+            float* dst = vp + hp * Nk * MR;
             values_t.pack(dst, 0, s.keys, p * MR, std::min(MR, d - p * MR), int(MR));
             std::fill(dst + s.keys * MR, dst + Nk * MR, 0.0f);
         }
 
         // per-thread tiles: Q^T panels, S^T = P^T panels, O^T accumulators, and per query the running m and l
-        FloatBuffer qt(size_t(q_panels * d * NR)), st(size_t(q_panels * Bc * NR)), acc(size_t(q_panels * Dp * NR));
+        ScratchFloats q_tiles, s_tiles, o_tiles;
+        float* const qt = q_tiles.get(size_t(q_panels * d * NR));
+        float* const st = s_tiles.get(size_t(q_panels * Bc * NR));
+        float* const acc = o_tiles.get(size_t(q_panels * Dp * NR));
         std::vector<float> row_max(static_cast<size_t>(Br)), row_sum(static_cast<size_t>(Br));
 #pragma omp for schedule(static)
         for (int64_t item = 0; item < s.heads * q_blocks; ++item) {
             const int64_t h = item / q_blocks, n0 = (item % q_blocks) * Br;
             const int64_t rows = std::min(Br, s.queries - n0), panels = (rows + NR - 1) / NR;
             const StridedSource queries({q + h * d, ElemType::F32, 1, ldq});
-            queries.pack(qt.get(), 0, d, n0, rows, int(NR));
-            for (int64_t i = 0; i < panels * d * NR; ++i) qt.get()[i] *= scale;  // scores come out scaled
+            queries.pack(qt, 0, d, n0, rows, int(NR));
+            for (int64_t i = 0; i < panels * d * NR; ++i) qt[i] *= scale;  // scores come out scaled
             std::fill(row_max.begin(), row_max.end(), -std::numeric_limits<float>::infinity());
             std::fill(row_sum.begin(), row_sum.end(), 0.0f);
-            std::fill(acc.get(), acc.get() + panels * Dp * NR, 0.0f);
+            std::fill(acc, acc + panels * Dp * NR, 0.0f);
 
             const int64_t key_end = s.causal ? std::min(s.keys, n0 + rows) : s.keys;  // later keys are all masked
             for (int64_t j0 = 0; j0 < key_end; j0 += Bc) {
                 const int64_t valid = std::min(Bc, s.keys - j0);
                 const int64_t width = round_up(valid, MR);  // keys of this block, padded to whole K panels
                 for (int64_t qp = 0; qp < panels; ++qp) {
-                    float* const tile = st.get() + qp * Bc * NR;  // [width keys][NR queries]
+                    float* const tile = st + qp * Bc * NR;  // [width keys][NR queries]
                     float* const m = row_max.data() + qp * NR;
                     float* const l = row_sum.data() + qp * NR;
                     float r[32];  // this block's rescale factor per query (NR <= 32)
                     // S^T for this key block
                     for (int64_t kb = 0; kb < width / MR; ++kb)
-                        uk.kernel(d, kp.get() + (h * key_panels + j0 / MR + kb) * d * MR, qt.get() + qp * d * NR,
+                        uk.kernel(d, kp + (h * key_panels + j0 / MR + kb) * d * MR, qt + qp * d * NR,
                                   tile + kb * MR * NR, NR, false);
                     if (s.causal)  // query n sees keys j <= n
                         for (int64_t j = 0; j < valid; ++j)
                             for (int64_t p = 0; p < NR; ++p)
                                 if (j0 + j > n0 + qp * NR + p) tile[j * NR + p] = -std::numeric_limits<float>::infinity();
                     (NR % 16 == 0 ? online_softmax_update<16> : online_softmax_update<4>)(ew, tile, valid, width, NR, m, l, r);
-                    float* const o_t = acc.get() + qp * Dp * NR;  // [Dp dims][NR queries]
+                    float* const o_t = acc + qp * Dp * NR;  // [Dp dims][NR queries]
                     for (int64_t i = 0; i < Dp; ++i)
                         for (int64_t p = 0; p < NR; ++p) o_t[i * NR + p] *= r[p];
                     // O^T += V^T P^T for this key block
                     for (int64_t dp = 0; dp < d_panels; ++dp)
-                        uk.kernel(width, vp.get() + ((h * d_panels + dp) * Nk + j0) * MR, tile, o_t + dp * MR * NR, NR,
+                        uk.kernel(width, vp + ((h * d_panels + dp) * Nk + j0) * MR, tile, o_t + dp * MR * NR, NR,
                                   true);
                 }
             }
             // O = (O^T / l)^T, in 8 x 8 blocks through registers where they are whole
             for (int64_t qp = 0; qp < panels; ++qp) {
-                float* const o_t = acc.get() + qp * Dp * NR;
+                float* const o_t = acc + qp * Dp * NR;
                 const float* const l = row_sum.data() + qp * NR;
                 float inv[32];  // NR <= 32
                 for (int64_t p = 0; p < NR; ++p) inv[p] = 1.0f / l[p];

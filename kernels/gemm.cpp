@@ -23,10 +23,10 @@
 
 #include <algorithm>
 #include <cstring>
-#include <new>
 
 #include "kernels/activation.h"
 #include "kernels/convert.h"
+#include "kernels/scratch.h"
 #include "kernels/transpose.h"
 #include "kernels/ukernel.h"
 
@@ -36,27 +36,9 @@ namespace {
 
 int g_threads = 0;
 
-// A grow-only, 64-byte aligned float buffer (not copyable: it owns its memory).
-struct AlignedFloats {
-    float* p = nullptr;
-    size_t size = 0;
-    AlignedFloats() = default;
-    AlignedFloats(const AlignedFloats&) = delete;
-    AlignedFloats& operator=(const AlignedFloats&) = delete;
-    ~AlignedFloats() { ::operator delete(p, std::align_val_t(64)); }
-    float* get(size_t n) {
-        if (n > size) {
-            ::operator delete(p, std::align_val_t(64));
-            p = static_cast<float*>(::operator new(n * sizeof(float), std::align_val_t(64)));
-            size = n;
-        }
-        return p;
-    }
-};
-
 // Packing buffers, one set per thread (OpenMP keeps its threads, so they are allocated once per process).
 struct ThreadBuffers {
-    AlignedFloats a, b;
+    ScratchFloats a, b;
 };
 ThreadBuffers& thread_buffers() {
     static thread_local ThreadBuffers buffers;
