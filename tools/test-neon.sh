@@ -11,7 +11,9 @@ command -v aarch64-linux-gnu-g++ >/dev/null || need="$need g++-aarch64-linux-gnu
 command -v qemu-aarch64 >/dev/null || need="$need qemu-user"
 if [ -n "$need" ]; then
     if [ "$(id -u)" = 0 ]; then
-        apt-get install -y $need
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends $need
     else
         echo "test-neon: missing packages; run: sudo apt-get install$need" >&2
         exit 1
