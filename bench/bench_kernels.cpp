@@ -46,6 +46,11 @@ void set_flops(benchmark::State& state, double flops_per_iteration) {
 // y[M, N] = x[M, K] · w[N, K]^T: the linear layers of SD 1.5's transformer blocks at 64x64 and 32x32 latents.
 // Registered shape by shape in main(), so sdref and OpenBLAS run side by side under the same machine load.
 const int64_t kGemmShapes[][3] = {{4096, 320, 320}, {4096, 1280, 320}, {1024, 5120, 640}, {4096, 320, 1280}};
+// The U-Net's other linear layers (fp32 and OpenBLAS only): feed-forward at 64x64, projections and feed-forward
+// at 32x32, 16x16 and 8x8 (256 and 64 tokens), the text keys/values of cross-attention (77 tokens).
+const int64_t kOtherGemmShapes[][3] = {{4096, 2560, 320}, {1024, 640, 640},  {1024, 640, 2560}, {256, 1280, 1280},
+                                       {256, 10240, 1280}, {256, 1280, 5120}, {64, 1280, 1280}, {64, 10240, 1280},
+                                       {64, 1280, 5120},  {77, 320, 768}};
 
 void BM_GemmF32(benchmark::State& state) {
     const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
@@ -158,14 +163,20 @@ public:
         double gemm_sum = 0;
         int gemm_count = 0;
         for (const auto& shape : kGemmShapes) {
-            const std::string args = "M:" + std::to_string(shape[0]) + "/N:" + std::to_string(shape[1]) + "/K:" +
-                                     std::to_string(shape[2]);
+            const std::string args = shape_args(shape);
             const double f32 = get("BM_GemmF32", args), f16 = get("BM_GemmF16Weights", args),
                          blas = get("BM_OpenBlasSgemm", args);
             if (f32 <= 0 && blas <= 0) continue;  // filtered out
             if (f32 > 0) gemm_sum += f32, ++gemm_count;
             std::printf("  GEMM %-20s fp32 %6.1f  fp16 weights %6.1f (%s fp32)  OpenBLAS %6.1f  fp32 / OpenBLAS %s\n",
                         args.c_str(), f32 * 1e-9, f16 * 1e-9, ratio(f16, f32).c_str(), blas * 1e-9, ratio(f32, blas).c_str());
+        }
+        for (const auto& shape : kOtherGemmShapes) {
+            const std::string args = shape_args(shape);
+            const double f32 = get("BM_GemmF32", args), blas = get("BM_OpenBlasSgemm", args);
+            if (f32 > 0 || blas > 0)
+                std::printf("  GEMM %-20s fp32 %6.1f  OpenBLAS %6.1f  fp32 / OpenBLAS %s   (other U-Net layers)\n",
+                            args.c_str(), f32 * 1e-9, blas * 1e-9, ratio(f32, blas).c_str());
         }
         if (gemm_count == 0) return;
         const double gemm_mean = gemm_sum / gemm_count;
@@ -194,6 +205,9 @@ private:
         const auto it = rates_.find({function, args});
         return it == rates_.end() ? 0.0 : value(it->second);
     }
+    static std::string shape_args(const int64_t* shape) {
+        return "M:" + std::to_string(shape[0]) + "/N:" + std::to_string(shape[1]) + "/K:" + std::to_string(shape[2]);
+    }
     static std::string ratio(double a, double b) {
         if (a <= 0 || b <= 0) return "  -  ";
         char buf[16];
@@ -203,16 +217,21 @@ private:
 };
 
 int main(int argc, char** argv) {
+    auto add = [](const char* name, void (*fn)(benchmark::State&), const int64_t* shape) {
+        benchmark::RegisterBenchmark(name, fn)->Args({shape[0], shape[1], shape[2]})->ArgNames({"M", "N", "K"})
+            ->UseRealTime()->Unit(benchmark::kMillisecond);
+    };
     for (const auto& shape : kGemmShapes) {
-        const std::vector<int64_t> args(shape, shape + 3);
-        auto add = [&](const char* name, void (*fn)(benchmark::State&)) {
-            benchmark::RegisterBenchmark(name, fn)->Args(args)->ArgNames({"M", "N", "K"})->UseRealTime()->Unit(
-                benchmark::kMillisecond);
-        };
-        add("BM_GemmF32", BM_GemmF32);
-        add("BM_GemmF16Weights", BM_GemmF16Weights);
+        add("BM_GemmF32", BM_GemmF32, shape);
+        add("BM_GemmF16Weights", BM_GemmF16Weights, shape);
 #ifdef SDREF_WITH_OPENBLAS
-        add("BM_OpenBlasSgemm", BM_OpenBlasSgemm);
+        add("BM_OpenBlasSgemm", BM_OpenBlasSgemm, shape);
+#endif
+    }
+    for (const auto& shape : kOtherGemmShapes) {
+        add("BM_GemmF32", BM_GemmF32, shape);
+#ifdef SDREF_WITH_OPENBLAS
+        add("BM_OpenBlasSgemm", BM_OpenBlasSgemm, shape);
 #endif
     }
     // a --benchmark_format other than the console's keeps Google Benchmark's own reporter
