@@ -119,21 +119,38 @@ Blocks plan_blocks(const MicroKernelInfo& uk, int64_t M, int64_t K) {
     return bl;
 }
 
+// The tall nest's M blocks: a multiple of the thread count, of ceil or floor of the same number of MR panels
+// each, so that every thread gets the same work (M = 1024 with MR = 6 and 2 threads: 10 blocks of 17 or 18
+// panels, not 9 blocks of 19, of which one thread would run 5).
+struct RowBlocks {
+    int64_t count, panels, MR;
+    int64_t begin(int64_t b) const { return panels * b / count * MR; }  // first row of block b
+    int64_t max_rows() const { return ceil_div(panels, count) * MR; }
+};
+
+RowBlocks plan_row_blocks(const MicroKernelInfo& uk, int64_t M, int threads) {
+    const int64_t panels = ceil_div(M, uk.mr);
+    int64_t count = ceil_div(M, uk.mc);
+    if (count > 1) count = std::min(round_up(count, threads), panels);
+    return {count, panels, uk.mr};
+}
+
 void gemm_tall(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const PanelSource& a, const PanelSource& b,
                float* c, int64_t ldc, const GemmEpilogue& ep) {
     const Blocks bl = plan_blocks(uk, M, K);
+    const RowBlocks rows = plan_row_blocks(uk, M, num_threads());
     const int NR = uk.nr;
     // The B block holds all of K; at most 8 MB of it (large K gets narrower blocks).
     const int64_t nc_max = std::min<int64_t>(uk.nc, std::max<int64_t>(NR, (int64_t(2) << 20) / K / NR * NR));
     const int64_t NC = round_up(ceil_div(N, ceil_div(N, nc_max)), NR);  // even blocks: N = 1280 as 2 x 640
-    const int64_t n_panels = NC / NR, m_blocks = ceil_div(M, bl.MC);
+    const int64_t n_panels = NC / NR;
     const int64_t b_block = bl.KC * NC;  // floats per K block of the B block
     float* const bp = thread_buffers().b.get(size_t(bl.k_blocks * b_block));
-    const int threads = int(std::min<int64_t>(num_threads(), std::max(m_blocks, n_panels)));
+    const int threads = int(std::min<int64_t>(num_threads(), std::max(rows.count, n_panels)));
 
 #pragma omp parallel num_threads(threads)
     {
-        float* const my_a = thread_buffers().a.get(size_t(bl.MC * bl.KC));
+        float* const my_a = thread_buffers().a.get(size_t(rows.max_rows() * bl.KC));
         for (int64_t jc = 0; jc < N; jc += NC) {
             const int64_t nc = std::min(NC, N - jc), nc_panels = ceil_div(nc, NR);
 #pragma omp for schedule(static)
@@ -142,8 +159,8 @@ void gemm_tall(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
                 b.pack(bp + kb * b_block + jp * kc * NR, pc, kc, jc + jp * NR, std::min<int64_t>(NR, nc - jp * NR), NR);
             }
 #pragma omp for schedule(dynamic)
-            for (int64_t ib = 0; ib < m_blocks; ++ib) {
-                const int64_t ic = ib * bl.MC, mc = std::min(bl.MC, M - ic);
+            for (int64_t ib = 0; ib < rows.count; ++ib) {
+                const int64_t ic = rows.begin(ib), mc = std::min(rows.begin(ib + 1), M) - ic;
                 for (int64_t kb = 0; kb < bl.k_blocks; ++kb) {
                     const int64_t pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
                     a.pack(my_a, pc, kc, ic, mc, uk.mr);
