@@ -12,8 +12,6 @@
 
 namespace sdref {
 
-
-
 namespace {
 
 class Dpm2 : public Dpm2Base {
@@ -38,19 +36,11 @@ public:
     void step(const Tensor& eps, Tensor& x, TorchGenerator&) override {
         if (first_order_) {
             const float sigma = sigmas_[index_], sigma_mid = mid_[index_ + 1];
-            const float dt = sigma_mid - sigma;
             sample_ = x;
-            for (int64_t i = 0; i < x.numel(); ++i) {
-                const float d = (x[i] - predict_x0(eps[i], x[i], sigma)) / sigma;
-                x[i] = x[i] + d * dt;
-            }
+            euler_step(eps, x, x, sigma, sigma_mid - sigma);
         } else {
             const float sigma = sigmas_[index_ - 1], sigma_mid = mid_[index_], sigma_next = sigmas_[index_];
-            const float dt = sigma_next - sigma;
-            for (int64_t i = 0; i < x.numel(); ++i) {
-                const float d = (x[i] - predict_x0(eps[i], x[i], sigma_mid)) / sigma_mid;
-                x[i] = sample_[i] + d * dt;
-            }
+            euler_step(eps, x, sample_, sigma_mid, sigma_next - sigma);
         }
         first_order_ = !first_order_;
         ++index_;

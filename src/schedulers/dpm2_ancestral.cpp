@@ -15,9 +15,7 @@
 
 namespace sdref {
 
-
 namespace {
-
 
 // torch's sigma_to_t, all in fp32.
 float sigma_to_t_f32(float sigma, const std::vector<float>& log_sigmas) {
@@ -61,20 +59,13 @@ public:
         const Tensor noise = generator.randn(x.shape());
         if (first_order_) {
             const float sigma = sigmas_[index_], sigma_mid = mid_[index_];
-            const float dt = sigma_mid - sigma;
             sample_ = x;
-            for (int64_t i = 0; i < x.numel(); ++i) {
-                const float d = (x[i] - predict_x0(eps[i], x[i], sigma)) / sigma;
-                x[i] = x[i] + d * dt;
-            }
+            euler_step(eps, x, x, sigma, sigma_mid - sigma);
         } else {
             const size_t k = index_ - 1;
             const float sigma = sigmas_[k], sigma_mid = mid_[k], sigma_up = up_[k], sigma_down = down_[k];
-            const float dt = sigma_down - sigma;
-            for (int64_t i = 0; i < x.numel(); ++i) {
-                const float d = (x[i] - predict_x0(eps[i], x[i], sigma_mid)) / sigma_mid;
-                x[i] = (sample_[i] + d * dt) + noise[i] * sigma_up;
-            }
+            euler_step(eps, x, sample_, sigma_mid, sigma_down - sigma);
+            for (int64_t i = 0; i < x.numel(); ++i) x[i] += noise[i] * sigma_up;
         }
         first_order_ = !first_order_;
         ++index_;

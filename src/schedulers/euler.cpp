@@ -22,10 +22,7 @@ public:
         const float dt = sigmas_[index_ + 1] - sigma;
         // diffusers draws a churn noise tensor every step (unused without churn): keep the generator in step.
         generator.randn(x.shape());
-        for (int64_t i = 0; i < x.numel(); ++i) {
-            const float derivative = (x[i] - predict_x0(eps[i], x[i], sigma)) / sigma;
-            x[i] = x[i] + derivative * dt;
-        }
+        euler_step(eps, x, x, sigma, dt);
         ++index_;
     }
 };

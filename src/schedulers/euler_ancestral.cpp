@@ -28,10 +28,8 @@ public:
         const float sigma_down = std::sqrt(sigma_to * sigma_to - sigma_up * sigma_up);
         const float dt = sigma_down - sigma_from;
         const Tensor noise = generator.randn(x.shape());
-        for (int64_t i = 0; i < x.numel(); ++i) {
-            const float derivative = (x[i] - predict_x0(eps[i], x[i], sigma_from)) / sigma_from;
-            x[i] = (x[i] + derivative * dt) + noise[i] * sigma_up;
-        }
+        euler_step(eps, x, x, sigma_from, dt);
+        for (int64_t i = 0; i < x.numel(); ++i) x[i] += noise[i] * sigma_up;
         ++index_;
     }
 };

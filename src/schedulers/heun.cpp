@@ -38,7 +38,7 @@ public:
             const float sigma = sigmas_[index_], sigma_next = sigmas_[index_ + 1];
             dt_ = sigma_next - sigma;
             derivative_ = Tensor(x.shape());
-            for (int64_t i = 0; i < x.numel(); ++i) derivative_[i] = (x[i] - predict_x0(eps[i], x[i], sigma)) / sigma;
+            for (int64_t i = 0; i < x.numel(); ++i) derivative_[i] = slope(eps[i], x[i], sigma);
             sample_ = x;
             for (int64_t i = 0; i < x.numel(); ++i) x[i] = x[i] + derivative_[i] * dt_;
             // a step that lands on sigma = 0 has no second call
@@ -46,7 +46,7 @@ public:
         } else {
             const float sigma_next = sigmas_[index_];
             for (int64_t i = 0; i < x.numel(); ++i) {
-                const float d = (x[i] - predict_x0(eps[i], x[i], sigma_next)) / sigma_next;
+                const float d = slope(eps[i], x[i], sigma_next);
                 x[i] = sample_[i] + ((derivative_[i] + d) / 2) * dt_;
             }
             first_order_ = true;

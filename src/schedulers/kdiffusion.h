@@ -50,6 +50,15 @@ protected:
     virtual float input_sigma() const { return sigmas_[index_]; }
     // x_0 predicted from the model output at noise level sigma (epsilon, v or sample parameterisation).
     float predict_x0(float model_output, float x, float sigma) const;
+    // The probability-flow ODE's slope dx/dsigma = (x - x0(x, sigma)) / sigma.
+    float slope(float model_output, float x, float sigma) const {
+        return (x - predict_x0(model_output, x, sigma)) / sigma;
+    }
+    // One Euler step over dt with the slope at (x, sigma), taken from `start`:  x <- start + slope * dt
+    // (start is x itself for a plain step, the step's first x for the second stage of DPM2).
+    void euler_step(const Tensor& model_output, Tensor& x, const Tensor& start, float sigma, float dt) const {
+        for (int64_t i = 0; i < x.numel(); ++i) x[i] = start[i] + slope(model_output[i], x[i], sigma) * dt;
+    }
     std::string spacing_;  // the spacing in effect since set_timesteps
 };
 

@@ -29,7 +29,7 @@ public:
     void step(const Tensor& eps, Tensor& x, TorchGenerator&) override {
         const float sigma = sigmas_[index_];
         Tensor d(x.shape());
-        for (int64_t i = 0; i < x.numel(); ++i) d[i] = (x[i] - predict_x0(eps[i], x[i], sigma)) / sigma;
+        for (int64_t i = 0; i < x.numel(); ++i) d[i] = slope(eps[i], x[i], sigma);
         derivatives_.push_back(d);
         if (int(derivatives_.size()) > kOrder) derivatives_.pop_front();
         const int order = std::min(int(index_) + 1, kOrder);
