@@ -21,7 +21,7 @@ public:
     using DpmSolverBase::DpmSolverBase;
 
     void set_timesteps(int steps) override {
-        plan_timesteps(steps);
+        plan_timesteps(steps, configured_spacing(), Repeats::Remove);
         has_prev_ = false;
     }
 

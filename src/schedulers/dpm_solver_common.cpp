@@ -15,9 +15,8 @@ DpmSolverBase::DpmSolverBase(const SchedulerConfig& config) : Scheduler(config) 
     }
 }
 
-void DpmSolverBase::plan_timesteps(int steps) {
+void DpmSolverBase::plan_timesteps(int steps, const std::string& spacing, Repeats repeats) {
     const int T = config_.num_train_timesteps;
-    const std::string spacing = config_.timestep_spacing.empty() ? "linspace" : config_.timestep_spacing;
     std::vector<double> t;
     if (spacing == "linspace") {
         t = spaced_timesteps("linspace", steps + 1, T, 0);
@@ -41,7 +40,8 @@ void DpmSolverBase::plan_timesteps(int steps) {
     timesteps_.clear();
     for (double v : t) {
         const float rounded = float(std::nearbyint(v));
-        if (std::find(timesteps_.begin(), timesteps_.end(), rounded) == timesteps_.end()) timesteps_.push_back(rounded);
+        if (repeats == Repeats::Keep || std::find(timesteps_.begin(), timesteps_.end(), rounded) == timesteps_.end())
+            timesteps_.push_back(rounded);
     }
     index_ = 0;
 }

@@ -16,10 +16,14 @@ public:
     DpmSolverBase(const SchedulerConfig& config);
 
 protected:
-    // round(linspace(0, T - 1, steps + 1))[::-1][:-1] (or the configured spacing), or with Karras sigmas the
-    // rounded timesteps of the Karras ramp; duplicates removed. Fills timesteps_ and sigmas_ (diffusers'
-    // table: the training sigmas, or the Karras ramp).
-    void plan_timesteps(int steps);
+    // round(linspace(0, T - 1, steps + 1))[::-1][:-1] (or `spacing`: leading, trailing), or with Karras sigmas
+    // the rounded timesteps of the Karras ramp, repeated timesteps removed or kept (diffusers' multistep
+    // solvers remove them, the singlestep one keeps them). Fills timesteps_ and sigmas_ (diffusers' table: the
+    // training sigmas, or the Karras ramp).
+    enum class Repeats { Remove, Keep };
+    void plan_timesteps(int steps, const std::string& spacing, Repeats repeats);
+    // The configured timestep_spacing, linspace when none is set.
+    std::string configured_spacing() const { return config_.timestep_spacing.empty() ? "linspace" : config_.timestep_spacing; }
     // The timestep of the current call and of the next one (0 after the last call).
     int current_t() const { return int(timesteps_[index_]); }
     int next_t() const { return index_ + 1 < timesteps_.size() ? int(timesteps_[index_ + 1]) : 0; }

@@ -19,7 +19,7 @@ public:
     using DpmSolverBase::DpmSolverBase;
 
     void set_timesteps(int steps) override {
-        plan_timesteps(steps);
+        plan_timesteps(steps, configured_spacing(), Repeats::Remove);
         history_.clear();
         history_t_.clear();
     }

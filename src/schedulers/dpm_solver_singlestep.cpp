@@ -20,7 +20,7 @@ public:
     using DpmSolverBase::DpmSolverBase;
 
     void set_timesteps(int steps) override {
-        plan_timesteps(steps);
+        plan_timesteps(steps, "linspace", Repeats::Keep);  // diffusers' singlestep solver ignores timestep_spacing
         orders_.clear();
         const int n = int(timesteps_.size());
         for (int i = 0; i < n; ++i) orders_.push_back(config_.solver_order == 1 || i % 2 == 0 ? 1 : 2);

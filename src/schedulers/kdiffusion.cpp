@@ -17,8 +17,12 @@ std::vector<double> spaced_timesteps(const std::string& spacing, int steps, int 
         const int ratio = T / steps;
         for (int i = steps - 1; i >= 0; --i) t.push_back(double(i * ratio + steps_offset));
     } else if (spacing == "trailing") {
-        const double ratio = double(T) / double(steps);
-        for (double v = T; v > 0; v -= ratio) t.push_back(std::nearbyint(v) - 1);
+        // numpy: round(arange(T, 0, -T/steps)) - 1. arange has ceil((stop - start) / step) entries, filled as
+        // start + i * delta with delta = (start + step) - start (not step itself: the rounding decides ties)
+        const double step = -double(T) / double(steps);
+        const auto n = int64_t(std::ceil((0.0 - double(T)) / step));
+        const double delta = (double(T) + step) - double(T);
+        for (int64_t i = 0; i < n; ++i) t.push_back(std::nearbyint(i == 0 ? double(T) : double(T) + double(i) * delta) - 1);
     } else {
         fail("unknown timestep spacing \"", spacing, "\"");
     }

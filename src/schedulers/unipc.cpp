@@ -21,7 +21,7 @@ public:
     using DpmSolverBase::DpmSolverBase;
 
     void set_timesteps(int steps) override {
-        plan_timesteps(steps);
+        plan_timesteps(steps, configured_spacing(), Repeats::Remove);
         outputs_.clear();
         output_t_.clear();
         lower_order_nums_ = 0;
