@@ -2,10 +2,11 @@
 #
 #   make            install missing packages (as root), build libsdref, the sdref command, tests and benchmarks
 #   make test       ... then run every test through ctest
-#   make demo      ... then generate demo.png with the tiny test model
+#   make demo       ... then generate demo.png with the built-in TinyShapes demo model
 #   make bench      ... then run the kernel benchmarks (results: bench/RESULTS.md)
 #   make portable   a build that runs on any x86-64/aarch64 CPU and picks its SIMD path at run time
 #   make test-neon  the kernel tests cross-compiled for aarch64 and run under qemu-user (NEON paths)
+#   make fuzz       the libFuzzer harnesses (tests/fuzz/), FUZZ_SECONDS each (default 30), ASan + UBSan
 #   make clean
 
 BUILD    ?= build
@@ -13,7 +14,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 NATIVE   ?= ON
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure test test-neon bench demo portable clean
+.PHONY: all deps configure test test-neon fuzz bench demo portable clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -30,8 +31,11 @@ test: all
 test-neon:
 	tools/test-neon.sh
 
+fuzz:
+	tools/fuzz.sh
+
 demo: all
-	$(BUILD)/sdref -m tests/golden/v1/tiny-sd1.safetensors -p "a photo of a cat" -W 128 -H 128 -o demo.png
+	$(BUILD)/sdref -p "a yellow star on a green background" -o demo.png
 
 bench: all
 	$(BUILD)/bench/sdref_bench --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true \
@@ -41,4 +45,4 @@ portable:
 	$(MAKE) BUILD=build-portable NATIVE=OFF all
 
 clean:
-	rm -rf build build-portable build-aarch64
+	rm -rf build build-portable build-aarch64 build-fuzz

@@ -4,6 +4,9 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstring>
+
+#include <zlib.h>
 #include <sstream>
 
 #include <fstream>
@@ -195,4 +198,119 @@ TEST_CASE("sdref --sld and --safety-checker: flagged images are reported and bla
     for (uint8_t v : img.pixels) black = black && v == 0;
     CHECK(black == flagged);
     CHECK(run("-m " + quote(test::golden_path("tiny-sd1.safetensors")) + " -p x --sld strong --cfg-scale 1 -o " + quote(dir + "/n.png")).status != 0);
+}
+
+// Every numeric flag is range-checked: below and above its range, the message names the flag and the range.
+TEST_CASE("sdref checks the range of every numeric flag", "[cli]") {
+    const std::string dir = test::scratch_dir("cli-ranges");
+    const std::string out = dir + "/never.png";
+    const std::string model = quote(test::golden_path("tiny-sd1.safetensors"));
+    struct Case { const char* flag; const char* low; const char* high; const char* range; };
+    const Case cases[] = {
+        {"--steps", "0", "1001", "between 1 and 1000"},
+        {"--cfg-scale", "-1", "101", "between 0 and 100"},
+        {"--strength", "0", "1.5", "above 0 and at most 1"},
+        {"-W", "0", "16392", "between 8 and 16384"},
+        {"-H", "-8", "32768", "between 8 and 16384"},
+        {"--seed", "-2", "9223372036854775808", "between -1 and 9223372036854775807"},
+        {"--batch-count", "0", "10001", "between 1 and 10000"},
+        {"--clip-skip", "0", "49", "between 1 and 48"},
+        {"--threads", "0", "1025", "between 1 and 1024"},
+    };
+    for (const Case& c : cases) {
+        SECTION(c.flag) {
+            for (const char* value : {c.low, c.high}) {
+                const Run r = run("-m " + model + " -p x " + c.flag + " " + value + " -o " + quote(out));
+                INFO(c.flag << " " << value << ": " << r.output);
+                CHECK(r.status != 0);
+                CHECK(r.output.find(c.flag) != std::string::npos);
+                // an integer past the 64-bit range is reported as not an integer; every other one with the range
+                if (std::string(value) != "9223372036854775808") CHECK(r.output.find(c.range) != std::string::npos);
+                CHECK_FALSE(file_exists(out));
+            }
+        }
+    }
+}
+
+namespace {
+
+// A copy of a checkpoint with the first value of one tensor set to NaN (the stored dtype's NaN bits).
+std::string poisoned_copy(const std::string& src, const std::string& tensor, const std::string& dst) {
+    std::string bytes = test::read_bytes(src);
+    uint64_t n = 0;
+    std::memcpy(&n, bytes.data(), 8);
+    const Json header = Json::parse(bytes.substr(8, n), src);
+    const Json& t = header.at(tensor);
+    const size_t offset = 8 + n + size_t(t.at("data_offsets").items()[0].as_int());
+    const std::string dtype = t.at("dtype").as_string();
+    REQUIRE((dtype == "F16" || dtype == "F32"));
+    if (dtype == "F16") bytes[offset] = '\x00', bytes[offset + 1] = '\x7e';
+    else bytes[offset] = bytes[offset + 1] = '\x00', bytes[offset + 2] = '\xc0', bytes[offset + 3] = '\x7f';
+    std::ofstream(dst, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
+    return dst;
+}
+
+}  // namespace
+
+TEST_CASE("NaN weights never become a picture: the stage and the tensor are named, no file is written", "[cli][reliability]") {
+    const std::string dir = test::scratch_dir("cli-nan");
+    const std::string src = test::golden_path("tiny-sd1.safetensors");
+    const std::string out = dir + "/never.png";
+    const std::pair<const char*, const char*> cases[] = {
+        {"cond_stage_model.transformer.text_model.encoder.layers.0.mlp.fc1.weight", "the text encoder"},
+        {"model.diffusion_model.out.2.weight", "the U-Net at step 1 of 2"},
+        {"first_stage_model.decoder.conv_out.weight", "the VAE decoder"},
+    };
+    for (const auto& [tensor, stage] : cases) {
+        SECTION(stage) {
+            const std::string model = poisoned_copy(src, tensor, dir + "/nan.safetensors");
+            const Run r = run("-m " + quote(model) + " -p cat -W 64 -H 64 --steps 2 -o " + quote(out));
+            INFO(r.output);
+            CHECK(r.status != 0);
+            CHECK(r.output.find(stage) != std::string::npos);
+            CHECK(r.output.find(tensor) != std::string::npos);
+            CHECK_FALSE(file_exists(out));
+
+            const Run scan = run("inspect --check " + quote(model));
+            INFO(scan.output);
+            CHECK(scan.status != 0);
+            CHECK(scan.output.find(std::string(tensor) + " F16") != std::string::npos);
+            CHECK(scan.output.find("1 of ") != std::string::npos);
+        }
+    }
+    const Run clean = run("inspect --check " + quote(src));
+    CHECK(clean.status == 0);
+    CHECK(clean.output.find("are finite") != std::string::npos);
+    const Run folder = run("inspect --check " + quote(test::golden_path("tiny-sd1-diffusers")));
+    CHECK(folder.status == 0);
+}
+
+TEST_CASE("a generation too large for the machine is refused before it starts, with an estimate", "[cli][reliability]") {
+    const std::string dir = test::scratch_dir("cli-oom");
+    const std::string out = dir + "/never.png";
+    const Run r = run("-m " + quote(test::golden_path("tiny-sd1.safetensors")) + " -p cat -W 16384 -H 16384 -o " + quote(out));
+    INFO(r.output);
+    CHECK(r.status != 0);
+    CHECK(r.output.find("-W 16384 -H 16384: this generation needs about") != std::string::npos);
+    CHECK(r.output.find("available") != std::string::npos);
+    CHECK_FALSE(file_exists(out));
+}
+
+TEST_CASE("an image whose header claims a huge size is refused before any pixel is decoded", "[cli][reliability]") {
+    // a PNG signature and an IHDR chunk for 20000 x 8000 RGB, nothing else
+    std::string png = "\x89PNG\r\n\x1a\n";
+    std::string ihdr = "IHDR";
+    for (uint32_t v : {20000u, 8000u}) for (int s = 24; s >= 0; s -= 8) ihdr += char((v >> s) & 0xff);
+    ihdr += std::string("\x08\x02\x00\x00\x00", 5);
+    auto be32 = [](uint32_t v) { return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)}; };
+    png += be32(13) + ihdr + be32(uint32_t(crc32(0, reinterpret_cast<const Bytef*>(ihdr.data()), uInt(ihdr.size()))));
+    const std::string dir = test::scratch_dir("cli-huge-image");
+    std::ofstream(dir + "/huge.png", std::ios::binary) << png;
+    CHECK_THROWS_WITH(read_image(dir + "/huge.png", 3), Catch::Contains(dir + "/huge.png") && Catch::Contains("20000x8000") &&
+                                                            Catch::Contains("16384"));
+    const Run r = run("-m " + quote(test::golden_path("tiny-sd1.safetensors")) + " -p x -i " + quote(dir + "/huge.png") +
+                      " -o " + quote(dir + "/never.png"));
+    CHECK(r.status != 0);
+    CHECK(r.output.find("20000x8000") != std::string::npos);
+    CHECK_FALSE(file_exists(dir + "/never.png"));
 }

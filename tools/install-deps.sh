@@ -4,6 +4,8 @@
 set -euo pipefail
 
 packages=(g++ make cmake zlib1g-dev libxsimd-dev catch2 libbenchmark-dev libstb-dev)
+# `install-deps.sh fuzz`: also clang with libFuzzer and the sanitizer runtimes (make fuzz)
+if [ "${1:-}" = "fuzz" ]; then packages+=(clang libclang-rt-dev); fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "install-deps: not a Debian/Ubuntu system; make sure these (or their equivalents) are installed: ${packages[*]}" >&2

@@ -17,6 +17,10 @@ public:
     // The value after flag `flag` (already consumed); errors when it is missing.
     std::string value(const std::string& flag);
     long long int_value(const std::string& flag);
+    // The same, which must lie in [lo, hi]: else an error naming the flag and the range.
+    long long int_value(const std::string& flag, long long lo, long long hi);
+    // A finite number in [lo, hi] (lo_open: in (lo, hi]).
+    double number_value(const std::string& flag, double lo, double hi, bool lo_open = false);
 
 private:
     std::vector<std::string> args_;

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <optional>
 #include <random>
 
@@ -20,13 +21,20 @@ namespace sdref::cli {
 
 namespace {
 
+// The ranges of the numeric flags (a value outside is an error naming the flag and its range). Sizes must also
+// be multiples of 8; --clip-skip is checked against the model's layers once it is loaded.
+constexpr long long kMinSide = 8, kMaxSide = 16384, kMaxSteps = 1000, kMaxBatch = 10000, kMaxClipSkip = 48, kMaxThreads = 1024;
+constexpr double kMaxCfg = 100;
+
 const char* kUsage =
-    "usage: sdref -m MODEL -p PROMPT [options]\n"
+    "usage: sdref [-m MODEL] -p PROMPT [options]\n"
     "  -m, --model PATH          a .safetensors checkpoint (original layout) or a diffusers folder\n"
+    "                            (default: the built-in TinyShapes demo model, 64x64 pictures of shapes)\n"
     "  -p, --prompt TEXT         what to draw\n"
     "  -n, --negative-prompt T   what to avoid (used when --cfg-scale > 1)\n"
     "  -o, --output FILE         PNG to write (default output.png; batches add _1, _2, ...)\n"
-    "  -W, --width N, -H, --height N   image size, multiples of 8 (default 512x512)\n"
+    "  -W, --width N, -H, --height N   image size, multiples of 8 (default: the model's, from its\n"
+    "                            modelspec.resolution metadata, else 512x512)\n"
     "  --steps N                 sampling steps (default 20)\n"
     "  --cfg-scale X             classifier-free guidance scale (default 7.0; 1 = one U-Net call per step)\n"
     "  --sampling-method NAME    ddim, pndm, lms, euler, euler_a (default), heun, dpm2, dpm2_a, dpm++2m,\n"
@@ -83,14 +91,6 @@ std::string basename(const std::string& path) {
     return dot == std::string::npos ? b : b.substr(0, dot);
 }
 
-float float_value(Args& args, const std::string& flag) {
-    const std::string v = args.value(flag);
-    char* end = nullptr;
-    const float f = std::strtof(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || !std::isfinite(f)) fail(flag, ": \"", v, "\" is not a number");
-    return f;
-}
-
 }  // namespace
 
 int cmd_generate(int argc, char** argv) {
@@ -98,7 +98,7 @@ int cmd_generate(int argc, char** argv) {
     std::string model_path, output = "output.png", method = "euler_a", schedule = "discrete", init_path, mask_path,
                 latents_path, outpaint_text, prediction_type;
     GenerationParams p;
-    p.width = p.height = 512;
+    p.width = p.height = 0;  // 0: the model's default size (its metadata, else the family's)
     int steps = 20, batch = 1;
     long long seed = 42;
     bool verbose = false, have_prompt = false, strength_given = false, no_safety_checker = false, size_given = false;
@@ -112,31 +112,31 @@ int cmd_generate(int argc, char** argv) {
         else if (a == "-p" || a == "--prompt") p.prompt = args.value(a), have_prompt = true;
         else if (a == "-n" || a == "--negative-prompt") p.negative_prompt = args.value(a);
         else if (a == "-o" || a == "--output") output = args.value(a);
-        else if (a == "-W" || a == "--width") p.width = args.int_value(a), size_given = true;
-        else if (a == "-H" || a == "--height") p.height = args.int_value(a), size_given = true;
-        else if (a == "--steps") steps = int(args.int_value(a));
-        else if (a == "--cfg-scale") p.cfg_scale = float_value(args, a);
+        else if (a == "-W" || a == "--width") p.width = args.int_value(a, kMinSide, kMaxSide), size_given = true;
+        else if (a == "-H" || a == "--height") p.height = args.int_value(a, kMinSide, kMaxSide), size_given = true;
+        else if (a == "--steps") steps = int(args.int_value(a, 1, kMaxSteps));
+        else if (a == "--cfg-scale") p.cfg_scale = float(args.number_value(a, 0, kMaxCfg));
         else if (a == "--sampling-method") method = args.value(a);
         else if (a == "--scheduler") schedule = args.value(a);
-        else if (a == "-s" || a == "--seed") seed = args.int_value(a);
-        else if (a == "-b" || a == "--batch-count") batch = int(args.int_value(a));
+        else if (a == "-s" || a == "--seed") seed = args.int_value(a, -1, std::numeric_limits<long long>::max());
+        else if (a == "-b" || a == "--batch-count") batch = int(args.int_value(a, 1, kMaxBatch));
         else if (a == "-i" || a == "--init-img") init_path = args.value(a);
         else if (a == "--mask") mask_path = args.value(a);
-        else if (a == "--strength") p.strength = float_value(args, a), strength_given = true;
+        else if (a == "--strength") p.strength = float(args.number_value(a, 0, 1, /*lo_open=*/true)), strength_given = true;
         else if (a == "--outpaint") outpaint_text = args.value(a);
-        else if (a == "--clip-skip") p.clip_skip = int(args.int_value(a));
+        else if (a == "--clip-skip") p.clip_skip = int(args.int_value(a, 1, kMaxClipSkip));
         else if (a == "--prediction-type") prediction_type = args.value(a);
         else if (a == "--save-latents") latents_path = args.value(a);
-        else if (a == "-t" || a == "--threads") kernels::set_num_threads(int(args.int_value(a)));
+        else if (a == "-t" || a == "--threads") kernels::set_num_threads(int(args.int_value(a, 1, kMaxThreads)));
         else if (a == "--sld") {
             const std::string concept = p.sld.concept;
             p.sld = SafeLatentDiffusion::preset(args.value(a));
             p.sld.concept = concept;
-        } else if (a == "--sld-guidance-scale") sld_on(), p.sld.guidance_scale = float_value(args, a);
-        else if (a == "--sld-warmup-steps") sld_on(), p.sld.warmup_steps = int(args.int_value(a));
-        else if (a == "--sld-threshold") sld_on(), p.sld.threshold = float_value(args, a);
-        else if (a == "--sld-momentum-scale") sld_on(), p.sld.momentum_scale = float_value(args, a);
-        else if (a == "--sld-mom-beta") sld_on(), p.sld.mom_beta = float_value(args, a);
+        } else if (a == "--sld-guidance-scale") sld_on(), p.sld.guidance_scale = float(args.number_value(a, 0, 1e5));
+        else if (a == "--sld-warmup-steps") sld_on(), p.sld.warmup_steps = int(args.int_value(a, 0, kMaxSteps));
+        else if (a == "--sld-threshold") sld_on(), p.sld.threshold = float(args.number_value(a, -1, 1));
+        else if (a == "--sld-momentum-scale") sld_on(), p.sld.momentum_scale = float(args.number_value(a, 0, 100));
+        else if (a == "--sld-mom-beta") sld_on(), p.sld.mom_beta = float(args.number_value(a, 0, 1));
         else if (a == "--sld-concept") p.sld.concept = args.value(a);
         else if (a == "--safety-checker") safety_path = args.value(a);
         else if (a == "--no-safety-checker") no_safety_checker = true;
@@ -147,11 +147,8 @@ int cmd_generate(int argc, char** argv) {
             return 0;
         } else fail("unknown option \"", a, "\" (see sdref --help)");
     }
-    if (model_path.empty()) fail("-m/--model: no model given (see sdref --help)");
+    if (model_path.empty()) model_path = default_model_path();
     if (!have_prompt) fail("-p/--prompt: no prompt given");
-    if (steps < 1) fail("--steps must be at least 1, got ", steps);
-    if (batch < 1) fail("-b/--batch-count must be at least 1, got ", batch);
-    if (p.clip_skip < 0) fail("--clip-skip must be 1 or more");
     if (!mask_path.empty() && init_path.empty()) fail("--mask needs an init image (-i)");
     if (!outpaint_text.empty() && init_path.empty()) fail("--outpaint needs an image to extend (-i)");
     if (seed < 0) seed = (long long)(std::random_device{}() & 0x7fffffff);
@@ -182,13 +179,19 @@ int cmd_generate(int argc, char** argv) {
             fail("--mask: the mask is ", mask.width, "x", mask.height, ", the image is ", init.width, "x", init.height);
         p.mask = &mask;
     }
-    if (p.width % 8 || p.height % 8 || p.width <= 0 || p.height <= 0)
-        fail("-W/-H: the image size must be a positive multiple of 8, got ", p.width, "x", p.height);
+    auto check_size = [&]() {
+        if (p.width % 8 || p.height % 8)
+            fail("-W/-H: the image size must be a positive multiple of 8, got ", p.width, "x", p.height);
+    };
+    check_size();
 
     const auto load_start = std::chrono::steady_clock::now();
     CheckpointOverrides overrides;
     overrides.prediction_type = prediction_type;
     const StableDiffusionModel model = StableDiffusionModel::load(model_path, overrides);
+    if (p.width == 0) p.width = model.info().default_width;
+    if (p.height == 0) p.height = model.info().default_height;
+    check_size();
     if (safety_path.empty() && !no_safety_checker) {
         const std::string own = model_path + "/safety_checker/model.safetensors";
         if (FILE* f = std::fopen(own.c_str(), "rb")) {

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <new>
 
 #include "cli/commands.h"
 #include "core/error.h"
@@ -16,7 +17,8 @@ void usage() {
         "usage:\n"
         "  sdref -m MODEL -p PROMPT [options]                              generate an image (sdref -h for options)\n"
         "  sdref tokenize [--pad-id N] [--raw] [--tokenizer DIR] TEXT   CLIP token ids of a prompt\n"
-        "  sdref inspect FILE.safetensors                                 validate a file, list its tensors\n");
+        "  sdref inspect FILE.safetensors                                 validate a file, list its tensors\n"
+        "  sdref inspect --check MODEL                                    scan a file or model folder for NaN/Inf weights\n");
 }
 
 }  // namespace
@@ -36,6 +38,9 @@ int main(int argc, char** argv) {
         if (!std::strcmp(argv[1], "tokenize")) return sdref::cli::cmd_tokenize(argc, argv);
         if (!std::strcmp(argv[1], "inspect")) return sdref::cli::cmd_inspect(argc, argv);
         sdref::fail("unknown command \"", argv[1], "\" (see sdref --help)");
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "sdref: error: out of memory: an allocation failed (try a smaller size or --low-memory)\n");
+        return 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "sdref: error: %s\n", e.what());
         return 1;

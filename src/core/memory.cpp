@@ -3,6 +3,9 @@
 #include <malloc.h>
 #include <sys/resource.h>
 
+#include <fstream>
+#include <string>
+
 namespace sdref {
 
 void keep_freed_memory_for_reuse() {
@@ -16,6 +19,32 @@ void return_freed_memory_at_once() {
 }
 
 void return_free_memory() { malloc_trim(0); }
+
+namespace {
+
+// The first number in a file ("max" and unreadable files: -1).
+long long read_number(const char* path) {
+    std::ifstream f(path);
+    long long v = -1;
+    if (!(f >> v)) return -1;
+    return v;
+}
+
+}  // namespace
+
+long long available_memory_bytes() {
+    long long available = -1;
+    std::ifstream meminfo("/proc/meminfo");
+    for (std::string key; meminfo >> key;) {
+        long long kb = 0;
+        meminfo >> kb;
+        if (key == "MemAvailable:") available = kb * 1024;
+        meminfo.ignore(64, '\n');
+    }
+    const long long limit = read_number("/sys/fs/cgroup/memory.max"), used = read_number("/sys/fs/cgroup/memory.current");
+    if (limit > 0 && used >= 0 && (available < 0 || limit - used < available)) available = limit - used;
+    return available;
+}
 
 long long peak_resident_bytes() {
     struct rusage u;

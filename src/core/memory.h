@@ -16,6 +16,10 @@ void return_freed_memory_at_once();
 // model's activations used is not kept while the next model's weights are paged in.
 void return_free_memory();
 
+// Memory this process can still take without being killed, in bytes: the kernel's MemAvailable, or less when a
+// cgroup (container) limit leaves less. -1 when neither can be read.
+long long available_memory_bytes();
+
 // Peak resident memory of this process so far, in bytes.
 long long peak_resident_bytes();
 

@@ -66,4 +66,34 @@ Tensor TensorView::to_f32() const {
     return t;
 }
 
+namespace {
+
+// Values whose exponent field is all ones are NaN or Inf; `mask` selects that field of a W-byte value.
+template <typename Word>
+int64_t count_all_ones_exponent(const uint8_t* bytes, int64_t n, Word mask) {
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        Word w;
+        std::memcpy(&w, bytes + size_t(i) * sizeof(Word), sizeof(Word));
+        bad += (w & mask) == mask;
+    }
+    return bad;
+}
+
+}  // namespace
+
+int64_t TensorView::count_non_finite() const {
+    switch (dtype) {
+        case DType::F64: return count_all_ones_exponent<uint64_t>(bytes, numel(), 0x7ff0000000000000ull);
+        case DType::F32: return count_all_ones_exponent<uint32_t>(bytes, numel(), 0x7f800000u);
+        case DType::F16: return count_all_ones_exponent<uint16_t>(bytes, numel(), 0x7c00u);
+        case DType::BF16: return count_all_ones_exponent<uint16_t>(bytes, numel(), 0x7f80u);
+        default: return 0;
+    }
+}
+
+bool all_finite(const float* x, int64_t n) {
+    return count_all_ones_exponent<uint32_t>(reinterpret_cast<const uint8_t*>(x), n, 0x7f800000u) == 0;
+}
+
 }  // namespace sdref

@@ -64,7 +64,12 @@ struct TensorView {
     int64_t numel() const { return shape_numel(shape); }
     // Exact conversion to fp32 (F64 and 64-bit integers are rounded to nearest, as PyTorch's .float()).
     void copy_to_f32(float* out) const;
+    // How many stored values are NaN or +-Inf (0 for integer dtypes), read from the bits.
+    int64_t count_non_finite() const;
     Tensor to_f32() const;
 };
+
+// True when no x[i] (i < n) is NaN or +-Inf: one pass over the exponent bits, which the compiler vectorises.
+bool all_finite(const float* x, int64_t n);
 
 }  // namespace sdref

@@ -1,6 +1,9 @@
 #include "models/checkpoint.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include "core/error.h"
 #include "io/mapped_file.h"
@@ -55,6 +58,16 @@ std::string weights_file(const std::string& dir, const std::string& stem) {
 }
 
 Json load_json(const std::string& path) { return Json::parse(read_text_file(path), path); }
+
+// "WxH" (ModelSpec's modelspec.resolution) -> width, height: positive multiples of 8.
+void parse_resolution(const std::string& text, const std::string& source, int64_t* w, int64_t* h) {
+    long long a = 0, b = 0;
+    char x = 0, rest = 0;
+    if (std::sscanf(text.c_str(), "%lld%c%lld%c", &a, &x, &b, &rest) != 3 || x != 'x' || a < 8 || b < 8 || a > 16384 ||
+        b > 16384 || a % 8 || b % 8)
+        fail(source, ": modelspec.resolution \"", text, "\" is not WIDTHxHEIGHT in multiples of 8 (8 to 16384)");
+    *w = a, *h = b;
+}
 
 }  // namespace
 
@@ -111,6 +124,23 @@ std::string diffusers_vae_name(const std::string& ldm, int64_t levels) {
     return ldm;
 }
 
+std::string default_model_path() {
+    const char* name = "tinyshapes.safetensors";
+    std::vector<std::string> candidates;
+    char exe[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n > 0) {
+        const std::string dir = std::string(exe, size_t(n)).substr(0, std::string(exe, size_t(n)).rfind('/'));
+        candidates = {dir + "/" + name, dir + "/../share/sdref/" + name};
+    }
+    candidates.push_back(std::string(SDREF_DEMO_MODEL_DIR) + "/" + name);
+    for (const std::string& c : candidates)
+        if (exists(c)) return c;
+    std::string tried;
+    for (const std::string& c : candidates) tried += "\n  " + c;
+    fail("-m/--model: no model given, and the demo model is not installed; looked for", tried);
+}
+
 StableDiffusionModel StableDiffusionModel::load(const std::string& path, const CheckpointOverrides& overrides) {
     StableDiffusionModel m;
     m.info_.source = path;
@@ -146,6 +176,8 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
         w.add_file(path);
         if (const std::string p = w.metadata("prediction_type"); !p.empty())
             prediction_type = Json::parse(p, path + " prediction_type metadata").as_string();
+        if (const std::string r = w.metadata("modelspec.resolution"); !r.empty())
+            parse_resolution(r, path, &m.info_.default_width, &m.info_.default_height);
     }
 
     m.text_encoder_ = std::make_shared<ClipTextEncoder>(ClipTextEncoder::load(m.weights_, text_cfg));

@@ -27,6 +27,7 @@ struct ModelInfo {
     int clip_skip = 1;                  // the conditioning layer the model was trained with (SD 2.x: 2)
     int pad_token = ClipTokenizer::kPadSd1;
     float vae_scale = 0.18215f;         // latents are VAE means times this
+    int64_t default_width = 512, default_height = 512;  // the training size: modelspec.resolution, else the family's
     SchedulerConfig scheduler;          // training noise schedule and prediction type
     std::string source;                 // the file or folder
 };
@@ -51,6 +52,11 @@ public:
     void release_text_encoder() const { weights_->release("cond_stage_model."); }
     void release_unet() const { weights_->release("model.diffusion_model."); }
     void release_vae() const { weights_->release("first_stage_model."); }
+    // The stored bytes of a model's weights ("cond_stage_model.", "model.diffusion_model.", "first_stage_model.").
+    int64_t weight_bytes(const std::string& prefix) const { return weights_->bytes(prefix); }
+    // The weights of a model ("cond_stage_model.", "model.diffusion_model.", "first_stage_model.") that hold NaN
+    // or Inf, as "file: tensor (N of M values)": what a non-finite result is traced back to.
+    std::vector<std::string> non_finite_weights(const std::string& prefix) const { return weights_->non_finite(prefix); }
     // Tensors in the files that no model used (EMA copies, schedule buffers), for `sdref -v`.
     std::vector<std::string> unused_tensors() const { return weights_->unused(); }
 
@@ -62,6 +68,10 @@ private:
     std::shared_ptr<UNet> unet_;
     std::shared_ptr<Vae> vae_;
 };
+
+// The demo model (models/tinyshapes.safetensors) that `sdref` uses without -m: installed beside the binary (the
+// build copies it there), else in ../share/sdref/ from the binary, else in the source tree it was built from.
+std::string default_model_path();
 
 // The diffusers names of canonical U-Net / VAE tensors (without their model.diffusion_model. /
 // first_stage_model. prefix). layers_per_block and levels come from the folder's config.json.

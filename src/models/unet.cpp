@@ -204,4 +204,13 @@ Tensor UNet::forward(const Tensor& x, float t, const Tensor& context, bool strea
     return out;
 }
 
+int64_t UNet::forward_bytes(int64_t h, int64_t w) const {
+    const UNetConfig& c = config_;
+    const int64_t finest = c.channels.front() * h * w;
+    int64_t skips = 0;
+    for (size_t i = 0; i < c.channels.size(); ++i, h = (h + 1) / 2, w = (w + 1) / 2)
+        skips += (c.layers_per_block + 1) * c.channels[i] * h * w;
+    return (skips + 12 * finest) * int64_t(sizeof(float));
+}
+
 }  // namespace sdref

@@ -197,4 +197,15 @@ Tensor Vae::decode_tiled(const Tensor& latent, int64_t tile, int64_t overlap) co
     return sum;
 }
 
+int64_t Vae::decode_bytes(int64_t h, int64_t w) const {
+    int64_t peak = 0;
+    for (auto level = decoder_.levels.rbegin(); level != decoder_.levels.rend(); ++level) {
+        const int64_t c = std::max(level->blocks.front().in, level->blocks.front().out);
+        peak = std::max(peak, 3 * c * h * w);
+        if (level->has_resample) h *= 2, w *= 2;
+        peak = std::max(peak, 3 * c * h * w);
+    }
+    return peak * int64_t(sizeof(float));
+}
+
 }  // namespace sdref

@@ -55,6 +55,10 @@ public:
     // results differ slightly from decode() on images larger than a tile.
     Tensor decode_tiled(const Tensor& latent, int64_t tile = 40, int64_t overlap = 8) const;
 
+    // An estimate of the activation memory decode() needs for a latent of h x w (bytes): three tensors of the
+    // largest level at once (its input, upsampled copy and convolution output; measured: 2.5).
+    int64_t decode_bytes(int64_t h, int64_t w) const;
+
 private:
     std::shared_ptr<const WeightStore> weights_;  // keeps the memory-mapped checkpoint alive
     VaeCoder encoder_, decoder_;

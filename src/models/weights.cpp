@@ -103,6 +103,27 @@ std::vector<std::string> WeightStore::names(const std::string& prefix) const {
     return out;
 }
 
+void WeightStore::for_each_under(const std::string& prefix, const std::function<void(const Source&, const TensorView&)>& f) const {
+    for (const Source& s : sources_)
+        for (const TensorView& v : s.file->tensors())
+            if ((s.prefix + v.name).rfind(prefix, 0) == 0 || (s.prefix.rfind(prefix, 0) == 0 && !s.prefix.empty())) f(s, v);
+}
+
+int64_t WeightStore::bytes(const std::string& prefix) const {
+    int64_t total = 0;
+    for_each_under(prefix, [&](const Source&, const TensorView& v) { total += int64_t(v.nbytes); });
+    return total;
+}
+
+std::vector<std::string> WeightStore::non_finite(const std::string& prefix) const {
+    std::vector<std::string> out;
+    for_each_under(prefix, [&](const Source& s, const TensorView& v) {
+        if (const int64_t bad = v.count_non_finite())
+            out.push_back(s.file->path() + ": " + v.name + " (" + std::to_string(bad) + " of " + std::to_string(v.numel()) + " values)");
+    });
+    return out;
+}
+
 std::vector<std::string> WeightStore::unused() const {
     std::vector<std::string> out;
     for (size_t i = 0; i < sources_.size(); ++i)

@@ -47,6 +47,10 @@ public:
     // Drop the memory pages of every tensor under a canonical prefix ("model.diffusion_model."): a model done for
     // now gives its resident memory back; its weights are read again (page cache or disk) when next used.
     void release(const std::string& prefix) const;
+    // The stored bytes of every tensor under a canonical prefix.
+    int64_t bytes(const std::string& prefix) const;
+    // Every tensor under a canonical prefix that holds NaN or Inf, as "file: name (N of M values)".
+    std::vector<std::string> non_finite(const std::string& prefix) const;
     // Every tensor (as "file: name") that no model asked for.
     std::vector<std::string> unused() const;
     // Every canonical-prefixed name of the sources whose prefix covers `prefix`, as stored (for counting layers
@@ -67,6 +71,8 @@ private:
         Renamer rename;
     };
     std::vector<Source> sources_;
+    // f(source, tensor) for every tensor whose canonical name starts with `prefix` (stored names for renamed sources).
+    void for_each_under(const std::string& prefix, const std::function<void(const Source&, const TensorView&)>& f) const;
     mutable std::set<std::pair<size_t, std::string>> used_;  // (source, stored name)
 };
 

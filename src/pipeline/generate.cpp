@@ -1,7 +1,9 @@
 #include "pipeline/generate.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 
 #include "core/error.h"
 #include "core/memory.h"
@@ -58,6 +60,43 @@ Tensor mask_to_latent_grid(const Tensor& mask, int64_t h, int64_t w) {
     return m;
 }
 
+// Non-finite values never become a picture: a NaN or Inf in a stage's output is an error naming the stage and,
+// when the model's weights hold such values, the first of those tensors.
+void require_finite(const Tensor& t, const StableDiffusionModel& model, const std::string& stage, const std::string& weights) {
+    if (all_finite(t.data(), t.numel())) return;
+    const std::vector<std::string> bad = model.non_finite_weights(weights);
+    if (bad.empty())
+        fail(stage, " produced NaN or Inf values; the model's weights are finite (an fp16 overflow or a broken model: try "
+                    "another VAE or sampler); no image was written");
+    fail(stage, " produced NaN or Inf values: the weights hold non-finite values in ", bad.size(), " tensor(s), first ",
+         bad.front(), "; no image was written (sdref inspect --check lists them all)");
+}
+
+// Refuse a generation that cannot fit before it starts, instead of being killed half-way: the weights (resident
+// through the mapping; --low-memory keeps about one model at a time), the U-Net's activations and the VAE
+// decoder's (one tile with --low-memory), against what the machine has available now.
+void check_memory(const StableDiffusionModel& model, const GenerationParams& p) {
+    const long long available = available_memory_bytes();
+    if (available < 0) return;
+    const int64_t h = p.height / 8, w = p.width / 8;
+    const int64_t text = model.weight_bytes("cond_stage_model."), unet = model.weight_bytes("model.diffusion_model."),
+                  vae = model.weight_bytes("first_stage_model.");
+    const int64_t weights = p.low_memory ? std::max({text, unet / 4, vae}) : text + unet + vae;
+    const int64_t unet_act = model.unet().forward_bytes(h, w);
+    const int64_t vae_act = p.low_memory ? model.vae().decode_bytes(std::min<int64_t>(h, 40), std::min<int64_t>(w, 40))
+                                         : model.vae().decode_bytes(h, w);
+    const int64_t need = weights + std::max(unet_act, vae_act) + 3 * 4 * int64_t(p.width) * p.height;
+    auto gb = [](double bytes) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%.2f GB", bytes / 1e9);
+        return std::string(text);
+    };
+    if (need > available)
+        fail("-W ", p.width, " -H ", p.height, ": this generation needs about ", gb(double(need)), " (weights ", gb(double(weights)),
+             ", U-Net activations ", gb(double(unet_act)), ", VAE decoder ", gb(double(vae_act)), "), the machine has ",
+             gb(double(available)), " available; use a smaller size", p.low_memory ? "" : " or --low-memory");
+}
+
 }  // namespace
 
 SafeLatentDiffusion SafeLatentDiffusion::preset(const std::string& name) {
@@ -87,6 +126,8 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     if (p.mask && (mask.dim(1) != p.height || mask.dim(2) != p.width))
         fail("--mask: the mask is ", mask.dim(2), "x", mask.dim(1), ", the image is ", p.width, "x", p.height);
 
+    check_memory(model, p);
+
     GenerationResult result;
     const int64_t h = p.height / 8, w = p.width / 8, z = model.vae().latent_channels();
 
@@ -98,6 +139,7 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     const Tensor uncond = guided ? encode_prompt(model, p.negative_prompt, clip_skip) : Tensor();
     const bool safe = p.sld.enabled && guided && p.sld.guidance_scale > 1.0f;
     const Tensor concept = safe ? encode_prompt(model, p.sld.concept, clip_skip) : Tensor();
+    for (const Tensor* c : {&cond, &uncond, &concept}) require_finite(*c, model, "the text encoder", "cond_stage_model.");
     Tensor momentum = safe ? Tensor({z, h, w}) : Tensor();
     result.text_seconds = seconds_since(t0);
     model.release_text_encoder();
@@ -117,6 +159,7 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     Tensor image_latents, noise, latents, masked_latents, latent_mask;
     if (p.init_image && !p.mask) {
         image_latents = encode_latents(model, init, gen);
+        require_finite(image_latents, model, "the VAE encoder", "first_stage_model.");
         noise = gen.randn({z, h, w});
         latents = scheduler.add_noise(image_latents, noise, begin);
     } else if (p.mask) {
@@ -185,6 +228,8 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
             for (int64_t i = 0; i < eps.numel(); ++i) eps[i] = eps_uncond[i] + p.cfg_scale * guidance[i];
         }
         scheduler.step(eps, latents, gen);
+        require_finite(latents, model, "the U-Net at step " + std::to_string(call / size_t(order) + 1) + " of " +
+                                           std::to_string(steps - t_start), "model.diffusion_model.");
         if (p.mask && !info.inpainting) {
             // keep the unmasked area: the init latents noised to the next call's level
             Tensor proper = image_latents;
@@ -209,6 +254,7 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     Tensor scaled = latents;
     for (int64_t i = 0; i < scaled.numel(); ++i) scaled[i] = scaled[i] / info.vae_scale;
     Tensor image = p.low_memory ? model.vae().decode_tiled(scaled) : model.vae().decode(scaled);
+    require_finite(image, model, "the VAE decoder", "first_stage_model.");
     for (int64_t i = 0; i < image.numel(); ++i) image[i] = std::min(std::max(image[i] / 2 + 0.5f, 0.0f), 1.0f);
     result.image = image;
     result.vae_seconds = seconds_since(t0);

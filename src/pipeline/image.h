@@ -16,8 +16,13 @@ struct Image {
     std::vector<uint8_t> pixels;              // row-major, interleaved: [height][width][channels]
 };
 
+// The largest side an input image may have (the largest -W/-H).
+constexpr int kMaxImageSide = 16384;
+
 // Read an image file as RGB (channels = 3) or grey (channels = 1); errors name the file.
 Image read_image(const std::string& path, int channels);
+// The same from bytes in memory; `name` is what errors call them.
+Image decode_image(const uint8_t* bytes, size_t size, int channels, const std::string& name);
 
 // Write a PNG with tEXt chunks (key, value) such as A1111's "parameters". The file appears only when complete.
 void write_png(const std::string& path, const Image& image, const std::vector<std::pair<std::string, std::string>>& text = {});

@@ -1,0 +1,245 @@
+"""Train TinyShapes: the VAE first, then the text encoder and U-Net together on the VAE's latents.
+
+    python3 ref/tinyshapes/train.py --out ref/tinyshapes/run      (then export.py writes the checkpoint)
+
+Seeded and deterministic on one machine (fixed step counts, fixed thread count). Writes into --out:
+    vae.pt, unet.pt (EMA weights included), loss_vae.csv, loss_unet.csv, samples_<step>.png, log.txt
+Every phase resumes from its file when it is already there, so a stopped run can be continued.
+"""
+import argparse
+import copy
+import csv
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import dataset
+import model
+from pngio import write_png
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VOCAB = os.path.join(HERE, "..", "..", "data", "clip", "bpe_simple_vocab_16e6.txt.gz")
+
+
+def log(out, *args):
+    line = " ".join(str(a) for a in args)
+    print(line, flush=True)
+    with open(os.path.join(out, "log.txt"), "a") as f:
+        f.write(line + "\n")
+
+
+def make_pool(n, seed):
+    rng = np.random.default_rng(seed)
+    caps, imgs = [], np.empty((n, dataset.SIZE, dataset.SIZE, 3), np.uint8)
+    for i in range(n):
+        c, im, _ = dataset.sample(rng)
+        caps.append(c)
+        imgs[i] = im
+    return caps, imgs
+
+
+def to_tensor(imgs):
+    return torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def vae_phase(args, vae, imgs, name, steps, lr, fg_weight, seed):
+    """Reconstruction (L1 + MSE) and a small KL term, on whole pictures (GroupNorm statistics and the attention
+    depend on the extent: crops train a VAE that shifts colours on whole pictures). Pixels that differ from the
+    picture's background (its corner) weigh 1 + fg_weight: a small shape covers 2 x 2 latent pixels and is
+    otherwise lost in the background's error."""
+    opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
+    g = np.random.default_rng(seed)
+    rows, t0 = [], time.time()
+    for step in range(1, steps + 1):
+        x = to_tensor(imgs[g.integers(len(imgs), size=args.vae_batch)])
+        w = 1 + fg_weight * ((x - x[:, :, :1, :1]).abs().amax(dim=1, keepdim=True) > 0.05).float()
+        mean, logvar = vae.encode(x)
+        z = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
+        y = vae.decode(z)
+        err = (y - x).abs() + (y - x) ** 2
+        rec = (err * w).sum() / (w.sum() * 3)
+        kl = 0.5 * (mean**2 + logvar.exp() - 1 - logvar).mean()
+        loss = rec + args.vae_kl * kl
+        for p in opt.param_groups:
+            p["lr"] = lr * min(1.0, step / 100) * (0.5 * (1 + math.cos(math.pi * step / steps)) * 0.9 + 0.1)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        rows.append((step, float(rec), float(kl)))
+        if step % 50 == 0:
+            log(args.out, f"{name} step {step} rec {rec.item():.4f} kl {kl.item():.3f} {time.time() - t0:.0f}s")
+    with open(os.path.join(args.out, f"loss_{name}.csv"), "w") as f:
+        csv.writer(f).writerows([("step", "reconstruction", "kl")] + rows)
+
+
+def train_vae(args, imgs):
+    """Two phases: the plain reconstruction loss, then the same with the foreground weighted (fine detail)."""
+    base, path = os.path.join(args.out, "vae_base.pt"), os.path.join(args.out, "vae.pt")
+    torch.manual_seed(args.seed)
+    vae = model.AutoencoderKL()
+    if os.path.exists(path):
+        vae.load_state_dict(torch.load(path))
+        return vae
+    log(args.out, "vae parameters", model.count(vae))
+    if os.path.exists(base):
+        vae.load_state_dict(torch.load(base))
+    else:
+        # start the posterior narrow (log-variance -6, sigma 0.05): with sigma = 1 the decoder first sees mostly noise
+        with torch.no_grad():
+            vae.quant_conv.bias[4:] = -6.0
+        vae_phase(args, vae, imgs, "vae_base", args.vae_steps, args.vae_lr, 0.0, args.seed + 1)
+        torch.save(vae.state_dict(), base)
+    torch.manual_seed(args.seed + 5)
+    vae_phase(args, vae, imgs, "vae", args.vae_fg_steps, args.vae_lr / 2, args.vae_fg_weight, args.seed + 6)
+    torch.save(vae.state_dict(), path)
+    return vae
+
+
+@torch.no_grad()
+def encode_pool(vae, imgs, batch=64):
+    """Posterior means of every picture, in the VAE's own (unscaled) units."""
+    out = []  # plain NCHW: the runs that trained with channels-last tensors (faster) did not converge here
+    for i in range(0, len(imgs), batch):
+        out.append(vae.encode(to_tensor(imgs[i : i + batch]))[0])
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def ddim_sample(unet, text, vae, tok, prompts, seed, std, alphas, steps=20, cfg=5.0):
+    """Deterministic DDIM (eta 0) with classifier-free guidance; the picture check during training."""
+    g = torch.Generator().manual_seed(seed)
+    n = len(prompts)
+    ctx = text(torch.tensor([tok(p) for p in prompts] + [tok("")] * n))
+    x = torch.randn(n, 4, dataset.SIZE // 8, dataset.SIZE // 8, generator=g)
+    ts = list(range(999, -1, -1000 // steps))[:steps]
+    for i, t in enumerate(ts):
+        eps_c, eps_u = unet(torch.cat([x, x]), torch.full((2 * n,), t), ctx).chunk(2)
+        eps = eps_u + cfg * (eps_c - eps_u)
+        a = alphas[t]
+        a_prev = alphas[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.0)
+        x0 = (x - (1 - a).sqrt() * eps) / a.sqrt()
+        x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+    img = vae.decode(x * std)
+    return ((img.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+
+
+SAMPLE_PROMPTS = [
+    "a red circle on a blue background",
+    "a small green triangle at the top left",
+    "a yellow star on a black background",
+    "a large white square in the center on a purple background",
+    "a red star on a white background",  # held out
+    "a blue triangle at the bottom right on an orange background",  # held out
+    "a yellow cross on a green background",  # held out
+    "a yellow star and a white square on a blue background",
+]
+
+
+def train_unet(args, caps, latents, std, vae, tok):
+    """The DDPM objective: predict the noise eps added to z_0 at a random timestep t,
+    z_t = sqrt(abar_t) z_0 + sqrt(1 - abar_t) eps, loss = |eps - unet(z_t, t, text(caption))|^2.
+    10% of captions are dropped to "" so that the model also learns the unconditional prediction (CFG).
+    z_0 is the VAE's latent divided by its standard deviation over the pool (export.py folds that into the VAE)."""
+    path = os.path.join(args.out, "unet.pt")
+    torch.manual_seed(args.seed + 2)
+    text, unet = model.TextEncoder(), model.UNet()
+    log(args.out, "text parameters", model.count(text), "unet parameters", model.count(unet))
+    alphas = model.sd_alphas_cumprod()
+    ids = torch.tensor([tok(c) for c in caps])
+    empty = torch.tensor(tok(""))
+    params = list(text.parameters()) + list(unet.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    ema_text, ema_unet = copy.deepcopy(text).requires_grad_(False), copy.deepcopy(unet).requires_grad_(False)
+    start, rows = 1, []
+    if os.path.exists(path):
+        s = torch.load(path)
+        text.load_state_dict(s["text"]), unet.load_state_dict(s["unet"]), opt.load_state_dict(s["opt"])
+        ema_text.load_state_dict(s["ema_text"]), ema_unet.load_state_dict(s["ema_unet"])
+        start, rows = s["step"] + 1, s["rows"]
+        torch.set_rng_state(s["rng"])
+    g = np.random.default_rng(args.seed + 3 + start)
+    t0 = time.time()
+    for step in range(start, args.steps + 1):
+        idx = torch.from_numpy(g.integers(len(caps), size=args.batch))
+        z0 = latents[idx] / std
+        c = ids[idx].clone()
+        c[torch.rand(args.batch) < 0.1] = empty
+        t = torch.randint(0, 1000, (args.batch,))
+        eps = torch.randn_like(z0)
+        a = alphas[t][:, None, None, None]
+        zt = a.sqrt() * z0 + (1 - a).sqrt() * eps
+        loss = F.mse_loss(unet(zt, t, text(c)), eps)
+        lr = args.lr * min(1.0, step / 200) * (0.5 * (1 + math.cos(math.pi * step / args.steps)) * 0.9 + 0.1)
+        for p in opt.param_groups:
+            p["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        decay = min(args.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for e, m in ((ema_text, text), (ema_unet, unet)):
+                for pe, pm in zip(e.parameters(), m.parameters()):
+                    pe.mul_(decay).add_(pm, alpha=1 - decay)
+        rows.append((step, float(loss)))
+        if step % 50 == 0:
+            recent = np.mean([r[1] for r in rows[-50:]])
+            log(args.out, f"unet step {step} loss {recent:.4f} lr {lr:.2e} {time.time() - t0:.0f}s")
+        if step % args.sample_every == 0 or step == args.steps:
+            pics = ddim_sample(ema_unet, ema_text, vae, tok, SAMPLE_PROMPTS, seed=0, std=std, alphas=alphas)
+            write_png(os.path.join(args.out, f"samples_{step:06d}.png"), np.concatenate(list(pics), axis=1))
+            torch.save({"text": text.state_dict(), "unet": unet.state_dict(), "opt": opt.state_dict(),
+                        "ema_text": ema_text.state_dict(), "ema_unet": ema_unet.state_dict(), "step": step,
+                        "rows": rows, "rng": torch.get_rng_state()}, path)
+            with open(os.path.join(args.out, "loss_unet.csv"), "w") as f:
+                csv.writer(f).writerows([("step", "loss")] + rows)
+    return ema_text, ema_unet
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(HERE, "run"))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--pool", type=int, default=12000, help="pictures rendered for training")
+    ap.add_argument("--vae-steps", type=int, default=3000)
+    ap.add_argument("--vae-batch", type=int, default=8)
+    ap.add_argument("--vae-fg-steps", type=int, default=1000, help="second VAE phase: foreground-weighted")
+    ap.add_argument("--vae-fg-weight", type=float, default=20.0)
+    ap.add_argument("--vae-lr", type=float, default=1e-3)
+    ap.add_argument("--vae-kl", type=float, default=1e-5)
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--sample-every", type=int, default=300)
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    torch.set_num_threads(args.threads)
+    t0 = time.time()
+    log(args.out, "args", vars(args))
+    caps, imgs = make_pool(args.pool, args.seed)
+    log(args.out, f"pool of {len(caps)} pictures in {time.time() - t0:.0f}s")
+    vae = train_vae(args, imgs).eval()
+    log(args.out, f"vae done at {time.time() - t0:.0f}s")
+    lat_path = os.path.join(args.out, "latents.pt")
+    if os.path.exists(lat_path):
+        latents = torch.load(lat_path)
+    else:
+        latents = encode_pool(vae, imgs)
+        torch.save(latents, lat_path)
+    std = float(latents.std())
+    log(args.out, f"latents encoded at {time.time() - t0:.0f}s, std {std:.4f}")
+    with open(os.path.join(args.out, "latent_std.txt"), "w") as f:
+        f.write(f"{std!r}\n")
+    tok = dataset.ClipTokenizer(VOCAB)
+    train_unet(args, caps, latents, std, vae, tok)
+    log(args.out, f"all done at {time.time() - t0:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
