@@ -297,13 +297,16 @@ TEST_CASE("a generation too large for the machine is refused before it starts, w
 }
 
 TEST_CASE("an image whose header claims a huge size is refused before any pixel is decoded", "[cli][reliability]") {
-    // a PNG signature and an IHDR chunk for 20000 x 8000 RGB, nothing else
+    // a PNG signature, an IHDR chunk for 20000 x 8000 RGB, an empty IDAT and IEND: no pixels at all
     std::string png = "\x89PNG\r\n\x1a\n";
     std::string ihdr = "IHDR";
     for (uint32_t v : {20000u, 8000u}) for (int s = 24; s >= 0; s -= 8) ihdr += char((v >> s) & 0xff);
     ihdr += std::string("\x08\x02\x00\x00\x00", 5);
     auto be32 = [](uint32_t v) { return std::string{char(v >> 24), char(v >> 16), char(v >> 8), char(v)}; };
-    png += be32(13) + ihdr + be32(uint32_t(crc32(0, reinterpret_cast<const Bytef*>(ihdr.data()), uInt(ihdr.size()))));
+    auto chunk = [&](const std::string& body) {
+        return be32(uint32_t(body.size() - 4)) + body + be32(uint32_t(crc32(0, reinterpret_cast<const Bytef*>(body.data()), uInt(body.size()))));
+    };
+    png += chunk(ihdr) + chunk("IDAT") + chunk("IEND");
     const std::string dir = test::scratch_dir("cli-huge-image");
     std::ofstream(dir + "/huge.png", std::ios::binary) << png;
     CHECK_THROWS_WITH(read_image(dir + "/huge.png", 3), Catch::Contains(dir + "/huge.png") && Catch::Contains("20000x8000") &&

@@ -3,9 +3,13 @@
 # As root: installs them with apt-get. Otherwise: prints the exact command and fails.
 set -euo pipefail
 
-packages=(g++ make cmake zlib1g-dev libxsimd-dev catch2 libbenchmark-dev libstb-dev)
-# `install-deps.sh fuzz`: also clang with libFuzzer and the sanitizer runtimes (make fuzz)
+packages=(g++ make cmake zlib1g-dev libxsimd-dev catch2 libbenchmark-dev libstb-dev libpng-dev libjpeg62-turbo-dev)
+# `install-deps.sh fuzz`: also clang with libFuzzer and the sanitizer runtimes (make fuzz).
+# `install-deps.sh ref`: only what the PyTorch reference scripts of ref/ need: PyTorch, numpy, matplotlib (loss
+# plots) and OpenBLAS (Debian's PyTorch runs its matrix products through the system BLAS; with the reference BLAS
+# apt picks by default, training is about 10x slower). `make test` never needs these.
 if [ "${1:-}" = "fuzz" ]; then packages+=(clang libclang-rt-dev); fi
+if [ "${1:-}" = "ref" ]; then packages=(python3-torch python3-numpy python3-matplotlib libopenblas0-pthread); fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "install-deps: not a Debian/Ubuntu system; make sure these (or their equivalents) are installed: ${packages[*]}" >&2

@@ -285,22 +285,15 @@ class VaeAttention(nn.Module):
         return x + self.proj_out((v @ a.transpose(1, 2)).view(B, C, H, W))
 
 
-class VaeDown(nn.Module):
-    def __init__(self, blocks, c):
+class VaeLevel(nn.Module):
+    """encoder.down.i / decoder.up.i: res blocks `block.j`, then maybe `downsample.conv` / `upsample.conv`."""
+
+    def __init__(self, blocks, resample=None, conv=None):
         super().__init__()
         self.block = nn.ModuleList(blocks)
-        if c:
-            self.downsample = nn.Module()
-            self.downsample.conv = nn.Conv2d(c, c, 3, stride=2)
-
-
-class VaeUp(nn.Module):
-    def __init__(self, blocks, c):
-        super().__init__()
-        self.block = nn.ModuleList(blocks)
-        if c:
-            self.upsample = nn.Module()
-            self.upsample.conv = nn.Conv2d(c, c, 3, padding=1)
+        if conv is not None:
+            setattr(self, resample, nn.Module())
+            getattr(self, resample).conv = conv
 
 
 class VaeMid(nn.Module):
@@ -318,7 +311,8 @@ class Encoder(nn.Module):
         self.conv_in = nn.Conv2d(3, ch[0], 3, padding=1)
         self.down, prev = nn.ModuleList(), ch[0]
         for i, c in enumerate(ch):
-            self.down.append(VaeDown([VaeResBlock(prev, c), VaeResBlock(c, c)], c if i < len(ch) - 1 else 0))
+            blocks = [VaeResBlock(prev, c), VaeResBlock(c, c)]  # (created before the conv: the seeded init's order)
+            self.down.append(VaeLevel(blocks, "downsample", nn.Conv2d(c, c, 3, stride=2) if i < len(ch) - 1 else None))
             prev = c
         self.mid, self.norm_out, self.conv_out = VaeMid(prev), nn.GroupNorm(GROUPS, prev, eps=1e-6), nn.Conv2d(prev, 2 * z, 3, padding=1)
 
@@ -340,7 +334,8 @@ class Decoder(nn.Module):
         ups, prev = [], top
         for i in reversed(range(len(ch))):  # up.i runs from the coarsest level (i = levels-1) to the finest
             c = ch[i]
-            ups.append(VaeUp([VaeResBlock(prev, c), VaeResBlock(c, c), VaeResBlock(c, c)], c if i > 0 else 0))
+            blocks = [VaeResBlock(prev, c), VaeResBlock(c, c), VaeResBlock(c, c)]
+            ups.append(VaeLevel(blocks, "upsample", nn.Conv2d(c, c, 3, padding=1) if i > 0 else None))
             prev = c
         self.up = nn.ModuleList(reversed(ups))
         self.norm_out, self.conv_out = nn.GroupNorm(GROUPS, prev, eps=1e-6), nn.Conv2d(prev, 3, 3, padding=1)

@@ -1,7 +1,6 @@
 #include "models/checkpoint.h"
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstdio>
 
@@ -122,23 +121,6 @@ std::string diffusers_vae_name(const std::string& ldm, int64_t levels) {
             return coder + level + (p[3] == "downsample" ? "downsamplers" : "upsamplers") + ".0." + join(p, 4);
     }
     return ldm;
-}
-
-std::string default_model_path() {
-    const char* name = "tinyshapes.safetensors";
-    std::vector<std::string> candidates;
-    char exe[4096];
-    const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n > 0) {
-        const std::string dir = std::string(exe, size_t(n)).substr(0, std::string(exe, size_t(n)).rfind('/'));
-        candidates = {dir + "/" + name, dir + "/../share/sdref/" + name};
-    }
-    candidates.push_back(std::string(SDREF_DEMO_MODEL_DIR) + "/" + name);
-    for (const std::string& c : candidates)
-        if (exists(c)) return c;
-    std::string tried;
-    for (const std::string& c : candidates) tried += "\n  " + c;
-    fail("-m/--model: no model given, and the demo model is not installed; looked for", tried);
 }
 
 StableDiffusionModel StableDiffusionModel::load(const std::string& path, const CheckpointOverrides& overrides) {

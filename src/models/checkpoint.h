@@ -69,10 +69,6 @@ private:
     std::shared_ptr<Vae> vae_;
 };
 
-// The demo model (models/tinyshapes.safetensors) that `sdref` uses without -m: installed beside the binary (the
-// build copies it there), else in ../share/sdref/ from the binary, else in the source tree it was built from.
-std::string default_model_path();
-
 // The diffusers names of canonical U-Net / VAE tensors (without their model.diffusion_model. /
 // first_stage_model. prefix). layers_per_block and levels come from the folder's config.json.
 std::string diffusers_unet_name(const std::string& ldm_name, int64_t layers_per_block);

@@ -1,8 +1,5 @@
 #include "pipeline/image.h"
 
-#include <limits>
-
-#include <stb_image.h>
 #include <stb_image_write.h>
 
 #include <cmath>
@@ -48,21 +45,6 @@ std::string chunk(const std::string& type, const std::string& data) {
 }
 
 }  // namespace
-
-Image decode_image(const uint8_t* bytes, size_t size, int channels, const std::string& name) {
-    if (size > size_t(std::numeric_limits<int>::max())) fail(name, ": image file too large (", size, " bytes)");
-    int w = 0, h = 0, n = 0;
-    // the size from the header first: a hostile header must not make the decoder allocate gigabytes
-    if (!stbi_info_from_memory(bytes, int(size), &w, &h, &n))
-        fail(name, ": cannot read image: not a PNG, JPEG or BMP file that can be decoded (", stbi_failure_reason(), ")");
-    if (w < 1 || h < 1 || w > kMaxImageSide || h > kMaxImageSide)
-        fail(name, ": the image is ", w, "x", h, "; sides from 1 to ", kMaxImageSide, " pixels are accepted");
-    uint8_t* data = stbi_load_from_memory(bytes, int(size), &w, &h, &n, channels);
-    if (!data) fail(name, ": cannot read image (", stbi_failure_reason(), ")");
-    Image img{w, h, channels, std::vector<uint8_t>(data, data + size_t(w) * size_t(h) * size_t(channels))};
-    stbi_image_free(data);
-    return img;
-}
 
 Image read_image(const std::string& path, int channels) {
     const MappedFile file(path);

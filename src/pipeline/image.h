@@ -1,5 +1,5 @@
-// image.h: 8-bit RGB images in and out: reading PNG/JPEG/BMP (stb_image), writing PNG with text chunks
-// (stb_image_write), and the conversions to the VAE's [-1, 1] tensors.
+// image.h: 8-bit RGB images in and out: reading PNG and JPEG (libpng, libjpeg-turbo: image_decode.cpp), writing
+// PNG with text chunks (stb_image_write), and the conversions to the VAE's [-1, 1] tensors.
 #pragma once
 
 #include <cstdint>
