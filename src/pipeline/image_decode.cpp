@@ -19,6 +19,8 @@ namespace sdref {
 
 namespace {
 
+constexpr long kMaxJpegBuffers = 512L << 20;  // bytes of libjpeg's whole-image buffers (progressive JPEGs)
+
 void check_size(const std::string& name, long long w, long long h) {
     if (w < 1 || h < 1 || w > kMaxImageSide || h > kMaxImageSide)
         fail(name, ": the image is ", w, "x", h, "; sides from 1 to ", kMaxImageSide, " pixels are accepted");
@@ -72,6 +74,10 @@ Image decode_jpeg(const uint8_t* bytes, size_t size, int channels, const std::st
         fail(name, ": cannot read JPEG (", err.message, ")");
     }
     jpeg_create_decompress(&cinfo);
+    // a progressive JPEG keeps every coefficient (2 bytes a pixel and component) until the end: cap those buffers,
+    // so a few hundred bytes claiming 16384 x 16384 cannot make the decoder take gigabytes (libjpeg then fails
+    // with "backing store not supported", reported as an error)
+    cinfo.mem->max_memory_to_use = kMaxJpegBuffers;
     jpeg_mem_src(&cinfo, bytes, static_cast<unsigned long>(size));
     jpeg_read_header(&cinfo, TRUE);
     const long long w = cinfo.image_width, h = cinfo.image_height;
