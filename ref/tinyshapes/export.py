@@ -7,6 +7,7 @@ pipelines use z0 = mean' * 0.18215, so the VAE's quant convolutions are rescaled
 k = 1 / (0.18215 std), and post_quant_conv divides by k again): an ordinary SD 1.x file, no custom scale.
 """
 import argparse
+import datetime
 import json
 import math
 import os
@@ -14,6 +15,7 @@ import struct
 
 import torch
 
+import dataset
 import model
 
 SD_SCALE = 0.18215
@@ -62,7 +64,7 @@ def main():
     vae_a, vae_b = model.AutoencoderKL().eval(), model.AutoencoderKL().eval()
     vae_a.load_state_dict(torch.load(os.path.join(args.run, "vae.pt")))
     vae_b.load_state_dict(vae_state)
-    z0 = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    z0 = torch.randn(1, 4, dataset.SIZE // 8, dataset.SIZE // 8, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         err = (vae_a.decode(z0 * std) - vae_b.decode(z0 / SD_SCALE)).abs().max().item()
     assert err < 1e-3, err
@@ -73,22 +75,21 @@ def main():
         for name, t in state.items():
             tensors[prefix + name] = t.to(torch.float16)
     unet, text, vae = model.UNet(), model.TextEncoder(), model.AutoencoderKL()
-    ch, heads = [32, 64, 96, 128], [1, 2, 3, 4]
     metadata = {
         "modelspec.sai_model_spec": "1.0.0",
         "modelspec.architecture": "stable-diffusion-v1",
         "modelspec.title": "TinyShapes",
         "modelspec.description": "A tiny SD 1.x-topology model trained on procedural coloured shapes (sdref's demo model)",
-        "modelspec.resolution": "64x64",
+        "modelspec.resolution": f"{dataset.SIZE}x{dataset.SIZE}",
         "modelspec.license": "MIT",
-        "modelspec.date": "2026-12-01",
-        "unet_config": json.dumps({"sample_size": 8, "in_channels": 4, "out_channels": 4, "layers_per_block": 2,
-                                   "block_out_channels": ch, "cross_attention_dim": 64, "norm_num_groups": 32,
-                                   "attention_head_dim": heads}),
-        "vae_config": json.dumps({"in_channels": 3, "out_channels": 3, "latent_channels": 4, "layers_per_block": 2,
-                                  "block_out_channels": [32, 64, 64, 64], "norm_num_groups": 32, "sample_size": 64,
+        "modelspec.date": datetime.date.today().isoformat(),
+        "unet_config": json.dumps({"sample_size": dataset.SIZE // 8, "in_channels": 4, "out_channels": 4, "layers_per_block": 2,
+                                   "block_out_channels": unet.channels, "cross_attention_dim": unet.context,
+                                   "norm_num_groups": model.GROUPS, "attention_head_dim": unet.heads}),
+        "vae_config": json.dumps({"in_channels": 3, "out_channels": 3, "latent_channels": vae.z, "layers_per_block": 2,
+                                  "block_out_channels": vae.channels, "norm_num_groups": model.GROUPS, "sample_size": dataset.SIZE,
                                   "scaling_factor": SD_SCALE}),
-        "text_config": json.dumps({"vocab": 49408, "width": 64, "layers": 4, "heads": 2, "ctx": 77, "act": "quick_gelu"}),
+        "text_config": json.dumps(text.config),
         "tinyshapes_training": json.dumps({"unet_step": unet_ckpt["step"], "latent_std": std,
                                            "parameters": {"unet": model.count(unet), "text": model.count(text), "vae": model.count(vae)}}),
     }

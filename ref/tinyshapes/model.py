@@ -86,6 +86,7 @@ class TextEncoder(nn.Module):
 
     def __init__(self, vocab=49408, width=64, layers=4, heads=2, ctx=77):
         super().__init__()
+        self.config = {"vocab": vocab, "width": width, "layers": layers, "heads": heads, "ctx": ctx, "act": "quick_gelu"}
         self.text_model = ClipTextModel(vocab, width, layers, heads, ctx)
 
     def forward(self, ids):
@@ -216,6 +217,7 @@ class UNet(nn.Module):
         super().__init__()
         c0, emb = channels[0], 4 * channels[0]
         levels = len(channels)
+        self.channels, self.heads, self.context = list(channels), list(heads), context  # for export.py's config
         attention = [i < levels - 1 for i in range(levels)]
         self.time_embed = nn.Sequential(nn.Linear(c0, emb), nn.SiLU(), nn.Linear(emb, emb))
         self.input_blocks = nn.ModuleList([Step([nn.Conv2d(in_ch, c0, 3, padding=1)])])
@@ -355,6 +357,7 @@ class AutoencoderKL(nn.Module):
 
     def __init__(self, channels=(32, 64, 64, 64), z=4):
         super().__init__()
+        self.channels, self.z = list(channels), z
         self.encoder, self.decoder = Encoder(channels, z), Decoder(channels, z)
         self.quant_conv, self.post_quant_conv = nn.Conv2d(2 * z, 2 * z, 1), nn.Conv2d(z, z, 1)
 
