@@ -23,7 +23,7 @@ namespace {
 
 // The ranges of the numeric flags (a value outside is an error naming the flag and its range). Sizes must also
 // be multiples of 8; --clip-skip is checked against the model's layers once it is loaded.
-constexpr long long kMinSide = 8, kMaxSide = 16384, kMaxSteps = 1000, kMaxBatch = 10000, kMaxClipSkip = 48, kMaxThreads = 1024;
+constexpr long long kMinSide = 8, kMaxSide = kMaxImageSide, kMaxSteps = 1000, kMaxBatch = 10000, kMaxClipSkip = 48, kMaxThreads = 1024;
 constexpr double kMaxCfg = 100;
 
 const char* kUsage =

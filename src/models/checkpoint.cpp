@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "core/limits.h"
 #include "io/mapped_file.h"
 
 namespace sdref {
@@ -62,9 +63,9 @@ Json load_json(const std::string& path) { return Json::parse(read_text_file(path
 void parse_resolution(const std::string& text, const std::string& source, int64_t* w, int64_t* h) {
     long long a = 0, b = 0;
     char x = 0, rest = 0;
-    if (std::sscanf(text.c_str(), "%lld%c%lld%c", &a, &x, &b, &rest) != 3 || x != 'x' || a < 8 || b < 8 || a > 16384 ||
-        b > 16384 || a % 8 || b % 8)
-        fail(source, ": modelspec.resolution \"", text, "\" is not WIDTHxHEIGHT in multiples of 8 (8 to 16384)");
+    if (std::sscanf(text.c_str(), "%lld%c%lld%c", &a, &x, &b, &rest) != 3 || x != 'x' || a < 8 || b < 8 || a > kMaxImageSide ||
+        b > kMaxImageSide || a % 8 || b % 8)
+        fail(source, ": modelspec.resolution \"", text, "\" is not WIDTHxHEIGHT in multiples of 8 (8 to ", kMaxImageSide, ")");
     *w = a, *h = b;
 }
 

@@ -83,14 +83,7 @@ Matrix WeightStore::matrix(const std::string& name, const Shape& expected) const
 Tensor WeightStore::vector(const std::string& name, const Shape& expected) const { return view(name, expected).to_f32(); }
 
 void WeightStore::release(const std::string& prefix) const {
-    for (const Source& s : sources_) {
-        const bool whole = s.prefix.rfind(prefix, 0) == 0 && !s.prefix.empty();  // the source lies under the prefix
-        const bool part = prefix.rfind(s.prefix, 0) == 0 && !s.rename;         // the prefix lies inside the source
-        if (!whole && !part) continue;
-        const std::string local = part ? prefix.substr(s.prefix.size()) : "";
-        for (const TensorView& v : s.file->tensors())
-            if (whole || v.name.rfind(local, 0) == 0) s.file->release(v);
-    }
+    for_each_under(prefix, [](const Source& s, const TensorView& v) { s.file->release(v); });
 }
 
 std::vector<std::string> WeightStore::names(const std::string& prefix) const {

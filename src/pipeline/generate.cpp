@@ -18,12 +18,28 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// Non-finite values never become a picture: a NaN or Inf in a stage's output is an error naming the stage and,
+// when the model's weights hold such values, the first of those tensors.
+[[noreturn]] void fail_non_finite(const StableDiffusionModel& model, const std::string& stage, const std::string& weights) {
+    const std::vector<std::string> bad = model.non_finite_weights(weights);
+    if (bad.empty())
+        fail(stage, " produced NaN or Inf values; the model's weights are finite (an fp16 overflow or a broken model: try "
+                    "another VAE or sampler); no image was written");
+    fail(stage, " produced NaN or Inf values: the weights hold non-finite values in ", bad.size(), " tensor(s), first ",
+         bad.front(), "; no image was written (sdref inspect --check lists them all)");
+}
+
+void require_finite(const Tensor& t, const StableDiffusionModel& model, const std::string& stage, const std::string& weights) {
+    if (!all_finite(t.data(), t.numel())) fail_non_finite(model, stage, weights);
+}
+
 // A sample of the VAE posterior times the scaling factor: (mean + e^(logvar / 2) n) * scale, n from the generator.
 Tensor encode_latents(const StableDiffusionModel& model, const Tensor& image, TorchGenerator& gen) {
     const VaeOutput post = model.vae().encode(image);
     const Tensor n = gen.randn(post.mean.shape());
     Tensor z(post.mean.shape());
     for (int64_t i = 0; i < z.numel(); ++i) z[i] = (post.mean[i] + std::exp(0.5f * post.logvar[i]) * n[i]) * model.info().vae_scale;
+    require_finite(z, model, "the VAE encoder", "first_stage_model.");
     return z;
 }
 
@@ -60,18 +76,6 @@ Tensor mask_to_latent_grid(const Tensor& mask, int64_t h, int64_t w) {
     return m;
 }
 
-// Non-finite values never become a picture: a NaN or Inf in a stage's output is an error naming the stage and,
-// when the model's weights hold such values, the first of those tensors.
-void require_finite(const Tensor& t, const StableDiffusionModel& model, const std::string& stage, const std::string& weights) {
-    if (all_finite(t.data(), t.numel())) return;
-    const std::vector<std::string> bad = model.non_finite_weights(weights);
-    if (bad.empty())
-        fail(stage, " produced NaN or Inf values; the model's weights are finite (an fp16 overflow or a broken model: try "
-                    "another VAE or sampler); no image was written");
-    fail(stage, " produced NaN or Inf values: the weights hold non-finite values in ", bad.size(), " tensor(s), first ",
-         bad.front(), "; no image was written (sdref inspect --check lists them all)");
-}
-
 // Refuse a generation that cannot fit before it starts, instead of being killed half-way: the weights (resident
 // through the mapping; --low-memory keeps about one model at a time), the U-Net's activations and the VAE
 // decoder's (one tile with --low-memory), against what the machine has available now.
@@ -83,7 +87,7 @@ void check_memory(const StableDiffusionModel& model, const GenerationParams& p) 
                   vae = model.weight_bytes("first_stage_model.");
     const int64_t weights = p.low_memory ? std::max({text, unet / 4, vae}) : text + unet + vae;
     const int64_t unet_act = model.unet().forward_bytes(h, w);
-    const int64_t vae_act = p.low_memory ? model.vae().decode_bytes(std::min<int64_t>(h, 40), std::min<int64_t>(w, 40))
+    const int64_t vae_act = p.low_memory ? model.vae().decode_bytes(std::min(h, Vae::kTile), std::min(w, Vae::kTile))
                                          : model.vae().decode_bytes(h, w);
     const int64_t need = weights + std::max(unet_act, vae_act) + 3 * 4 * int64_t(p.width) * p.height;
     auto gb = [](double bytes) {
@@ -159,7 +163,6 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     Tensor image_latents, noise, latents, masked_latents, latent_mask;
     if (p.init_image && !p.mask) {
         image_latents = encode_latents(model, init, gen);
-        require_finite(image_latents, model, "the VAE encoder", "first_stage_model.");
         noise = gen.randn({z, h, w});
         latents = scheduler.add_noise(image_latents, noise, begin);
     } else if (p.mask) {
@@ -228,8 +231,9 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
             for (int64_t i = 0; i < eps.numel(); ++i) eps[i] = eps_uncond[i] + p.cfg_scale * guidance[i];
         }
         scheduler.step(eps, latents, gen);
-        require_finite(latents, model, "the U-Net at step " + std::to_string(call / size_t(order) + 1) + " of " +
-                                           std::to_string(steps - t_start), "model.diffusion_model.");
+        if (!all_finite(latents.data(), latents.numel()))  // (the stage's name is only built on failure)
+            fail_non_finite(model, "the U-Net at step " + std::to_string(call / size_t(order) + 1) + " of " + std::to_string(steps - t_start),
+                            "model.diffusion_model.");
         if (p.mask && !info.inpainting) {
             // keep the unmasked area: the init latents noised to the next call's level
             Tensor proper = image_latents;

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/limits.h"
 #include "core/tensor.h"
 
 namespace sdref {
@@ -15,9 +16,6 @@ struct Image {
     int width = 0, height = 0, channels = 3;  // 3 (RGB) or 1 (grey, for masks)
     std::vector<uint8_t> pixels;              // row-major, interleaved: [height][width][channels]
 };
-
-// The largest side an input image may have (the largest -W/-H).
-constexpr int kMaxImageSide = 16384;
 
 // Read an image file as RGB (channels = 3) or grey (channels = 1); errors name the file.
 Image read_image(const std::string& path, int channels);
