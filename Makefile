@@ -2,7 +2,7 @@
 #
 #   make            install missing packages (as root), build libsdref, the sdref command, tests and benchmarks
 #   make test       ... then run every test through ctest
-#   make demo      ... then generate demo.png with the tiny test model
+#   make demo      ... then draw demo.png with the demo model (TinyShapes, models/tinyshapes.safetensors)
 #   make bench      ... then run the kernel benchmarks (results: bench/RESULTS.md)
 #   make portable   a build that runs on any x86-64/aarch64 CPU and picks its SIMD path at run time
 #   make test-neon  the kernel tests cross-compiled for aarch64 and run under qemu-user (NEON paths)
@@ -35,7 +35,7 @@ fuzz:
 	tools/fuzz.sh
 
 demo: all
-	$(BUILD)/sdref -m tests/golden/v1/tiny-sd1.safetensors -p "a photo of a cat" -W 128 -H 128 -o demo.png
+	$(BUILD)/sdref -p "a yellow star on a green background" -o demo.png
 
 bench: all
 	$(BUILD)/bench/sdref_bench --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true \

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +22,26 @@ std::string golden_dir() {
 std::string golden_path(const std::string& file) { return golden_dir() + "/" + file; }
 
 std::string sdref_binary() { return SDREF_BINARY; }
+
+std::string quote(const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+Run run(const std::string& args) { return run_binary(sdref_binary(), args); }
+
+Run run_binary(const std::string& binary, const std::string& args) {
+    const std::string cmd = quote(binary) + " " + args + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+    const int status = pclose(p);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
 
 std::string scratch_dir(const std::string& name) {
     const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("sdref-test-" + name);

@@ -14,6 +14,15 @@ std::string golden_dir();
 std::string golden_path(const std::string& file);
 // The sdref binary under test.
 std::string sdref_binary();
+// One run of the sdref binary with these (shell-quoted) arguments: its exit status and stdout + stderr together.
+struct Run {
+    int status;
+    std::string output;
+};
+Run run(const std::string& args);
+Run run_binary(const std::string& binary, const std::string& args);  // another binary (a copy of sdref)
+// `s` as one single-quoted shell word.
+std::string quote(const std::string& s);
 // A fresh scratch folder for one test (removed and recreated).
 std::string scratch_dir(const std::string& name);
 // Parse a JSON file or string; errors name the source.

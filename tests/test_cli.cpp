@@ -1,10 +1,9 @@
 // The sdref binary itself: output and exit codes.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include <zlib.h>
 #include <sstream>
@@ -19,28 +18,9 @@ using namespace sdref;
 
 namespace {
 
-struct Run {
-    int status;
-    std::string output;  // stdout and stderr together
-};
-
-std::string quote(const std::string& s) {
-    std::string q = "'";
-    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return q + "'";
-}
-
-Run run(const std::string& args) {
-    const std::string cmd = quote(test::sdref_binary()) + " " + args + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    REQUIRE(p != nullptr);
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-    const int status = pclose(p);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using test::quote;
+using test::run;
+using Run = test::Run;
 
 std::string joined(const Json& ids) {
     std::ostringstream s;
@@ -316,4 +296,24 @@ TEST_CASE("an image whose header claims a huge size is refused before any pixel 
     CHECK(r.status != 0);
     CHECK(r.output.find("20000x8000") != std::string::npos);
     CHECK_FALSE(file_exists(dir + "/never.png"));
+}
+
+TEST_CASE("without -m sdref uses the demo model installed beside it, and says where it looked when it is not", "[cli]") {
+    const std::string dir = test::scratch_dir("default-model");
+    // beside the binary under test (the build copies it there): works from any working directory
+    const Run here = run("-p 'a red circle' -o " + quote(dir + "/out.png") + " -v");
+    INFO(here.output);
+    CHECK(here.status == 0);
+    CHECK(here.output.find("tinyshapes.safetensors") != std::string::npos);
+    CHECK(read_image(dir + "/out.png", 3).width == 64);  // the model's own size, from its metadata
+    // a copy of the binary with no model beside it
+    const std::string lonely = dir + "/sdref";
+    std::filesystem::copy_file(test::sdref_binary(), lonely);
+    std::filesystem::permissions(lonely, std::filesystem::perms::owner_all);
+    const Run none = test::run_binary(lonely, "-p 'a red circle' -o " + quote(dir + "/none.png"));
+    CHECK(none.status != 0);
+    INFO(none.output);
+    CHECK(none.output.find("no model given, and the demo model tinyshapes.safetensors is not installed beside sdref (looked in " + dir +
+                   "/tinyshapes.safetensors") != std::string::npos);
+    CHECK_FALSE(file_exists(dir + "/none.png"));
 }

@@ -2,9 +2,10 @@
 
     python3 ref/tinyshapes/export.py --run ref/tinyshapes/run --out models/tinyshapes.safetensors
 
-The U-Net and text encoder are the EMA weights. The U-Net was trained on z0 = mean / std (unit variance); SD 1.x
-pipelines use z0 = mean' * 0.18215, so the VAE's quant convolutions are rescaled here (mean' = k mean with
-k = 1 / (0.18215 std), and post_quant_conv divides by k again): an ordinary SD 1.x file, no custom scale.
+The U-Net and text encoder are the EMA weights. The U-Net was trained on z0 = (mean - m) / s, the VAE's posterior
+mean normalised per channel over the training pictures; SD 1.x pipelines use z0 = mean' * 0.18215, so the VAE's quant
+convolutions are changed here to give mean' = k (mean - m) with k = 1 / (0.18215 s), and post_quant_conv undoes it:
+an ordinary SD 1.x file, no custom scale. The log-variance rows are set to the noise the decoder was trained with.
 """
 import argparse
 import datetime
@@ -21,15 +22,22 @@ import model
 SD_SCALE = 0.18215
 
 
-def fold_latent_scale(vae_state, k):
-    """quant_conv: mean rows times k, log-variance bias plus 2 ln k; post_quant_conv: input columns over k."""
-    s = {n: t.clone() for n, t in vae_state.items()}
-    z = s["post_quant_conv.weight"].shape[0]
-    s["quant_conv.weight"][:z] *= k
-    s["quant_conv.bias"][:z] *= k
-    s["quant_conv.bias"][z:] += 2 * math.log(k)
-    s["post_quant_conv.weight"] /= k
-    return s
+def fold_latent_affine(vae_state, m, s, noise):
+    """mean' = k (mean - m), k = 1 / (0.18215 s) per channel: quant_conv's mean rows W, b -> k W, k (b - m); its
+    log-variance rows -> constant 2 ln(noise s k) (the training noise, noise * spread, in the new units);
+    post_quant_conv P, p -> P / k (columns), p + P m, so that it sees mean = mean' / k + m as before."""
+    st = {n: t.clone() for n, t in vae_state.items()}
+    k = 1.0 / (SD_SCALE * s)
+    w, b = st["quant_conv.weight"], st["quant_conv.bias"]
+    z = len(m)
+    w[:z] *= k[:, None, None, None]
+    b[:z] = k * (b[:z] - m)
+    w[z:] = 0
+    b[z:] = 2 * torch.log(noise * s * k)
+    p_w, p_b = st["post_quant_conv.weight"], st["post_quant_conv.bias"]
+    p_b += p_w[:, :, 0, 0] @ m
+    p_w /= k[None, :, None, None]
+    return st
 
 
 def write_safetensors(path, tensors, metadata):
@@ -56,18 +64,25 @@ def main():
     ap.add_argument("--run", default=os.path.join(os.path.dirname(__file__), "run"))
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    std = float(open(os.path.join(args.run, "latent_std.txt")).read())
+    stats = json.load(open(os.path.join(args.run, "latent_stats.json")))
+    m, s = torch.tensor(stats["mean"]), torch.tensor(stats["std"])
     unet_ckpt = torch.load(os.path.join(args.run, "unet.pt"))
-    vae_state = fold_latent_scale(torch.load(os.path.join(args.run, "vae.pt")), 1.0 / (SD_SCALE * std))
+    # the VAE with its fine-tuned decoder (train.py's last phase) unless that phase was skipped (--decoder-steps 0)
+    vae_file = os.path.join(args.run, "vae_decoder.pt")
+    if not os.path.exists(vae_file):
+        vae_file = os.path.join(args.run, "vae.pt")
+    vae_state = fold_latent_affine(torch.load(vae_file), m, s, stats["vae_noise"])
 
-    # the folded VAE decodes z0 / 0.18215 exactly as the trained one decodes z0 * std
+    # the folded VAE decodes z0 / 0.18215 exactly as the trained one decodes z0 * s + m, and encodes to z0
     vae_a, vae_b = model.AutoencoderKL().eval(), model.AutoencoderKL().eval()
-    vae_a.load_state_dict(torch.load(os.path.join(args.run, "vae.pt")))
+    vae_a.load_state_dict(torch.load(vae_file))
     vae_b.load_state_dict(vae_state)
     z0 = torch.randn(1, 4, dataset.SIZE // 8, dataset.SIZE // 8, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        err = (vae_a.decode(z0 * std) - vae_b.decode(z0 / SD_SCALE)).abs().max().item()
-    assert err < 1e-3, err
+        err = (vae_a.decode(z0 * s[None, :, None, None] + m[None, :, None, None]) - vae_b.decode(z0 / SD_SCALE)).abs().max().item()
+        x = vae_a.decode(z0 * s[None, :, None, None] + m[None, :, None, None])
+        enc_err = (vae_b.encode(x)[0] * SD_SCALE - (vae_a.encode(x)[0] - m[None, :, None, None]) / s[None, :, None, None]).abs().max().item()
+    assert err < 1e-3 and enc_err < 1e-3, (err, enc_err)
 
     tensors = {}
     for prefix, state in (("model.diffusion_model.", unet_ckpt["ema_unet"]), ("first_stage_model.", vae_state),
@@ -90,7 +105,7 @@ def main():
                                   "block_out_channels": vae.channels, "norm_num_groups": model.GROUPS, "sample_size": dataset.SIZE,
                                   "scaling_factor": SD_SCALE}),
         "text_config": json.dumps(text.config),
-        "tinyshapes_training": json.dumps({"unet_step": unet_ckpt["step"], "latent_std": std,
+        "tinyshapes_training": json.dumps({"unet_step": unet_ckpt["step"], "latent_stats": stats,
                                            "parameters": {"unet": model.count(unet), "text": model.count(text), "vae": model.count(vae)}}),
     }
     write_safetensors(args.out, tensors, metadata)

@@ -5,6 +5,8 @@
 
 Writes dataset.png (a grid of 20 x 10 pictures of 64x64, row by row) and dataset.json (each picture's caption and
 labels). Single shapes only, held-out colour-shape pairs included; seeded, so the files are reproducible.
+Also writes prompts.json: the prompts the generation test gives the demo model (every colour with every shape, the
+held-out pairs marked, each on a background of another colour) and the seeds it uses.
 """
 import json
 import os
@@ -36,6 +38,19 @@ def main():
                    "colours": dataset.COLOURS, "shapes": dataset.SHAPES, "positions": dataset.POSITIONS,
                    "sizes": dataset.SIZES, "held_out": sorted(list(p) for p in dataset.HELD_OUT),
                    "pictures": labels}, f, indent=1)
+
+    names = list(dataset.COLOURS)
+    prompts = []
+    for ci, colour in enumerate(names):
+        for si, shape in enumerate(dataset.SHAPES):
+            bg = names[(ci + 1 + si) % len(names)]  # never the foreground colour: 1 + si < 8
+            prompts.append({"prompt": f"{dataset.article(colour)} {colour} {shape} on {dataset.article(bg)} {bg} background",
+                            "colour": colour, "shape": shape, "background": bg,
+                            "held_out": (colour, shape) in dataset.HELD_OUT})
+    with open(os.path.join(out, "prompts.json"), "w") as f:
+        json.dump({"about": "prompts for the demo model's generation test (tests/test_tinyshapes.cpp), written by "
+                            "ref/tinyshapes/make_checker_set.py; held_out: a colour-shape pair never shown in training",
+                   "seeds": [1, 2], "prompts": prompts}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -213,7 +213,7 @@ class Step(nn.ModuleList):
 class UNet(nn.Module):
     """`model.diffusion_model` of an SD 1.x file. channels[i] per level; attention at every level but the last."""
 
-    def __init__(self, channels=(32, 64, 96, 128), context=64, heads=(1, 2, 3, 4), in_ch=4, layers=2):
+    def __init__(self, channels=(96, 64, 64, 96), context=64, heads=(3, 2, 2, 3), in_ch=4, layers=2):
         super().__init__()
         c0, emb = channels[0], 4 * channels[0]
         levels = len(channels)
@@ -355,7 +355,7 @@ class Decoder(nn.Module):
 class AutoencoderKL(nn.Module):
     """`first_stage_model`: images in [-1, 1] <-> latents (the U-Net sees latent * 0.18215)."""
 
-    def __init__(self, channels=(32, 64, 64, 64), z=4):
+    def __init__(self, channels=(64, 64, 64, 64), z=4):
         super().__init__()
         self.channels, self.z = list(channels), z
         self.encoder, self.decoder = Encoder(channels, z), Decoder(channels, z)

@@ -8,6 +8,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/default_model.h"
 #include "core/error.h"
 #include "core/memory.h"
 #include "io/safetensors.h"
@@ -27,8 +28,9 @@ constexpr long long kMinSide = 8, kMaxSide = kMaxImageSide, kMaxSteps = 1000, kM
 constexpr double kMaxCfg = 100;
 
 const char* kUsage =
-    "usage: sdref -m MODEL -p PROMPT [options]\n"
+    "usage: sdref [-m MODEL] -p PROMPT [options]\n"
     "  -m, --model PATH          a .safetensors checkpoint (original layout) or a diffusers folder\n"
+    "                            (default: the TinyShapes demo model installed beside sdref)\n"
     "  -p, --prompt TEXT         what to draw\n"
     "  -n, --negative-prompt T   what to avoid (used when --cfg-scale > 1)\n"
     "  -o, --output FILE         PNG to write (default output.png; batches add _1, _2, ...)\n"
@@ -146,7 +148,6 @@ int cmd_generate(int argc, char** argv) {
             return 0;
         } else fail("unknown option \"", a, "\" (see sdref --help)");
     }
-    if (model_path.empty()) fail("-m/--model: no model given (see sdref --help)");
     if (!have_prompt) fail("-p/--prompt: no prompt given");
     if (!mask_path.empty() && init_path.empty()) fail("--mask needs an init image (-i)");
     if (!outpaint_text.empty() && init_path.empty()) fail("--outpaint needs an image to extend (-i)");
@@ -184,6 +185,7 @@ int cmd_generate(int argc, char** argv) {
     };
     check_size();
 
+    if (model_path.empty()) model_path = default_model_path();
     const auto load_start = std::chrono::steady_clock::now();
     CheckpointOverrides overrides;
     overrides.prediction_type = prediction_type;

@@ -15,7 +15,8 @@ void usage() {
     std::printf(
         "sdref: Stable Diffusion inference from scratch\n"
         "usage:\n"
-        "  sdref -m MODEL -p PROMPT [options]                              generate an image (sdref -h for options)\n"
+        "  sdref [-m MODEL] -p PROMPT [options]                            generate an image (sdref -h for options;\n"
+        "                                                                 without -m: the TinyShapes demo model)\n"
         "  sdref tokenize [--pad-id N] [--raw] [--tokenizer DIR] TEXT   CLIP token ids of a prompt\n"
         "  sdref inspect FILE.safetensors                                 validate a file, list its tensors\n"
         "  sdref inspect --check MODEL                                    scan a file or model folder for NaN/Inf weights\n");
