@@ -5,8 +5,8 @@
 
 Writes dataset.png (a grid of 20 x 10 pictures of 64x64, row by row) and dataset.json (each picture's caption and
 labels). Single shapes only, held-out colour-shape pairs included; seeded, so the files are reproducible.
-Also writes prompts.json: the prompts the generation test gives the demo model (every colour with every shape, the
-held-out pairs marked, each on a background of another colour) and the seeds it uses.
+Also writes prompts.json: the prompts the generation test gives the demo model (every large colour-shape pair,
+the held-out pairs marked, each on a background of another colour) and the seeds it uses.
 """
 import json
 import os
@@ -44,13 +44,14 @@ def main():
     for ci, colour in enumerate(names):
         for si, shape in enumerate(dataset.SHAPES):
             bg = names[(ci + 1 + si) % len(names)]  # never the foreground colour: 1 + si < 8
-            prompts.append({"prompt": f"{dataset.article(colour)} {colour} {shape} on {dataset.article(bg)} {bg} background",
-                            "colour": colour, "shape": shape, "background": bg,
-                            "held_out": (colour, shape) in dataset.HELD_OUT})
+            prompts.append({"prompt": f"a large {colour} {shape} on {dataset.article(bg)} {bg} background",
+                            "colour": colour, "shape": shape, "background": bg, "held_out": (colour, shape) in dataset.HELD_OUT,
+                            "seeds": [1, 2, 3] if (colour, shape) in dataset.HELD_OUT else [1]})
     with open(os.path.join(out, "prompts.json"), "w") as f:
         json.dump({"about": "prompts for the demo model's generation test (tests/test_tinyshapes.cpp), written by "
-                            "ref/tinyshapes/make_checker_set.py; held_out: a colour-shape pair never shown in training",
-                   "seeds": [1, 2], "prompts": prompts}, f, indent=1)
+                            "ref/tinyshapes/make_checker_set.py; held_out: a colour-shape pair never shown in training "
+                            "(three seeds each, the others one); sdref_flags: added to every sdref command",
+                   "sdref_flags": "", "prompts": prompts}, f, indent=1)
 
 
 if __name__ == "__main__":

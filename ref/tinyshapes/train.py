@@ -265,7 +265,7 @@ def main():
     ap.add_argument("--decoder-steps", type=int, default=1000, help="decoder fine-tuning after the U-Net")
     ap.add_argument("--decoder-lr", type=float, default=2e-4)
     ap.add_argument("--decoder-noise", type=float, default=0.1)
-    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--steps", type=int, default=1800)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3, help="U-Net learning rate")
     ap.add_argument("--text-lr", type=float, default=2e-3, help="text encoder learning rate")
