@@ -4,6 +4,7 @@
 
 #include <climits>
 #include <cstdio>
+#include <vector>
 
 #include "core/error.h"
 
@@ -29,13 +30,13 @@ bool exists(const std::string& path) {
     return false;
 }
 
-}  // namespace
-
 std::vector<std::string> default_model_candidates() {
     const std::string dir = binary_folder();
     if (dir.empty()) return {};
     return {dir + "/" + kDefaultModelFile, dir + "/../share/sdref/" + kDefaultModelFile};
 }
+
+}  // namespace
 
 std::string default_model_path() {
     const std::vector<std::string> candidates = default_model_candidates();

@@ -4,16 +4,13 @@
 #pragma once
 
 #include <string>
-#include <vector>
 
 namespace sdref::cli {
 
 constexpr const char* kDefaultModelFile = "tinyshapes.safetensors";
 
-// The places looked in, in order: <binary's folder>/tinyshapes.safetensors, <binary's folder>/../share/sdref/...
-std::vector<std::string> default_model_candidates();
-
-// The first candidate that exists; a clear error listing the places looked in when none does.
+// The first of <binary's folder>/tinyshapes.safetensors and <binary's folder>/../share/sdref/tinyshapes.safetensors
+// that exists; a clear error listing the places looked in when neither does.
 std::string default_model_path();
 
 }  // namespace sdref::cli
