@@ -19,6 +19,19 @@ struct Score {
     void add(bool ok) { right += ok, ++total; }
 };
 
+// One picture made by the sdref command with these arguments (writing `path`), as the checker sees it.
+test::ShapeLabels draw_and_judge(const test::TinyShapesChecker& checker, const std::string& args, const std::string& path) {
+    const test::Run r = test::run(args + " -o " + test::quote(path));
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    return checker.judge(read_image(path, 3));
+}
+
+// The shape's and the background's colours are the ones a case of prompts.json asks for.
+bool colours_right(const test::ShapeLabels& got, const Json& c) {
+    return got.colour == c.at("colour").as_string() && got.background == c.at("background").as_string();
+}
+
 }  // namespace
 
 TEST_CASE("the TinyShapes checker judges the dataset's own pictures right", "[tinyshapes]") {
@@ -82,12 +95,9 @@ TEST_CASE("the demo model draws the colours its prompts ask for, and some of the
     for (const Json& c : cases.at("prompts").items()) {
         for (const Json& seed : c.at("seeds").items()) {
             const std::string prompt = c.at("prompt").as_string(), path = dir + "/" + std::to_string(n++) + ".png";
-            const test::Run r = test::run("-p " + test::quote(prompt) + " -s " + std::to_string(seed.as_int()) + " -o " +
-                                          test::quote(path) + " " + cases.at("sdref_flags").as_string());
-            INFO(r.output);
-            REQUIRE(r.status == 0);
-            const test::ShapeLabels got = checker.judge(read_image(path, 3));
-            const bool colour_ok = got.colour == c.at("colour").as_string() && got.background == c.at("background").as_string();
+            const test::ShapeLabels got = draw_and_judge(
+                checker, "-p " + test::quote(prompt) + " -s " + std::to_string(seed.as_int()) + " " + cases.at("sdref_flags").as_string(), path);
+            const bool colour_ok = colours_right(got, c);
             const bool shape_ok = got.shape == c.at("shape").as_string();
             colour.add(colour_ok), shape.add(shape_ok);
             if (c.at("held_out").as_bool()) held_colour.add(colour_ok), held_shape.add(shape_ok);
@@ -113,13 +123,11 @@ TEST_CASE("the demo model's test can fail: a random-weight model's pictures are 
     Score colour;
     const std::vector<Json>& prompts = cases.at("prompts").items();
     for (size_t i = 0; i < prompts.size(); i += 8) {
-        const std::string path = dir + "/" + std::to_string(i) + ".png";
-        const test::Run r = test::run("-m " + test::quote(test::golden_path("tiny-sd1.safetensors")) + " -W 64 -H 64 -p " +
-                                      test::quote(prompts[i].at("prompt").as_string()) + " -o " + test::quote(path));
-        INFO(r.output);
-        REQUIRE(r.status == 0);
-        const test::ShapeLabels got = checker.judge(read_image(path, 3));
-        colour.add(got.colour == prompts[i].at("colour").as_string() && got.background == prompts[i].at("background").as_string());
+        const test::ShapeLabels got = draw_and_judge(checker,
+                                                     "-m " + test::quote(test::golden_path("tiny-sd1.safetensors")) + " -W 64 -H 64 -p " +
+                                                         test::quote(prompts[i].at("prompt").as_string()),
+                                                     dir + "/" + std::to_string(i) + ".png");
+        colour.add(colours_right(got, prompts[i]));
     }
     CHECK(colour.rate() < 0.5);
 }

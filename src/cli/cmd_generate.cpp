@@ -11,6 +11,7 @@
 #include "cli/default_model.h"
 #include "core/error.h"
 #include "core/memory.h"
+#include "io/mapped_file.h"
 #include "io/safetensors.h"
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
@@ -194,11 +195,7 @@ int cmd_generate(int argc, char** argv) {
     if (p.height == 0) p.height = model.info().default_height;
     check_size();
     if (safety_path.empty() && !no_safety_checker) {
-        const std::string own = model_path + "/safety_checker/model.safetensors";
-        if (FILE* f = std::fopen(own.c_str(), "rb")) {
-            std::fclose(f);
-            safety_path = model_path + "/safety_checker";
-        }
+        if (path_exists(model_path + "/safety_checker/model.safetensors")) safety_path = model_path + "/safety_checker";
     }
     std::optional<SafetyChecker> checker;
     if (!safety_path.empty() && !no_safety_checker) checker = SafetyChecker::load(safety_path);

@@ -3,10 +3,10 @@
 #include <unistd.h>
 
 #include <climits>
-#include <cstdio>
 #include <vector>
 
 #include "core/error.h"
+#include "io/mapped_file.h"
 
 namespace sdref::cli {
 
@@ -22,14 +22,6 @@ std::string binary_folder() {
     return slash == std::string::npos ? "" : exe.substr(0, slash);
 }
 
-bool exists(const std::string& path) {
-    if (FILE* f = std::fopen(path.c_str(), "rb")) {
-        std::fclose(f);
-        return true;
-    }
-    return false;
-}
-
 std::vector<std::string> default_model_candidates() {
     const std::string dir = binary_folder();
     if (dir.empty()) return {};
@@ -42,7 +34,7 @@ std::string default_model_path() {
     const std::vector<std::string> candidates = default_model_candidates();
     std::string looked;
     for (const std::string& c : candidates) {
-        if (exists(c)) return c;
+        if (path_exists(c)) return c;
         looked += (looked.empty() ? "" : ", ") + c;
     }
     fail("-m/--model: no model given, and the demo model ", kDefaultModelFile, " is not installed beside sdref (looked in ",

@@ -70,4 +70,9 @@ std::string read_text_file(const std::string& path) {
     return s.str();
 }
 
+bool path_exists(const std::string& path) {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0;
+}
+
 }  // namespace sdref

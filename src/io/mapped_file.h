@@ -35,4 +35,7 @@ private:
 // Read a whole (small) file into a string; throws naming the path.
 std::string read_text_file(const std::string& path);
 
+// Whether something (a file or a folder) exists at `path`.
+bool path_exists(const std::string& path);
+
 }  // namespace sdref

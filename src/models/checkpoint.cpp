@@ -17,11 +17,6 @@ bool is_directory(const std::string& path) {
     return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-bool exists(const std::string& path) {
-    struct stat st;
-    return ::stat(path.c_str(), &st) == 0;
-}
-
 // "a.b.c" -> {"a", "b", "c"}
 std::vector<std::string> split(const std::string& s) {
     std::vector<std::string> parts;
@@ -53,7 +48,7 @@ std::string resblock_name(const std::string& rest) {
 
 std::string weights_file(const std::string& dir, const std::string& stem) {
     for (const std::string& name : {stem + ".safetensors", stem + ".fp16.safetensors"})
-        if (exists(dir + "/" + name)) return dir + "/" + name;
+        if (path_exists(dir + "/" + name)) return dir + "/" + name;
     fail(dir, ": no ", stem, ".safetensors (nor its .fp16 variant)");
 }
 
@@ -134,7 +129,7 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
     std::string prediction_type;
 
     if (is_directory(path)) {
-        if (!exists(path + "/model_index.json")) fail(path, ": not a diffusers model folder (no model_index.json)");
+        if (!path_exists(path + "/model_index.json")) fail(path, ": not a diffusers model folder (no model_index.json)");
         unet_config = load_json(path + "/unet/config.json");
         unet_cfg = &unet_config;
         const Json vae_config = load_json(path + "/vae/config.json");
@@ -147,9 +142,9 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
         w.add_file(weights_file(path + "/vae", "diffusion_pytorch_model"), "first_stage_model.",
                    [levels](const std::string& n) { return diffusers_vae_name(n, levels); });
         w.add_file(weights_file(path + "/text_encoder", "model"), "cond_stage_model.transformer.");
-        if (exists(path + "/tokenizer/vocab.json"))
+        if (path_exists(path + "/tokenizer/vocab.json"))
             m.tokenizer_ = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(path + "/tokenizer"));
-        if (exists(path + "/scheduler/scheduler_config.json")) {
+        if (path_exists(path + "/scheduler/scheduler_config.json")) {
             scheduler_config = load_json(path + "/scheduler/scheduler_config.json");
             m.info_.scheduler.update_from_json(scheduler_config, path + "/scheduler/scheduler_config.json");
             prediction_type = m.info_.scheduler.prediction_type;
