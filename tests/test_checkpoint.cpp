@@ -32,8 +32,8 @@ TEST_CASE("tiny-sd1 as a single file and as a diffusers folder: same outputs, bo
     }
     const SafetensorsFile u(test::golden_path("unet_sd1.safetensors"));
     const Tensor x = u.load_f32("x"), t = u.load_f32("t"), ctx = u.load_f32("context"), eps = u.load_f32("eps");
-    const Tensor a = file.unet().forward(test::batch_item(x, 0), t[0], test::batch_item(ctx, 0));
-    const Tensor b = folder.unet().forward(test::batch_item(x, 0), t[0], test::batch_item(ctx, 0));
+    const Tensor a = file.unet().forward(test::batch_item(x, 0), t[0], {test::batch_item(ctx, 0), {}});
+    const Tensor b = folder.unet().forward(test::batch_item(x, 0), t[0], {test::batch_item(ctx, 0), {}});
     CHECK(same_bits(a, b));
     test::check_close("unet from folder", b, test::batch_item(eps, 0), 1e-4);
 
@@ -43,8 +43,8 @@ TEST_CASE("tiny-sd1 as a single file and as a diffusers folder: same outputs, bo
     test::check_close("vae decode from folder", folder.vae().decode(latent), test::batch_item(v.load_f32("decoded"), 0), 1e-4);
     test::check_close("vae mean from folder", folder.vae().encode(image).mean, test::batch_item(v.load_f32("mean"), 0), 1e-4);
 
-    const std::vector<int> ids = folder.tokenizer().encode_padded("a photo of a cat", folder.info().pad_token);
-    CHECK(same_bits(file.text_encoder().encode(ids, 1), folder.text_encoder().encode(ids, 1)));
+    CHECK(same_bits(file.conditioner().encode("a photo of a cat", false, {}).context,
+                    folder.conditioner().encode("a photo of a cat", false, {}).context));
 }
 
 TEST_CASE("model kinds: inpainting and SD 2.x v-prediction are detected, overrides apply", "[checkpoint][golden]") {
@@ -52,8 +52,14 @@ TEST_CASE("model kinds: inpainting and SD 2.x v-prediction are detected, overrid
     CHECK(inpaint.info().inpainting);
     const StableDiffusionModel sd2 = StableDiffusionModel::load(test::golden_path("tiny-sd2v.safetensors"));
     CHECK(sd2.info().family == ModelFamily::SD2);
-    CHECK(sd2.info().clip_skip == 2);
-    CHECK(sd2.info().pad_token == 0);
+    // its conditioner pads with 0 and takes the penultimate layer: clip_text_sd2's conditioning for the prompts
+    const SafetensorsFile c1(test::golden_path("clip_text_sd1.safetensors")), c2(test::golden_path("clip_text_sd2.safetensors"));
+    const Json prompts = Json::parse(c1.meta("prompts"), "clip_text_sd1 prompts");
+    const Tensor pen = c2.load_f32("penultimate_normed");
+    REQUIRE(int64_t(prompts.items().size()) == pen.dim(0));
+    for (size_t b = 0; b < prompts.items().size(); ++b)
+        test::check_close("SD 2.x conditioning of prompt " + std::to_string(b),
+                          sd2.conditioner().encode(prompts.items()[b].as_string(), false, {}).context, test::batch_item(pen, int64_t(b)), 1e-4);
     CHECK(sd2.info().scheduler.prediction_type == "v_prediction");
     const StableDiffusionModel eps = StableDiffusionModel::load(test::golden_path("tiny-sd2v.safetensors"), {"epsilon"});
     CHECK(eps.info().scheduler.prediction_type == "epsilon");
@@ -84,9 +90,9 @@ TEST_CASE("low-memory mode: streamed U-Net weights give the same bits, tiled VAE
     const StableDiffusionModel m = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"));
     const SafetensorsFile u(test::golden_path("unet_sd1.safetensors"));
     const Tensor x = test::batch_item(u.load_f32("x"), 0), ctx = test::batch_item(u.load_f32("context"), 0);
-    const Tensor a = m.unet().forward(x, 500.0f, ctx, false);
-    const Tensor b = m.unet().forward(x, 500.0f, ctx, true);  // weights released after each block
-    const Tensor c = m.unet().forward(x, 500.0f, ctx, false); // and read back in afterwards
+    const Tensor a = m.unet().forward(x, 500.0f, {ctx, {}}, false);
+    const Tensor b = m.unet().forward(x, 500.0f, {ctx, {}}, true);  // weights released after each block
+    const Tensor c = m.unet().forward(x, 500.0f, {ctx, {}}, false); // and read back in afterwards
     CHECK(same_bits(a, b));
     CHECK(same_bits(a, c));
 

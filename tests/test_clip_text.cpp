@@ -25,8 +25,8 @@ std::vector<std::vector<int>> golden_ids(const SafetensorsFile& g) {
 }
 
 
-void check_sd1(std::shared_ptr<const WeightStore> w, const Json* config) {
-    const ClipTextEncoder enc = ClipTextEncoder::load(w, config);
+void check_sd1(std::shared_ptr<const WeightStore> w, const Json* config, const std::string& embedder) {
+    const ClipTextEncoder enc = ClipTextEncoder::load(w, config, embedder);
     const SafetensorsFile g(test::golden_path("clip_text_sd1.safetensors"));
     const std::vector<std::vector<int>> ids = golden_ids(g);
     const Tensor last = g.load_f32("last_hidden_state"), pen = g.load_f32("penultimate_normed"),
@@ -55,14 +55,14 @@ TEST_CASE("the golden input ids are what our tokenizer gives for the golden prom
 TEST_CASE("CLIP text encoder (SD 1.x) from the single-file checkpoint matches clip_text_sd1", "[clip][golden]") {
     auto w = std::make_shared<WeightStore>();
     w->add_file(test::golden_path("tiny-sd1.safetensors"));
-    check_sd1(w, nullptr);
+    check_sd1(w, nullptr, "cond_stage_model.");
 }
 
 TEST_CASE("CLIP text encoder (SD 1.x) from the diffusers folder matches clip_text_sd1", "[clip][golden]") {
     auto w = std::make_shared<WeightStore>();
     w->add_file(test::golden_path("tiny-sd1-diffusers/text_encoder/model.safetensors"));
     const Json config = test::load_json_file(test::golden_path("tiny-sd1-diffusers/text_encoder/config.json"));
-    check_sd1(w, &config);
+    check_sd1(w, &config, "");
 }
 
 TEST_CASE("OpenCLIP text encoder (SD 2.x) matches clip_text_sd2", "[clip][golden]") {
@@ -96,6 +96,6 @@ TEST_CASE("text encoder loading is strict: a wrong shape or missing tensor names
     write_safetensors(dir + "/te.safetensors", records);
     auto w = std::make_shared<WeightStore>();
     w->add_file(dir + "/te.safetensors");
-    CHECK_THROWS_WITH(ClipTextEncoder::load(w), Catch::Contains("text_model.encoder.layers.0.self_attn.k_proj.weight") &&
+    CHECK_THROWS_WITH(ClipTextEncoder::load(w, nullptr, ""), Catch::Contains("text_model.encoder.layers.0.self_attn.k_proj.weight") &&
                                                     Catch::Contains("[16, 64]") && Catch::Contains("expected [32, 32]"));
 }

@@ -17,7 +17,7 @@ void check_unet(const UNet& unet, const std::string& file, const std::string& t_
     const Tensor x = g.load_f32("x"), t = g.load_f32(t_key), ctx = g.load_f32("context"), ref = g.load_f32(out_key);
     for (int64_t b = 0; b < x.dim(0); ++b)
         test::check_close(file + " " + out_key + " item " + std::to_string(b) + " (t = " + std::to_string(t[b]) + ")",
-                          unet.forward(test::batch_item(x, b), t[b], test::batch_item(ctx, b)), test::batch_item(ref, b), 1e-4);
+                          unet.forward(test::batch_item(x, b), t[b], {test::batch_item(ctx, b), {}}), test::batch_item(ref, b), 1e-4);
 }
 
 UNet load_single(const std::string& file) {

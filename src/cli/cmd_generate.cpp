@@ -5,6 +5,7 @@
 #include <limits>
 #include <optional>
 #include <random>
+#include <tuple>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -26,6 +27,7 @@ namespace {
 // The ranges of the numeric flags (a value outside is an error naming the flag and its range). Sizes must also
 // be multiples of 8; --clip-skip is checked against the model's layers once it is loaded.
 constexpr long long kMinSide = 8, kMaxSide = kMaxImageSide, kMaxSteps = 1000, kMaxBatch = 10000, kMaxClipSkip = 48, kMaxThreads = 1024;
+constexpr long long kMaxMicroSize = 16384;  // SDXL's original/target sizes and crops may exceed the image
 constexpr double kMaxCfg = 100;
 
 const char* kUsage =
@@ -50,6 +52,14 @@ const char* kUsage =
     "  --outpaint L,T,R,B        extend -i's image by these pixels and paint the new border\n"
     "  --clip-skip N             text encoder layer counted from the end (A1111 numbering; default: model's)\n"
     "  --prediction-type T       epsilon or v_prediction, when the checkpoint does not say\n"
+    "  --original-size W,H       SDXL micro-conditioning: the size the picture is meant to have come from\n"
+    "                            (default: the image size)\n"
+    "  --crop-top-left X,Y       SDXL micro-conditioning: where a crop from it started (default 0,0)\n"
+    "  --target-size W,H         SDXL micro-conditioning: the size asked for (default: the image size)\n"
+    "  --aesthetic-score X, --negative-aesthetic-score X\n"
+    "                            SDXL refiner: the score to aim for and to steer away from (default 6.0, 2.5)\n"
+    "  --refiner PATH            an SDXL refiner that takes over the last part of the schedule\n"
+    "  --refiner-start X         the share of the schedule the base model runs first (default 0.8)\n"
     "  --save-latents FILE       also write the final latents [1, 4, H/8, W/8] as safetensors\n"
     "  --sld PRESET              Safe Latent Diffusion: weak, medium, strong or max\n"
     "  --sld-guidance-scale X, --sld-warmup-steps N, --sld-threshold X, --sld-momentum-scale X, --sld-mom-beta X\n"
@@ -93,17 +103,27 @@ std::string basename(const std::string& path) {
     return dot == std::string::npos ? b : b.substr(0, dot);
 }
 
+// "A,B" -> two integers in [lo, hi], or an error naming the flag.
+std::pair<int64_t, int64_t> parse_pair(const std::string& flag, const std::string& text, long long lo, long long hi) {
+    long long a = 0, b = 0;
+    char comma = 0, rest = 0;
+    if (std::sscanf(text.c_str(), "%lld%c%lld%c", &a, &comma, &b, &rest) != 3 || comma != ',' || a < lo || b < lo || a > hi || b > hi)
+        fail(flag, ": \"", text, "\" is not two whole numbers A,B from ", lo, " to ", hi);
+    return {a, b};
+}
+
 }  // namespace
 
 int cmd_generate(int argc, char** argv) {
     Args args(argc, argv, 1);
     std::string model_path, output = "output.png", method = "euler_a", schedule = "discrete", init_path, mask_path,
-                latents_path, outpaint_text, prediction_type;
+                latents_path, outpaint_text, prediction_type, refiner_path;
     GenerationParams p;
     p.width = p.height = 0;  // 0: the model's default size (its metadata, else the family's)
     int steps = 20, batch = 1;
     long long seed = 42;
-    bool verbose = false, have_prompt = false, strength_given = false, no_safety_checker = false, size_given = false;
+    bool verbose = false, have_prompt = false, strength_given = false, no_safety_checker = false, size_given = false,
+         refiner_given_start = false;
     std::string safety_path;
     auto sld_on = [&]() {
         if (!p.sld.enabled) p.sld = SafeLatentDiffusion::preset("medium");
@@ -128,6 +148,15 @@ int cmd_generate(int argc, char** argv) {
         else if (a == "--outpaint") outpaint_text = args.value(a);
         else if (a == "--clip-skip") p.clip_skip = int(args.int_value(a, 1, kMaxClipSkip));
         else if (a == "--prediction-type") prediction_type = args.value(a);
+        else if (a == "--original-size")
+            std::tie(p.micro.original_width, p.micro.original_height) = parse_pair(a, args.value(a), kMinSide, kMaxMicroSize);
+        else if (a == "--crop-top-left") std::tie(p.micro.crop_left, p.micro.crop_top) = parse_pair(a, args.value(a), 0, kMaxMicroSize);
+        else if (a == "--target-size")
+            std::tie(p.micro.target_width, p.micro.target_height) = parse_pair(a, args.value(a), kMinSide, kMaxMicroSize);
+        else if (a == "--aesthetic-score") p.micro.aesthetic_score = float(args.number_value(a, 0, 10));
+        else if (a == "--negative-aesthetic-score") p.micro.negative_aesthetic_score = float(args.number_value(a, 0, 10));
+        else if (a == "--refiner") refiner_path = args.value(a);
+        else if (a == "--refiner-start") p.refiner_start = float(args.number_value(a, 0, 1, /*lo_open=*/true)), refiner_given_start = true;
         else if (a == "--save-latents") latents_path = args.value(a);
         else if (a == "-t" || a == "--threads") kernels::set_num_threads(int(args.int_value(a, 1, kMaxThreads)));
         else if (a == "--sld") {
@@ -152,6 +181,7 @@ int cmd_generate(int argc, char** argv) {
     if (!have_prompt) fail("-p/--prompt: no prompt given");
     if (!mask_path.empty() && init_path.empty()) fail("--mask needs an init image (-i)");
     if (!outpaint_text.empty() && init_path.empty()) fail("--outpaint needs an image to extend (-i)");
+    if (refiner_given_start && refiner_path.empty()) fail("--refiner-start needs --refiner");
     if (seed < 0) seed = (long long)(std::random_device{}() & 0x7fffffff);
 
     // inputs: everything that can fail is read before the model is loaded and before any output is written
@@ -191,6 +221,11 @@ int cmd_generate(int argc, char** argv) {
     CheckpointOverrides overrides;
     overrides.prediction_type = prediction_type;
     const StableDiffusionModel model = StableDiffusionModel::load(model_path, overrides);
+    std::optional<StableDiffusionModel> refiner;
+    if (!refiner_path.empty()) {
+        refiner = StableDiffusionModel::load(refiner_path, overrides);
+        p.refiner = &*refiner;
+    }
     if (p.width == 0) p.width = model.info().default_width;
     if (p.height == 0) p.height = model.info().default_height;
     check_size();
@@ -205,7 +240,7 @@ int cmd_generate(int argc, char** argv) {
     if (verbose) {
         std::fprintf(stderr, "loaded %s in %.2f s (%s, %s%s, %s)\n", model_path.c_str(),
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count(),
-                     model.info().family == ModelFamily::SD2 ? "SD 2.x" : "SD 1.x", model.info().inpainting ? "inpainting, " : "",
+                     model.info().family_name.c_str(), model.info().inpainting ? "inpainting, " : "",
                      model.info().scheduler.prediction_type.c_str(), kernels::cpu_isa_name());
         for (const std::string& u : model.unused_tensors()) std::fprintf(stderr, "unused tensor %s\n", u.c_str());
     }
@@ -242,6 +277,7 @@ int cmd_generate(int argc, char** argv) {
         if (p.clip_skip > 1) params += ", Clip skip: " + std::to_string(p.clip_skip);
         if (p.init_image) params += ", Denoising strength: " + cat(p.strength);
         if (p.low_memory) params += ", Tiled VAE: 320 px tiles";
+        if (refiner) params += ", Refiner: " + basename(refiner_path) + ", Refiner switch at: " + cat(p.refiner_start);
         if (p.sld.enabled)
             params += ", SLD: guidance " + cat(p.sld.guidance_scale) + " warmup " + std::to_string(p.sld.warmup_steps) +
                       " threshold " + cat(p.sld.threshold) + " momentum " + cat(p.sld.momentum_scale) + " beta " + cat(p.sld.mom_beta);

@@ -60,6 +60,18 @@ void attention_forward(const AttentionWeights& a, const float* x, int64_t n, con
 
 }  // namespace
 
+std::vector<float> timestep_embedding(float t, int64_t dim) {
+    const int64_t half = dim / 2;
+    std::vector<float> emb(size_t(dim), 0.0f);
+    for (int64_t i = 0; i < half; ++i) {
+        const float exponent = float(-std::log(10000.0)) * float(i) / float(half);
+        const float arg = t * std::exp(exponent);
+        emb[size_t(i)] = std::cos(arg);
+        emb[size_t(half + i)] = std::sin(arg);
+    }
+    return emb;
+}
+
 Norm Norm::load(const WeightStore& w, const std::string& name, int64_t channels) {
     return {w.vector(name + ".weight", {channels}), w.vector(name + ".bias", {channels})};
 }

@@ -14,6 +14,11 @@
 
 namespace sdref {
 
+// sinusoid(t) [dim]: [cos(t f_0), ..., cos(t f_{h-1}), sin(t f_0), ...], f_i = 10000^(-i/h), h = dim / 2
+// (diffusers' get_timestep_embedding with flip_sin_to_cos = True, downscale_freq_shift = 0, in fp32): the U-Net's
+// timestep embedding and SDXL's micro-conditioning features.
+std::vector<float> timestep_embedding(float t, int64_t dim);
+
 struct Norm {
     Tensor weight, bias;  // [C]
     static Norm load(const WeightStore& w, const std::string& name, int64_t channels);

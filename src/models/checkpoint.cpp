@@ -69,6 +69,7 @@ void parse_resolution(const std::string& text, const std::string& source, int64_
 std::string diffusers_unet_name(const std::string& ldm, int64_t L) {
     const std::vector<std::string> p = split(ldm);
     if (p.size() >= 2 && p[0] == "time_embed") return std::string("time_embedding.linear_") + (p[1] == "0" ? "1" : "2") + "." + join(p, 2);
+    if (p.size() >= 3 && p[0] == "label_emb") return std::string("add_embedding.linear_") + (p[2] == "0" ? "1" : "2") + "." + join(p, 3);
     if (p.size() >= 2 && p[0] == "out") return std::string(p[1] == "0" ? "conv_norm_out" : "conv_out") + "." + join(p, 2);
     if (p.size() >= 3 && p[0] == "middle_block" && is_number(p[1])) {
         if (p[1] == "1") return "mid_block.attentions.0." + join(p, 2);
@@ -124,52 +125,82 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
     m.info_.source = path;
     m.weights_ = std::make_shared<WeightStore>();
     WeightStore& w = *m.weights_;
-    Json unet_config, text_config, scheduler_config;
-    const Json *unet_cfg = nullptr, *text_cfg = nullptr;
+    Json unet_config, text_configs[2], scheduler_config, model_index;
+    const Json* unet_cfg = nullptr;
+    ConditionerSource cs;
     std::string prediction_type;
+    float vae_scale = 0;  // 0: the family's
 
     if (is_directory(path)) {
         if (!path_exists(path + "/model_index.json")) fail(path, ": not a diffusers model folder (no model_index.json)");
+        model_index = load_json(path + "/model_index.json");
         unet_config = load_json(path + "/unet/config.json");
         unet_cfg = &unet_config;
         const Json vae_config = load_json(path + "/vae/config.json");
-        text_config = load_json(path + "/text_encoder/config.json");
-        text_cfg = &text_config;
         const int64_t L = unet_config.find("layers_per_block") ? unet_config.at("layers_per_block").as_int() : 2;
         const int64_t levels = int64_t(vae_config.at("block_out_channels").items().size());
         w.add_file(weights_file(path + "/unet", "diffusion_pytorch_model"), "model.diffusion_model.",
                    [L](const std::string& n) { return diffusers_unet_name(n, L); });
         w.add_file(weights_file(path + "/vae", "diffusion_pytorch_model"), "first_stage_model.",
                    [levels](const std::string& n) { return diffusers_vae_name(n, levels); });
-        w.add_file(weights_file(path + "/text_encoder", "model"), "cond_stage_model.transformer.");
-        if (path_exists(path + "/tokenizer/vocab.json"))
-            m.tokenizer_ = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(path + "/tokenizer"));
+        // text encoders (Hugging Face names) at the canonical prefix of their family: SD 1.x/2.x text_encoder/;
+        // SDXL text_encoder/ and text_encoder_2/; the SDXL refiner text_encoder_2/ alone
+        const bool first = is_directory(path + "/text_encoder"), second = is_directory(path + "/text_encoder_2");
+        std::vector<std::pair<std::string, std::string>> encoders;  // folder, canonical prefix
+        if (first && second) encoders = {{"text_encoder", "conditioner.embedders.0.transformer."}, {"text_encoder_2", "conditioner.embedders.1.transformer."}};
+        else if (second) encoders = {{"text_encoder_2", "conditioner.embedders.0.transformer."}};
+        else encoders = {{"text_encoder", "cond_stage_model.transformer."}};
+        for (size_t i = 0; i < encoders.size(); ++i) {
+            const std::string dir = path + "/" + encoders[i].first;
+            text_configs[i] = load_json(dir + "/config.json");
+            cs.text_config[i] = &text_configs[i];
+            w.add_file(weights_file(dir, "model"), encoders[i].second);
+        }
+        for (const char* tok : {"tokenizer", "tokenizer_2"})
+            if (!m.tokenizer_ && path_exists(path + "/" + tok + "/vocab.json"))
+                m.tokenizer_ = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(path + "/" + tok));
         if (path_exists(path + "/scheduler/scheduler_config.json")) {
             scheduler_config = load_json(path + "/scheduler/scheduler_config.json");
             m.info_.scheduler.update_from_json(scheduler_config, path + "/scheduler/scheduler_config.json");
             prediction_type = m.info_.scheduler.prediction_type;
         }
-        if (const Json* s = vae_config.find("scaling_factor")) m.info_.vae_scale = float(s->as_number());
+        if (const Json* s = vae_config.find("scaling_factor")) vae_scale = float(s->as_number(path + "/vae/config.json: scaling_factor"));
     } else {
         w.add_file(path);
         if (const std::string p = w.metadata("prediction_type"); !p.empty())
             prediction_type = Json::parse(p, path + " prediction_type metadata").as_string();
-        if (const std::string r = w.metadata("modelspec.resolution"); !r.empty())
-            parse_resolution(r, path, &m.info_.default_width, &m.info_.default_height);
+        if (const std::string v = w.metadata("vae_config"); !v.empty()) {
+            const Json vae_config = Json::parse(v, path + " vae_config metadata");
+            if (const Json* s = vae_config.find("scaling_factor")) vae_scale = float(s->as_number(path + " vae_config: scaling_factor"));
+        }
     }
 
-    m.text_encoder_ = std::make_shared<ClipTextEncoder>(ClipTextEncoder::load(m.weights_, text_cfg));
+    // what kind of model this is: its text encoders tell
+    const FamilySpec& family = detect_family(w);
+    m.info_.family = family.family;
+    m.info_.family_name = family.name;
+    m.text_prefix_ = family.text_prefix;
+    m.info_.default_width = m.info_.default_height = family.native_size;
+    if (!is_directory(path)) {
+        if (const std::string r = w.metadata("modelspec.resolution"); !r.empty())
+            parse_resolution(r, path, &m.info_.default_width, &m.info_.default_height);
+        m.info_.scheduler.timestep_spacing = family.timestep_spacing;  // a single file has no scheduler config
+    }
+    m.info_.vae_scale = vae_scale > 0 ? vae_scale : family.vae_scale;
+
     m.unet_ = std::make_shared<UNet>(UNet::load(m.weights_, "model.diffusion_model.", unet_cfg));
     m.vae_ = std::make_shared<Vae>(Vae::load(m.weights_));
+    cs.store = m.weights_;
+    cs.tokenizer = m.tokenizer_;
+    cs.vector_width = m.unet_->config().adm_in_channels;
+    cs.force_zeros_for_empty_prompt = family.force_zeros_for_empty_prompt;
+    if (const Json* f = model_index.is_object() ? model_index.find("force_zeros_for_empty_prompt") : nullptr)
+        cs.force_zeros_for_empty_prompt = f->as_bool(path + "/model_index.json: force_zeros_for_empty_prompt");
+    m.conditioner_ = family.make_conditioner(cs);
 
-    // what kind of model this is
-    const bool openclip = w.has("cond_stage_model.model.token_embedding.weight");
-    m.info_.family = openclip ? ModelFamily::SD2 : ModelFamily::SD1;
     m.info_.inpainting = m.unet_->config().in_channels == 9;
-    m.info_.clip_skip = openclip ? 2 : 1;
-    m.info_.pad_token = openclip ? ClipTokenizer::kPadSd2 : ClipTokenizer::kPadSd1;
     if (!overrides.prediction_type.empty()) prediction_type = overrides.prediction_type;
-    if (prediction_type.empty()) prediction_type = openclip ? "v_prediction" : "epsilon";
+    if (prediction_type.empty()) prediction_type = family.prediction_type;
     if (prediction_type != "epsilon" && prediction_type != "v_prediction")
         fail("--prediction-type: \"", prediction_type, "\" is not epsilon or v_prediction");
     m.info_.scheduler.prediction_type = prediction_type;

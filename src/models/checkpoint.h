@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "io/json.h"
-#include "models/clip_text.h"
+#include "models/conditioner.h"
 #include "models/unet.h"
 #include "models/vae.h"
 #include "schedulers/scheduler.h"
@@ -19,14 +19,11 @@
 
 namespace sdref {
 
-enum class ModelFamily { SD1, SD2 };
-
 struct ModelInfo {
     ModelFamily family = ModelFamily::SD1;
+    std::string family_name;            // "SD 1.x", "SD 2.x", "SDXL", "SDXL refiner"
     bool inpainting = false;            // a U-Net with 9 input channels (latent + mask + masked-image latent)
-    int clip_skip = 1;                  // the conditioning layer the model was trained with (SD 2.x: 2)
-    int pad_token = ClipTokenizer::kPadSd1;
-    float vae_scale = 0.18215f;         // latents are VAE means times this
+    float vae_scale = 0.18215f;         // latents are VAE means times this (SDXL: 0.13025)
     int64_t default_width = 512, default_height = 512;  // the training size: modelspec.resolution, else the family's
     SchedulerConfig scheduler;          // training noise schedule and prediction type
     std::string source;                 // the file or folder
@@ -39,22 +36,24 @@ struct CheckpointOverrides {
 class StableDiffusionModel {
 public:
     // A .safetensors file or a diffusers folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/,
-    // scheduler/). fp16 variants (*.fp16.safetensors) are used when the plain file is absent.
+    // scheduler/; SDXL: also text_encoder_2/, the refiner only that one). fp16 variants (*.fp16.safetensors) are
+    // used when the plain file is absent. The family is detected from the text encoders' tensors.
     static StableDiffusionModel load(const std::string& path, const CheckpointOverrides& overrides = {});
 
     const ModelInfo& info() const { return info_; }
-    const ClipTokenizer& tokenizer() const { return tokenizer_ ? *tokenizer_ : ClipTokenizer::builtin(); }
-    const ClipTextEncoder& text_encoder() const { return *text_encoder_; }
+    const Conditioner& conditioner() const { return *conditioner_; }
     const UNet& unet() const { return *unet_; }
     const Vae& vae() const { return *vae_; }
     // Give back the resident memory of a model's weights until it is used again (the pipeline does this after
     // each phase, so the text encoder, U-Net and VAE weights are not all resident at once).
-    void release_text_encoder() const { weights_->release("cond_stage_model."); }
+    void release_text_encoder() const { weights_->release(text_prefix_); }
     void release_unet() const { weights_->release("model.diffusion_model."); }
     void release_vae() const { weights_->release("first_stage_model."); }
-    // The stored bytes of a model's weights ("cond_stage_model.", "model.diffusion_model.", "first_stage_model.").
+    // The canonical prefix of the text encoders' tensors ("cond_stage_model.", SDXL: "conditioner.").
+    const std::string& text_prefix() const { return text_prefix_; }
+    // The stored bytes of a model's weights (text_prefix(), "model.diffusion_model.", "first_stage_model.").
     int64_t weight_bytes(const std::string& prefix) const { return weights_->bytes(prefix); }
-    // The weights of a model ("cond_stage_model.", "model.diffusion_model.", "first_stage_model.") that hold NaN
+    // The weights of a model (text_prefix(), "model.diffusion_model.", "first_stage_model.") that hold NaN
     // or Inf, as "file: tensor (N of M values)": what a non-finite result is traced back to.
     std::vector<std::string> non_finite_weights(const std::string& prefix) const { return weights_->non_finite(prefix); }
     // Tensors in the files that no model used (EMA copies, schedule buffers), for `sdref -v`.
@@ -63,8 +62,9 @@ public:
 private:
     ModelInfo info_;
     std::shared_ptr<WeightStore> weights_;
-    std::shared_ptr<ClipTokenizer> tokenizer_;
-    std::shared_ptr<ClipTextEncoder> text_encoder_;
+    std::string text_prefix_;
+    std::shared_ptr<const ClipTokenizer> tokenizer_;
+    std::shared_ptr<const Conditioner> conditioner_;
     std::shared_ptr<UNet> unet_;
     std::shared_ptr<Vae> vae_;
 };

@@ -151,17 +151,23 @@ ClipTextEncoder ClipTextEncoder::load_openclip(const WeightStore& w, const std::
     return m;
 }
 
-ClipTextEncoder ClipTextEncoder::load(std::shared_ptr<const WeightStore> store, const Json* config) {
+ClipTextEncoder ClipTextEncoder::load(std::shared_ptr<const WeightStore> store, const Json* settings, const std::string& embedder) {
     const WeightStore& w = *store;
+    Json meta;
+    if (!settings) {
+        if (const std::string text = w.metadata("text_config"); !text.empty()) {
+            meta = Json::parse(text, w.describe() + " text_config metadata");
+            settings = &meta;
+        }
+    }
+    // heads and activation: diffusers' config.json keys or the metadata's short ones
     int64_t heads = 0;
     std::string act;
-    if (config) {
-        if (const Json* h = config->find("num_attention_heads")) heads = h->as_int("text_encoder/config.json: num_attention_heads");
-        if (const Json* a = config->find("hidden_act")) act = a->as_string("text_encoder/config.json: hidden_act");
-    } else if (const std::string meta = w.metadata("text_config"); !meta.empty()) {
-        const Json j = Json::parse(meta, w.describe() + " text_config metadata");
-        if (const Json* h = j.find("heads")) heads = h->as_int("text_config heads");
-        if (const Json* a = j.find("act")) act = a->as_string("text_config act");
+    if (settings) {
+        for (const char* key : {"num_attention_heads", "heads"})
+            if (const Json* h = settings->find(key)) heads = h->as_int(std::string("text encoder settings: ") + key);
+        for (const char* key : {"hidden_act", "act"})
+            if (const Json* a = settings->find(key)) act = a->as_string(std::string("text encoder settings: ") + key);
     }
     auto activation = [&](kernels::Activation fallback) {
         if (act.empty()) return fallback;
@@ -169,13 +175,45 @@ ClipTextEncoder ClipTextEncoder::load(std::shared_ptr<const WeightStore> store, 
         if (act == "gelu") return kernels::Activation::Gelu;
         fail(w.describe(), ": unsupported text encoder activation \"", act, "\"");
     };
-    for (const char* prefix : {"cond_stage_model.transformer.text_model.", "text_model."})
-        if (w.has(std::string(prefix) + "embeddings.token_embedding.weight"))
+    for (const std::string& prefix : {embedder + "transformer.text_model.", embedder + "text_model."})
+        if (w.has(prefix + "embeddings.token_embedding.weight"))
             return with_store(load_hf(w, prefix, heads, activation(kernels::Activation::QuickGelu)), store);
-    if (w.has("cond_stage_model.model.token_embedding.weight"))
-        return with_store(load_openclip(w, "cond_stage_model.model.", heads, activation(kernels::Activation::Gelu)), store);
-    fail(w.describe(), ": no CLIP text encoder found (looked for cond_stage_model.transformer.text_model.*, "
-         "text_model.* and cond_stage_model.model.*)");
+    if (w.has(embedder + "model.token_embedding.weight"))
+        return with_store(load_openclip(w, embedder + "model.", heads, activation(kernels::Activation::Gelu)), store);
+    fail(w.describe(), ": no CLIP text encoder found (looked for ", embedder, "transformer.text_model.*, ", embedder,
+         "text_model.* and ", embedder, "model.*)");
+}
+
+TextProjection TextProjection::load(const WeightStore& w, const std::string& embedder, int64_t width) {
+    TextProjection p;
+    if (w.has(embedder + "model.text_projection")) {
+        // OpenCLIP: text_projection [D, P], applied as pooled @ P; stored here transposed, as [P, D]
+        const Shape s = w.shape_of(embedder + "model.text_projection");
+        if (s.size() != 2 || s[0] != width) fail(w.describe(), ": ", embedder, "model.text_projection should be [", width, ", P], is ", shape_str(s));
+        const Tensor t = w.vector(embedder + "model.text_projection", s);
+        p.weight = Tensor({s[1], s[0]});
+        for (int64_t i = 0; i < s[0]; ++i)
+            for (int64_t j = 0; j < s[1]; ++j) p.weight[j * s[0] + i] = t[i * s[1] + j];
+        return p;
+    }
+    // Hugging Face CLIPTextModelWithProjection: text_projection.weight [P, D], a linear layer without bias
+    const std::string name = embedder + "transformer.text_projection.weight";
+    if (!w.has(name)) fail(w.describe(), ": no text projection (looked for ", embedder, "model.text_projection and ", name, ")");
+    const Shape s = w.shape_of(name);
+    if (s.size() != 2 || s[1] != width) fail(w.describe(), ": ", name, " should be [P, ", width, "], is ", shape_str(s));
+    p.weight = w.vector(name, s);
+    return p;
+}
+
+Tensor TextProjection::apply(const Tensor& pooled) const {
+    const int64_t P = weight.dim(0), D = weight.dim(1);
+    Tensor out({P});
+    for (int64_t j = 0; j < P; ++j) {
+        float acc = 0;
+        for (int64_t i = 0; i < D; ++i) acc += weight[j * D + i] * pooled[i];
+        out[j] = acc;
+    }
+    return out;
 }
 
 Tensor ClipTextEncoder::final_norm(const Tensor& x) const {

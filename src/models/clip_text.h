@@ -58,13 +58,25 @@ struct ClipTextOutput {
     Tensor pooled;               // [D]     last_hidden at the end token
 };
 
+// The projection of the pooled output into the joint image-text space (SDXL conditions on it):
+//   pooled_projected = P pooled,   P [proj, D]
+struct TextProjection {
+    Tensor weight;  // [P, D] fp32 (OpenCLIP stores text_projection [D, P] and multiplies from the right)
+    // OpenCLIP's embedder + "model.text_projection" or Hugging Face's embedder + "transformer.text_projection.weight".
+    static TextProjection load(const WeightStore& w, const std::string& embedder, int64_t width);
+    Tensor apply(const Tensor& pooled) const;  // [D] -> [P]
+};
+
 class ClipTextEncoder {
 public:
-    // Whichever text tower the store holds: an SD 1.x checkpoint (cond_stage_model.transformer.text_model.*),
-    // a diffusers text_encoder/ (text_model.*) or an SD 2.x checkpoint (cond_stage_model.model.*). Heads and
-    // activation come from `config` (a diffusers config.json) when given, else the checkpoint's "text_config"
-    // metadata, else CLIP's conventions (64 wide heads; quick_gelu for OpenAI CLIP, gelu for OpenCLIP).
-    static ClipTextEncoder load(std::shared_ptr<const WeightStore> w, const Json* config = nullptr);
+    // The text tower of one embedder: Hugging Face names under embedder + "transformer.text_model." (an SD 1.x
+    // checkpoint's cond_stage_model., SDXL's conditioner.embedders.0.) or embedder + "text_model." (a diffusers
+    // text_encoder/ file, embedder ""), or OpenCLIP names under embedder + "model." (SD 2.x; SDXL's OpenCLIP-G).
+    // Heads and activation come from `settings` (a diffusers config.json, or {"heads", "act"}) when given, else the
+    // checkpoint's "text_config" metadata, else CLIP's conventions (64-wide heads; quick_gelu for OpenAI CLIP, gelu
+    // for OpenCLIP).
+    static ClipTextEncoder load(std::shared_ptr<const WeightStore> w, const Json* settings = nullptr,
+                                const std::string& embedder = "cond_stage_model.");
 
     // The loaders below do not keep `w` alive: the caller must (load() does).
     // Hugging Face names under `prefix` ("cond_stage_model.transformer.text_model." in an SD 1.x checkpoint,

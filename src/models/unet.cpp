@@ -16,18 +16,17 @@ std::string block(const std::string& p, const char* kind, int64_t n, int64_t m) 
     return p + kind + "." + std::to_string(n) + "." + std::to_string(m) + ".";
 }
 
-// sinusoid(t): [cos(t f_0), ..., cos(t f_{h-1}), sin(t f_0), ...], f_i = 10000^(-i/h), h = dim / 2
-// (diffusers' get_timestep_embedding with flip_sin_to_cos = True, downscale_freq_shift = 0, in fp32).
-std::vector<float> timestep_embedding(float t, int64_t dim) {
-    const int64_t half = dim / 2;
-    std::vector<float> emb(size_t(dim), 0.0f);
-    for (int64_t i = 0; i < half; ++i) {
-        const float exponent = float(-std::log(10000.0)) * float(i) / float(half);
-        const float arg = t * std::exp(exponent);
-        emb[size_t(i)] = std::cos(arg);
-        emb[size_t(half + i)] = std::sin(arg);
-    }
-    return emb;
+// out [E] = second(silu(first(in))) (+ residual [E]); hidden [E] is scratch.
+void mlp_silu(const Linear& first, const Linear& second, const float* in, float* hidden, float* out, const float* residual) {
+    const int64_t E = first.weight.rows;
+    kernels::GemmEpilogue silu;
+    silu.col_bias = first.bias.data();
+    silu.activation = kernels::Activation::Silu;
+    kernels::linear(1, E, first.weight.cols, in, first.weight.cols, first.weight.data, first.weight.type, hidden, E, silu);
+    kernels::GemmEpilogue plain;
+    plain.col_bias = second.bias.data();
+    plain.residual = residual;
+    kernels::linear(1, E, E, hidden, E, second.weight.data, second.weight.type, out, E, plain);
 }
 
 }  // namespace
@@ -56,6 +55,7 @@ UNet UNet::load(std::shared_ptr<const WeightStore> store, const std::string& p, 
     c.in_channels = conv_in.at(1);
     c.out_channels = w.shape_of(p + "out.2.weight").at(0);
     c.time_embed_dim = w.shape_of(p + "time_embed.0.weight").at(0);
+    if (w.has(p + "label_emb.0.0.weight")) c.adm_in_channels = w.shape_of(p + "label_emb.0.0.weight").at(1);
     // L: the first downsampling conv sits at input_blocks[L + 1]
     c.layers_per_block = 1;
     while (!w.has(p + "input_blocks." + std::to_string(c.layers_per_block + 1) + ".0.op.weight")) {
@@ -84,6 +84,10 @@ UNet UNet::load(std::shared_ptr<const WeightStore> store, const std::string& p, 
     // --- weights ---
     u.time_embed_0 = Linear::load(w, p + "time_embed.0", c.time_embed_dim, C0);
     u.time_embed_2 = Linear::load(w, p + "time_embed.2", c.time_embed_dim, c.time_embed_dim);
+    if (c.adm_in_channels > 0) {
+        u.label_emb_0 = Linear::load(w, p + "label_emb.0.0", c.time_embed_dim, c.adm_in_channels);
+        u.label_emb_2 = Linear::load(w, p + "label_emb.0.2", c.time_embed_dim, c.time_embed_dim);
+    }
     u.conv_in = Conv::load(w, p + "input_blocks.0.0", C0, c.in_channels, 3);
     std::vector<int64_t> skips = {C0};  // channels of each skip connection, in push order
     int64_t ch = C0, n = 1;
@@ -130,26 +134,29 @@ UNet UNet::load(std::shared_ptr<const WeightStore> store, const std::string& p, 
     return u;
 }
 
-Tensor UNet::forward(const Tensor& x, float t, const Tensor& context, bool stream_weights) const {
+Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool stream_weights) const {
     auto done_with = [&](const std::string& block_prefix) {
         if (stream_weights) weights_->release(block_prefix);
     };
     const UNetConfig& c = config_;
+    const Tensor& context = cond.context;
     if (x.shape().size() != 3 || x.dim(0) != c.in_channels)
         fail("U-Net expects a latent with ", c.in_channels, " channels, got shape ", shape_str(x.shape()));
+    if (cond.vector.numel() != c.adm_in_channels)
+        fail("U-Net expects a conditioning vector of ", c.adm_in_channels, " values (label_emb), got ", cond.vector.numel());
 
-    // emb = time_embed.2(silu(time_embed.0(sinusoid(t)))); every ResBlock reads silu(emb)
+    // emb = time_embed.2(silu(time_embed.0(sinusoid(t)))) [+ label_emb.0.2(silu(label_emb.0.0(y)))]
     const std::vector<float> sinusoid = timestep_embedding(t, time_embed_0.weight.cols);
     const int64_t E = c.time_embed_dim;
-    std::vector<float> hidden(static_cast<size_t>(E)), emb_silu(static_cast<size_t>(E));
-    kernels::GemmEpilogue silu;
-    silu.col_bias = time_embed_0.bias.data();
-    silu.activation = kernels::Activation::Silu;
-    kernels::linear(1, E, time_embed_0.weight.cols, sinusoid.data(), time_embed_0.weight.cols, time_embed_0.weight.data,
-                    time_embed_0.weight.type, hidden.data(), E, silu);
-    silu.col_bias = time_embed_2.bias.data();
-    kernels::linear(1, E, E, hidden.data(), E, time_embed_2.weight.data, time_embed_2.weight.type, emb_silu.data(), E, silu);
-
+    std::vector<float> hidden(static_cast<size_t>(E)), emb(static_cast<size_t>(E)), emb_silu(static_cast<size_t>(E));
+    mlp_silu(time_embed_0, time_embed_2, sinusoid.data(), hidden.data(), emb.data(), nullptr);
+    if (c.adm_in_channels > 0) {
+        const std::vector<float> time = emb;
+        mlp_silu(label_emb_0, label_emb_2, cond.vector.data(), hidden.data(), emb.data(), time.data());
+    }
+    // every ResBlock reads silu(emb)
+    std::copy(emb.begin(), emb.end(), emb_silu.begin());
+    kernels::activation(emb_silu.data(), E, kernels::Activation::Silu);
 
     // down, keeping the skip connections
     Tensor h = conv_forward(conv_in, x);

@@ -1,6 +1,8 @@
-// unet.h: the denoising U-Net of Stable Diffusion 1.x/2.x: eps (or v) = unet(x_t, t, text context).
+// unet.h: the denoising U-Net of Stable Diffusion 1.x/2.x and SDXL: eps (or v) = unet(x_t, t, text context, y).
 //
 //   emb  = time_embed.2(silu(time_embed.0(sinusoid(t))))                [E]      (E = 4 * C0)
+//   emb += label_emb.0.2(silu(label_emb.0.0(y)))                        SDXL only: y [adm_in], the conditioner's
+//                                                                       pooled text + micro-conditioning vector
 //   h    = input_blocks.0 (conv_in)                                     [C0, h, w]
 //   down: per level i, L x (ResBlock(emb) [+ SpatialTransformer(context)]), then a stride-2 conv, keeping every
 //         output as a skip connection                                   [C_i, h/2^i, w/2^i]
@@ -14,7 +16,9 @@
 //   1      640       yes         32x32
 //   2      1280      yes         16x16
 //   3      1280      no          8x8
-// Depth, widths, attention levels and in/out channels come from the checkpoint's shapes; head counts from the
+// SDXL base (C0 = 320, L = 2, context 2048, adm_in 2816): levels 320 / 640 / 1280 at 128 / 64 / 32 for 1024x1024,
+// no attention at level 0, transformer depth 2 at level 1 and 10 at level 2 (and in the middle block).
+// Depth, widths, attention levels, transformer depth per level, and in/out channels come from the checkpoint's shapes; head counts from the
 // config (diffusers attention_head_dim, which counts heads) or, without one, 64-wide heads for SD 2.x (linear
 // proj_in) and 8 heads for SD 1.x. Names are the original ones (model.diffusion_model.input_blocks.N.M...).
 // docs/unet.md walks through it.
@@ -37,6 +41,13 @@ struct UNetConfig {
     std::vector<int64_t> heads;              // per level
     int64_t context_dim = 768;
     int64_t time_embed_dim = 1280;           // E
+    int64_t adm_in_channels = 0;             // width of y for label_emb (SDXL: 2816, refiner: 2560); 0: none
+};
+
+// What the U-Net is conditioned on for one prompt.
+struct Conditioning {
+    Tensor context;  // [77 k, context_dim] the cross-attention context (k 77-token chunks)
+    Tensor vector;   // [adm_in_channels] label_emb's input y (SDXL), empty otherwise
 };
 
 struct UNetDownLevel {
@@ -65,11 +76,11 @@ public:
     // An upper estimate of the activation memory one forward() needs for a latent of h x w (bytes): every skip
     // connection kept for the way up, plus working buffers (the feed-forward's 8C-wide projection) at the finest level.
     int64_t forward_bytes(int64_t h, int64_t w) const;
-    // x [in_channels, h, w] at timestep t (integer or fractional), context [77, context_dim] -> [out_channels, h, w].
+    // x [in_channels, h, w] at timestep t (integer or fractional), conditioned on c -> [out_channels, h, w].
     // Any h, w: sizes halved with rounding up on the way down are restored to the skip's size on the way up.
     // stream_weights: give each block's weight pages back once it has run (--low-memory), so only one block's
     // weights are resident at a time; they are read again from the page cache on the next call.
-    Tensor forward(const Tensor& x, float t, const Tensor& context, bool stream_weights = false) const;
+    Tensor forward(const Tensor& x, float t, const Conditioning& c, bool stream_weights = false) const;
 
 private:
     std::shared_ptr<const WeightStore> weights_;  // keeps the memory-mapped checkpoint alive
@@ -77,6 +88,8 @@ private:
     std::string prefix_;   // "model.diffusion_model."
     Linear time_embed_0;   // [E, C0] time_embed.0
     Linear time_embed_2;   // [E, E]  time_embed.2
+    Linear label_emb_0;    // [E, adm_in] label_emb.0.0 (SDXL)
+    Linear label_emb_2;    // [E, E]      label_emb.0.2 (SDXL)
     Conv conv_in;          // [C0, in, 3, 3] input_blocks.0.0
     std::vector<UNetDownLevel> down_;
     ResBlock mid_res1_, mid_res2_;     // middle_block.0, middle_block.2

@@ -43,27 +43,28 @@ Tensor encode_latents(const StableDiffusionModel& model, const Tensor& image, To
     return z;
 }
 
-// A prompt's conditioning with A1111 weighting: each 77-token chunk encoded, its token embeddings scaled by their
-// weights and the chunk rescaled to its original mean; chunks concatenated along the tokens [77 k, D].
-Tensor encode_prompt(const StableDiffusionModel& model, const std::string& prompt, int clip_skip) {
-    const std::vector<PromptChunk> chunks = tokenize_weighted(model.tokenizer(), prompt, model.info().pad_token);
-    const int64_t D = model.text_encoder().config().width, T = ClipTokenizer::kContextLength;
-    Tensor out({T * int64_t(chunks.size()), D});
-    for (size_t c = 0; c < chunks.size(); ++c) {
-        Tensor z = model.text_encoder().encode(chunks[c].ids, clip_skip);
-        bool weighted = false;
-        for (float w : chunks[c].weights) weighted = weighted || w != 1.0f;
-        if (weighted) {
-            double before = 0, after = 0;
-            for (int64_t i = 0; i < z.numel(); ++i) before += z[i];
-            for (int64_t t = 0; t < T; ++t)
-                for (int64_t d = 0; d < D; ++d) z[t * D + d] *= chunks[c].weights[size_t(t)];
-            for (int64_t i = 0; i < z.numel(); ++i) after += z[i];
-            const float factor = float(before / after);
-            for (int64_t i = 0; i < z.numel(); ++i) z[i] *= factor;
-        }
-        std::copy_n(z.data(), T * D, out.data() + int64_t(c) * T * D);
+// The conditionings a model's U-Net gets in one generation: the prompt's, the negative prompt's (with guidance)
+// and the safety concept's (Safe Latent Diffusion).
+struct Prompts {
+    Conditioning cond, uncond, concept;
+};
+
+Prompts encode_prompts(const StableDiffusionModel& model, const GenerationParams& p, bool guided, bool safe) {
+    ConditioningOptions o;
+    o.clip_skip = p.clip_skip;
+    o.width = p.width;
+    o.height = p.height;
+    o.micro = p.micro;
+    const Conditioner& c = model.conditioner();
+    Prompts out;
+    out.cond = c.encode(p.prompt, /*negative=*/false, o);
+    if (guided) out.uncond = c.encode(p.negative_prompt, /*negative=*/true, o);
+    if (safe) out.concept = c.encode(p.sld.concept, /*negative=*/false, o);
+    for (const Conditioning* x : {&out.cond, &out.uncond, &out.concept}) {
+        require_finite(x->context, model, "the text encoder", model.text_prefix());
+        require_finite(x->vector, model, "the text encoder", model.text_prefix());
     }
+    model.release_text_encoder();
     return out;
 }
 
@@ -83,7 +84,7 @@ void check_memory(const StableDiffusionModel& model, const GenerationParams& p) 
     const long long available = available_memory_bytes();
     if (available < 0) return;
     const int64_t h = p.height / 8, w = p.width / 8;
-    const int64_t text = model.weight_bytes("cond_stage_model."), unet = model.weight_bytes("model.diffusion_model."),
+    const int64_t text = model.weight_bytes(model.text_prefix()), unet = model.weight_bytes("model.diffusion_model."),
                   vae = model.weight_bytes("first_stage_model.");
     const int64_t weights = p.low_memory ? std::max({text, unet / 4, vae}) : text + unet + vae;
     const int64_t unet_act = model.unet().forward_bytes(h, w);
@@ -123,6 +124,13 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     if (p.strength <= 0 || p.strength > 1) fail("--strength must be in (0, 1], got ", p.strength);
     if (p.mask && !p.init_image) fail("--mask needs an init image (-i)");
     if (info.inpainting && !p.mask) fail(info.source, " is an inpainting model: it needs -i IMAGE and --mask MASK");
+    if (p.refiner && p.refiner->unet().config().in_channels != model.unet().config().in_channels)
+        fail("--refiner: ", p.refiner->info().source, "'s U-Net takes ", p.refiner->unet().config().in_channels,
+             " input channels, the model's ", model.unet().config().in_channels);
+    if (p.refiner && p.refiner->vae().latent_channels() != model.vae().latent_channels())
+        fail("--refiner: ", p.refiner->info().source, " has ", p.refiner->vae().latent_channels(), " latent channels, the model ",
+             model.vae().latent_channels());
+    if (p.refiner_start <= 0 || p.refiner_start >= 1) fail("--refiner-start must be in (0, 1), got ", p.refiner_start);
     const Tensor init = p.init_image ? image_to_tensor(*p.init_image) : Tensor();
     if (p.init_image && (init.dim(1) != p.height || init.dim(2) != p.width))
         fail("-i: the init image is ", init.dim(2), "x", init.dim(1), ", the requested size is ", p.width, "x", p.height);
@@ -131,22 +139,19 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
         fail("--mask: the mask is ", mask.dim(2), "x", mask.dim(1), ", the image is ", p.width, "x", p.height);
 
     check_memory(model, p);
+    if (p.refiner) check_memory(*p.refiner, p);
 
     GenerationResult result;
     const int64_t h = p.height / 8, w = p.width / 8, z = model.vae().latent_channels();
 
-    // 1. text: the prompt's context, and the negative prompt's when guidance is on
+    // 1. text: the prompt's conditioning, and the negative prompt's when guidance is on (for the refiner too)
     auto t0 = std::chrono::steady_clock::now();
-    const int clip_skip = p.clip_skip > 0 ? p.clip_skip : info.clip_skip;
     const bool guided = p.cfg_scale > 1.0f;
-    const Tensor cond = encode_prompt(model, p.prompt, clip_skip);
-    const Tensor uncond = guided ? encode_prompt(model, p.negative_prompt, clip_skip) : Tensor();
     const bool safe = p.sld.enabled && guided && p.sld.guidance_scale > 1.0f;
-    const Tensor concept = safe ? encode_prompt(model, p.sld.concept, clip_skip) : Tensor();
-    for (const Tensor* c : {&cond, &uncond, &concept}) require_finite(*c, model, "the text encoder", "cond_stage_model.");
+    const Prompts prompts = encode_prompts(model, p, guided, safe);
+    const Prompts refiner_prompts = p.refiner ? encode_prompts(*p.refiner, p, guided, safe) : Prompts();
     Tensor momentum = safe ? Tensor({z, h, w}) : Tensor();
     result.text_seconds = seconds_since(t0);
-    model.release_text_encoder();
     return_free_memory();
 
     // 2. schedule: img2img and inpainting with strength < 1 start part-way
@@ -191,16 +196,27 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
         return_free_memory();
     }
 
-    // 4. the sampler loop
+    // 4. the sampler loop; with a refiner, its U-Net takes the calls whose timestep is below the hand-over
+    //    point t < T (1 - refiner_start) (diffusers' denoising_end / denoising_start), from the same latents
     const std::vector<float>& timesteps = scheduler.timesteps();
     const size_t calls = timesteps.size() - begin;
     const int order = scheduler.order();
     const size_t warmup = calls > size_t(steps - t_start) * size_t(order) ? calls - size_t(steps - t_start) * size_t(order) : 0;
+    const float cutoff = std::round(float(scheduler.config().num_train_timesteps) * (1.0f - p.refiner_start));
     const int64_t unet_in = model.unet().config().in_channels;
     int reported = 0;
+    bool handed_over = false;
     for (size_t call = 0; call < calls; ++call) {
         const auto ts = std::chrono::steady_clock::now();
         const size_t idx = begin + call;
+        const float t = timesteps[idx];
+        if (p.refiner && !handed_over && t < cutoff) {  // the base model is done: give its memory back
+            handed_over = true;
+            model.release_unet();
+            return_free_memory();
+        }
+        const StableDiffusionModel& m = handed_over ? *p.refiner : model;
+        const Prompts& c = handed_over ? refiner_prompts : prompts;
         Tensor x = latents;
         scheduler.scale_model_input(x);
         if (unet_in == 9) {  // inpainting U-Net input: latents, mask, masked-image latents
@@ -210,15 +226,14 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
             std::copy_n(masked_latents.data(), z * h * w, cat.data() + (z + 1) * h * w);
             x = cat;
         }
-        const float t = timesteps[idx];
-        Tensor eps = model.unet().forward(x, t, cond, p.low_memory);
+        Tensor eps = m.unet().forward(x, t, c.cond, p.low_memory);
         if (guided) {
             // eps = eps_uncond + s (eps_cond - eps_uncond), Safe Latent Diffusion subtracting its safety guidance
-            const Tensor eps_uncond = model.unet().forward(x, t, uncond, p.low_memory);
+            const Tensor eps_uncond = m.unet().forward(x, t, c.uncond, p.low_memory);
             Tensor guidance(eps.shape());
             for (int64_t i = 0; i < eps.numel(); ++i) guidance[i] = eps[i] - eps_uncond[i];
             if (safe) {
-                const Tensor eps_concept = model.unet().forward(x, t, concept, p.low_memory);
+                const Tensor eps_concept = m.unet().forward(x, t, c.concept, p.low_memory);
                 const SafeLatentDiffusion& s = p.sld;
                 for (int64_t i = 0; i < eps.numel(); ++i) {
                     const float d = eps[i] - eps_concept[i];
@@ -232,7 +247,7 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
         }
         scheduler.step(eps, latents, gen);
         if (!all_finite(latents.data(), latents.numel()))  // (the stage's name is only built on failure)
-            fail_non_finite(model, "the U-Net at step " + std::to_string(call / size_t(order) + 1) + " of " + std::to_string(steps - t_start),
+            fail_non_finite(m, "the U-Net at step " + std::to_string(call / size_t(order) + 1) + " of " + std::to_string(steps - t_start),
                             "model.diffusion_model.");
         if (p.mask && !info.inpainting) {
             // keep the unmasked area: the init latents noised to the next call's level
@@ -251,18 +266,20 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     }
     result.latents = latents;
     model.release_unet();
+    if (p.refiner) p.refiner->release_unet();
     return_free_memory();
 
-    // 5. decode: image = clamp(vae(latents / scale) / 2 + 1/2, 0, 1)
+    // 5. decode (with the refiner's VAE when one took over): image = clamp(vae(latents / scale) / 2 + 1/2, 0, 1)
     t0 = std::chrono::steady_clock::now();
+    const StableDiffusionModel& decoder = handed_over ? *p.refiner : model;
     Tensor scaled = latents;
-    for (int64_t i = 0; i < scaled.numel(); ++i) scaled[i] = scaled[i] / info.vae_scale;
-    Tensor image = p.low_memory ? model.vae().decode_tiled(scaled) : model.vae().decode(scaled);
-    require_finite(image, model, "the VAE decoder", "first_stage_model.");
+    for (int64_t i = 0; i < scaled.numel(); ++i) scaled[i] = scaled[i] / decoder.info().vae_scale;
+    Tensor image = p.low_memory ? decoder.vae().decode_tiled(scaled) : decoder.vae().decode(scaled);
+    require_finite(image, decoder, "the VAE decoder", "first_stage_model.");
     for (int64_t i = 0; i < image.numel(); ++i) image[i] = std::min(std::max(image[i] / 2 + 0.5f, 0.0f), 1.0f);
     result.image = image;
     result.vae_seconds = seconds_since(t0);
-    model.release_vae();
+    decoder.release_vae();
     return_free_memory();
     return result;
 }

@@ -1,9 +1,10 @@
 // generate.h: one generation, end to end. The pipeline only orchestrates the modules:
 //
-//   text encoder    prompt, negative prompt -> contexts [77, D]
+//   conditioner     prompt, negative prompt -> contexts [77, D] (and SDXL's vector y)
 //   generator       seed -> starting noise [4, H/8, W/8] (img2img/inpainting: VAE posterior sample first)
-//   sampler loop    U-Net (twice with classifier-free guidance) -> scheduler step, per timestep
-//   VAE decoder     latents / 0.18215 -> image in [0, 1]
+//   sampler loop    U-Net (twice with classifier-free guidance) -> scheduler step, per timestep; with a
+//                   refiner, its U-Net takes over for the last part of the schedule
+//   VAE decoder     latents / scale -> image in [0, 1]
 //
 // txt2img, img2img (init image + strength), inpainting (init image + mask: a 9-channel inpainting U-Net gets the
 // mask and the masked image's latents as extra input; an ordinary U-Net has the unmasked area restored after every
@@ -50,6 +51,10 @@ struct GenerationParams {
     float strength = 0.75f;        // img2img / inpainting: how much of the schedule to run (1 = all)
     SafeLatentDiffusion sld;       // off unless enabled (needs --cfg-scale > 1)
     bool low_memory = false;       // stream U-Net weights block by block, decode the VAE in tiles
+    MicroConditioning micro;       // SDXL: original size, crop, target size, aesthetic scores
+    const StableDiffusionModel* refiner = nullptr;  // SDXL refiner for the end of the schedule (ensemble of experts)
+    float refiner_start = 0.8f;    // the share of the schedule before the refiner takes over: the calls with
+                                   // timestep t < T (1 - refiner_start) are the refiner's
 };
 
 struct StepInfo {

@@ -1,0 +1,112 @@
+// conditioner.h: what the U-Net is conditioned on, one module per model family behind one interface.
+//
+//   SD 1.x (conditioner_sd1.cpp)   CLIP ViT-L          context = final_LN(last layer)          [77, 768]
+//   SD 2.x (conditioner_sd2.cpp)   OpenCLIP ViT-H      context = final_LN(penultimate layer)   [77, 1024]
+//   SDXL   (conditioner_sdxl.cpp)  CLIP ViT-L + OpenCLIP ViT-bigG
+//                                  context = concat(penultimate_L, penultimate_G), no final LN [77, 768 + 1280]
+//                                  y = [P final_LN(G)[end token], sin(orig h, w), sin(crop top, left), sin(target h, w)]
+//   SDXL refiner (conditioner_sdxl_refiner.cpp)  OpenCLIP ViT-bigG alone
+//                                  context = penultimate_G                                       [77, 1280]
+//                                  y = [P final_LN(G)[end token], sin(orig h, w), sin(crop top, left), sin(aesthetic score)]
+//
+// Every family reads A1111's prompt syntax: weights, BREAK and prompts longer than 75 tokens (one 77-token chunk
+// each, contexts concatenated; the pooled vector comes from the first chunk). The pipeline asks the model's
+// conditioner and never branches on the family. docs/sdxl.md explains the micro-conditioning.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/json.h"
+#include "models/clip_text.h"
+#include "models/unet.h"
+#include "models/weights.h"
+#include "text/clip_tokenizer.h"
+
+namespace sdref {
+
+enum class ModelFamily { SD1, SD2, SDXL, SDXLRefiner };
+
+// SDXL's micro-conditioning (Podell et al. 2023, section 2.2): the size the training image had before it was
+// resized, the crop taken from it, the size asked for, and (refiner) the aesthetic score it was rated with.
+// Sizes in pixels; 0 means the image's own size (diffusers' defaults).
+struct MicroConditioning {
+    int64_t original_width = 0, original_height = 0;
+    int64_t crop_left = 0, crop_top = 0;
+    int64_t target_width = 0, target_height = 0;
+    float aesthetic_score = 6.0f;           // refiner: the prompt's side
+    float negative_aesthetic_score = 2.5f;  // refiner: the unconditional side
+};
+
+struct ConditioningOptions {
+    int clip_skip = 0;                // A1111 numbering (1 = the last layer); 0: the family's default
+    int64_t width = 0, height = 0;    // the image being made
+    MicroConditioning micro;
+};
+
+class Conditioner {
+public:
+    virtual ~Conditioner() = default;
+    // The conditioning of one prompt. negative: the unconditional side of classifier-free guidance (the negative
+    // prompt), which some families treat differently (SDXL: an empty one is all zeros; refiner: its own score).
+    virtual Conditioning encode(const std::string& prompt, bool negative, const ConditioningOptions& o) const = 0;
+};
+
+// Where a conditioner finds its weights and settings.
+struct ConditionerSource {
+    std::shared_ptr<const WeightStore> store;
+    std::shared_ptr<const ClipTokenizer> tokenizer;  // nullptr: the built-in CLIP vocabulary
+    const Json* text_config[2] = {nullptr, nullptr};  // diffusers text_encoder/ and text_encoder_2/ config.json
+    int64_t vector_width = 0;                         // the U-Net's adm_in_channels (SDXL's y)
+    bool force_zeros_for_empty_prompt = true;         // SDXL base: model_index.json's flag (true by default)
+};
+
+// A model family: how its tensors are recognised, its conditioner, and the defaults a checkpoint without a
+// config gets.
+struct FamilySpec {
+    ModelFamily family;
+    const char* name;                   // "SD 1.x", "SDXL", ...
+    const char* text_prefix;            // the canonical prefix of its text encoders' tensors
+    bool (*detect)(const WeightStore& w);
+    std::unique_ptr<Conditioner> (*make_conditioner)(const ConditionerSource& source);
+    int64_t native_size;                // default image side (pixels)
+    float vae_scale;                    // latents = VAE mean x this
+    const char* prediction_type;        // epsilon | v_prediction
+    const char* timestep_spacing;       // the family's scheduler_config spacing ("": the sampler's own)
+    bool force_zeros_for_empty_prompt;  // diffusers' default for the family
+};
+
+const FamilySpec& sd1_family();
+const FamilySpec& sd2_family();
+const FamilySpec& sdxl_family();
+const FamilySpec& sdxl_refiner_family();
+// The family whose text encoders the store holds; an error listing what was found when none matches.
+const FamilySpec& detect_family(const WeightStore& w);
+
+// --- shared by the conditioners ---
+
+// Whether a CLIP text tower (Hugging Face or OpenCLIP names) sits under this embedder prefix.
+bool has_text_encoder(const WeightStore& w, const std::string& embedder);
+// The checkpoint's "text_config" metadata (null when absent).
+Json text_config_metadata(const WeightStore& w);
+// The settings of text encoder `index`: the diffusers config.json when the source has one, else the metadata's
+// entry `key` ("clip_l", "clip_g"), else nullptr (CLIP's conventions).
+const Json* encoder_settings(const ConditionerSource& s, int index, const Json& meta, const char* key);
+
+// One prompt through one text encoder, A1111-weighted: each 77-token chunk encoded, its chosen layer's token
+// embeddings scaled by their weights and the chunk rescaled to its original mean; chunks concatenated along the
+// tokens [77 k, D]. pooled: final_LN(last layer) at the first chunk's end token [D].
+struct EncodedPrompt {
+    Tensor context, pooled;
+};
+// layer: the layer counted from the end (1 = last), final_norm: whether the final LayerNorm is applied to it.
+EncodedPrompt encode_weighted(const ClipTokenizer& tokenizer, const ClipTextEncoder& encoder, const std::string& prompt,
+                              int pad_id, int layer, bool final_norm);
+// [a | b] row by row: [T, Da] and [T, Db] -> [T, Da + Db].
+Tensor concat_features(const Tensor& a, const Tensor& b);
+// The SDXL conditioning vector y = [pooled, sinusoid(v_1), ..., sinusoid(v_n)] of `width` values: each value gets
+// (width - pooled) / n sinusoid features (diffusers' add_time_proj, flip_sin_to_cos, shift 0).
+Tensor micro_vector(const Tensor& pooled, const std::vector<float>& values, int64_t width, const std::string& source);
+
+}  // namespace sdref
