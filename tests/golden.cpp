@@ -21,6 +21,13 @@ std::string golden_dir() {
 
 std::string golden_path(const std::string& file) { return golden_dir() + "/" + file; }
 
+std::string golden_v2_dir() {
+    const char* env = std::getenv("SDREF_GOLDEN_V2");
+    return (env && *env) ? std::string(env) : std::string(SDREF_DEFAULT_GOLDEN_V2);
+}
+
+std::string golden_v2_path(const std::string& file) { return golden_v2_dir() + "/" + file; }
+
 std::string sdref_binary() { return SDREF_BINARY; }
 
 std::string quote(const std::string& s) {

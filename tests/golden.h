@@ -1,5 +1,6 @@
-// golden.h: the golden-test harness. Golden files come from the folder named by $SDREF_GOLDEN (default: the
-// copy in tests/golden/v1); every case parameter is read from the files, never from constants in the tests.
+// golden.h: the golden-test harness. Golden files come from the folders named by $SDREF_GOLDEN (set v1, default:
+// the copy in tests/golden/v1) and $SDREF_GOLDEN_V2 (set v2: SDXL and add-ons, default tests/golden/v2); every case
+// parameter is read from the files, never from constants in the tests.
 #pragma once
 
 #include <string>
@@ -12,6 +13,9 @@ namespace sdref::test {
 // $SDREF_GOLDEN, or tests/golden/v1 of the source tree.
 std::string golden_dir();
 std::string golden_path(const std::string& file);
+// $SDREF_GOLDEN_V2, or tests/golden/v2 of the source tree.
+std::string golden_v2_dir();
+std::string golden_v2_path(const std::string& file);
 // The sdref binary under test.
 std::string sdref_binary();
 // One run of the sdref binary with these (shell-quoted) arguments: its exit status and stdout + stderr together.

@@ -1,12 +1,14 @@
-// Whole generations: every pipe_* golden except Safe Latent Diffusion, through the same generate() the sdref
-// command uses. Model, scheduler class and config, prompt, seed, size, steps, guidance and strength all come from
-// the golden files. Checked: the latents after every step and at the end (1e-3 of the largest value) and the
+// Whole generations: every pipe_* golden of sets v1 and v2 (SDXL base, refiner, base + refiner), through the
+// same generate() the sdref command uses. Model(s), scheduler class and config, prompt, seed, size, steps,
+// guidance, strength, micro-conditioning and the refiner's hand-over all come from the golden files. Checked: the latents after every step and at the end (1e-3 of the largest value) and the
 // uint8 image (at most 2 levels off, at least 99% identical), as tests/golden/v1/README.md allows.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <optional>
+#include <tuple>
 
 #include "golden.h"
 #include "io/safetensors.h"
@@ -17,11 +19,24 @@ using namespace sdref;
 
 namespace {
 
-// "tiny-sd1 img2img, ..." -> "tiny-sd1": the model a case was made with, as its `about` text names it.
-std::string model_of(const std::string& about) {
-    size_t end = 0;
-    while (end < about.size() && (std::isalnum(static_cast<unsigned char>(about[end])) || about[end] == '-')) ++end;
-    return about.substr(0, end);
+// The models a case was made with, as its `about` text names them ("tiny-sd1 img2img, ..." -> {"tiny-sd1"};
+// "... tiny-sdxl base ..., then tiny-sdxl-refiner ..." -> {"tiny-sdxl", "tiny-sdxl-refiner"}), in order.
+std::vector<std::string> models_of(const std::string& about) {
+    std::vector<std::string> models;
+    for (size_t at = about.find("tiny-"); at != std::string::npos; at = about.find("tiny-", at + 1)) {
+        if (at > 0 && (std::isalnum(static_cast<unsigned char>(about[at - 1])) || about[at - 1] == '-')) continue;
+        size_t end = at;
+        while (end < about.size() && (std::isalnum(static_cast<unsigned char>(about[end])) || about[end] == '-')) ++end;
+        models.push_back(about.substr(at, end - at));
+    }
+    return models;
+}
+
+// An [a, b] pair of the call (diffusers' order: height, width / top, left).
+std::pair<int64_t, int64_t> pair_of(const Json& call, const char* key) {
+    const std::vector<Json>& v = call.at(key).items();
+    REQUIRE(v.size() == 2);
+    return {v[0].as_int(), v[1].as_int()};
 }
 
 // A1111's "Clip skip: N" when the case states it, else 0 (the model's default).
@@ -38,12 +53,14 @@ Image chw_to_image(const Tensor& t) {
     return img;
 }
 
-void run_case(const std::string& file) {
+void run_case(const std::string& dir, const std::string& file) {
     INFO("golden " << file);
-    const SafetensorsFile g(test::golden_path(file));
+    const SafetensorsFile g(dir + "/" + file);
     const Json call = Json::parse(g.meta("call"), file + " call");
     const std::string about = g.meta("about");
-    const StableDiffusionModel model = StableDiffusionModel::load(test::golden_path(model_of(about) + ".safetensors"));
+    const std::vector<std::string> models = models_of(about);
+    REQUIRE(!models.empty());
+    const StableDiffusionModel model = StableDiffusionModel::load(dir + "/" + models[0] + ".safetensors");
 
     SchedulerConfig config;
     config.update_from_json(Json::parse(g.meta("scheduler_config"), file + " scheduler_config"), file + " scheduler_config");
@@ -53,9 +70,23 @@ void run_case(const std::string& file) {
     p.prompt = call.at("prompt").as_string();
     if (const Json* n = call.find("negative_prompt")) p.negative_prompt = n->as_string();
     p.cfg_scale = float(call.at("guidance_scale").as_number());
-    p.seed = uint64_t(call.at("seed").as_int());
+    p.seed = uint64_t((call.find("seed") ? call.at("seed") : call.at("base_seed")).as_int());
     p.clip_skip = clip_skip_of(about);
     if (const Json* s = call.find("strength")) p.strength = float(s->as_number());
+    if (call.find("original_size")) std::tie(p.micro.original_height, p.micro.original_width) = pair_of(call, "original_size");
+    if (call.find("crops_coords_top_left")) std::tie(p.micro.crop_top, p.micro.crop_left) = pair_of(call, "crops_coords_top_left");
+    if (call.find("target_size")) std::tie(p.micro.target_height, p.micro.target_width) = pair_of(call, "target_size");
+    if (const Json* a = call.find("aesthetic_score")) p.micro.aesthetic_score = float(a->as_number());
+    if (const Json* a = call.find("negative_aesthetic_score")) p.micro.negative_aesthetic_score = float(a->as_number());
+    // base + refiner: the refiner takes over at denoising_split. (Its own generator, seeded refiner_seed in the
+    // reference, draws no noise that matters with Euler: sdref's refiner continues the base's generator.)
+    std::optional<StableDiffusionModel> refiner;
+    if (const Json* split = call.find("denoising_split")) {
+        REQUIRE(models.size() == 2);
+        refiner = StableDiffusionModel::load(dir + "/" + models[1] + ".safetensors");
+        p.refiner = &*refiner;
+        p.refiner_start = float(split->as_number());
+    }
     if (call.find("sld_guidance_scale")) {  // Safe Latent Diffusion with the pipeline's default safety concept
         p.sld.enabled = true;
         p.sld.warmup_steps = int(call.at("sld_warmup_steps").as_int());
@@ -77,16 +108,26 @@ void run_case(const std::string& file) {
     p.height = call.find("height") ? call.at("height").as_int() : ref_image.dim(2);
     p.width = call.find("width") ? call.at("width").as_int() : ref_image.dim(3);
 
+    // the trace holds the last trace.dim(0) steps (with a refiner: the refiner's; the base's end is base_latents)
     const Tensor trace = g.load_f32("latents_trace");
     const int64_t per_step = trace.numel() / trace.dim(0);
+    const int steps = int(call.at("num_inference_steps").as_int());
     int64_t seen = 0;
-    const GenerationResult r = generate(model, p, *scheduler, int(call.at("num_inference_steps").as_int()), [&](const StepInfo& s) {
+    bool base_checked = false;
+    const GenerationResult r = generate(model, p, *scheduler, steps, [&](const StepInfo& s) {
+        const int64_t first_traced = s.steps - trace.dim(0);
+        if (s.step == first_traced && g.find("base_latents")) {
+            test::check_close(file + " base latents at the hand-over", s.latents, test::batch_item(g.load_f32("base_latents"), 0), 1e-3);
+            base_checked = true;
+        }
+        if (s.step <= first_traced) return;
         REQUIRE(seen < trace.dim(0));
         test::check_close(file + " latents after step " + std::to_string(s.step), s.latents.data(), trace.data() + seen * per_step,
                           size_t(per_step), 1e-3);
         ++seen;
     });
     CHECK(seen == trace.dim(0));
+    CHECK(base_checked == bool(g.find("base_latents")));
     const Tensor ref_latents = g.load_f32("latents");
     test::check_close(file + " final latents", r.latents.data(), ref_latents.data(), size_t(ref_latents.numel()), 1e-3);
 
@@ -105,11 +146,11 @@ void run_case(const std::string& file) {
     CHECK(double(identical) >= 0.99 * double(ref_image.numel()));
 }
 
-std::vector<std::string> pipeline_goldens(bool sld) {
+std::vector<std::string> pipeline_goldens(const std::string& dir, bool sld, const std::string& prefix = "pipe_") {
     std::vector<std::string> files;
-    for (const auto& e : std::filesystem::directory_iterator(test::golden_dir())) {
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
         const std::string name = e.path().filename().string();
-        if (name.rfind("pipe_", 0) == 0 && (name.find("_sld_") != std::string::npos) == sld) files.push_back(name);
+        if (name.rfind(prefix, 0) == 0 && (name.find("_sld_") != std::string::npos) == sld) files.push_back(name);
     }
     std::sort(files.begin(), files.end());
     return files;
@@ -118,17 +159,24 @@ std::vector<std::string> pipeline_goldens(bool sld) {
 }  // namespace
 
 TEST_CASE("every pipeline golden (except Safe Latent Diffusion) matches", "[pipeline][golden]") {
-    const std::vector<std::string> files = pipeline_goldens(false);
+    const std::vector<std::string> files = pipeline_goldens(test::golden_dir(), false);
     REQUIRE(files.size() >= 10);
     for (const std::string& f : files)
-        SECTION(f) { run_case(f); }
+        SECTION(f) { run_case(test::golden_dir(), f); }
 }
 
 TEST_CASE("the Safe Latent Diffusion pipeline goldens match", "[pipeline][safety][golden]") {
-    const std::vector<std::string> files = pipeline_goldens(true);
+    const std::vector<std::string> files = pipeline_goldens(test::golden_dir(), true);
     REQUIRE(files.size() >= 2);
     for (const std::string& f : files)
-        SECTION(f) { run_case(f); }
+        SECTION(f) { run_case(test::golden_dir(), f); }
+}
+
+TEST_CASE("every SDXL pipeline golden (base, zero unconditional, refiner img2img, base + refiner) matches", "[pipeline][sdxl][golden]") {
+    const std::vector<std::string> files = pipeline_goldens(test::golden_v2_dir(), false, "pipe_sdxl_");
+    REQUIRE(files.size() >= 4);
+    for (const std::string& f : files)
+        SECTION(f) { run_case(test::golden_v2_dir(), f); }
 }
 
 TEST_CASE("Safe Latent Diffusion presets are diffusers' SafetyConfig", "[pipeline][safety]") {
