@@ -2,8 +2,9 @@
 //
 //   build/bench/sdref_bench_e2e MODEL.safetensors [--size 512] [--steps 2] [--threads 2] [--img2img] [--low-memory]
 //
-// Prints the text-encoder time, seconds per sampling step (with classifier-free guidance: two U-Net calls),
-// the VAE decode time, with --img2img the VAE encode time, and the peak resident memory of the process.
+// Prints the text-encoder time, seconds per sampling step (with classifier-free guidance: two U-Net calls), the
+// work of a step in GFLOP and the rate it ran at, the VAE decode time, with --img2img the VAE encode time, and the
+// peak resident memory of the process. The model's family (SD 1.x/2.x/SDXL) comes from its tensors.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
     try {
         const auto t0 = std::chrono::steady_clock::now();
         const StableDiffusionModel model = StableDiffusionModel::load(argv[1]);
-        std::printf("model %s, %dx%d, %d steps, %d threads, %s%s\n", argv[1], size, size, steps, kernels::num_threads(),
+        std::printf("model %s (%s), %dx%d, %d steps, %d threads, %s%s\n", argv[1], model.info().family_name.c_str(), size, size, steps, kernels::num_threads(),
                     kernels::cpu_isa_name(), low_memory ? ", --low-memory" : "");
         GenerationParams p;
         p.prompt = "a photograph of an astronaut riding a horse";
@@ -58,8 +59,11 @@ int main(int argc, char** argv) {
             std::printf("step %zu: %.2f s\n", i + 1, r.step_seconds[i]);
             total += r.step_seconds[i];
         }
-        std::printf("text encoder: %.2f s\nsampling: %.2f s/step (mean of %zu, CFG)\nVAE decode: %.2f s\n", r.text_seconds,
-                    total / double(r.step_seconds.size()), r.step_seconds.size(), r.vae_seconds);
+        const double per_step = total / double(r.step_seconds.size());
+        const double step_gflop = 2 * model.unet().forward_flops(size / 8, size / 8, ClipTokenizer::kContextLength) / 1e9;
+        std::printf("text encoder: %.2f s\nsampling: %.2f s/step (mean of %zu, CFG)\nwork of a step: %.0f GFLOP (2 U-Net calls), "
+                    "%.1f GFLOP/s\nVAE decode: %.2f s\n", r.text_seconds, per_step, r.step_seconds.size(), step_gflop,
+                    step_gflop / per_step, r.vae_seconds);
         std::printf("total: %.1f s, peak resident memory: %.0f MB\n",
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), double(peak_resident_bytes()) / 1e6);
         return 0;

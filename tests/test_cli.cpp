@@ -10,6 +10,7 @@
 
 #include <fstream>
 
+#include "core/error.h"
 #include "golden.h"
 #include "io/safetensors.h"
 #include "pipeline/image.h"
@@ -316,4 +317,64 @@ TEST_CASE("without -m sdref uses the demo model installed beside it, and says wh
     CHECK(none.output.find("no model given, and the demo model tinyshapes.safetensors is not installed beside sdref (looked in " + dir +
                    "/tinyshapes.safetensors") != std::string::npos);
     CHECK_FALSE(file_exists(dir + "/none.png"));
+}
+
+namespace {
+
+// `key` of a golden's call as an "A,B" flag value in sdref's order (width/x first; diffusers stores h,w / top,left).
+std::string swapped_pair(const Json& call, const char* key) {
+    const std::vector<Json>& v = call.at(key).items();
+    return std::to_string(v[1].as_int()) + "," + std::to_string(v[0].as_int());
+}
+
+// The final latents of `png`'s generation (--save-latents) against a golden's, at the pipeline tolerance.
+void check_latents(const std::string& saved, const SafetensorsFile& golden, const std::string& what) {
+    const Tensor got = SafetensorsFile(saved).load_f32("latents"), ref = golden.load_f32("latents");
+    test::check_close(what, got, ref, 1e-3);
+}
+
+}  // namespace
+
+TEST_CASE("sdref draws the SDXL goldens from single files with the family's defaults, flags in sdref's order", "[cli][sdxl][golden]") {
+    const std::string dir = test::scratch_dir("cli-sdxl");
+    const std::string base = quote(test::golden_v2_path("tiny-sdxl.safetensors")),
+                      refiner = quote(test::golden_v2_path("tiny-sdxl-refiner.safetensors"));
+    {  // no negative prompt (zeros), micro-conditioning given as --original-size W,H and --crop-top-left X,Y
+        const SafetensorsFile g(test::golden_v2_path("pipe_sdxl_euler_zero_uncond.safetensors"));
+        const Json c = Json::parse(g.meta("call"), "call");
+        const Run r = run("-m " + base + " -p " + quote(c.at("prompt").as_string()) + " -W " + std::to_string(c.at("width").as_int()) +
+                          " -H " + std::to_string(c.at("height").as_int()) + " --steps " + std::to_string(c.at("num_inference_steps").as_int()) +
+                          " --cfg-scale " + cat(c.at("guidance_scale").as_number()) + " -s " + std::to_string(c.at("seed").as_int()) +
+                          " --sampling-method euler --original-size " + swapped_pair(c, "original_size") + " --crop-top-left " +
+                          swapped_pair(c, "crops_coords_top_left") + " --target-size " + swapped_pair(c, "target_size") + " -o " +
+                          quote(dir + "/zero.png") + " --save-latents " + quote(dir + "/zero.safetensors"));
+        INFO(r.output);
+        REQUIRE(r.status == 0);
+        check_latents(dir + "/zero.safetensors", g, "pipe_sdxl_euler_zero_uncond via sdref");
+    }
+    {  // base + refiner: --refiner and --refiner-start
+        const SafetensorsFile g(test::golden_v2_path("pipe_sdxl_base_refiner.safetensors"));
+        const Json c = Json::parse(g.meta("call"), "call");
+        const Run r = run("-m " + base + " --refiner " + refiner + " --refiner-start " + cat(c.at("denoising_split").as_number()) + " -p " +
+                          quote(c.at("prompt").as_string()) + " -n " + quote(c.at("negative_prompt").as_string()) + " -W " +
+                          std::to_string(c.at("width").as_int()) + " -H " + std::to_string(c.at("height").as_int()) + " --steps " +
+                          std::to_string(c.at("num_inference_steps").as_int()) + " --cfg-scale " + cat(c.at("guidance_scale").as_number()) +
+                          " -s " + std::to_string(c.at("base_seed").as_int()) + " --sampling-method euler --aesthetic-score " +
+                          cat(c.at("aesthetic_score").as_number()) + " --negative-aesthetic-score " +
+                          cat(c.at("negative_aesthetic_score").as_number()) + " -o " + quote(dir + "/refined.png") + " --save-latents " +
+                          quote(dir + "/refined.safetensors"));
+        INFO(r.output);
+        REQUIRE(r.status == 0);
+        check_latents(dir + "/refined.safetensors", g, "pipe_sdxl_base_refiner via sdref");
+        std::string params;
+        for (const auto& [k, v] : read_png_text(dir + "/refined.png"))
+            if (k == "parameters") params = v;
+        CHECK(params.find("Model: tiny-sdxl, Refiner: tiny-sdxl-refiner, Refiner switch at: 0.8") != std::string::npos);
+    }
+    const Run pair = run("-m " + base + " -p x --original-size 1024");
+    CHECK(pair.status != 0);
+    CHECK(pair.output.find("--original-size: \"1024\" is not two whole numbers A,B") != std::string::npos);
+    const Run start = run("-m " + base + " -p x --refiner-start 0.5");
+    CHECK(start.status != 0);
+    CHECK(start.output.find("--refiner-start needs --refiner") != std::string::npos);
 }

@@ -4,6 +4,10 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
 
 #include "golden.h"
 #include "io/safetensors.h"
@@ -109,4 +113,132 @@ TEST_CASE("SDXL checkpoints: family, refiner and defaults are detected from the 
     CHECK(pos.context.shape() == neg.context.shape());
     const int64_t last = pos.vector.numel() - 1;
     CHECK(pos.vector[last] != neg.vector[last]);
+}
+
+namespace {
+
+// A diffusers SDXL folder holding a single file's weights, written the way diffusers' conversion script lays
+// them out: unet/ and vae/ under diffusers' names, text_encoder/ (CLIP-L, Hugging Face names) and text_encoder_2/
+// (OpenCLIP-G rewritten as CLIPTextModelWithProjection: in_proj split into q/k/v, text_projection transposed),
+// configs from the file's metadata. A refiner's single encoder goes to text_encoder_2/ alone.
+void write_diffusers_folder(const std::string& file, const std::string& dir, const std::string& scheduler_config) {
+    const SafetensorsFile src(file);
+    const Json unet_config = Json::parse(src.meta("unet_config"), "unet_config"), vae_config = Json::parse(src.meta("vae_config"), "vae_config");
+    const Json text_config = Json::parse(src.meta("text_config"), "text_config");
+    const int64_t L = unet_config.at("layers_per_block").as_int(), levels = int64_t(vae_config.at("block_out_channels").items().size());
+    const bool refiner = !text_config.find("clip_l");
+    std::map<std::string, std::vector<TensorRecord>> files;  // folder -> tensors
+    auto bytes_of = [](const TensorView& v) { return std::string(reinterpret_cast<const char*>(v.bytes), v.nbytes); };
+    auto starts = [](const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; };
+    const std::string g_prefix = refiner ? "conditioner.embedders.0.model." : "conditioner.embedders.1.model.";
+    for (const TensorView& v : src.tensors()) {
+        const std::string& n = v.name;
+        if (starts(n, "model.diffusion_model.")) {
+            files["unet"].push_back({diffusers_unet_name(n.substr(22), L), v.dtype, v.shape, bytes_of(v)});
+        } else if (starts(n, "first_stage_model.")) {
+            files["vae"].push_back({diffusers_vae_name(n.substr(18), levels), v.dtype, v.shape, bytes_of(v)});
+        } else if (starts(n, "conditioner.embedders.0.transformer.")) {
+            files["text_encoder"].push_back({n.substr(36), v.dtype, v.shape, bytes_of(v)});
+        } else if (starts(n, g_prefix)) {
+            std::string r = n.substr(g_prefix.size());
+            const size_t e = dtype_size(v.dtype);
+            std::vector<TensorRecord>& out = files["text_encoder_2"];
+            if (r == "logit_scale") continue;
+            if (r == "text_projection") {  // [D, P] -> text_projection.weight [P, D]
+                const int64_t D = v.shape[0], P = v.shape[1];
+                std::string t(v.nbytes, '\0');
+                for (int64_t i = 0; i < D; ++i)
+                    for (int64_t j = 0; j < P; ++j) std::memcpy(&t[size_t(j * D + i) * e], v.bytes + size_t(i * P + j) * e, e);
+                out.push_back({"text_projection.weight", v.dtype, {P, D}, t});
+                continue;
+            }
+            static const std::pair<const char*, const char*> names[] = {
+                {"token_embedding.weight", "text_model.embeddings.token_embedding.weight"},
+                {"positional_embedding", "text_model.embeddings.position_embedding.weight"},
+                {"ln_final.", "text_model.final_layer_norm."}, {"transformer.resblocks.", "text_model.encoder.layers."},
+                {"ln_1.", "layer_norm1."}, {"ln_2.", "layer_norm2."}, {"attn.out_proj.", "self_attn.out_proj."},
+                {"mlp.c_fc.", "mlp.fc1."}, {"mlp.c_proj.", "mlp.fc2."}};
+            for (const auto& [from, to] : names)
+                if (const size_t at = r.find(from); at != std::string::npos) r = r.substr(0, at) + to + r.substr(at + std::strlen(from));
+            if (const size_t at = r.find("attn.in_proj_"); at != std::string::npos) {  // [3D, ...] -> q, k, v
+                const std::string layer = r.substr(0, at), kind = r.substr(at + 13);
+                Shape s = v.shape;
+                s[0] /= 3;
+                const size_t part = v.nbytes / 3;
+                const char* qkv[] = {"q", "k", "v"};
+                for (int i = 0; i < 3; ++i)
+                    out.push_back({layer + "self_attn." + qkv[i] + "_proj." + kind, v.dtype, s,
+                                   std::string(reinterpret_cast<const char*>(v.bytes) + size_t(i) * part, part)});
+                continue;
+            }
+            out.push_back({r, v.dtype, v.shape, bytes_of(v)});
+        }
+    }
+    auto write_text = [](const std::string& path, const std::string& text) { std::ofstream(path) << text; };
+    for (auto& [folder, records] : files) {
+        std::filesystem::create_directories(dir + "/" + folder);
+        const bool encoder = folder.rfind("text_encoder", 0) == 0;
+        write_safetensors(dir + "/" + folder + (encoder ? "/model.safetensors" : "/diffusion_pytorch_model.safetensors"), records);
+    }
+    write_text(dir + "/unet/config.json", src.meta("unet_config"));
+    write_text(dir + "/vae/config.json", src.meta("vae_config"));
+    auto encoder_config = [&](const Json& c) {
+        return "{\"num_attention_heads\": " + std::to_string(c.at("heads").as_int()) + ", \"hidden_act\": \"" + c.at("act").as_string() + "\"}";
+    };
+    if (!refiner) write_text(dir + "/text_encoder/config.json", encoder_config(text_config.at("clip_l")));
+    write_text(dir + "/text_encoder_2/config.json", encoder_config(text_config.at("clip_g")));
+    std::filesystem::create_directories(dir + "/scheduler");
+    write_text(dir + "/scheduler/scheduler_config.json", scheduler_config);
+    write_text(dir + "/model_index.json", std::string("{\"_class_name\": \"StableDiffusionXL") + (refiner ? "Img2Img" : "") +
+                                              "Pipeline\", \"force_zeros_for_empty_prompt\": " + (refiner ? "false" : "true") + "}");
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+    return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), size_t(a.numel()) * 4) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("SDXL base and refiner as diffusers folders (text_encoder_2, add_embedding) load like the single files", "[sdxl][checkpoint][golden]") {
+    CHECK(diffusers_unet_name("label_emb.0.0.weight", 2) == "add_embedding.linear_1.weight");
+    CHECK(diffusers_unet_name("label_emb.0.2.bias", 2) == "add_embedding.linear_2.bias");
+    const std::string scheduler_config = SafetensorsFile(test::golden_v2_path("pipe_sdxl_euler.safetensors")).meta("scheduler_config");
+    const SafetensorsFile u(test::golden_v2_path("unet_sdxl.safetensors"));
+    const Tensor x = test::batch_item(u.load_f32("x"), 0);
+    for (const char* name : {"tiny-sdxl", "tiny-sdxl-refiner"}) {
+        INFO(name);
+        const std::string dir = test::scratch_dir(std::string(name) + "-diffusers");
+        write_diffusers_folder(test::golden_v2_path(std::string(name) + ".safetensors"), dir, scheduler_config);
+        const StableDiffusionModel file = StableDiffusionModel::load(test::golden_v2_path(std::string(name) + ".safetensors"));
+        const StableDiffusionModel folder = StableDiffusionModel::load(dir);
+        CHECK(folder.info().family == file.info().family);
+        CHECK(folder.info().vae_scale == file.info().vae_scale);
+        CHECK(folder.info().scheduler.timestep_spacing == "leading");
+        ConditioningOptions o;
+        o.width = o.height = 128;
+        for (bool negative : {false, true}) {
+            const Conditioning a = file.conditioner().encode(negative ? "" : "a photo of a cat", negative, o);
+            const Conditioning b = folder.conditioner().encode(negative ? "" : "a photo of a cat", negative, o);
+            CHECK(same_bits(a.context, b.context));
+            CHECK(same_bits(a.vector, b.vector));
+        }
+        const Conditioning c = file.conditioner().encode("a photo of a cat", false, o);
+        CHECK(same_bits(file.unet().forward(x, 500.0f, c), folder.unet().forward(x, 500.0f, c)));
+        CHECK(same_bits(file.vae().decode(x), folder.vae().decode(x)));
+        CHECK(folder.unused_tensors().empty());
+    }
+}
+
+TEST_CASE("a checkpoint whose text encoders sdref does not know is an error that says what it found", "[sdxl][checkpoint]") {
+    const std::string dir = test::scratch_dir("unknown-layout");
+    const SafetensorsFile src(test::golden_v2_path("tiny-sdxl.safetensors"));
+    std::vector<TensorRecord> records;
+    for (const TensorView& v : src.tensors())
+        if (v.name.rfind("conditioner.embedders.0.", 0) != 0 && v.name.rfind("conditioner.embedders.1.", 0) != 0)
+            records.push_back({v.name, v.dtype, v.shape, std::string(reinterpret_cast<const char*>(v.bytes), v.nbytes)});
+    records.push_back({"text_encoders.clip_l.weight", DType::F16, {2}, std::string(4, '\0')});
+    write_safetensors(dir + "/odd.safetensors", records);
+    CHECK_THROWS_WITH(StableDiffusionModel::load(dir + "/odd.safetensors"),
+                      Catch::Contains("odd.safetensors") && Catch::Contains("not a model layout") &&
+                          Catch::Contains("text_encoders.clip_l.* (1)") && Catch::Contains("model.diffusion_model.*"));
 }

@@ -1,5 +1,6 @@
 // make_random_checkpoint: write a random-weight stand-in of a real checkpoint, tensor for tensor, from a manifest
-// (name, dtype, shape per line; tests/golden/v1/sd15_tensor_manifest.tsv lists SD 1.5's 1,066,237,384 values).
+// (name, dtype, shape per line; tests/golden/v1/sd15_tensor_manifest.tsv lists SD 1.5's 1,066,237,384 values,
+// tests/golden/v2/sdxl_tensor_manifest.tsv SDXL 1.0 base's 3,468,837,945).
 // Speed does not depend on weight values, so this is what the end-to-end benchmark runs on.
 //
 //   build/tools/make_random_checkpoint tests/golden/v1/sd15_tensor_manifest.tsv /tmp/sd15-random.safetensors [seed]
@@ -35,8 +36,9 @@ int main(int argc, char** argv) {
             if (line.empty()) continue;
             std::istringstream f(line);
             std::string name, dtype_text, shape_text;
-            if (!std::getline(f, name, '\t') || !std::getline(f, dtype_text, '\t') || !std::getline(f, shape_text))
+            if (!std::getline(f, name, '\t') || !std::getline(f, dtype_text, '\t'))
                 fail(argv[1], ": malformed line \"", line, "\"");
+            std::getline(f, shape_text);  // empty for a 0-d tensor (SDXL's logit_scale)
             DType dtype;
             if (!parse_dtype(dtype_text, &dtype)) fail(argv[1], ": unknown dtype ", dtype_text, " for ", name);
             Shape shape;

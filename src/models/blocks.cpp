@@ -258,4 +258,25 @@ Tensor vae_attention_forward(const VaeAttention& a, const Tensor& x, int64_t gro
     return y;
 }
 
+// --- arithmetic work: 2 flops per multiply-add of the GEMMs and attention products (norms, activations and
+// element-wise steps are not counted) ---
+
+double conv_flops(const Conv& c, int64_t out_hw) { return 2.0 * double(c.weight.rows) * double(c.weight.cols) * double(out_hw); }
+
+double resblock_flops(const ResBlock& r, int64_t hw) {
+    return conv_flops(r.conv1, hw) + conv_flops(r.conv2, hw) + (r.has_skip ? conv_flops(r.skip, hw) : 0.0);
+}
+
+double spatial_transformer_flops(const SpatialTransformer& st, int64_t hw, int64_t context_tokens) {
+    const double n = double(hw), m = double(context_tokens), D = double(st.inner), C = double(st.channels);
+    double f = 2 * n * C * D * 2;  // proj_in, proj_out
+    for (const TransformerBlock& b : st.blocks) {
+        const double F = double(b.ff2.weight.cols), Dc = double(b.attn2.k.weight.cols);
+        f += 2 * n * D * D * 4 + 2 * n * n * D * 2;                    // attn1: q, k, v, out; QK^T, AV
+        f += 2 * n * D * D * 2 + 2 * m * Dc * D * 2 + 2 * n * m * D * 2;  // attn2: q, out; k, v of the context; QK^T, AV
+        f += 2 * n * D * 2 * F + 2 * n * F * D;                         // ff1 (GEGLU: 2F outputs), ff2
+    }
+    return f;
+}
+
 }  // namespace sdref

@@ -107,4 +107,9 @@ struct VaeAttention {
 // x [C, H, W] -> [C, H, W]
 Tensor vae_attention_forward(const VaeAttention& a, const Tensor& x, int64_t groups);
 
+// The arithmetic work of a block (2 flops per multiply-add of its GEMMs and attention products), for benchmarks.
+double conv_flops(const Conv& c, int64_t out_hw);
+double resblock_flops(const ResBlock& r, int64_t hw);
+double spatial_transformer_flops(const SpatialTransformer& st, int64_t hw, int64_t context_tokens);
+
 }  // namespace sdref

@@ -220,4 +220,30 @@ int64_t UNet::forward_bytes(int64_t h, int64_t w) const {
     return (skips + 12 * finest) * int64_t(sizeof(float));
 }
 
+double UNet::forward_flops(int64_t h, int64_t w, int64_t tokens) const {
+    // the sizes of each level on the way down (a stride-2 conv halves, rounding up)
+    std::vector<int64_t> hw;
+    for (size_t i = 0; i < down_.size(); ++i, h = (h + 1) / 2, w = (w + 1) / 2) hw.push_back(h * w);
+    double f = conv_flops(conv_in, hw[0]) + conv_flops(out_conv_, hw[0]);
+    for (size_t i = 0; i < down_.size(); ++i) {
+        const UNetDownLevel& d = down_[i];
+        for (size_t j = 0; j < d.res.size(); ++j) {
+            f += resblock_flops(d.res[j], hw[i]);
+            if (!d.attn.empty()) f += spatial_transformer_flops(d.attn[j], hw[i], tokens);
+        }
+        if (d.has_down) f += conv_flops(d.down, hw[i + 1]);
+    }
+    f += resblock_flops(mid_res1_, hw.back()) + spatial_transformer_flops(mid_attn_, hw.back(), tokens) + resblock_flops(mid_res2_, hw.back());
+    for (size_t k = 0; k < up_.size(); ++k) {
+        const size_t i = up_.size() - 1 - k;
+        const UNetUpLevel& u = up_[k];
+        for (size_t j = 0; j < u.res.size(); ++j) {
+            f += resblock_flops(u.res[j], hw[i]);
+            if (!u.attn.empty()) f += spatial_transformer_flops(u.attn[j], hw[i], tokens);
+        }
+        if (u.has_up) f += conv_flops(u.up, hw[i - 1]);
+    }
+    return f;
+}
+
 }  // namespace sdref

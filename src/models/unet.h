@@ -76,6 +76,9 @@ public:
     // An upper estimate of the activation memory one forward() needs for a latent of h x w (bytes): every skip
     // connection kept for the way up, plus working buffers (the feed-forward's 8C-wide projection) at the finest level.
     int64_t forward_bytes(int64_t h, int64_t w) const;
+    // The arithmetic work of one forward() on a latent of h x w with `context_tokens` context rows (flops:
+    // 2 per multiply-add of every convolution, linear layer and attention product).
+    double forward_flops(int64_t h, int64_t w, int64_t context_tokens) const;
     // x [in_channels, h, w] at timestep t (integer or fractional), conditioned on c -> [out_channels, h, w].
     // Any h, w: sizes halved with rounding up on the way down are restored to the skip's size on the way up.
     // stream_weights: give each block's weight pages back once it has run (--low-memory), so only one block's
