@@ -105,8 +105,10 @@ ClipTextEncoder ClipTextEncoder::load_hf(const WeightStore& w, const std::string
     c.ffn = w.shape_of(layer_prefix + "0.mlp.fc1.weight").at(0);
     m.token_embedding_ = w.matrix(prefix + "embeddings.token_embedding.weight", {c.vocab, D});
     m.position_embedding_ = w.vector(prefix + "embeddings.position_embedding.weight", {c.context, D});
-    for (int64_t l = 0; l < c.layers; ++l)
-        m.layers_.push_back(load_clip_layer_hf(w, layer_prefix + std::to_string(l) + ".", D, c.ffn));
+    for (int64_t l = 0; l < c.layers; ++l) {
+        m.layer_prefixes_.push_back(layer_prefix + std::to_string(l) + ".");
+        m.layers_.push_back(load_clip_layer_hf(w, m.layer_prefixes_.back(), D, c.ffn));
+    }
     m.final_ln_w_ = w.vector(prefix + "final_layer_norm.weight", {D});
     m.final_ln_b_ = w.vector(prefix + "final_layer_norm.bias", {D});
     return m;
@@ -145,6 +147,7 @@ ClipTextEncoder ClipTextEncoder::load_openclip(const WeightStore& w, const std::
         L.fc2 = w.matrix(p + "mlp.c_proj.weight", {D, c.ffn});
         L.fc2_b = w.vector(p + "mlp.c_proj.bias", {D});
         m.layers_.push_back(std::move(L));
+        m.layer_prefixes_.push_back(p);
     }
     m.final_ln_w_ = w.vector(prefix + "ln_final.weight", {D});
     m.final_ln_b_ = w.vector(prefix + "ln_final.bias", {D});
@@ -222,7 +225,7 @@ Tensor ClipTextEncoder::final_norm(const Tensor& x) const {
     return y;
 }
 
-ClipTextOutput ClipTextEncoder::forward(const std::vector<int>& ids) const {
+ClipTextOutput ClipTextEncoder::forward(const std::vector<int>& ids, bool stream_weights) const {
     const ClipTextConfig& c = config_;
     const int64_t T = c.context, D = c.width;
     if (int64_t(ids.size()) != T) fail("text encoder: expected ", T, " token ids, got ", ids.size());
@@ -243,8 +246,9 @@ ClipTextOutput ClipTextEncoder::forward(const std::vector<int>& ids) const {
 
     ClipTextOutput out;
     out.hidden.push_back(x);
-    for (const ClipLayer& L : layers_) {
-        clip_layer_forward(L, x, c.heads, /*causal=*/true, c.act);
+    for (size_t l = 0; l < layers_.size(); ++l) {
+        clip_layer_forward(layers_[l], x, c.heads, /*causal=*/true, c.act);
+        if (stream_weights && weights_) weights_->release(layer_prefixes_[l]);
         out.hidden.push_back(x);
     }
     out.last_hidden = final_norm(x);

@@ -90,8 +90,9 @@ public:
     const ClipTextConfig& config() const { return config_; }
     // Hold the store whose mapped files the weights point into (load() does this).
     void keep_alive(std::shared_ptr<const WeightStore> store) { weights_ = std::move(store); }
-    // Every hidden state, the final output and the pooled vector of one prompt's 77 ids.
-    ClipTextOutput forward(const std::vector<int>& ids) const;
+    // Every hidden state, the final output and the pooled vector of one prompt's 77 ids. stream_weights: give
+    // each layer's weight pages back once it has run (--low-memory), so one layer is resident at a time.
+    ClipTextOutput forward(const std::vector<int>& ids, bool stream_weights = false) const;
     // The conditioning [77, D]: final_LN of the output of layer L - clip_skip + 1 (clip_skip >= 1).
     Tensor encode(const std::vector<int>& ids, int clip_skip) const;
     // final_LN(x) for a hidden state.
@@ -103,6 +104,7 @@ private:
     Matrix token_embedding_;     // [V, D] token_embedding.weight
     Tensor position_embedding_;  // [77, D]
     std::vector<ClipLayer> layers_;
+    std::vector<std::string> layer_prefixes_;  // the canonical prefix of each layer's tensors (for streaming)
     Tensor final_ln_w_, final_ln_b_;  // [D] final_layer_norm | ln_final
 };
 

@@ -43,6 +43,7 @@ struct ConditioningOptions {
     int clip_skip = 0;                // A1111 numbering (1 = the last layer); 0: the family's default
     int64_t width = 0, height = 0;    // the image being made
     MicroConditioning micro;
+    bool stream_weights = false;      // --low-memory: one text-encoder layer's weights resident at a time
 };
 
 class Conditioner {
@@ -102,7 +103,7 @@ struct EncodedPrompt {
 };
 // layer: the layer counted from the end (1 = last), final_norm: whether the final LayerNorm is applied to it.
 EncodedPrompt encode_weighted(const ClipTokenizer& tokenizer, const ClipTextEncoder& encoder, const std::string& prompt,
-                              int pad_id, int layer, bool final_norm);
+                              int pad_id, int layer, bool final_norm, bool stream_weights);
 // [a | b] row by row: [T, Da] and [T, Db] -> [T, Da + Db].
 Tensor concat_features(const Tensor& a, const Tensor& b);
 // The SDXL conditioning vector y = [pooled, sinusoid(v_1), ..., sinusoid(v_n)] of `width` values: each value gets

@@ -44,8 +44,8 @@ public:
             pooled = Tensor({projection_.weight.dim(0)});
         } else {
             // the final LayerNorm is applied only when the last layer itself is asked for (--clip-skip 1)
-            const EncodedPrompt l = encode_weighted(tok, clip_l_, prompt, kPadL, layer, /*final_norm=*/layer == 1);
-            const EncodedPrompt g = encode_weighted(tok, clip_g_, prompt, kPadG, layer, /*final_norm=*/layer == 1);
+            const EncodedPrompt l = encode_weighted(tok, clip_l_, prompt, kPadL, layer, /*final_norm=*/layer == 1, o.stream_weights);
+            const EncodedPrompt g = encode_weighted(tok, clip_g_, prompt, kPadG, layer, /*final_norm=*/layer == 1, o.stream_weights);
             c.context = concat_features(l.context, g.context);
             pooled = projection_.apply(g.pooled);
         }

@@ -55,6 +55,7 @@ Prompts encode_prompts(const StableDiffusionModel& model, const GenerationParams
     o.width = p.width;
     o.height = p.height;
     o.micro = p.micro;
+    o.stream_weights = p.low_memory;
     const Conditioner& c = model.conditioner();
     Prompts out;
     out.cond = c.encode(p.prompt, /*negative=*/false, o);
