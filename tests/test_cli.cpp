@@ -103,30 +103,38 @@ TEST_CASE("sdref generates a PNG carrying A1111 parameters, and the latents it d
     CHECK(file_exists(dir + "/r_1.png"));
 }
 
-TEST_CASE("sdref img2img, inpainting and outpainting run from files", "[cli][pipeline]") {
-    const std::string dir = test::scratch_dir("cli-img2img");
-    const std::string model = quote(test::golden_path("tiny-sd1.safetensors"));
-    // a 32x32 start image and a mask: left half kept, right half repainted
-    Image init{32, 32, 3, std::vector<uint8_t>(32 * 32 * 3)}, mask{32, 32, 1, std::vector<uint8_t>(32 * 32)};
-    for (size_t i = 0; i < init.pixels.size(); ++i) init.pixels[i] = uint8_t(i * 7);
-    for (int y = 0; y < 32; ++y)
-        for (int x = 0; x < 32; ++x) mask.pixels[size_t(y * 32 + x)] = x >= 16 ? 255 : 0;
-    write_png(dir + "/init.png", init);
-    write_png(dir + "/mask.png", mask);
-    CHECK(run("-m " + model + " -p x --steps 2 -i " + quote(dir + "/init.png") + " --strength 0.5 -o " + quote(dir + "/a.png")).status == 0);
-    CHECK(run("-m " + model + " -p x --steps 2 -i " + quote(dir + "/init.png") + " --mask " + quote(dir + "/mask.png") + " -o " +
-              quote(dir + "/b.png")).status == 0);
-    const Run out = run("-m " + model + " -p x --steps 2 -i " + quote(dir + "/init.png") + " --outpaint 8,0,8,16 -o " + quote(dir + "/c.png"));
-    INFO(out.output);
-    REQUIRE(out.status == 0);
-    const Image c = read_image(dir + "/c.png", 3);
-    CHECK(c.width == 48);
-    CHECK(c.height == 48);
-    // the original pixels come back untouched
-    for (int y = 0; y < 32; ++y)
-        for (int x = 0; x < 32; ++x)
-            for (int k = 0; k < 3; ++k)
-                REQUIRE(c.pixels[size_t((y * 48 + x + 8) * 3 + k)] == init.pixels[size_t((y * 32 + x) * 3 + k)]);
+TEST_CASE("sdref img2img, inpainting, outpainting, batches and SLD run from files, for SD 1.x and SDXL", "[cli][pipeline][sdxl]") {
+    for (const std::string& path : {test::golden_path("tiny-sd1.safetensors"), test::golden_v2_path("tiny-sdxl.safetensors")}) {
+        INFO(path);
+        const std::string dir = test::scratch_dir("cli-img2img");
+        const std::string model = quote(path);
+        // a 32x32 start image and a mask: left half kept, right half repainted
+        Image init{32, 32, 3, std::vector<uint8_t>(32 * 32 * 3)}, mask{32, 32, 1, std::vector<uint8_t>(32 * 32)};
+        for (size_t i = 0; i < init.pixels.size(); ++i) init.pixels[i] = uint8_t(i * 7);
+        for (int y = 0; y < 32; ++y)
+            for (int x = 0; x < 32; ++x) mask.pixels[size_t(y * 32 + x)] = x >= 16 ? 255 : 0;
+        write_png(dir + "/init.png", init);
+        write_png(dir + "/mask.png", mask);
+        CHECK(run("-m " + model + " -p x --steps 2 -i " + quote(dir + "/init.png") + " --strength 0.5 -o " + quote(dir + "/a.png")).status == 0);
+        CHECK(run("-m " + model + " -p x --steps 2 -i " + quote(dir + "/init.png") + " --mask " + quote(dir + "/mask.png") + " -o " +
+                  quote(dir + "/b.png")).status == 0);
+        const Run out = run("-m " + model + " -p x --steps 2 -i " + quote(dir + "/init.png") + " --outpaint 8,0,8,16 -o " + quote(dir + "/c.png"));
+        INFO(out.output);
+        REQUIRE(out.status == 0);
+        const Image c = read_image(dir + "/c.png", 3);
+        CHECK(c.width == 48);
+        CHECK(c.height == 48);
+        // the original pixels come back untouched
+        for (int y = 0; y < 32; ++y)
+            for (int x = 0; x < 32; ++x)
+                for (int k = 0; k < 3; ++k)
+                    REQUIRE(c.pixels[size_t((y * 48 + x + 8) * 3 + k)] == init.pixels[size_t((y * 32 + x) * 3 + k)]);
+        // a batch of two with Safe Latent Diffusion: two different pictures
+        const Run batch = run("-m " + model + " -p x -W 32 -H 32 --steps 2 --sld medium -b 2 -o " + quote(dir + "/d.png"));
+        INFO(batch.output);
+        REQUIRE(batch.status == 0);
+        CHECK(read_image(dir + "/d.png", 3).pixels != read_image(dir + "/d_1.png", 3).pixels);
+    }
 }
 
 TEST_CASE("sdref rejects bad input with one clear line and writes no file", "[cli]") {

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include "golden.h"
 #include "io/safetensors.h"
 #include "models/checkpoint.h"
+#include "pipeline/generate.h"
 
 using namespace sdref;
 
@@ -241,4 +243,84 @@ TEST_CASE("a checkpoint whose text encoders sdref does not know is an error that
     CHECK_THROWS_WITH(StableDiffusionModel::load(dir + "/odd.safetensors"),
                       Catch::Contains("odd.safetensors") && Catch::Contains("not a model layout") &&
                           Catch::Contains("text_encoders.clip_l.* (1)") && Catch::Contains("model.diffusion_model.*"));
+}
+
+TEST_CASE("SDXL prompts: BREAK and long prompts chunk both encoders, weights keep each encoder's mean", "[sdxl][clip][golden]") {
+    const StableDiffusionModel model = StableDiffusionModel::load(test::golden_v2_path("tiny-sdxl.safetensors"));
+    const Conditioner& c = model.conditioner();
+    ConditioningOptions o;
+    o.width = o.height = 128;
+    const Conditioning both = c.encode("a photo of a cat BREAK a dog", false, o);
+    const Conditioning first = c.encode("a photo of a cat", false, o), second = c.encode("a dog", false, o);
+    const int64_t T = ClipTokenizer::kContextLength, D = first.context.dim(1);
+    REQUIRE(both.context.shape() == Shape{2 * T, D});
+    CHECK(std::memcmp(both.context.data(), first.context.data(), size_t(T * D) * 4) == 0);
+    CHECK(std::memcmp(both.context.data() + T * D, second.context.data(), size_t(T * D) * 4) == 0);
+    CHECK(std::memcmp(both.vector.data(), first.vector.data(), size_t(first.vector.numel()) * 4) == 0);  // pooled: chunk 1
+
+    // emphasis scales the tokens, then each encoder's part is rescaled to its unweighted mean
+    const Conditioning plain = c.encode("a photo of a cat", false, o), weighted = c.encode("a photo of a (cat:1.5)", false, o);
+    WeightStore store;
+    store.add_file(test::golden_v2_path("tiny-sdxl.safetensors"));
+    const int64_t Dl = text_config_metadata(store).at("clip_l").at("width").as_int();  // CLIP-L: each row's first features
+    REQUIRE(model.unet().config().context_dim == D);
+    for (const auto& [from, to] : {std::pair<int64_t, int64_t>{0, Dl}, std::pair<int64_t, int64_t>{Dl, D}}) {
+        double a = 0, b = 0, diff = 0;
+        for (int64_t t = 0; t < T; ++t)
+            for (int64_t d = from; d < to; ++d) {
+                a += plain.context[t * D + d];
+                b += weighted.context[t * D + d];
+                diff += std::fabs(plain.context[t * D + d] - weighted.context[t * D + d]);
+            }
+        CHECK(std::fabs(a - b) <= 1e-3 * std::max(1.0, std::fabs(a)));
+        CHECK(diff > 1e-3);
+    }
+}
+
+TEST_CASE("a 9-channel SDXL inpainting U-Net is detected and gets the mask and the masked image", "[sdxl][checkpoint][golden]") {
+    // tiny-sdxl with conv_in widened to 9 input channels, the 5 new ones zero: it must predict what tiny-sdxl does
+    const std::string dir = test::scratch_dir("sdxl-inpaint");
+    const SafetensorsFile src(test::golden_v2_path("tiny-sdxl.safetensors"));
+    std::vector<TensorRecord> records;
+    for (const TensorView& v : src.tensors()) {
+        TensorRecord r{v.name, v.dtype, v.shape, std::string(reinterpret_cast<const char*>(v.bytes), v.nbytes)};
+        if (v.name == "model.diffusion_model.input_blocks.0.0.weight") {
+            const int64_t out = v.shape[0], in = v.shape[1], k = v.shape[2] * v.shape[3];
+            const size_t e = dtype_size(v.dtype);
+            r.shape[1] = 9;
+            r.bytes.assign(size_t(out * 9 * k) * e, '\0');
+            for (int64_t o = 0; o < out; ++o) std::memcpy(&r.bytes[size_t(o * 9 * k) * e], v.bytes + size_t(o * in * k) * e, size_t(in * k) * e);
+        }
+        records.push_back(r);
+    }
+    std::map<std::string, std::string> meta;
+    for (const char* key : {"unet_config", "vae_config", "text_config"}) meta[key] = src.meta(key);
+    write_safetensors(dir + "/inpaint.safetensors", records, meta);
+    const StableDiffusionModel inpaint = StableDiffusionModel::load(dir + "/inpaint.safetensors");
+    const StableDiffusionModel base = StableDiffusionModel::load(test::golden_v2_path("tiny-sdxl.safetensors"));
+    CHECK(inpaint.info().family == ModelFamily::SDXL);
+    CHECK(inpaint.info().inpainting);
+
+    const SafetensorsFile u(test::golden_v2_path("unet_sdxl.safetensors"));
+    const Tensor x = test::batch_item(u.load_f32("x"), 0);
+    ConditioningOptions o;
+    o.width = o.height = 128;
+    const Conditioning c = base.conditioner().encode("a cat", false, o);
+    Tensor x9({9, x.dim(1), x.dim(2)});
+    std::copy_n(x.data(), x.numel(), x9.data());
+    for (int64_t i = x.numel(); i < x9.numel(); ++i) x9[i] = float(i % 7) - 3.0f;
+    test::check_close("9-channel U-Net with zero extra weights", inpaint.unet().forward(x9, 500.0f, c), base.unet().forward(x, 500.0f, c), 1e-5);
+
+    // a whole inpainting generation runs end to end (non-finite values would be an error)
+    Image init{32, 32, 3, std::vector<uint8_t>(32 * 32 * 3, 128)}, mask{32, 32, 1, std::vector<uint8_t>(32 * 32, 0)};
+    for (int y = 8; y < 24; ++y)
+        for (int xx = 8; xx < 24; ++xx) mask.pixels[size_t(y * 32 + xx)] = 255;
+    GenerationParams p;
+    p.prompt = "a cat";
+    p.width = p.height = 32;
+    p.init_image = &init;
+    p.mask = &mask;
+    auto sched = make_scheduler("euler", "discrete", inpaint.info().scheduler);
+    const GenerationResult r = generate(inpaint, p, *sched, 3);
+    CHECK(r.image.shape() == Shape{3, 32, 32});
 }
