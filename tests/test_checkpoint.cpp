@@ -9,6 +9,7 @@
 #include "golden.h"
 #include "io/safetensors.h"
 #include "core/rng.h"
+#include "io/pytorch_file.h"
 #include "models/checkpoint.h"
 
 using namespace sdref;
@@ -114,4 +115,43 @@ TEST_CASE("low-memory mode: streamed U-Net weights give the same bits, tiled VAE
         for (int64_t y = 0; y < 64; ++y)
             for (int64_t x = 0; x < 64; ++x) differing += tiled[(c * 192 + y) * 160 + x] != first[(c * 96 + y) * 96 + x];
     CHECK(differing == 0);
+}
+
+TEST_CASE("a .ckpt checkpoint loads like its safetensors twin; --use-ema takes the EMA copy", "[checkpoint][pytorch][golden]") {
+    const std::string ckpt = std::string(SDREF_SOURCE_DIR) + "/tests/data/pytorch/tiny-sd1.ckpt";
+    const StableDiffusionModel st = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"));
+    const StableDiffusionModel pt = StableDiffusionModel::load(ckpt);
+    const SafetensorsFile u(test::golden_path("unet_sd1.safetensors"));
+    const Tensor x = test::batch_item(u.load_f32("x"), 0), ctx = test::batch_item(u.load_f32("context"), 0), eps = u.load_f32("eps");
+    const float t = u.load_f32("t")[0];
+    const Tensor a = pt.unet().forward(x, t, {ctx, {}});
+    CHECK(same_bits(a, st.unet().forward(x, t, {ctx, {}})));
+    test::check_close("unet from .ckpt", a, test::batch_item(eps, 0), 1e-4);
+    // (the tiny text encoder's head count is in the safetensors file's metadata, which a .ckpt does not carry: its
+    // weights are compared in test_pytorch_file.cpp)
+
+    // --use-ema: the U-Net of model_ema.diffusion_model* (the fixture's EMA copy: the weights times 0.5), the rest as before
+    const StableDiffusionModel ema = StableDiffusionModel::load(ckpt, {"", /*use_ema=*/true});
+    const PyTorchFile file(ckpt);
+    std::vector<TensorRecord> records;
+    for (const TensorView& v : file.tensors()) {
+        if (v.name.rfind("model_ema.", 0) == 0) continue;
+        const TensorView* src = &v;
+        if (v.name.rfind("model.diffusion_model.", 0) == 0) {
+            std::string name = "model_ema.diffusion_model";
+            for (char c : v.name.substr(22))
+                if (c != '.') name += c;
+            src = &file.get(name);
+        }
+        records.push_back({v.name, src->dtype, src->shape, std::string(reinterpret_cast<const char*>(src->bytes), src->nbytes)});
+    }
+    const std::string dir = test::scratch_dir("ema");
+    write_safetensors(dir + "/ema.safetensors", records);
+    const StableDiffusionModel expected = StableDiffusionModel::load(dir + "/ema.safetensors");
+    const Tensor e = ema.unet().forward(x, t, {ctx, {}});
+    CHECK(same_bits(e, expected.unet().forward(x, t, {ctx, {}})));
+    CHECK_FALSE(same_bits(e, a));
+    const std::vector<std::string> unused = ema.unused_tensors();
+    CHECK(std::any_of(unused.begin(), unused.end(), [](const std::string& s) { return s.find(": model.diffusion_model.out.2.weight") != std::string::npos; }));
+    CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"), {"", true}), Catch::Contains("--use-ema"));
 }

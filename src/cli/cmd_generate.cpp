@@ -2,6 +2,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <random>
@@ -32,7 +33,8 @@ constexpr double kMaxCfg = 100;
 
 const char* kUsage =
     "usage: sdref [-m MODEL] -p PROMPT [options]\n"
-    "  -m, --model PATH          a .safetensors checkpoint (original layout) or a diffusers folder\n"
+    "  -m, --model PATH          a checkpoint in the original layout (.safetensors, or .ckpt read without\n"
+    "                            running its code) or a diffusers folder\n"
     "                            (default: the TinyShapes demo model installed beside sdref)\n"
     "  -p, --prompt TEXT         what to draw\n"
     "  -n, --negative-prompt T   what to avoid (used when --cfg-scale > 1)\n"
@@ -52,6 +54,7 @@ const char* kUsage =
     "  --outpaint L,T,R,B        extend -i's image by these pixels and paint the new border\n"
     "  --clip-skip N             text encoder layer counted from the end (A1111 numbering; default: model's)\n"
     "  --prediction-type T       epsilon or v_prediction, when the checkpoint does not say\n"
+    "  --use-ema                 a training checkpoint's EMA weights (model_ema.*) instead of the trained ones\n"
     "  --original-size W,H       SDXL micro-conditioning: the size the picture is meant to have come from\n"
     "                            (default: the image size)\n"
     "  --crop-top-left X,Y       SDXL micro-conditioning: where a crop from it started (default 0,0)\n"
@@ -99,8 +102,10 @@ std::string basename(const std::string& path) {
     while (p.size() > 1 && p.back() == '/') p.pop_back();
     const size_t slash = p.rfind('/');
     std::string b = slash == std::string::npos ? p : p.substr(slash + 1);
-    const size_t dot = b.rfind(".safetensors");
-    return dot == std::string::npos ? b : b.substr(0, dot);
+    for (const char* ext : {".safetensors", ".ckpt", ".pt", ".pth", ".bin"})
+        if (b.size() > std::strlen(ext) && b.compare(b.size() - std::strlen(ext), std::string::npos, ext) == 0)
+            return b.substr(0, b.size() - std::strlen(ext));
+    return b;
 }
 
 // "A,B" -> two integers in [lo, hi], or an error naming the flag.
@@ -123,7 +128,7 @@ int cmd_generate(int argc, char** argv) {
     int steps = 20, batch = 1;
     long long seed = 42;
     bool verbose = false, have_prompt = false, strength_given = false, no_safety_checker = false, size_given = false,
-         refiner_given_start = false;
+         refiner_given_start = false, use_ema = false;
     std::string safety_path;
     auto sld_on = [&]() {
         if (!p.sld.enabled) p.sld = SafeLatentDiffusion::preset("medium");
@@ -148,6 +153,7 @@ int cmd_generate(int argc, char** argv) {
         else if (a == "--outpaint") outpaint_text = args.value(a);
         else if (a == "--clip-skip") p.clip_skip = int(args.int_value(a, 1, kMaxClipSkip));
         else if (a == "--prediction-type") prediction_type = args.value(a);
+        else if (a == "--use-ema") use_ema = true;
         else if (a == "--original-size")
             std::tie(p.micro.original_width, p.micro.original_height) = parse_pair(a, args.value(a), kMinSide, kMaxMicroSize);
         else if (a == "--crop-top-left") std::tie(p.micro.crop_left, p.micro.crop_top) = parse_pair(a, args.value(a), 0, kMaxMicroSize);
@@ -220,6 +226,7 @@ int cmd_generate(int argc, char** argv) {
     const auto load_start = std::chrono::steady_clock::now();
     CheckpointOverrides overrides;
     overrides.prediction_type = prediction_type;
+    overrides.use_ema = use_ema;
     const StableDiffusionModel model = StableDiffusionModel::load(model_path, overrides);
     std::optional<StableDiffusionModel> refiner;
     if (!refiner_path.empty()) {

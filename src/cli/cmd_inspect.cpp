@@ -10,7 +10,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/error.h"
-#include "io/safetensors.h"
+#include "io/tensor_file.h"
 
 namespace sdref::cli {
 
@@ -23,17 +23,18 @@ std::vector<std::string> model_files(const std::string& path) {
     if (!S_ISDIR(st.st_mode)) return {path};
     std::vector<std::string> files;
     for (const auto& e : std::filesystem::recursive_directory_iterator(path))
-        if (e.is_regular_file() && e.path().extension() == ".safetensors") files.push_back(e.path().string());
+        if (e.is_regular_file() && (e.path().extension() == ".safetensors" || e.path().extension() == ".ckpt" || e.path().extension() == ".pt" || e.path().extension() == ".bin"))
+            files.push_back(e.path().string());
     std::sort(files.begin(), files.end());
-    if (files.empty()) fail(path, ": no .safetensors files in this folder");
+    if (files.empty()) fail(path, ": no .safetensors, .ckpt, .pt or .bin files in this folder");
     return files;
 }
 
 int check(const std::string& path) {
     size_t tensors = 0, bad = 0;
     for (const std::string& f : model_files(path)) {
-        const SafetensorsFile file(f);
-        for (const TensorView& t : file.tensors()) {
+        const std::unique_ptr<TensorFile> file = open_tensor_file(f);
+        for (const TensorView& t : file->tensors()) {
             ++tensors;
             if (const int64_t n = t.count_non_finite()) {
                 ++bad;
@@ -56,18 +57,18 @@ int cmd_inspect(int argc, char** argv) {
     Args args(argc, argv, 2);
     bool scan = false;
     if (!args.done() && args.peek() == "--check") scan = (args.next(), true);
-    if (args.done()) fail("inspect: missing MODEL (a .safetensors file", scan ? " or a model folder)" : ")");
+    if (args.done()) fail("inspect: missing MODEL (a .safetensors or PyTorch file", scan ? " or a model folder)" : ")");
     const std::string path = args.next();
     if (!args.done()) fail("inspect: unexpected argument \"", args.peek(), "\"");
     if (scan) return check(path);
-    const SafetensorsFile file(path);
-    for (const auto& [key, value] : file.metadata()) std::printf("metadata %s: %s\n", key.c_str(), value.c_str());
+    const std::unique_ptr<TensorFile> file = open_tensor_file(path);
+    for (const auto& [key, value] : file->metadata()) std::printf("metadata %s: %s\n", key.c_str(), value.c_str());
     size_t bytes = 0;
-    for (const TensorView& t : file.tensors()) {
+    for (const TensorView& t : file->tensors()) {
         std::printf("%s %s %s\n", t.name.c_str(), dtype_name(t.dtype), shape_str(t.shape).c_str());
         bytes += t.nbytes;
     }
-    std::printf("%zu tensors, %zu bytes of data\n", file.tensors().size(), bytes);
+    std::printf("%zu tensors, %zu bytes of data\n", file->tensors().size(), bytes);
     return 0;
 }
 

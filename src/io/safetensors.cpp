@@ -62,7 +62,7 @@ void parse_entry(const std::string& where, const Json& entry, TensorView* view, 
 
 }  // namespace
 
-SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
+SafetensorsFile::SafetensorsFile(const std::string& path) : TensorFile(path), file_(path) {
     const uint8_t* base = file_.data();
     const uint64_t size = file_.size();
     if (size < 8) fail(path, ": not a safetensors file (", size, " bytes, shorter than the 8-byte header length)");
@@ -117,26 +117,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
         last = &r;
     }
 
-    // Sorted by name, for listings; rebuild the index.
-    std::sort(tensors_.begin(), tensors_.end(), [](const TensorView& a, const TensorView& b) { return a.name < b.name; });
-    for (size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
-}
-
-const TensorView* SafetensorsFile::find(const std::string& name) const {
-    const auto it = index_.find(name);
-    return it == index_.end() ? nullptr : &tensors_[it->second];
-}
-
-const TensorView& SafetensorsFile::get(const std::string& name) const {
-    const TensorView* v = find(name);
-    if (!v) fail(path(), ": no tensor named \"", name, "\"");
-    return *v;
-}
-
-const std::string& SafetensorsFile::meta(const std::string& key) const {
-    const auto it = metadata_.find(key);
-    if (it == metadata_.end()) fail(path(), ": no __metadata__ entry \"", key, "\"");
-    return it->second;
+    index_tensors();
 }
 
 TensorRecord make_record(const std::string& name, const Tensor& t) {

@@ -18,38 +18,22 @@
 
 #include "core/tensor.h"
 #include "io/mapped_file.h"
+#include "io/tensor_file.h"
 
 namespace sdref {
 
-class SafetensorsFile {
+class SafetensorsFile : public TensorFile {
 public:
     // The format's own cap on the header (the Python and Rust readers use the same 100 MB).
     static constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
 
     explicit SafetensorsFile(const std::string& path);
-
-    const std::string& path() const { return file_.path(); }
-    // Every tensor, sorted by name.
-    const std::vector<TensorView>& tensors() const { return tensors_; }
-    const TensorView* find(const std::string& name) const;
-    // Throws "<file>: no tensor named <name>".
-    const TensorView& get(const std::string& name) const;
-    // Convenience: get(name).to_f32().
-    Tensor load_f32(const std::string& name) const { return get(name).to_f32(); }
-    // The "__metadata__" string map (empty when absent).
-    const std::map<std::string, std::string>& metadata() const { return metadata_; }
-    // Drop the pages of these tensors from memory (they are read back on the next access).
-    void release(const TensorView& tensor) const {
+    void release(const TensorView& tensor) const override {
         file_.release(size_t(tensor.bytes - file_.data()), tensor.nbytes);
     }
-    // A metadata value; throws naming the file and key when absent.
-    const std::string& meta(const std::string& key) const;
 
 private:
     MappedFile file_;
-    std::vector<TensorView> tensors_;
-    std::unordered_map<std::string, size_t> index_;
-    std::map<std::string, std::string> metadata_;
 };
 
 // One tensor to write: raw little-endian bytes of `dtype`, product(shape) * dtype_size(dtype) long.

@@ -132,6 +132,7 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
     float vae_scale = 0;  // 0: the family's
 
     if (is_directory(path)) {
+        if (overrides.use_ema) fail(path, ": --use-ema: a diffusers folder holds one set of weights (no EMA copy)");
         if (!path_exists(path + "/model_index.json")) fail(path, ": not a diffusers model folder (no model_index.json)");
         model_index = load_json(path + "/model_index.json");
         unet_config = load_json(path + "/unet/config.json");
@@ -167,6 +168,7 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
         if (const Json* s = vae_config.find("scaling_factor")) vae_scale = float(s->as_number(path + "/vae/config.json: scaling_factor"));
     } else {
         w.add_file(path);
+        if (overrides.use_ema) w.use_ema_weights();
         if (const std::string p = w.metadata("prediction_type"); !p.empty())
             prediction_type = Json::parse(p, path + " prediction_type metadata").as_string();
         if (const std::string v = w.metadata("vae_config"); !v.empty()) {

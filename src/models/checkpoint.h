@@ -31,11 +31,13 @@ struct ModelInfo {
 
 struct CheckpointOverrides {
     std::string prediction_type;  // "epsilon" or "v_prediction"; empty: from the checkpoint
+    bool use_ema = false;         // a training checkpoint's EMA U-Net weights instead of the trained ones
 };
 
 class StableDiffusionModel {
 public:
-    // A .safetensors file or a diffusers folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/,
+    // A single file (.safetensors, or a PyTorch .ckpt/.pt read without running code: its "state_dict" when it
+    // has one) or a diffusers folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/,
     // scheduler/; SDXL: also text_encoder_2/, the refiner only that one). fp16 variants (*.fp16.safetensors) are
     // used when the plain file is absent. The family is detected from the text encoders' tensors.
     static StableDiffusionModel load(const std::string& path, const CheckpointOverrides& overrides = {});

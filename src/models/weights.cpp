@@ -13,12 +13,42 @@ Matrix Matrix::row_slice(int64_t first, int64_t count) const {
 }
 
 void WeightStore::add_file(const std::string& path, const std::string& prefix, Renamer rename) {
-    sources_.push_back({std::make_unique<SafetensorsFile>(path), prefix, std::move(rename)});
+    sources_.push_back({open_tensor_file(path), prefix, std::move(rename)});
+}
+
+void WeightStore::use_ema_weights() {
+    if (sources_.empty()) fail("--use-ema: no checkpoint loaded");
+    Source& s = sources_.back();
+    const std::string unet = "model.diffusion_model.";
+    for (const TensorView& v : s.file->tensors()) {
+        if (v.name.rfind(unet, 0) != 0) continue;
+        std::string ema = "model_ema.diffusion_model";
+        for (char c : v.name.substr(unet.size()))
+            if (c != '.') ema += c;
+        if (!s.file->find(ema)) continue;
+        s.redirect[v.name] = ema;
+        s.canonical[ema] = v.name;
+    }
+    if (s.redirect.empty())
+        fail(s.file->path(), ": --use-ema: the file has no EMA weights (model_ema.diffusion_model*): it is a pruned or EMA-only "
+             "checkpoint, whose weights are used as they are without --use-ema");
+}
+
+std::string WeightStore::canonical_name(const Source& s, const std::string& stored) const {
+    if (!s.redirect.empty()) {
+        if (const auto it = s.canonical.find(stored); it != s.canonical.end()) return it->second;
+        if (s.redirect.count(stored)) return "";
+    }
+    return s.prefix + stored;
 }
 
 const TensorView* WeightStore::locate(const std::string& name, size_t* source) const {
     for (size_t i = 0; i < sources_.size(); ++i) {
         const Source& s = sources_[i];
+        if (const auto it = s.redirect.find(name); it != s.redirect.end()) {
+            *source = i;
+            return s.file->find(it->second);
+        }
         if (name.rfind(s.prefix, 0) != 0) continue;
         const std::string local = name.substr(s.prefix.size());
         if (const TensorView* v = s.file->find(s.rename ? s.rename(local) : local)) {
@@ -90,8 +120,8 @@ std::vector<std::string> WeightStore::names(const std::string& prefix) const {
     std::vector<std::string> out;
     for (const Source& s : sources_)
         for (const TensorView& v : s.file->tensors()) {
-            const std::string full = s.prefix + v.name;
-            if (full.rfind(prefix, 0) == 0) out.push_back(full);
+            const std::string full = canonical_name(s, v.name);
+            if (!full.empty() && full.rfind(prefix, 0) == 0) out.push_back(full);
         }
     return out;
 }
@@ -99,7 +129,9 @@ std::vector<std::string> WeightStore::names(const std::string& prefix) const {
 void WeightStore::for_each_under(const std::string& prefix, const std::function<void(const Source&, const TensorView&)>& f) const {
     for (const Source& s : sources_)
         for (const TensorView& v : s.file->tensors())
-            if ((s.prefix + v.name).rfind(prefix, 0) == 0 || (s.prefix.rfind(prefix, 0) == 0 && !s.prefix.empty())) f(s, v);
+            if (const std::string full = canonical_name(s, v.name);
+                (!full.empty() && full.rfind(prefix, 0) == 0) || (s.prefix.rfind(prefix, 0) == 0 && !s.prefix.empty()))
+                f(s, v);
 }
 
 int64_t WeightStore::bytes(const std::string& prefix) const {

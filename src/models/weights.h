@@ -9,11 +9,12 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
 #include "core/tensor.h"
-#include "io/safetensors.h"
+#include "io/tensor_file.h"
 #include "kernels/gemm.h"
 
 namespace sdref {
@@ -32,10 +33,15 @@ public:
     // Maps a canonical (original LDM) tensor name, less the source's prefix, to the name in the file.
     using Renamer = std::function<std::string(const std::string&)>;
 
-    // Open one safetensors file. Canonical names starting with `prefix` are looked up in it, with the prefix
+    // Open one tensor file (.safetensors, or a PyTorch .ckpt/.pt/.bin read without running code). Canonical names starting with `prefix` are looked up in it, with the prefix
     // removed and `rename` applied (a diffusers folder stores "down_blocks.0.resnets.0.conv1.weight" for the
     // canonical "model.diffusion_model.input_blocks.1.0.in_layers.2.weight").
     void add_file(const std::string& path, const std::string& prefix = "", Renamer rename = nullptr);
+
+    // A training checkpoint's EMA weights for the U-Net: model.diffusion_model.X reads model_ema.diffusion_modelX'
+    // (X' = X without its dots, the original layout's EMA naming) from the last file added. An error when that file
+    // has no EMA copy. The trained weights it shadows are then listed as unused.
+    void use_ema_weights();
 
     bool has(const std::string& name) const;
     // The shape of a tensor (throws naming it when absent).
@@ -66,10 +72,14 @@ private:
     const TensorView* locate(const std::string& name, size_t* source) const;
 
     struct Source {
-        std::unique_ptr<SafetensorsFile> file;
+        std::unique_ptr<TensorFile> file;
         std::string prefix;
         Renamer rename;
+        std::unordered_map<std::string, std::string> redirect;   // canonical name -> stored name (EMA)
+        std::unordered_map<std::string, std::string> canonical;  // stored name -> canonical name, for the redirected
     };
+    // The canonical name of a stored tensor ("" when a redirect shadows it).
+    std::string canonical_name(const Source& s, const std::string& stored) const;
     std::vector<Source> sources_;
     // f(source, tensor) for every tensor whose canonical name starts with `prefix` (stored names for renamed sources).
     void for_each_under(const std::string& prefix, const std::function<void(const Source&, const TensorView&)>& f) const;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "io/mapped_file.h"
 #include "io/json.h"
 #include "safety/clip_preprocess.h"
 
