@@ -386,3 +386,36 @@ TEST_CASE("sdref draws the SDXL goldens from single files with the family's defa
     CHECK(start.status != 0);
     CHECK(start.output.find("--refiner-start needs --refiner") != std::string::npos);
 }
+
+TEST_CASE("sdref --lora and <lora:NAME:WEIGHT> prompt tags merge the same LoRA; the tag stays in the PNG's prompt", "[cli][addons][golden]") {
+    const std::string dir = test::scratch_dir("cli-lora");
+    const std::string model = quote(test::golden_path("tiny-sd1.safetensors"));
+    const std::string common = " -W 32 -H 32 --steps 2 -s 3 -t 1";
+    auto latents = [&](const std::string& name) { return SafetensorsFile(dir + "/" + name + ".safetensors").load_f32("latents"); };
+    const Run tag = run("-m " + model + " -p 'a cat <lora:tiny-sd1-lora:0.8>' --lora-model-dir " + quote(test::golden_v2_dir()) + common +
+                        " -o " + quote(dir + "/tag.png") + " --save-latents " + quote(dir + "/tag.safetensors") + " -v");
+    INFO(tag.output);
+    REQUIRE(tag.status == 0);
+    CHECK(tag.output.find("LoRAs: 15 layers changed") != std::string::npos);
+    const Run flag = run("-m " + model + " -p 'a cat' --lora " + quote(test::golden_v2_path("tiny-sd1-lora.safetensors") + ":0.8") + common +
+                         " -o " + quote(dir + "/flag.png") + " --save-latents " + quote(dir + "/flag.safetensors"));
+    REQUIRE(flag.status == 0);
+    const Run plain = run("-m " + model + " -p 'a cat'" + common + " -o " + quote(dir + "/plain.png") + " --save-latents " +
+                          quote(dir + "/plain.safetensors"));
+    REQUIRE(plain.status == 0);
+    const Tensor a = latents("tag"), b = latents("flag"), c = latents("plain");
+    CHECK(std::memcmp(a.data(), b.data(), size_t(a.numel()) * 4) == 0);
+    CHECK(std::memcmp(a.data(), c.data(), size_t(a.numel()) * 4) != 0);
+    std::string params;
+    for (const auto& [k, v] : read_png_text(dir + "/tag.png"))
+        if (k == "parameters") params = v;
+    CHECK(params.rfind("a cat <lora:tiny-sd1-lora:0.8>\n", 0) == 0);
+
+    const Run no_dir = run("-m " + model + " -p 'a cat <lora:tiny-sd1-lora:0.8>'" + common + " -o " + quote(dir + "/x.png"));
+    CHECK(no_dir.status != 0);
+    CHECK(no_dir.output.find("--lora-model-dir") != std::string::npos);
+    const Run missing = run("-m " + model + " -p 'a <lora:nothing>' --lora-model-dir " + quote(dir) + common + " -o " + quote(dir + "/x.png"));
+    CHECK(missing.status != 0);
+    CHECK(missing.output.find("no nothing.safetensors") != std::string::npos);
+    CHECK_FALSE(file_exists(dir + "/x.png"));
+}

@@ -19,6 +19,7 @@
 #include "kernels/gemm.h"
 #include "pipeline/generate.h"
 #include "pipeline/outpaint.h"
+#include "text/extra_networks.h"
 #include "safety/safety_checker.h"
 
 namespace sdref::cli {
@@ -55,6 +56,8 @@ const char* kUsage =
     "  --clip-skip N             text encoder layer counted from the end (A1111 numbering; default: model's)\n"
     "  --prediction-type T       epsilon or v_prediction, when the checkpoint does not say\n"
     "  --use-ema                 a training checkpoint's EMA weights (model_ema.*) instead of the trained ones\n"
+    "  --lora FILE[:WEIGHT]      merge a LoRA (kohya, LoCon, diffusers/PEFT names; repeatable; weight 1 by default)\n"
+    "  --lora-model-dir DIR      where <lora:NAME:WEIGHT> tags in the prompt find NAME.safetensors (or .ckpt/.pt)\n"
     "  --original-size W,H       SDXL micro-conditioning: the size the picture is meant to have come from\n"
     "                            (default: the image size)\n"
     "  --crop-top-left X,Y       SDXL micro-conditioning: where a crop from it started (default 0,0)\n"
@@ -108,6 +111,27 @@ std::string basename(const std::string& path) {
     return b;
 }
 
+// "FILE[:WEIGHT]" -> the file and its weight (1 when no number follows the last colon).
+LoraSpec parse_lora(const std::string& text) {
+    LoraSpec spec{text, 1.0f};
+    const size_t colon = text.rfind(':');
+    if (colon != std::string::npos && colon + 1 < text.size()) {
+        char* end = nullptr;
+        const float w = std::strtof(text.c_str() + colon + 1, &end);
+        if (*end == '\0' && std::isfinite(w)) spec = {text.substr(0, colon), w};
+    }
+    if (spec.path.empty()) fail("--lora: \"", text, "\" names no file");
+    return spec;
+}
+
+// The file a prompt tag names: DIR/NAME with the first extension that exists.
+std::string find_addon(const std::string& dir, const ExtraNetwork& tag, const char* flag) {
+    if (dir.empty()) fail("prompt: <", tag.kind, ":", tag.name, "> needs ", flag, " DIR to find ", tag.name, ".safetensors in");
+    for (const char* ext : {".safetensors", ".ckpt", ".pt", ".pth", ".bin"})
+        if (path_exists(dir + "/" + tag.name + ext)) return dir + "/" + tag.name + ext;
+    fail("prompt: <", tag.kind, ":", tag.name, ">: no ", tag.name, ".safetensors, .ckpt, .pt, .pth or .bin in ", dir, " (", flag, ")");
+}
+
 // "A,B" -> two integers in [lo, hi], or an error naming the flag.
 std::pair<int64_t, int64_t> parse_pair(const std::string& flag, const std::string& text, long long lo, long long hi) {
     long long a = 0, b = 0;
@@ -122,7 +146,8 @@ std::pair<int64_t, int64_t> parse_pair(const std::string& flag, const std::strin
 int cmd_generate(int argc, char** argv) {
     Args args(argc, argv, 1);
     std::string model_path, output = "output.png", method = "euler_a", schedule = "discrete", init_path, mask_path,
-                latents_path, outpaint_text, prediction_type, refiner_path;
+                latents_path, outpaint_text, prediction_type, refiner_path, lora_dir;
+    std::vector<LoraSpec> loras;
     GenerationParams p;
     p.width = p.height = 0;  // 0: the model's default size (its metadata, else the family's)
     int steps = 20, batch = 1;
@@ -154,6 +179,8 @@ int cmd_generate(int argc, char** argv) {
         else if (a == "--clip-skip") p.clip_skip = int(args.int_value(a, 1, kMaxClipSkip));
         else if (a == "--prediction-type") prediction_type = args.value(a);
         else if (a == "--use-ema") use_ema = true;
+        else if (a == "--lora") loras.push_back(parse_lora(args.value(a)));
+        else if (a == "--lora-model-dir") lora_dir = args.value(a);
         else if (a == "--original-size")
             std::tie(p.micro.original_width, p.micro.original_height) = parse_pair(a, args.value(a), kMinSide, kMaxMicroSize);
         else if (a == "--crop-top-left") std::tie(p.micro.crop_left, p.micro.crop_top) = parse_pair(a, args.value(a), 0, kMaxMicroSize);
@@ -185,6 +212,14 @@ int cmd_generate(int argc, char** argv) {
         } else fail("unknown option \"", a, "\" (see sdref --help)");
     }
     if (!have_prompt) fail("-p/--prompt: no prompt given");
+    // <lora:NAME:WEIGHT> tags name add-ons; the prompt is encoded without them
+    const std::string prompt_as_given = p.prompt;
+    for (const ExtraNetwork& tag : take_extra_networks(&p.prompt)) {
+        if (tag.kind == "lora") loras.push_back({find_addon(lora_dir, tag, "--lora-model-dir"), tag.weight});
+        else fail("prompt: <", tag.kind, ":", tag.name, ">: hypernetworks are not supported yet");
+    }
+    for (const LoraSpec& l : loras)
+        if (!path_exists(l.path)) fail("--lora: no such file: ", l.path);
     if (!mask_path.empty() && init_path.empty()) fail("--mask needs an init image (-i)");
     if (!outpaint_text.empty() && init_path.empty()) fail("--outpaint needs an image to extend (-i)");
     if (refiner_given_start && refiner_path.empty()) fail("--refiner-start needs --refiner");
@@ -227,6 +262,7 @@ int cmd_generate(int argc, char** argv) {
     CheckpointOverrides overrides;
     overrides.prediction_type = prediction_type;
     overrides.use_ema = use_ema;
+    overrides.loras = loras;
     const StableDiffusionModel model = StableDiffusionModel::load(model_path, overrides);
     std::optional<StableDiffusionModel> refiner;
     if (!refiner_path.empty()) {
@@ -249,6 +285,8 @@ int cmd_generate(int argc, char** argv) {
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count(),
                      model.info().family_name.c_str(), model.info().inpainting ? "inpainting, " : "",
                      model.info().scheduler.prediction_type.c_str(), kernels::cpu_isa_name());
+        if (!loras.empty())
+            std::fprintf(stderr, "LoRAs: %d layers changed, %.1f MB of merged copies\n", model.lora_layers(), double(model.lora_bytes()) / 1e6);
         for (const std::string& u : model.unused_tensors()) std::fprintf(stderr, "unused tensor %s\n", u.c_str());
     }
 
@@ -276,7 +314,7 @@ int cmd_generate(int argc, char** argv) {
             }
         }
 
-        std::string params = p.prompt;
+        std::string params = prompt_as_given;
         if (!p.negative_prompt.empty()) params += "\nNegative prompt: " + p.negative_prompt;
         params += "\nSteps: " + std::to_string(steps) + ", Sampler: " + a1111_sampler(method, schedule) +
                   ", CFG scale: " + cat(p.cfg_scale) + ", Seed: " + std::to_string(p.seed) + ", Size: " + std::to_string(p.width) +

@@ -189,6 +189,7 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
         m.info_.scheduler.timestep_spacing = family.timestep_spacing;  // a single file has no scheduler config
     }
     m.info_.vae_scale = vae_scale > 0 ? vae_scale : family.vae_scale;
+    m.lora_ = apply_loras(w, overrides.loras, family.text_embedders);
 
     m.unet_ = std::make_shared<UNet>(UNet::load(m.weights_, "model.diffusion_model.", unet_cfg));
     m.vae_ = std::make_shared<Vae>(Vae::load(m.weights_));
@@ -207,6 +208,12 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
         fail("--prediction-type: \"", prediction_type, "\" is not epsilon or v_prediction");
     m.info_.scheduler.prediction_type = prediction_type;
     return m;
+}
+
+std::vector<std::string> StableDiffusionModel::unused_tensors() const {
+    std::vector<std::string> out = weights_->unused();
+    out.insert(out.end(), lora_.unused.begin(), lora_.unused.end());
+    return out;
 }
 
 }  // namespace sdref

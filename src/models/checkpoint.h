@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "addons/lora.h"
 #include "io/json.h"
 #include "models/conditioner.h"
 #include "models/unet.h"
@@ -32,6 +33,7 @@ struct ModelInfo {
 struct CheckpointOverrides {
     std::string prediction_type;  // "epsilon" or "v_prediction"; empty: from the checkpoint
     bool use_ema = false;         // a training checkpoint's EMA U-Net weights instead of the trained ones
+    std::vector<LoraSpec> loras;  // merged into the weights before the models read them
 };
 
 class StableDiffusionModel {
@@ -58,12 +60,16 @@ public:
     // The weights of a model (text_prefix(), "model.diffusion_model.", "first_stage_model.") that hold NaN
     // or Inf, as "file: tensor (N of M values)": what a non-finite result is traced back to.
     std::vector<std::string> non_finite_weights(const std::string& prefix) const { return weights_->non_finite(prefix); }
-    // Tensors in the files that no model used (EMA copies, schedule buffers), for `sdref -v`.
-    std::vector<std::string> unused_tensors() const { return weights_->unused(); }
+    // Tensors in the files that no model used (EMA copies, schedule buffers, an add-on's extra keys), for `sdref -v`.
+    std::vector<std::string> unused_tensors() const;
+    // What the LoRAs changed: layers, and the bytes of the owned copies they made.
+    int lora_layers() const { return lora_.layers; }
+    int64_t lora_bytes() const { return weights_->owned_bytes(); }
 
 private:
     ModelInfo info_;
     std::shared_ptr<WeightStore> weights_;
+    LoraReport lora_;
     std::string text_prefix_;
     std::shared_ptr<const ClipTokenizer> tokenizer_;
     std::shared_ptr<const Conditioner> conditioner_;

@@ -76,6 +76,7 @@ struct FamilySpec {
     const char* prediction_type;        // epsilon | v_prediction
     const char* timestep_spacing;       // the family's scheduler_config spacing ("": the sampler's own)
     bool force_zeros_for_empty_prompt;  // diffusers' default for the family
+    std::vector<std::string> text_embedders;  // each text encoder's canonical prefix, in order (LoRA te1/te2)
 };
 
 const FamilySpec& sd1_family();

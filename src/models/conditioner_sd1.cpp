@@ -16,7 +16,8 @@ std::unique_ptr<Conditioner> make(const ConditionerSource& s) {
 }  // namespace
 
 const FamilySpec& sd1_family() {
-    static const FamilySpec spec{ModelFamily::SD1, "SD 1.x", "cond_stage_model.", detect, make, 512, 0.18215f, "epsilon", "", false};
+    static const FamilySpec spec{ModelFamily::SD1, "SD 1.x", "cond_stage_model.", detect, make, 512, 0.18215f, "epsilon", "", false,
+                                 {"cond_stage_model."}};
     return spec;
 }
 

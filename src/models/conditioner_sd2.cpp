@@ -16,7 +16,8 @@ std::unique_ptr<Conditioner> make(const ConditionerSource& s) {
 }  // namespace
 
 const FamilySpec& sd2_family() {
-    static const FamilySpec spec{ModelFamily::SD2, "SD 2.x", "cond_stage_model.", detect, make, 512, 0.18215f, "v_prediction", "", false};
+    static const FamilySpec spec{ModelFamily::SD2, "SD 2.x", "cond_stage_model.", detect, make, 512, 0.18215f, "v_prediction", "", false,
+                                 {"cond_stage_model."}};
     return spec;
 }
 

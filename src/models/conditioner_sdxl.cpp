@@ -73,7 +73,8 @@ std::unique_ptr<Conditioner> make(const ConditionerSource& s) { return std::make
 }  // namespace
 
 const FamilySpec& sdxl_family() {
-    static const FamilySpec spec{ModelFamily::SDXL, "SDXL", "conditioner.", detect, make, 1024, 0.13025f, "epsilon", "leading", true};
+    static const FamilySpec spec{ModelFamily::SDXL, "SDXL", "conditioner.", detect, make, 1024, 0.13025f, "epsilon", "leading", true,
+                                 {"conditioner.embedders.0.", "conditioner.embedders.1."}};
     return spec;
 }
 

@@ -58,7 +58,8 @@ std::unique_ptr<Conditioner> make(const ConditionerSource& s) { return std::make
 
 const FamilySpec& sdxl_refiner_family() {
     static const FamilySpec spec{ModelFamily::SDXLRefiner, "SDXL refiner", "conditioner.", detect, make, 1024, 0.13025f, "epsilon",
-                                 "leading", false};
+                                 "leading", false,
+                                 {"conditioner.embedders.0."}};
     return spec;
 }
 

@@ -31,6 +31,14 @@ void mlp_silu(const Linear& first, const Linear& second, const float* in, float*
 
 }  // namespace
 
+int64_t unet_layers_per_block(const WeightStore& w, const std::string& p) {
+    // L: the first downsampling conv sits at input_blocks[L + 1]
+    int64_t L = 1;
+    while (!w.has(p + "input_blocks." + std::to_string(L + 1) + ".0.op.weight"))
+        if (++L > 16) fail(w.describe(), ": cannot find the U-Net's first downsampling layer");
+    return L;
+}
+
 std::vector<int64_t> heads_from_config(const Json& config, size_t levels, const std::string& source) {
     const Json* h = config.find("num_attention_heads");
     if (!h || h->is_null()) h = config.find("attention_head_dim");
@@ -56,11 +64,7 @@ UNet UNet::load(std::shared_ptr<const WeightStore> store, const std::string& p, 
     c.out_channels = w.shape_of(p + "out.2.weight").at(0);
     c.time_embed_dim = w.shape_of(p + "time_embed.0.weight").at(0);
     if (w.has(p + "label_emb.0.0.weight")) c.adm_in_channels = w.shape_of(p + "label_emb.0.0.weight").at(1);
-    // L: the first downsampling conv sits at input_blocks[L + 1]
-    c.layers_per_block = 1;
-    while (!w.has(p + "input_blocks." + std::to_string(c.layers_per_block + 1) + ".0.op.weight")) {
-        if (++c.layers_per_block > 16) fail(w.describe(), ": cannot find the U-Net's first downsampling layer");
-    }
+    c.layers_per_block = unet_layers_per_block(w, p);
     const int64_t L = c.layers_per_block;
     for (int64_t level = 0;; ++level) {
         const int64_t n = 1 + level * (L + 1);

@@ -104,5 +104,7 @@ private:
 
 // The head counts a config gives: diffusers' attention_head_dim (an int or one per level; it counts heads).
 std::vector<int64_t> heads_from_config(const Json& config, size_t levels, const std::string& source);
+// The ResBlocks per level (L), read off the tensors: the first downsampling conv is input_blocks[L + 1].
+int64_t unet_layers_per_block(const WeightStore& w, const std::string& prefix);
 
 }  // namespace sdref

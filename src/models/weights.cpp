@@ -92,7 +92,26 @@ const TensorView& WeightStore::view(const std::string& name, const Shape& expect
         fail(sources_[source].file->path(), ": tensor \"", v->name, "\" has shape ", shape_str(v->shape), ", expected ",
              shape_str(expected));
     used_.insert({source, v->name});
+    if (const auto it = owned_.find(name); it != owned_.end()) return it->second.second;
     return *v;
+}
+
+void WeightStore::set_owned(const std::string& name, Tensor values) {
+    if (shape_of(name) != values.shape())
+        fail(describe(), ": tensor \"", name, "\" is ", shape_str(shape_of(name)), ", its replacement ", shape_str(values.shape()));
+    auto& [t, v] = owned_[name];
+    t = std::move(values);
+    v.name = name;
+    v.dtype = DType::F32;
+    v.shape = t.shape();
+    v.bytes = reinterpret_cast<const uint8_t*>(t.data());
+    v.nbytes = size_t(t.numel()) * 4;
+}
+
+int64_t WeightStore::owned_bytes() const {
+    int64_t total = 0;
+    for (const auto& [name, o] : owned_) total += int64_t(o.second.nbytes);
+    return total;
 }
 
 Matrix WeightStore::matrix(const std::string& name, const Shape& expected) const {

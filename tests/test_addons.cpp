@@ -1,0 +1,101 @@
+// Add-ons against set v2's goldens at the module tolerance: a kohya LoRA with LoCon convolutions (U-Net and text
+// encoder after merging). The case's parameters — the LoRA's file and multiplier — come from its A1111 prompt tag
+// in the golden's metadata, read by the same tag parser the sdref command uses.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+
+#include "addons/lora.h"
+#include "core/error.h"
+#include "golden.h"
+#include "io/safetensors.h"
+#include "models/checkpoint.h"
+#include "models/clip_text.h"
+#include "models/unet.h"
+#include "text/extra_networks.h"
+
+using namespace sdref;
+
+namespace {
+
+constexpr double kModuleTol = 1e-4;
+
+std::vector<int> row_ids(const Tensor& ids, int64_t b) {
+    std::vector<int> out;
+    for (int64_t t = 0; t < ids.dim(1); ++t) out.push_back(int(ids[b * ids.dim(1) + t]));
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("a kohya LoRA with LoCon convolutions merges as diffusers' reference does", "[addons][lora][golden]") {
+    const SafetensorsFile g(test::golden_v2_path("lora.safetensors"));
+    std::string prompt = g.meta("a1111_prompt_tag");
+    const std::vector<ExtraNetwork> tags = take_extra_networks(&prompt);
+    REQUIRE(tags.size() == 1);
+    CHECK(tags[0].kind == "lora");
+    CHECK(prompt.empty());
+    CHECK(tags[0].weight == Approx(std::stod(g.meta("multiplier"))));
+
+    auto store = std::make_shared<WeightStore>();
+    store->add_file(test::golden_path("tiny-sd1.safetensors"));
+    const LoraReport report = apply_loras(*store, {{test::golden_v2_path(tags[0].name + ".safetensors"), tags[0].weight}}, {"cond_stage_model."});
+    CHECK(report.layers == 15);
+    CHECK(report.unused.empty());
+    const UNet unet = UNet::load(store);
+    const ClipTextEncoder text = ClipTextEncoder::load(store);
+    const Tensor x = g.load_f32("x"), t = g.load_f32("t"), ctx = g.load_f32("context"), eps = g.load_f32("eps"), ids = g.load_f32("input_ids"),
+                 last = g.load_f32("text_last_hidden_state");
+    for (int64_t b = 0; b < x.dim(0); ++b) {
+        test::check_close("eps " + std::to_string(b), unet.forward(test::batch_item(x, b), t[b], {test::batch_item(ctx, b), {}}),
+                          test::batch_item(eps, b), kModuleTol);
+        test::check_close("text " + std::to_string(b), text.forward(row_ids(ids, b)).last_hidden, test::batch_item(last, b), kModuleTol);
+    }
+}
+
+TEST_CASE("LoRAs: the multiplier scales, two add up, a foreign or damaged LoRA is an error naming it", "[addons][lora][golden]") {
+    const std::string lora = test::golden_v2_path("tiny-sd1-lora.safetensors");
+    const SafetensorsFile g(test::golden_v2_path("lora.safetensors"));
+    const Tensor x = test::batch_item(g.load_f32("x"), 0), ctx = test::batch_item(g.load_f32("context"), 0);
+    auto eps_with = [&](const std::vector<LoraSpec>& loras) {
+        CheckpointOverrides o;
+        o.loras = loras;
+        return StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"), o).unet().forward(x, 500.0f, {ctx, {}});
+    };
+    const Tensor once = eps_with({{lora, 0.8f}}), twice = eps_with({{lora, 0.4f}, {lora, 0.4f}}), none = eps_with({});
+    test::check_close("0.4 + 0.4 = 0.8", twice, once, 1e-5);
+    CHECK(std::memcmp(once.data(), none.data(), size_t(once.numel()) * 4) != 0);
+    CHECK(std::memcmp(eps_with({{lora, 0.0f}}).data(), none.data(), size_t(none.numel()) * 4) == 0);
+
+    // an SD 1.x LoRA on SDXL: none of its layers exist there
+    CheckpointOverrides o;
+    o.loras = {{lora, 1.0f}};
+    CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_v2_path("tiny-sdxl.safetensors"), o),
+                      Catch::Contains("tiny-sd1-lora.safetensors") && Catch::Contains("another model family"));
+    // a LoRA whose up weight does not fit its down weight
+    const SafetensorsFile src(lora);
+    std::vector<TensorRecord> records;
+    for (const TensorView& v : src.tensors()) {
+        TensorRecord r{v.name, v.dtype, v.shape, std::string(reinterpret_cast<const char*>(v.bytes), v.nbytes)};
+        if (v.name == "lora_unet_mid_block_attentions_0_proj_in.lora_up.weight") r.shape = {r.shape[0] / 2, r.shape[1] * 2};
+        records.push_back(r);
+    }
+    const std::string bad = test::scratch_dir("lora-bad") + "/bad.safetensors";
+    write_safetensors(bad, records);
+    o.loras = {{bad, 1.0f}};
+    CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"), o),
+                      Catch::Contains("bad.safetensors") && Catch::Contains("lora_unet_mid_block_attentions_0_proj_in"));
+}
+
+TEST_CASE("A1111 extra-network tags are taken out of the prompt", "[addons]") {
+    std::string p = "a cat <lora:style:0.5>, on a mat <hypernet:anime> <b>bold</b>";
+    const std::vector<ExtraNetwork> tags = take_extra_networks(&p);
+    REQUIRE(tags.size() == 2);
+    CHECK(tags[0].name == "style");
+    CHECK(tags[0].weight == 0.5f);
+    CHECK(tags[1].kind == "hypernet");
+    CHECK(tags[1].weight == 1.0f);
+    CHECK(p == "a cat , on a mat  <b>bold</b>");
+    std::string bad = "x <lora:style:lots>";
+    CHECK_THROWS_WITH(take_extra_networks(&bad), Catch::Contains("<lora:style:lots>"));
+}
