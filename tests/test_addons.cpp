@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "addons/lora.h"
+#include "addons/textual_inversion.h"
 #include "core/error.h"
 #include "golden.h"
 #include "io/safetensors.h"
@@ -98,4 +99,37 @@ TEST_CASE("A1111 extra-network tags are taken out of the prompt", "[addons]") {
     CHECK(p == "a cat , on a mat  <b>bold</b>");
     std::string bad = "x <lora:style:lots>";
     CHECK_THROWS_WITH(take_extra_networks(&bad), Catch::Contains("<lora:style:lots>"));
+}
+
+TEST_CASE("a textual inversion (A1111 .pt and .safetensors) stands for its word in the prompt", "[addons][ti][golden]") {
+    const SafetensorsFile g(test::golden_v2_path("textual_inversion.safetensors"));
+    const std::string word = g.meta("word"), prompt = g.meta("prompt");
+    const Tensor expected = test::batch_item(g.load_f32("last_hidden_state"), 0);
+    for (const char* ext : {".pt", ".safetensors"}) {
+        INFO(ext);
+        const std::string file = test::golden_v2_path(word + ext);  // the embedding's word is its file's name
+        const TextualInversion ti = load_textual_inversion(file);
+        CHECK(ti.name == word);
+        test::check_close("vectors", ti.vectors.at(""), g.load_f32("vectors"), 0);
+        CheckpointOverrides o;
+        o.embeddings = {file};
+        const StableDiffusionModel model = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"), o);
+        test::check_close("context with the embedding", model.conditioner().encode(prompt, false, {}).context, expected, kModuleTol);
+    }
+    // weights apply to the vectors like to any token; without the embedding the word is just its letters
+    CheckpointOverrides o;
+    o.embeddings = {test::golden_v2_path(word + ".pt")};
+    const StableDiffusionModel model = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"), o);
+    const StableDiffusionModel plain = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"));
+    const Tensor a = model.conditioner().encode(prompt, false, {}).context;
+    CHECK(std::memcmp(a.data(), plain.conditioner().encode(prompt, false, {}).context.data(), size_t(a.numel()) * 4) != 0);
+    std::string emphasised = prompt;
+    emphasised.replace(emphasised.find(word), word.size(), "(" + word + ":1.3)");
+    CHECK(std::memcmp(a.data(), model.conditioner().encode(emphasised, false, {}).context.data(), size_t(a.numel()) * 4) != 0);
+    // an SD 1.x embedding on SDXL (one encoder's vectors, SDXL needs clip_l and clip_g) is an error naming it
+    CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_v2_path("tiny-sdxl.safetensors"), o),
+                      Catch::Contains(word + ".pt") && Catch::Contains("clip_l"));
+    // a file that is no embedding
+    o.embeddings = {test::golden_v2_path("lora.safetensors")};
+    CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"), o), Catch::Contains("not a textual-inversion"));
 }

@@ -419,3 +419,23 @@ TEST_CASE("sdref --lora and <lora:NAME:WEIGHT> prompt tags merge the same LoRA; 
     CHECK(missing.output.find("no nothing.safetensors") != std::string::npos);
     CHECK_FALSE(file_exists(dir + "/x.png"));
 }
+
+TEST_CASE("sdref --embd-dir uses the embeddings the prompt names", "[cli][addons][golden]") {
+    const std::string dir = test::scratch_dir("cli-embd");
+    const SafetensorsFile g(test::golden_v2_path("textual_inversion.safetensors"));
+    const std::string prompt = quote(g.meta("prompt")), model = quote(test::golden_path("tiny-sd1.safetensors"));
+    std::ofstream(dir + "/" + g.meta("word") + ".pt", std::ios::binary) << test::read_bytes(test::golden_v2_path(g.meta("word") + ".pt"));
+    const std::string common = " -W 32 -H 32 --steps 2 -s 5 --cfg-scale 1 -t 1";
+    const Run with = run("-m " + model + " -p " + prompt + " --embd-dir " + quote(dir) + common + " -o " + quote(dir + "/a.png") +
+                         " --save-latents " + quote(dir + "/a.safetensors"));
+    INFO(with.output);
+    REQUIRE(with.status == 0);
+    const Run without = run("-m " + model + " -p " + prompt + common + " -o " + quote(dir + "/b.png") + " --save-latents " +
+                            quote(dir + "/b.safetensors"));
+    REQUIRE(without.status == 0);
+    const Tensor a = SafetensorsFile(dir + "/a.safetensors").load_f32("latents"), b = SafetensorsFile(dir + "/b.safetensors").load_f32("latents");
+    CHECK(std::memcmp(a.data(), b.data(), size_t(a.numel()) * 4) != 0);
+    const Run bad = run("-m " + model + " -p x --embd-dir " + quote(dir + "/none") + common + " -o " + quote(dir + "/c.png"));
+    CHECK(bad.status != 0);
+    CHECK(bad.output.find("--embd-dir") != std::string::npos);
+}

@@ -1,8 +1,10 @@
 // sdref [options]: generate images. Flag names follow stable-diffusion.cpp where the concept is the same.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <optional>
 #include <random>
@@ -58,6 +60,8 @@ const char* kUsage =
     "  --use-ema                 a training checkpoint's EMA weights (model_ema.*) instead of the trained ones\n"
     "  --lora FILE[:WEIGHT]      merge a LoRA (kohya, LoCon, diffusers/PEFT names; repeatable; weight 1 by default)\n"
     "  --lora-model-dir DIR      where <lora:NAME:WEIGHT> tags in the prompt find NAME.safetensors (or .ckpt/.pt)\n"
+    "  --embd-dir DIR            textual-inversion embeddings: NAME.pt / NAME.safetensors is used where the prompt\n"
+    "                            or the negative prompt says NAME\n"
     "  --original-size W,H       SDXL micro-conditioning: the size the picture is meant to have come from\n"
     "                            (default: the image size)\n"
     "  --crop-top-left X,Y       SDXL micro-conditioning: where a crop from it started (default 0,0)\n"
@@ -132,6 +136,25 @@ std::string find_addon(const std::string& dir, const ExtraNetwork& tag, const ch
     fail("prompt: <", tag.kind, ":", tag.name, ">: no ", tag.name, ".safetensors, .ckpt, .pt, .pth or .bin in ", dir, " (", flag, ")");
 }
 
+// The embedding files of `dir` whose names (file names without extension) the prompts mention.
+std::vector<std::string> embeddings_named_in(const std::string& dir, const std::vector<std::string>& prompts) {
+    std::error_code ec;
+    std::filesystem::directory_iterator it(dir, ec);
+    if (ec) fail("--embd-dir: cannot read the folder ", dir, " (", ec.message(), ")");
+    std::vector<std::string> files;
+    for (const auto& e : it) {
+        const std::string ext = e.path().extension().string(), stem = e.path().stem().string();
+        if (!e.is_regular_file() || (ext != ".pt" && ext != ".safetensors" && ext != ".bin")) continue;
+        for (const std::string& prompt : prompts)
+            if (!stem.empty() && prompt.find(stem) != std::string::npos) {
+                files.push_back(e.path().string());
+                break;
+            }
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
 // "A,B" -> two integers in [lo, hi], or an error naming the flag.
 std::pair<int64_t, int64_t> parse_pair(const std::string& flag, const std::string& text, long long lo, long long hi) {
     long long a = 0, b = 0;
@@ -146,7 +169,7 @@ std::pair<int64_t, int64_t> parse_pair(const std::string& flag, const std::strin
 int cmd_generate(int argc, char** argv) {
     Args args(argc, argv, 1);
     std::string model_path, output = "output.png", method = "euler_a", schedule = "discrete", init_path, mask_path,
-                latents_path, outpaint_text, prediction_type, refiner_path, lora_dir;
+                latents_path, outpaint_text, prediction_type, refiner_path, lora_dir, embd_dir;
     std::vector<LoraSpec> loras;
     GenerationParams p;
     p.width = p.height = 0;  // 0: the model's default size (its metadata, else the family's)
@@ -181,6 +204,7 @@ int cmd_generate(int argc, char** argv) {
         else if (a == "--use-ema") use_ema = true;
         else if (a == "--lora") loras.push_back(parse_lora(args.value(a)));
         else if (a == "--lora-model-dir") lora_dir = args.value(a);
+        else if (a == "--embd-dir") embd_dir = args.value(a);
         else if (a == "--original-size")
             std::tie(p.micro.original_width, p.micro.original_height) = parse_pair(a, args.value(a), kMinSide, kMaxMicroSize);
         else if (a == "--crop-top-left") std::tie(p.micro.crop_left, p.micro.crop_top) = parse_pair(a, args.value(a), 0, kMaxMicroSize);
@@ -263,6 +287,7 @@ int cmd_generate(int argc, char** argv) {
     overrides.prediction_type = prediction_type;
     overrides.use_ema = use_ema;
     overrides.loras = loras;
+    if (!embd_dir.empty()) overrides.embeddings = embeddings_named_in(embd_dir, {p.prompt, p.negative_prompt});
     const StableDiffusionModel model = StableDiffusionModel::load(model_path, overrides);
     std::optional<StableDiffusionModel> refiner;
     if (!refiner_path.empty()) {

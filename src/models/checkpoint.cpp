@@ -199,6 +199,7 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
     cs.force_zeros_for_empty_prompt = family.force_zeros_for_empty_prompt;
     if (const Json* f = model_index.is_object() ? model_index.find("force_zeros_for_empty_prompt") : nullptr)
         cs.force_zeros_for_empty_prompt = f->as_bool(path + "/model_index.json: force_zeros_for_empty_prompt");
+    for (const std::string& e : overrides.embeddings) cs.embeddings.push_back(load_textual_inversion(e));
     m.conditioner_ = family.make_conditioner(cs);
 
     m.info_.inpainting = m.unet_->config().in_channels == 9;

@@ -34,6 +34,7 @@ struct CheckpointOverrides {
     std::string prediction_type;  // "epsilon" or "v_prediction"; empty: from the checkpoint
     bool use_ema = false;         // a training checkpoint's EMA U-Net weights instead of the trained ones
     std::vector<LoraSpec> loras;  // merged into the weights before the models read them
+    std::vector<std::string> embeddings;  // textual-inversion files the prompts may name
 };
 
 class StableDiffusionModel {

@@ -7,6 +7,7 @@
 #include "kernels/attention.h"
 #include "kernels/convert.h"
 #include "kernels/ops.h"
+#include "text/clip_tokenizer.h"
 
 namespace sdref {
 
@@ -219,6 +220,18 @@ Tensor TextProjection::apply(const Tensor& pooled) const {
     return out;
 }
 
+int ClipTextEncoder::add_token_rows(const Tensor& rows, const std::string& source) {
+    const int64_t D = config_.width;
+    if (rows.shape().size() != 2 || rows.dim(1) != D)
+        fail(source, ": its vectors are ", shape_str(rows.shape()), ", this text encoder takes ", D, "-wide token embeddings");
+    const int64_t before = extra_tokens_.numel() ? extra_tokens_.dim(0) : 0;
+    Tensor grown({before + rows.dim(0), D});
+    std::copy_n(extra_tokens_.data(), before * D, grown.data());
+    std::copy_n(rows.data(), rows.numel(), grown.data() + before * D);
+    extra_tokens_ = std::move(grown);
+    return int(config_.vocab + before);
+}
+
 Tensor ClipTextEncoder::final_norm(const Tensor& x) const {
     Tensor y(x.shape());
     kernels::layer_norm(x.data(), y.data(), x.dim(0), x.dim(1), 1e-5f, final_ln_w_.data(), final_ln_b_.data());
@@ -235,9 +248,16 @@ ClipTextOutput ClipTextEncoder::forward(const std::vector<int>& ids, bool stream
     Tensor x({T, D});
     for (int64_t t = 0; t < T; ++t) {
         const int id = ids[size_t(t)];
-        if (id < 0 || id >= c.vocab) fail("text encoder: token id ", id, " is outside the vocabulary (", c.vocab, ")");
-        const void* row = static_cast<const uint8_t*>(token_embedding_.data) + size_t(id) * size_t(D) * elem;
+        const int64_t extra = extra_tokens_.numel() ? extra_tokens_.dim(0) : 0;
+        if (id < 0 || id >= c.vocab + extra)
+            fail("text encoder: token id ", id, " is outside the vocabulary (", c.vocab, extra ? " and the embeddings' ids" : "", ")");
         float* xr = x.data() + t * D;
+        if (id >= c.vocab) {
+            std::copy_n(extra_tokens_.data() + (id - c.vocab) * D, D, xr);
+            for (int64_t i = 0; i < D; ++i) xr[i] += position_embedding_[t * D + i];
+            continue;
+        }
+        const void* row = static_cast<const uint8_t*>(token_embedding_.data) + size_t(id) * size_t(D) * elem;
         if (token_embedding_.type == kernels::ElemType::F32) std::copy_n(static_cast<const float*>(row), D, xr);
         else if (token_embedding_.type == kernels::ElemType::F16) kernels::convert_f16_to_f32(static_cast<const uint16_t*>(row), xr, size_t(D));
         else kernels::convert_bf16_to_f32(static_cast<const uint16_t*>(row), xr, size_t(D));
@@ -252,8 +272,9 @@ ClipTextOutput ClipTextEncoder::forward(const std::vector<int>& ids, bool stream
         out.hidden.push_back(x);
     }
     out.last_hidden = final_norm(x);
-    // pooled: the end token's position, i.e. the first occurrence of the largest id
-    const int64_t eos = std::max_element(ids.begin(), ids.end()) - ids.begin();
+    // pooled: at the end token's first position (without one, the largest id's, as CLIP's argmax)
+    const auto end = std::find(ids.begin(), ids.end(), ClipTokenizer::kEndOfText);
+    const int64_t eos = (end != ids.end() ? end : std::max_element(ids.begin(), ids.end())) - ids.begin();
     out.pooled = Tensor({D}, std::vector<float>(out.last_hidden.data() + eos * D, out.last_hidden.data() + (eos + 1) * D));
     return out;
 }

@@ -7,7 +7,7 @@
 //   last_hidden = final_LN(x_L)
 //
 // SD 1.x conditions on last_hidden ("clip skip 1"); clip skip n uses final_LN(x_{L-n+1}); SD 2.x uses the
-// penultimate layer (clip skip 2). The pooled output is last_hidden at the end token (the largest id).
+// penultimate layer (clip skip 2). The pooled output is last_hidden at the end token (its first 49407).
 // Two checkpoint namings load into the same weights: Hugging Face CLIPTextModel (SD 1.x, OpenAI CLIP ViT-L/14:
 // text_model.encoder.layers.N.self_attn.q_proj, ...) and OpenCLIP (SD 2.x, ViT-H/14:
 // transformer.resblocks.N.attn.in_proj_weight holding q, k and v). docs/clip.md walks through it.
@@ -88,6 +88,9 @@ public:
                                          kernels::Activation act);
 
     const ClipTextConfig& config() const { return config_; }
+    // Give the encoder extra token ids past its vocabulary, one per row of `rows` [n, width] (textual inversion):
+    // the first new id is returned; the ids that follow it are the next rows.
+    int add_token_rows(const Tensor& rows, const std::string& source);
     // Hold the store whose mapped files the weights point into (load() does this).
     void keep_alive(std::shared_ptr<const WeightStore> store) { weights_ = std::move(store); }
     // Every hidden state, the final output and the pooled vector of one prompt's 77 ids. stream_weights: give
@@ -102,6 +105,7 @@ private:
     std::shared_ptr<const WeightStore> weights_;  // keeps the memory-mapped checkpoint alive
     ClipTextConfig config_;
     Matrix token_embedding_;     // [V, D] token_embedding.weight
+    Tensor extra_tokens_;        // [n, D] rows of ids V, V + 1, ... (textual-inversion vectors)
     Tensor position_embedding_;  // [77, D]
     std::vector<ClipLayer> layers_;
     std::vector<std::string> layer_prefixes_;  // the canonical prefix of each layer's tensors (for streaming)

@@ -43,10 +43,10 @@ const Json* encoder_settings(const ConditionerSource& s, int index, const Json& 
 }
 
 EncodedPrompt encode_weighted(const ClipTokenizer& tokenizer, const ClipTextEncoder& encoder, const std::string& prompt,
-                              int pad_id, int layer, bool final_norm, bool stream_weights) {
+                              int pad_id, int layer, bool final_norm, bool stream_weights, const std::vector<EmbeddingWord>& words) {
     const int64_t L = encoder.config().layers, D = encoder.config().width, T = ClipTokenizer::kContextLength;
     if (layer < 1 || layer > L) fail("--clip-skip must be between 1 and ", L, " for this text encoder, got ", layer);
-    const std::vector<PromptChunk> chunks = tokenize_weighted(tokenizer, prompt, pad_id);
+    const std::vector<PromptChunk> chunks = tokenize_weighted(tokenizer, prompt, pad_id, words);
     EncodedPrompt out;
     out.context = Tensor({T * int64_t(chunks.size()), D});
     for (size_t c = 0; c < chunks.size(); ++c) {
@@ -69,6 +69,32 @@ EncodedPrompt encode_weighted(const ClipTokenizer& tokenizer, const ClipTextEnco
         std::copy_n(z.data(), T * D, out.context.data() + int64_t(c) * T * D);
     }
     return out;
+}
+
+std::vector<EmbeddingWord> add_embeddings(const ClipTokenizer& tokenizer, const std::vector<TextualInversion>& embeddings,
+                                          const std::vector<std::pair<ClipTextEncoder*, std::string>>& encoders) {
+    std::vector<EmbeddingWord> words;
+    for (const TextualInversion& e : embeddings) {
+        EmbeddingWord word;
+        word.word = tokenizer.encode(e.name);
+        if (word.word.empty()) fail(e.path, ": the embedding's name \"", e.name, "\" has no tokens to stand for");
+        int first = -1;
+        for (const auto& [encoder, key] : encoders) {
+            const auto it = e.vectors.find(key);
+            if (it == e.vectors.end()) {
+                std::string has;
+                for (const auto& [k, v] : e.vectors) has += (has.empty() ? "" : ", ") + (k.empty() ? std::string("one encoder's") : k);
+                fail(e.path, ": an embedding for another model family: this model needs ", key.empty() ? "one encoder's vectors" : key,
+                     ", the file has ", has);
+            }
+            const int id = encoder->add_token_rows(it->second, e.path);
+            if (first >= 0 && id != first) fail(e.path, ": the text encoders gave the embedding different token ids");
+            first = id;
+        }
+        for (int64_t i = 0; i < e.vectors.begin()->second.dim(0); ++i) word.ids.push_back(first + int(i));
+        words.push_back(std::move(word));
+    }
+    return words;
 }
 
 Tensor concat_features(const Tensor& a, const Tensor& b) {

@@ -18,11 +18,13 @@
 #include <string>
 #include <vector>
 
+#include "addons/textual_inversion.h"
 #include "io/json.h"
 #include "models/clip_text.h"
 #include "models/unet.h"
 #include "models/weights.h"
 #include "text/clip_tokenizer.h"
+#include "text/prompt_weighting.h"
 
 namespace sdref {
 
@@ -61,6 +63,7 @@ struct ConditionerSource {
     const Json* text_config[2] = {nullptr, nullptr};  // diffusers text_encoder/ and text_encoder_2/ config.json
     int64_t vector_width = 0;                         // the U-Net's adm_in_channels (SDXL's y)
     bool force_zeros_for_empty_prompt = true;         // SDXL base: model_index.json's flag (true by default)
+    std::vector<TextualInversion> embeddings;         // textual inversions the prompts may use by name
 };
 
 // A model family: how its tensors are recognised, its conditioner, and the defaults a checkpoint without a
@@ -104,7 +107,12 @@ struct EncodedPrompt {
 };
 // layer: the layer counted from the end (1 = last), final_norm: whether the final LayerNorm is applied to it.
 EncodedPrompt encode_weighted(const ClipTokenizer& tokenizer, const ClipTextEncoder& encoder, const std::string& prompt,
-                              int pad_id, int layer, bool final_norm, bool stream_weights);
+                              int pad_id, int layer, bool final_norm, bool stream_weights, const std::vector<EmbeddingWord>& words);
+// Give every embedding its token ids in each encoder (the same ids in all of them, as their outputs are
+// concatenated token by token): encoder i takes the embedding's vectors under keys[i] ("" for one encoder,
+// "clip_l" / "clip_g" for SDXL's). An embedding without them, or of another width, is an error naming its file.
+std::vector<EmbeddingWord> add_embeddings(const ClipTokenizer& tokenizer, const std::vector<TextualInversion>& embeddings,
+                                          const std::vector<std::pair<ClipTextEncoder*, std::string>>& encoders);
 // [a | b] row by row: [T, Da] and [T, Db] -> [T, Da + Db].
 Tensor concat_features(const Tensor& a, const Tensor& b);
 // The SDXL conditioning vector y = [pooled, sinusoid(v_1), ..., sinusoid(v_n)] of `width` values: each value gets

@@ -12,18 +12,21 @@ public:
         : encoder_(ClipTextEncoder::load(s.store, s.text_config[0], "cond_stage_model.")),
           tokenizer_(s.tokenizer),
           pad_id_(pad_id),
-          default_clip_skip_(default_clip_skip) {}
+          default_clip_skip_(default_clip_skip) {
+        words_ = add_embeddings(tokenizer_ ? *tokenizer_ : ClipTokenizer::builtin(), s.embeddings, {{&encoder_, ""}});
+    }
 
     Conditioning encode(const std::string& prompt, bool /*negative*/, const ConditioningOptions& o) const override {
         const ClipTokenizer& tok = tokenizer_ ? *tokenizer_ : ClipTokenizer::builtin();
         const int layer = o.clip_skip > 0 ? o.clip_skip : default_clip_skip_;
-        return {encode_weighted(tok, encoder_, prompt, pad_id_, layer, /*final_norm=*/true, o.stream_weights).context, Tensor()};
+        return {encode_weighted(tok, encoder_, prompt, pad_id_, layer, /*final_norm=*/true, o.stream_weights, words_).context, Tensor()};
     }
 
 private:
     ClipTextEncoder encoder_;
     std::shared_ptr<const ClipTokenizer> tokenizer_;
     int pad_id_, default_clip_skip_;
+    std::vector<EmbeddingWord> words_;
 };
 
 }  // namespace sdref

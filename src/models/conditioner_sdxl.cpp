@@ -32,7 +32,9 @@ public:
           tokenizer_(s.tokenizer),
           vector_width_(s.vector_width),
           force_zeros_(s.force_zeros_for_empty_prompt),
-          source_(s.store->describe()) {}
+          source_(s.store->describe()) {
+        words_ = add_embeddings(tokenizer_ ? *tokenizer_ : ClipTokenizer::builtin(), s.embeddings, {{&clip_l_, "clip_l"}, {&clip_g_, "clip_g"}});
+    }
 
     Conditioning encode(const std::string& prompt, bool negative, const ConditioningOptions& o) const override {
         const ClipTokenizer& tok = tokenizer_ ? *tokenizer_ : ClipTokenizer::builtin();
@@ -44,8 +46,8 @@ public:
             pooled = Tensor({projection_.weight.dim(0)});
         } else {
             // the final LayerNorm is applied only when the last layer itself is asked for (--clip-skip 1)
-            const EncodedPrompt l = encode_weighted(tok, clip_l_, prompt, kPadL, layer, /*final_norm=*/layer == 1, o.stream_weights);
-            const EncodedPrompt g = encode_weighted(tok, clip_g_, prompt, kPadG, layer, /*final_norm=*/layer == 1, o.stream_weights);
+            const EncodedPrompt l = encode_weighted(tok, clip_l_, prompt, kPadL, layer, /*final_norm=*/layer == 1, o.stream_weights, words_);
+            const EncodedPrompt g = encode_weighted(tok, clip_g_, prompt, kPadG, layer, /*final_norm=*/layer == 1, o.stream_weights, words_);
             c.context = concat_features(l.context, g.context);
             pooled = projection_.apply(g.pooled);
         }
@@ -66,6 +68,7 @@ private:
     int64_t vector_width_;
     bool force_zeros_;
     std::string source_;
+    std::vector<EmbeddingWord> words_;
 };
 
 std::unique_ptr<Conditioner> make(const ConditionerSource& s) { return std::make_unique<SdxlConditioner>(s); }

@@ -25,12 +25,14 @@ public:
           projection_(TextProjection::load(*s.store, "conditioner.embedders.0.", clip_g_.config().width)),
           tokenizer_(s.tokenizer),
           vector_width_(s.vector_width),
-          source_(s.store->describe()) {}
+          source_(s.store->describe()) {
+        words_ = add_embeddings(tokenizer_ ? *tokenizer_ : ClipTokenizer::builtin(), s.embeddings, {{&clip_g_, "clip_g"}});
+    }
 
     Conditioning encode(const std::string& prompt, bool negative, const ConditioningOptions& o) const override {
         const ClipTokenizer& tok = tokenizer_ ? *tokenizer_ : ClipTokenizer::builtin();
         const int layer = o.clip_skip > 0 ? o.clip_skip : 2;
-        const EncodedPrompt g = encode_weighted(tok, clip_g_, prompt, ClipTokenizer::kPadSd2, layer, /*final_norm=*/layer == 1, o.stream_weights);
+        const EncodedPrompt g = encode_weighted(tok, clip_g_, prompt, ClipTokenizer::kPadSd2, layer, /*final_norm=*/layer == 1, o.stream_weights, words_);
         const MicroConditioning& m = o.micro;
         auto or_image = [](int64_t v, int64_t image) { return float(v > 0 ? v : image); };
         const float score = negative ? m.negative_aesthetic_score : m.aesthetic_score;
@@ -50,6 +52,7 @@ private:
     std::shared_ptr<const ClipTokenizer> tokenizer_;
     int64_t vector_width_;
     std::string source_;
+    std::vector<EmbeddingWord> words_;
 };
 
 std::unique_ptr<Conditioner> make(const ConditionerSource& s) { return std::make_unique<SdxlRefinerConditioner>(s); }

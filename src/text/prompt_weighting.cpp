@@ -1,5 +1,7 @@
 #include "text/prompt_weighting.h"
 
+#include <algorithm>
+
 #include <cstdlib>
 
 namespace sdref {
@@ -124,7 +126,8 @@ std::vector<PromptFragment> parse_prompt_attention(const std::string& text) {
     return res;
 }
 
-std::vector<PromptChunk> tokenize_weighted(const ClipTokenizer& tok, const std::string& prompt, int pad_id) {
+std::vector<PromptChunk> tokenize_weighted(const ClipTokenizer& tok, const std::string& prompt, int pad_id,
+                                           const std::vector<EmbeddingWord>& embeddings) {
     std::vector<PromptChunk> chunks;
     PromptChunk chunk;
     int last_comma = -1;
@@ -145,7 +148,22 @@ std::vector<PromptChunk> tokenize_weighted(const ClipTokenizer& tok, const std::
             next_chunk();
             continue;
         }
-        for (int id : tok.encode(f.text)) {
+        const std::vector<int> tokens = tok.encode(f.text);
+        for (size_t i = 0; i < tokens.size(); ++i) {
+            const int id = tokens[i];
+            // an embedding's name here: its vectors instead of its tokens
+            const EmbeddingWord* e = nullptr;
+            for (const EmbeddingWord& c : embeddings)
+                if (!c.word.empty() && i + c.word.size() <= tokens.size() && std::equal(c.word.begin(), c.word.end(), tokens.begin() + long(i)) &&
+                    (!e || c.word.size() > e->word.size()))
+                    e = &c;
+            if (e) {
+                if (chunk.ids.size() + e->ids.size() > size_t(kChunk)) next_chunk();
+                chunk.ids.insert(chunk.ids.end(), e->ids.begin(), e->ids.end());
+                chunk.weights.insert(chunk.weights.end(), e->ids.size(), f.weight);
+                i += e->word.size() - 1;
+                continue;
+            }
             if (id == kComma) {
                 last_comma = int(chunk.ids.size());
             } else if (int(chunk.ids.size()) == kChunk && last_comma != -1 && int(chunk.ids.size()) - last_comma <= kCommaBacktrack) {

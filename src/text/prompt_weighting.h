@@ -30,7 +30,16 @@ struct PromptChunk {
     std::vector<float> weights;  // 77 weights (1 for start, end and padding)
 };
 
-// The chunks of a prompt; SD 2.x's padding (pad_id 0) replaces everything after the first end token.
-std::vector<PromptChunk> tokenize_weighted(const ClipTokenizer& tok, const std::string& prompt, int pad_id);
+// A textual-inversion embedding as the tokenizer sees it: where the BPE ids of its name occur in a prompt, they
+// are replaced by the ids of its vectors (ids past the vocabulary, which the text encoder maps to the vectors).
+struct EmbeddingWord {
+    std::vector<int> word;  // BPE ids of the embedding's name
+    std::vector<int> ids;   // one id per vector
+};
+
+// The chunks of a prompt; SD 2.x's padding (pad_id 0) replaces everything after the first end token. An
+// embedding's vectors never straddle two chunks (A1111: a chunk that cannot take them all is closed first).
+std::vector<PromptChunk> tokenize_weighted(const ClipTokenizer& tok, const std::string& prompt, int pad_id,
+                                           const std::vector<EmbeddingWord>& embeddings = {});
 
 }  // namespace sdref
