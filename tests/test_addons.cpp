@@ -3,6 +3,7 @@
 // in the golden's metadata, read by the same tag parser the sdref command uses.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 #include "addons/lora.h"
@@ -132,4 +133,67 @@ TEST_CASE("a textual inversion (A1111 .pt and .safetensors) stands for its word 
     // a file that is no embedding
     o.embeddings = {test::golden_v2_path("lora.safetensors")};
     CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"), o), Catch::Contains("not a textual-inversion"));
+}
+
+TEST_CASE("an A1111 hypernetwork changes every attention layer's keys and values as the reference does", "[addons][hypernetwork][golden]") {
+    const SafetensorsFile g(test::golden_v2_path("hypernetwork.safetensors"));
+    const float strength = float(std::stod(g.meta("strength")));
+    CheckpointOverrides o;
+    o.hypernetworks = {{test::golden_v2_path("tiny-hn.pt"), strength}};
+    const StableDiffusionModel model = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"), o);
+    const Tensor x = g.load_f32("x"), t = g.load_f32("t"), ctx = g.load_f32("context"), eps = g.load_f32("eps");
+    for (int64_t b = 0; b < x.dim(0); ++b)
+        test::check_close("eps " + std::to_string(b), model.unet().forward(test::batch_item(x, b), t[b], {test::batch_item(ctx, b), {}}),
+                          test::batch_item(eps, b), kModuleTol);
+    // strength 0 is the model itself
+    o.hypernetworks = {{test::golden_v2_path("tiny-hn.pt"), 0.0f}};
+    const StableDiffusionModel off = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"), o);
+    const StableDiffusionModel plain = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"));
+    const Tensor x0 = test::batch_item(x, 0), c0 = test::batch_item(ctx, 0);
+    test::check_close("strength 0", off.unet().forward(x0, t[0], {c0, {}}), plain.unet().forward(x0, t[0], {c0, {}}), 1e-6);
+    // not a hypernetwork
+    o.hypernetworks = {{test::golden_v2_path("mychar.pt"), 1.0f}};
+    CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"), o), Catch::Contains("not a hypernetwork"));
+}
+
+TEST_CASE("--vae replaces the checkpoint's VAE: a diffusers folder or file, or the original names with or without prefix", "[addons][vae][golden]") {
+    // tiny-sdxl's VAE (other weights than tiny-sd1's), written the way vae-ft-mse-840000-ema-pruned is: no prefix
+    const std::string dir = test::scratch_dir("separate-vae");
+    const SafetensorsFile sdxl(test::golden_v2_path("tiny-sdxl.safetensors"));
+    std::vector<TensorRecord> bare, prefixed;
+    for (const TensorView& v : sdxl.tensors())
+        if (v.name.rfind("first_stage_model.", 0) == 0) {
+            const std::string bytes(reinterpret_cast<const char*>(v.bytes), v.nbytes);
+            bare.push_back({v.name.substr(18), v.dtype, v.shape, bytes});
+            prefixed.push_back({v.name, v.dtype, v.shape, bytes});
+        }
+    write_safetensors(dir + "/bare.safetensors", bare);
+    write_safetensors(dir + "/prefixed.safetensors", prefixed);
+    const StableDiffusionModel reference = StableDiffusionModel::load(test::golden_v2_path("tiny-sdxl.safetensors"));
+    const SafetensorsFile v(test::golden_path("vae.safetensors"));
+    const Tensor latent = test::batch_item(v.load_f32("latent"), 0);
+    const Tensor expected = reference.vae().decode(latent);
+    for (const std::string& file : {dir + "/bare.safetensors", dir + "/prefixed.safetensors"}) {
+        INFO(file);
+        CheckpointOverrides o;
+        o.vae = file;
+        const StableDiffusionModel m = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"), o);
+        const Tensor got = m.vae().decode(latent);
+        REQUIRE(got.shape() == expected.shape());
+        test::check_close("decode", got, expected, 0);
+        const std::vector<std::string> unused = m.unused_tensors();  // the checkpoint's own VAE is now unused
+        CHECK(std::any_of(unused.begin(), unused.end(), [](const std::string& u) {
+            return u.find("tiny-sd1.safetensors: first_stage_model.decoder.conv_out.weight") != std::string::npos;
+        }));
+    }
+    // tiny-sd1's own VAE as a diffusers folder and as that folder's file: the golden decode
+    for (const std::string& vae : {test::golden_path("tiny-sd1-diffusers/vae"), test::golden_path("tiny-sd1-diffusers/vae/diffusion_pytorch_model.safetensors")}) {
+        CheckpointOverrides o;
+        o.vae = vae;
+        const StableDiffusionModel m = StableDiffusionModel::load(test::golden_v2_path("tiny-sdxl.safetensors"), o);
+        test::check_close("decode with " + vae, m.vae().decode(latent), test::batch_item(v.load_f32("decoded"), 0), 1e-4);
+    }
+    CheckpointOverrides o;
+    o.vae = test::golden_v2_path("lora.safetensors");
+    CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"), o), Catch::Contains("--vae: not a VAE"));
 }

@@ -60,6 +60,9 @@ const char* kUsage =
     "  --use-ema                 a training checkpoint's EMA weights (model_ema.*) instead of the trained ones\n"
     "  --lora FILE[:WEIGHT]      merge a LoRA (kohya, LoCon, diffusers/PEFT names; repeatable; weight 1 by default)\n"
     "  --lora-model-dir DIR      where <lora:NAME:WEIGHT> tags in the prompt find NAME.safetensors (or .ckpt/.pt)\n"
+    "  --vae PATH                a separate VAE (.safetensors/.ckpt in the original or diffusers names, or a\n"
+    "                            diffusers vae/ folder) instead of the checkpoint's\n"
+    "  --hypernetwork-dir DIR    where <hypernet:NAME:STRENGTH> tags in the prompt find NAME.pt\n"
     "  --embd-dir DIR            textual-inversion embeddings: NAME.pt / NAME.safetensors is used where the prompt\n"
     "                            or the negative prompt says NAME\n"
     "  --original-size W,H       SDXL micro-conditioning: the size the picture is meant to have come from\n"
@@ -169,7 +172,7 @@ std::pair<int64_t, int64_t> parse_pair(const std::string& flag, const std::strin
 int cmd_generate(int argc, char** argv) {
     Args args(argc, argv, 1);
     std::string model_path, output = "output.png", method = "euler_a", schedule = "discrete", init_path, mask_path,
-                latents_path, outpaint_text, prediction_type, refiner_path, lora_dir, embd_dir;
+                latents_path, outpaint_text, prediction_type, refiner_path, lora_dir, embd_dir, hypernetwork_dir, vae_path;
     std::vector<LoraSpec> loras;
     GenerationParams p;
     p.width = p.height = 0;  // 0: the model's default size (its metadata, else the family's)
@@ -205,6 +208,8 @@ int cmd_generate(int argc, char** argv) {
         else if (a == "--lora") loras.push_back(parse_lora(args.value(a)));
         else if (a == "--lora-model-dir") lora_dir = args.value(a);
         else if (a == "--embd-dir") embd_dir = args.value(a);
+        else if (a == "--vae") vae_path = args.value(a);
+        else if (a == "--hypernetwork-dir") hypernetwork_dir = args.value(a);
         else if (a == "--original-size")
             std::tie(p.micro.original_width, p.micro.original_height) = parse_pair(a, args.value(a), kMinSide, kMaxMicroSize);
         else if (a == "--crop-top-left") std::tie(p.micro.crop_left, p.micro.crop_top) = parse_pair(a, args.value(a), 0, kMaxMicroSize);
@@ -236,11 +241,12 @@ int cmd_generate(int argc, char** argv) {
         } else fail("unknown option \"", a, "\" (see sdref --help)");
     }
     if (!have_prompt) fail("-p/--prompt: no prompt given");
-    // <lora:NAME:WEIGHT> tags name add-ons; the prompt is encoded without them
+    // <lora:NAME:WEIGHT> and <hypernet:NAME:STRENGTH> tags name add-ons; the prompt is encoded without them
     const std::string prompt_as_given = p.prompt;
+    std::vector<std::pair<std::string, float>> hypernetworks;
     for (const ExtraNetwork& tag : take_extra_networks(&p.prompt)) {
         if (tag.kind == "lora") loras.push_back({find_addon(lora_dir, tag, "--lora-model-dir"), tag.weight});
-        else fail("prompt: <", tag.kind, ":", tag.name, ">: hypernetworks are not supported yet");
+        else hypernetworks.emplace_back(find_addon(hypernetwork_dir, tag, "--hypernetwork-dir"), tag.weight);
     }
     for (const LoraSpec& l : loras)
         if (!path_exists(l.path)) fail("--lora: no such file: ", l.path);
@@ -287,6 +293,8 @@ int cmd_generate(int argc, char** argv) {
     overrides.prediction_type = prediction_type;
     overrides.use_ema = use_ema;
     overrides.loras = loras;
+    overrides.hypernetworks = hypernetworks;
+    overrides.vae = vae_path;
     if (!embd_dir.empty()) overrides.embeddings = embeddings_named_in(embd_dir, {p.prompt, p.negative_prompt});
     const StableDiffusionModel model = StableDiffusionModel::load(model_path, overrides);
     std::optional<StableDiffusionModel> refiner;

@@ -48,12 +48,15 @@ void tokens_to_channels(const Linear& l, const float* tokens, int64_t hw, float*
 }
 
 // Multi-head attention of `n` token rows x [n, in] to `m` context rows c [m, cin]; writes [n, inner] to o.
+// q = x Wq, k = ck Wk, v = cv Wv (ck = cv = c unless a hook changes them), o = attention(q, k, v).
 void attention_forward(const AttentionWeights& a, const float* x, int64_t n, const float* c, int64_t m, int64_t heads,
-                       float* q, float* k, float* v, float* o) {
-    const int64_t inner = a.q.weight.rows;
+                       float* q, float* k, float* v, float* o, const ContextHook* hook) {
+    const int64_t inner = a.q.weight.rows, width = a.k.weight.cols;
     linear_rows(a.q, x, n, a.q.weight.cols, q, inner);
-    linear_rows(a.k, c, m, a.k.weight.cols, k, inner);
-    linear_rows(a.v, c, m, a.v.weight.cols, v, inner);
+    Tensor ck, cv;
+    const bool changed = hook && hook->transform(c, m, width, &ck, &cv);
+    linear_rows(a.k, changed ? ck.data() : c, m, width, k, inner);
+    linear_rows(a.v, changed ? cv.data() : c, m, width, v, inner);
     const int64_t d = inner / heads;
     kernels::attention({heads, d, n, m}, q, inner, k, inner, v, inner, o, inner, 1.0f / std::sqrt(float(d)));
 }
@@ -191,7 +194,8 @@ SpatialTransformer SpatialTransformer::load(const WeightStore& w, const std::str
     return st;
 }
 
-Tensor spatial_transformer_forward(const SpatialTransformer& st, const Tensor& x, const Tensor& context, int64_t groups) {
+Tensor spatial_transformer_forward(const SpatialTransformer& st, const Tensor& x, const Tensor& context, int64_t groups,
+                                   const ContextHook* hook) {
     const int64_t hw = x.dim(1) * x.dim(2), D = st.inner, C = st.channels, m = context.dim(0);
     if (context.dim(1) != st.context_dim)
         fail("text conditioning is ", context.dim(1), " wide, the U-Net's cross-attention expects ", st.context_dim);
@@ -204,12 +208,12 @@ Tensor spatial_transformer_forward(const SpatialTransformer& st, const Tensor& x
     for (const TransformerBlock& b : st.blocks) {
         // tokens += attn1(norm1(tokens))
         kernels::layer_norm(tokens.data(), t.data(), hw, D, 1e-5f, b.norm1.weight.data(), b.norm1.bias.data());
-        attention_forward(b.attn1, t.data(), hw, t.data(), hw, st.heads, q.data(), k.data(), v.data(), o.data());
+        attention_forward(b.attn1, t.data(), hw, t.data(), hw, st.heads, q.data(), k.data(), v.data(), o.data(), hook);
         linear_rows(b.attn1.out, o.data(), hw, D, next.data(), D, tokens.data());
         std::swap(tokens, next);
         // tokens += attn2(norm2(tokens), context)
         kernels::layer_norm(tokens.data(), t.data(), hw, D, 1e-5f, b.norm2.weight.data(), b.norm2.bias.data());
-        attention_forward(b.attn2, t.data(), hw, context.data(), m, st.heads, q.data(), k.data(), v.data(), o.data());
+        attention_forward(b.attn2, t.data(), hw, context.data(), m, st.heads, q.data(), k.data(), v.data(), o.data(), hook);
         linear_rows(b.attn2.out, o.data(), hw, D, next.data(), D, tokens.data());
         std::swap(tokens, next);
         // tokens += ff2(geglu(ff1(norm3(tokens))))

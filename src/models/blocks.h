@@ -93,8 +93,18 @@ struct SpatialTransformer {
     static SpatialTransformer load(const WeightStore& w, const std::string& prefix, int64_t channels, int64_t heads);
 };
 
-// x [C, H, W], context [77, context_dim] -> [C, H, W]
-Tensor spatial_transformer_forward(const SpatialTransformer& st, const Tensor& x, const Tensor& context, int64_t groups);
+// A change to what an attention layer's keys and values are computed from (A1111 hypernetworks): given the
+// context c [m, width] of a layer (the normed tokens for self-attention, the text for cross-attention), the contexts
+// of its k and v projections. Returns false to leave both as c.
+class ContextHook {
+public:
+    virtual ~ContextHook() = default;
+    virtual bool transform(const float* c, int64_t m, int64_t width, Tensor* ck, Tensor* cv) const = 0;
+};
+
+// x [C, H, W], context [77, context_dim] -> [C, H, W]; hook: nullptr, or applied in every attention layer.
+Tensor spatial_transformer_forward(const SpatialTransformer& st, const Tensor& x, const Tensor& context, int64_t groups,
+                                   const ContextHook* hook = nullptr);
 
 // The VAE's single-head self-attention over pixels (AttnBlock): y = x + to_out(attention(groupnorm(x))).
 struct VaeAttention {

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/limits.h"
+#include "addons/hypernetwork.h"
 #include "io/mapped_file.h"
 
 namespace sdref {
@@ -62,6 +63,31 @@ void parse_resolution(const std::string& text, const std::string& source, int64_
         b > kMaxImageSide || a % 8 || b % 8)
         fail(source, ": modelspec.resolution \"", text, "\" is not WIDTHxHEIGHT in multiples of 8 (8 to ", kMaxImageSide, ")");
     *w = a, *h = b;
+}
+
+// A separate VAE ahead of the checkpoint's: a diffusers vae/ folder, or one file in the original names (with or
+// without the first_stage_model. prefix, as vae-ft-mse-840000-ema-pruned) or in diffusers' names.
+void add_vae(WeightStore& w, const std::string& path) {
+    if (is_directory(path)) {
+        const Json config = load_json(path + "/config.json");
+        const int64_t levels = int64_t(config.at("block_out_channels").items(path + "/config.json: block_out_channels").size());
+        w.add_file_claiming(weights_file(path, "diffusion_pytorch_model"), "first_stage_model.",
+                   [levels](const std::string& n) { return diffusers_vae_name(n, levels); });
+        return;
+    }
+    const std::unique_ptr<TensorFile> probe = open_tensor_file(path);
+    if (probe->find("first_stage_model.encoder.conv_in.weight")) {
+        w.add_file_claiming(path, "first_stage_model.", [](const std::string& n) { return "first_stage_model." + n; });
+    } else if (probe->find("encoder.conv_in.weight") && probe->find("encoder.down.0.block.0.conv1.weight")) {
+        w.add_file_claiming(path, "first_stage_model.");
+    } else if (probe->find("encoder.down_blocks.0.resnets.0.conv1.weight")) {
+        int64_t levels = 0;
+        while (probe->find("encoder.down_blocks." + std::to_string(levels) + ".resnets.0.conv1.weight")) ++levels;
+        w.add_file_claiming(path, "first_stage_model.", [levels](const std::string& n) { return diffusers_vae_name(n, levels); });
+    } else {
+        fail(path, ": --vae: not a VAE sdref knows (no encoder.conv_in.weight in the original or diffusers names, with or "
+                   "without first_stage_model.)");
+    }
 }
 
 }  // namespace
@@ -130,6 +156,7 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
     ConditionerSource cs;
     std::string prediction_type;
     float vae_scale = 0;  // 0: the family's
+    if (!overrides.vae.empty()) add_vae(w, overrides.vae);  // first: its tensors shadow the checkpoint's own VAE
 
     if (is_directory(path)) {
         if (overrides.use_ema) fail(path, ": --use-ema: a diffusers folder holds one set of weights (no EMA copy)");
@@ -192,6 +219,11 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
     m.lora_ = apply_loras(w, overrides.loras, family.text_embedders);
 
     m.unet_ = std::make_shared<UNet>(UNet::load(m.weights_, "model.diffusion_model.", unet_cfg));
+    if (!overrides.hypernetworks.empty()) {
+        std::vector<Hypernetwork> networks;
+        for (const auto& [file, strength] : overrides.hypernetworks) networks.push_back(load_hypernetwork(file, strength));
+        m.unet_->set_context_hook(std::make_shared<HypernetworkHook>(std::move(networks)));
+    }
     m.vae_ = std::make_shared<Vae>(Vae::load(m.weights_));
     cs.store = m.weights_;
     cs.tokenizer = m.tokenizer_;

@@ -35,6 +35,8 @@ struct CheckpointOverrides {
     bool use_ema = false;         // a training checkpoint's EMA U-Net weights instead of the trained ones
     std::vector<LoraSpec> loras;  // merged into the weights before the models read them
     std::vector<std::string> embeddings;  // textual-inversion files the prompts may name
+    std::vector<std::pair<std::string, float>> hypernetworks;  // A1111 hypernetwork files and their strengths
+    std::string vae;              // a separate VAE (file or diffusers vae/ folder) replacing the checkpoint's
 };
 
 class StableDiffusionModel {

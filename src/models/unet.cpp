@@ -168,7 +168,7 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool st
     for (const UNetDownLevel& d : down_) {
         for (size_t j = 0; j < d.res.size(); ++j) {
             h = resblock_forward(d.res[j], h, emb_silu.data(), kGroups, kEps);
-            if (!d.attn.empty()) h = spatial_transformer_forward(d.attn[j], h, context, kGroups);
+            if (!d.attn.empty()) h = spatial_transformer_forward(d.attn[j], h, context, kGroups, hook_.get());
             done_with(d.names[j]);
             skips.push_back(h);
         }
@@ -180,7 +180,7 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool st
     }
     // middle
     h = resblock_forward(mid_res1_, h, emb_silu.data(), kGroups, kEps);
-    h = spatial_transformer_forward(mid_attn_, h, context, kGroups);
+    h = spatial_transformer_forward(mid_attn_, h, context, kGroups, hook_.get());
     h = resblock_forward(mid_res2_, h, emb_silu.data(), kGroups, kEps);
     done_with(prefix_ + "middle_block.");
     // up, consuming the skips in reverse
@@ -191,7 +191,7 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool st
             kernels::concat_channels(h.data(), h.dim(0), skip.data(), skip.dim(0), h.dim(1) * h.dim(2), cat.data());
             skips.pop_back();
             h = resblock_forward(u.res[j], cat, emb_silu.data(), kGroups, kEps);
-            if (!u.attn.empty()) h = spatial_transformer_forward(u.attn[j], h, context, kGroups);
+            if (!u.attn.empty()) h = spatial_transformer_forward(u.attn[j], h, context, kGroups, hook_.get());
             if (j + 1 < u.res.size() || !u.has_up) done_with(u.names[j]);
         }
         if (u.has_up) {

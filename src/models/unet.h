@@ -73,6 +73,8 @@ public:
                      const Json* config = nullptr);
 
     const UNetConfig& config() const { return config_; }
+    // Applied to every attention layer's key/value context from now on (A1111 hypernetworks); nullptr: none.
+    void set_context_hook(std::shared_ptr<const ContextHook> hook) { hook_ = std::move(hook); }
     // An upper estimate of the activation memory one forward() needs for a latent of h x w (bytes): every skip
     // connection kept for the way up, plus working buffers (the feed-forward's 8C-wide projection) at the finest level.
     int64_t forward_bytes(int64_t h, int64_t w) const;
@@ -89,6 +91,7 @@ private:
     std::shared_ptr<const WeightStore> weights_;  // keeps the memory-mapped checkpoint alive
     UNetConfig config_;
     std::string prefix_;   // "model.diffusion_model."
+    std::shared_ptr<const ContextHook> hook_;
     Linear time_embed_0;   // [E, C0] time_embed.0
     Linear time_embed_2;   // [E, E]  time_embed.2
     Linear label_emb_0;    // [E, adm_in] label_emb.0.0 (SDXL)

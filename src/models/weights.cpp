@@ -16,6 +16,17 @@ void WeightStore::add_file(const std::string& path, const std::string& prefix, R
     sources_.push_back({open_tensor_file(path), prefix, std::move(rename)});
 }
 
+void WeightStore::add_file_claiming(const std::string& path, const std::string& prefix, Renamer rename) {
+    add_file(path, prefix, std::move(rename));
+    sources_.back().claims = true;
+}
+
+bool WeightStore::claimed_before(size_t index, const std::string& name) const {
+    for (size_t j = 0; j < index; ++j)
+        if (sources_[j].claims && name.rfind(sources_[j].prefix, 0) == 0) return true;
+    return false;
+}
+
 void WeightStore::use_ema_weights() {
     if (sources_.empty()) fail("--use-ema: no checkpoint loaded");
     Source& s = sources_.back();
@@ -35,16 +46,18 @@ void WeightStore::use_ema_weights() {
 }
 
 std::string WeightStore::canonical_name(const Source& s, const std::string& stored) const {
+    std::string name = s.prefix + stored;
     if (!s.redirect.empty()) {
-        if (const auto it = s.canonical.find(stored); it != s.canonical.end()) return it->second;
-        if (s.redirect.count(stored)) return "";
+        if (const auto it = s.canonical.find(stored); it != s.canonical.end()) name = it->second;
+        else if (s.redirect.count(stored)) return "";
     }
-    return s.prefix + stored;
+    return claimed_before(size_t(&s - sources_.data()), name) ? "" : name;
 }
 
 const TensorView* WeightStore::locate(const std::string& name, size_t* source) const {
     for (size_t i = 0; i < sources_.size(); ++i) {
         const Source& s = sources_[i];
+        if (claimed_before(i, name)) continue;
         if (const auto it = s.redirect.find(name); it != s.redirect.end()) {
             *source = i;
             return s.file->find(it->second);

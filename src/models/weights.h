@@ -37,6 +37,9 @@ public:
     // removed and `rename` applied (a diffusers folder stores "down_blocks.0.resnets.0.conv1.weight" for the
     // canonical "model.diffusion_model.input_blocks.1.0.in_layers.2.weight").
     void add_file(const std::string& path, const std::string& prefix = "", Renamer rename = nullptr);
+    // The same, and the file claims `prefix`: files added later never serve names under it (a separate VAE
+    // replaces the checkpoint's whole VAE, never part of it).
+    void add_file_claiming(const std::string& path, const std::string& prefix, Renamer rename = nullptr);
 
     // A training checkpoint's EMA weights for the U-Net: model.diffusion_model.X reads model_ema.diffusion_modelX'
     // (X' = X without its dots, the original layout's EMA naming) from the last file added. An error when that file
@@ -82,7 +85,10 @@ private:
         Renamer rename;
         std::unordered_map<std::string, std::string> redirect;   // canonical name -> stored name (EMA)
         std::unordered_map<std::string, std::string> canonical;  // stored name -> canonical name, for the redirected
+        bool claims = false;                                      // names under `prefix` are this file's alone
     };
+    // Whether an earlier source than `index` claims this canonical name.
+    bool claimed_before(size_t index, const std::string& name) const;
     // The canonical name of a stored tensor ("" when a redirect shadows it).
     std::string canonical_name(const Source& s, const std::string& stored) const;
     std::vector<Source> sources_;
