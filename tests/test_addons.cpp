@@ -156,7 +156,7 @@ TEST_CASE("an A1111 hypernetwork changes every attention layer's keys and values
     CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"), o), Catch::Contains("not a hypernetwork"));
 }
 
-TEST_CASE("--vae replaces the checkpoint's VAE: a diffusers folder or file, or the original names with or without prefix", "[addons][vae][golden]") {
+TEST_CASE("a separate VAE (--vae) replaces the checkpoint's VAE: a diffusers folder or file, or the original names with or without prefix", "[addons][vae][golden]") {
     // tiny-sdxl's VAE (other weights than tiny-sd1's), written the way vae-ft-mse-840000-ema-pruned is: no prefix
     const std::string dir = test::scratch_dir("separate-vae");
     const SafetensorsFile sdxl(test::golden_v2_path("tiny-sdxl.safetensors"));
