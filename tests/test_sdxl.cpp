@@ -324,3 +324,48 @@ TEST_CASE("a 9-channel SDXL inpainting U-Net is detected and gets the mask and t
     const GenerationResult r = generate(inpaint, p, *sched, 3);
     CHECK(r.image.shape() == Shape{3, 32, 32});
 }
+
+TEST_CASE("an SDXL LoRA (lora_te1_, lora_te2_, lora_unet_) changes the single file and the diffusers folder alike", "[sdxl][addons][lora][golden]") {
+    // kohya names for both text encoders and the U-Net; lora_te2_'s q/k/v reach OpenCLIP's fused in_proj row by row
+    // in the single file, and separate q/k/v projections in the folder
+    const std::string dir = test::scratch_dir("sdxl-lora");
+    const SafetensorsFile base(test::golden_v2_path("tiny-sdxl.safetensors"));
+    const Json meta = Json::parse(base.meta("text_config"), "text_config");
+    const int64_t Dl = meta.at("clip_l").at("width").as_int(), Dg = meta.at("clip_g").at("width").as_int(), r = 2;
+    std::vector<TensorRecord> records;
+    uint32_t seed = 1;
+    auto random = [&](const std::string& name, Shape shape) {
+        std::string bytes(size_t(shape_numel(shape)) * 4, '\0');
+        for (int64_t i = 0; i < shape_numel(shape); ++i) {
+            seed = seed * 1664525u + 1013904223u;
+            const float v = (float(seed >> 8) / float(1 << 24) - 0.5f) * 0.2f;
+            std::memcpy(&bytes[size_t(i) * 4], &v, 4);
+        }
+        records.push_back({name, DType::F32, shape, bytes});
+    };
+    auto layer = [&](const std::string& module, int64_t out, int64_t in) {
+        random(module + ".lora_down.weight", {r, in});
+        random(module + ".lora_up.weight", {out, r});
+    };
+    layer("lora_te1_text_model_encoder_layers_0_self_attn_q_proj", Dl, Dl);
+    for (const char* m : {"q_proj", "k_proj", "v_proj", "out_proj"}) layer(std::string("lora_te2_text_model_encoder_layers_1_self_attn_") + m, Dg, Dg);
+    layer("lora_te2_text_model_encoder_layers_2_mlp_fc1", 4 * Dg, Dg);
+    layer("lora_unet_down_blocks_1_attentions_0_proj_in", 64, 64);
+    write_safetensors(dir + "/sdxl-lora.safetensors", records);
+    write_diffusers_folder(test::golden_v2_path("tiny-sdxl.safetensors"), dir + "/folder",
+                           SafetensorsFile(test::golden_v2_path("pipe_sdxl_euler.safetensors")).meta("scheduler_config"));
+    CheckpointOverrides o;
+    o.loras = {{dir + "/sdxl-lora.safetensors", 0.9f}};
+    const StableDiffusionModel file = StableDiffusionModel::load(test::golden_v2_path("tiny-sdxl.safetensors"), o);
+    const StableDiffusionModel folder = StableDiffusionModel::load(dir + "/folder", o);
+    const StableDiffusionModel plain = StableDiffusionModel::load(test::golden_v2_path("tiny-sdxl.safetensors"));
+    CHECK(file.lora_layers() == 7);
+    ConditioningOptions c;
+    c.width = c.height = 128;
+    const Conditioning a = file.conditioner().encode("a photo of a cat", false, c), b = folder.conditioner().encode("a photo of a cat", false, c);
+    test::check_close("context, file vs folder", a.context, b.context, 1e-5);
+    test::check_close("vector, file vs folder", a.vector, b.vector, 1e-5);
+    CHECK_FALSE(same_bits(a.context, plain.conditioner().encode("a photo of a cat", false, c).context));
+    const Tensor x = test::batch_item(SafetensorsFile(test::golden_v2_path("unet_sdxl.safetensors")).load_f32("x"), 0);
+    test::check_close("U-Net, file vs folder", file.unet().forward(x, 500.0f, a), folder.unet().forward(x, 500.0f, a), 1e-5);
+}

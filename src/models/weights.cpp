@@ -105,14 +105,17 @@ const TensorView& WeightStore::view(const std::string& name, const Shape& expect
         fail(sources_[source].file->path(), ": tensor \"", v->name, "\" has shape ", shape_str(v->shape), ", expected ",
              shape_str(expected));
     used_.insert({source, v->name});
-    if (const auto it = owned_.find(name); it != owned_.end()) return it->second.second;
+    if (const auto it = owned_.find({source, v->name}); it != owned_.end()) return it->second.second;
     return *v;
 }
 
 void WeightStore::set_owned(const std::string& name, Tensor values) {
-    if (shape_of(name) != values.shape())
-        fail(describe(), ": tensor \"", name, "\" is ", shape_str(shape_of(name)), ", its replacement ", shape_str(values.shape()));
-    auto& [t, v] = owned_[name];
+    size_t source;
+    const TensorView* stored = locate(name, &source);
+    if (!stored) fail(describe(), ": missing tensor \"", name, "\"");
+    if (stored->shape != values.shape())
+        fail(describe(), ": tensor \"", name, "\" is ", shape_str(stored->shape), ", its replacement ", shape_str(values.shape()));
+    auto& [t, v] = owned_[{source, stored->name}];
     t = std::move(values);
     v.name = name;
     v.dtype = DType::F32;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <unordered_map>
@@ -46,7 +47,8 @@ public:
     // has no EMA copy. The trained weights it shadows are then listed as unused.
     void use_ema_weights();
 
-    // Replace a tensor's values by an owned fp32 copy of the same shape (a merged LoRA): every later read sees it.
+    // Replace a tensor's values by an owned fp32 copy of the same shape (a merged LoRA): every later read of the
+    // stored tensor it resolves to sees it, under whichever name (canonical, or as names() lists it).
     void set_owned(const std::string& name, Tensor values);
     // How many bytes the owned copies take.
     int64_t owned_bytes() const;
@@ -95,7 +97,7 @@ private:
     // f(source, tensor) for every tensor whose canonical name starts with `prefix` (stored names for renamed sources).
     void for_each_under(const std::string& prefix, const std::function<void(const Source&, const TensorView&)>& f) const;
     mutable std::set<std::pair<size_t, std::string>> used_;  // (source, stored name)
-    std::unordered_map<std::string, std::pair<Tensor, TensorView>> owned_;  // canonical name -> values, view of them
+    std::map<std::pair<size_t, std::string>, std::pair<Tensor, TensorView>> owned_;  // (source, stored name) -> values, view
 };
 
 }  // namespace sdref
