@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/sha256.h"
 #include "golden.h"
 #include "io/safetensors.h"
 #include "pipeline/image.h"
@@ -410,6 +411,8 @@ TEST_CASE("sdref --lora and <lora:NAME:WEIGHT> prompt tags merge the same LoRA; 
     for (const auto& [k, v] : read_png_text(dir + "/tag.png"))
         if (k == "parameters") params = v;
     CHECK(params.rfind("a cat <lora:tiny-sd1-lora:0.8>\n", 0) == 0);
+    CHECK(params.find(", Lora hashes: \"tiny-sd1-lora: " + addon_sha256(test::golden_v2_path("tiny-sd1-lora.safetensors")).substr(0, 12) + "\"") !=
+          std::string::npos);
 
     const Run no_dir = run("-m " + model + " -p 'a cat <lora:tiny-sd1-lora:0.8>'" + common + " -o " + quote(dir + "/x.png"));
     CHECK(no_dir.status != 0);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <optional>
 #include <random>
 #include <tuple>
@@ -15,6 +16,7 @@
 #include "cli/default_model.h"
 #include "core/error.h"
 #include "core/memory.h"
+#include "core/sha256.h"
 #include "io/mapped_file.h"
 #include "io/safetensors.h"
 #include "kernels/cpu.h"
@@ -139,22 +141,56 @@ std::string find_addon(const std::string& dir, const ExtraNetwork& tag, const ch
     fail("prompt: <", tag.kind, ":", tag.name, ">: no ", tag.name, ".safetensors, .ckpt, .pt, .pth or .bin in ", dir, " (", flag, ")");
 }
 
-// The embedding files of `dir` whose names (file names without extension) the prompts mention.
+// A file's name without its folder and, when `strip_extension`, its extension.
+std::string file_stem(const std::string& path, bool strip_extension = true) {
+    const std::string name = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+    const size_t dot = name.rfind('.');
+    return strip_extension && dot != std::string::npos && dot > 0 ? name.substr(0, dot) : name;
+}
+
+// The add-ons in A1111's words (PNG Info and civitai read them): VAE, Lora hashes, TI hashes, Hypernet. A1111
+// hashes a LoRA's .safetensors after its header ("addnet" hash), every other file whole.
+std::string addon_parameters(const CheckpointOverrides& o) {
+    std::string out;
+    if (!o.vae.empty() && !std::filesystem::is_directory(o.vae))
+        out += ", VAE hash: " + file_sha256(o.vae).substr(0, 10) + ", VAE: " + file_stem(o.vae, false);
+    auto hashes = [](const std::vector<std::string>& files, bool addnet) {
+        std::string list;
+        for (const std::string& f : files)
+            list += (list.empty() ? "" : ", ") + file_stem(f) + ": " + (addnet ? addon_sha256(f) : file_sha256(f)).substr(0, 12);
+        return "\"" + list + "\"";
+    };
+    std::vector<std::string> loras, embeddings = o.embeddings;
+    for (const LoraSpec& l : o.loras)
+        if (std::find(loras.begin(), loras.end(), l.path) == loras.end()) loras.push_back(l.path);
+    if (!loras.empty()) out += ", Lora hashes: " + hashes(loras, true);
+    if (!embeddings.empty()) out += ", TI hashes: " + hashes(embeddings, false);
+    if (!o.hypernetworks.empty()) {
+        const auto& [file, strength] = o.hypernetworks.front();
+        out += ", Hypernet: " + file_stem(file) + ", Hypernet hash: " + file_sha256(file).substr(0, 10) + ", Hypernet strength: " + cat(strength);
+    }
+    return out;
+}
+
+// The embedding files of `dir` whose names (file names without extension) the prompts mention; one per name,
+// .safetensors before .pt before .bin.
 std::vector<std::string> embeddings_named_in(const std::string& dir, const std::vector<std::string>& prompts) {
     std::error_code ec;
     std::filesystem::directory_iterator it(dir, ec);
     if (ec) fail("--embd-dir: cannot read the folder ", dir, " (", ec.message(), ")");
-    std::vector<std::string> files;
+    const std::vector<std::string> preference = {".safetensors", ".pt", ".bin"};
+    std::map<std::string, std::string> by_name;  // name -> file
     for (const auto& e : it) {
         const std::string ext = e.path().extension().string(), stem = e.path().stem().string();
-        if (!e.is_regular_file() || (ext != ".pt" && ext != ".safetensors" && ext != ".bin")) continue;
-        for (const std::string& prompt : prompts)
-            if (!stem.empty() && prompt.find(stem) != std::string::npos) {
-                files.push_back(e.path().string());
-                break;
-            }
+        const auto rank = std::find(preference.begin(), preference.end(), ext);
+        if (!e.is_regular_file() || rank == preference.end() || stem.empty()) continue;
+        if (std::none_of(prompts.begin(), prompts.end(), [&](const std::string& p) { return p.find(stem) != std::string::npos; })) continue;
+        std::string& chosen = by_name[stem];
+        if (chosen.empty() || rank < std::find(preference.begin(), preference.end(), std::filesystem::path(chosen).extension().string()))
+            chosen = e.path().string();
     }
-    std::sort(files.begin(), files.end());
+    std::vector<std::string> files;
+    for (const auto& [name, file] : by_name) files.push_back(file);
     return files;
 }
 
@@ -323,6 +359,7 @@ int cmd_generate(int argc, char** argv) {
         for (const std::string& u : model.unused_tensors()) std::fprintf(stderr, "unused tensor %s\n", u.c_str());
     }
 
+    const std::string addons = addon_parameters(overrides);
     for (int b = 0; b < batch; ++b) {
         p.seed = uint64_t(seed) + uint64_t(b);
         std::unique_ptr<Scheduler> scheduler = make_scheduler(method, schedule, model.info().scheduler);
@@ -351,7 +388,7 @@ int cmd_generate(int argc, char** argv) {
         if (!p.negative_prompt.empty()) params += "\nNegative prompt: " + p.negative_prompt;
         params += "\nSteps: " + std::to_string(steps) + ", Sampler: " + a1111_sampler(method, schedule) +
                   ", CFG scale: " + cat(p.cfg_scale) + ", Seed: " + std::to_string(p.seed) + ", Size: " + std::to_string(p.width) +
-                  "x" + std::to_string(p.height) + ", Model: " + basename(model_path);
+                  "x" + std::to_string(p.height) + ", Model: " + basename(model_path) + addons;
         if (p.clip_skip > 1) params += ", Clip skip: " + std::to_string(p.clip_skip);
         if (p.init_image) params += ", Denoising strength: " + cat(p.strength);
         if (p.low_memory) params += ", Tiled VAE: 320 px tiles";
