@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "io/tensor_file.h"
+#include "kernels/gemm.h"
 #include "models/checkpoint.h"
 #include "models/unet.h"
 
@@ -101,15 +102,17 @@ bool split_name(const std::string& name, size_t text_encoders, std::string* modu
     return false;
 }
 
-// out[r x c] = a[r x k] b[k x c]
-std::vector<float> matmul(const Tensor& a, const Tensor& b, int64_t r, int64_t k, int64_t c) {
-    std::vector<float> out(size_t(r * c), 0.0f);
-    for (int64_t i = 0; i < r; ++i)
-        for (int64_t x = 0; x < k; ++x) {
-            const float av = a[i * k + x];
-            for (int64_t j = 0; j < c; ++j) out[size_t(i * c + j)] += av * b[x * c + j];
-        }
-    return out;
+// w[rows x cols] += scale up[rows x r] down[r x cols], the product on the GEMM: x w'^T with x = scale up, w' = down^T.
+// delta: the product's buffer, reused from layer to layer.
+void add_product(float* w, int64_t rows, int64_t cols, const Tensor& up, const Tensor& down, int64_t r, float scale,
+                 std::vector<float>& delta) {
+    std::vector<float> x(size_t(rows * r)), down_t(size_t(cols * r));
+    for (int64_t i = 0; i < rows * r; ++i) x[size_t(i)] = scale * up[i];
+    for (int64_t k = 0; k < r; ++k)
+        for (int64_t j = 0; j < cols; ++j) down_t[size_t(j * r + k)] = down[k * cols + j];
+    if (delta.size() < size_t(rows * cols)) delta.resize(size_t(rows * cols));
+    kernels::linear(rows, cols, r, x.data(), r, down_t.data(), kernels::ElemType::F32, delta.data(), cols);
+    for (int64_t i = 0; i < rows * cols; ++i) w[i] += delta[size_t(i)];
 }
 
 }  // namespace
@@ -118,6 +121,7 @@ LoraReport apply_loras(WeightStore& w, const std::vector<LoraSpec>& loras, const
     LoraReport report;
     if (loras.empty()) return report;
     const std::map<std::string, Target> reachable = targets(w, text_prefixes);
+    std::vector<float> delta;
     for (const LoraSpec& spec : loras) {
         const std::unique_ptr<TensorFile> file = open_tensor_file(spec.path);
         std::map<std::string, Module> modules;
@@ -163,10 +167,8 @@ LoraReport apply_loras(WeightStore& w, const std::vector<LoraSpec>& loras, const
                      " is ", shape_str(ws), t->second.rows < 0 ? "" : " (a slice of " + std::to_string(rows) + " rows)");
             const float alpha = m.alpha ? m.alpha->to_f32()[0] : float(r);
             const float scale = spec.multiplier * alpha / float(r);
-            const std::vector<float> delta = matmul(m.up->to_f32(), m.down->to_f32(), out, r, in);
             Tensor values = w.vector(t->second.name, ws);  // the current values (earlier LoRAs included)
-            float* rows_begin = values.data() + t->second.first_row * cols;
-            for (int64_t i = 0; i < out * in; ++i) rows_begin[i] += scale * delta[size_t(i)];
+            add_product(values.data() + t->second.first_row * cols, out, in, m.up->to_f32(), m.down->to_f32(), r, scale, delta);
             w.set_owned(t->second.name, std::move(values));
             ++report.layers;
         }

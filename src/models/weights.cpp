@@ -122,6 +122,7 @@ void WeightStore::set_owned(const std::string& name, Tensor values) {
     v.shape = t.shape();
     v.bytes = reinterpret_cast<const uint8_t*>(t.data());
     v.nbytes = size_t(t.numel()) * 4;
+    sources_[source].file->release(*stored);
 }
 
 int64_t WeightStore::owned_bytes() const {

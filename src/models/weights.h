@@ -47,8 +47,10 @@ public:
     // has no EMA copy. The trained weights it shadows are then listed as unused.
     void use_ema_weights();
 
-    // Replace a tensor's values by an owned fp32 copy of the same shape (a merged LoRA): every later read of the
-    // stored tensor it resolves to sees it, under whichever name (canonical, or as names() lists it).
+    // Replace a tensor's values by an owned fp32 copy of the same shape (a merged LoRA: rounding it back to fp16,
+    // as A1111 does, moves a layer's output by ~3e-4, beyond the reference's tolerance): every later read of the
+    // stored tensor it resolves to sees it, under whichever name (canonical, or as names() lists it). The file's
+    // pages of the original are given back.
     void set_owned(const std::string& name, Tensor values);
     // How many bytes the owned copies take.
     int64_t owned_bytes() const;
