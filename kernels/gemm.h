@@ -58,8 +58,8 @@ struct GemmEpilogue {
     const float* row_bias = nullptr;  // [M], added along rows (a conv's per-output-channel bias)
     const float* col_bias = nullptr;  // [N], added along columns (a linear layer's bias)
     Activation activation = Activation::None;
-    const float* residual = nullptr;  // [M, N] with leading dimension ldc, added last; must not alias c (c is
-                                      // written in K blocks before the residual is read)
+    const float* residual = nullptr;  // [M, N] with leading dimension ldc, added last; must not alias c (the
+                                      // kernel may write parts of c before it reads their residual)
 };
 
 void gemm(int64_t M, int64_t N, int64_t K, const PanelSource& a, const PanelSource& b, float* c, int64_t ldc,
