@@ -197,3 +197,83 @@ TEST_CASE("a separate VAE (--vae) replaces the checkpoint's VAE: a diffusers fol
     o.vae = test::golden_v2_path("lora.safetensors");
     CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"), o), Catch::Contains("--vae: not a VAE"));
 }
+
+TEST_CASE("a LoRA in diffusers/PEFT names (lora_A / lora_B, no alpha) merges like its kohya twin", "[addons][lora][golden]") {
+    // the golden kohya LoRA renamed: lora_unet_<path with _> -> unet.<path>.lora_A/B.weight, lora_te_ -> text_encoder.
+    const SafetensorsFile kohya(test::golden_v2_path("tiny-sd1-lora.safetensors"));
+    // the path's own underscores, restored after every "_" became "."
+    const std::vector<std::string> words = {"down_blocks", "transformer_blocks", "mid_block", "up_blocks", "to_out", "to_q", "to_k",
+                                            "to_v", "ff_net", "proj_in", "proj_out", "text_model", "self_attn", "q_proj", "out_proj"};
+    auto dotted = [&](std::string path) {  // "down_blocks_0_attentions_0_..." -> "down_blocks.0.attentions.0...."
+        for (char& c : path)
+            if (c == '_') c = '.';
+        for (const std::string& w : words) {
+            std::string d = w;
+            for (char& c : d)
+                if (c == '_') c = '.';
+            for (size_t at; (at = path.find(d)) != std::string::npos;) path.replace(at, d.size(), w);
+        }
+        return path;
+    };
+    float alpha_over_r = 1;
+    std::vector<TensorRecord> records;
+    for (const TensorView& v : kohya.tensors()) {
+        const std::string bytes(reinterpret_cast<const char*>(v.bytes), v.nbytes);
+        const size_t dot = v.name.find('.');
+        const std::string module = v.name.substr(0, dot), role = v.name.substr(dot + 1);
+        if (role == "alpha") {
+            alpha_over_r = v.to_f32()[0] / float(kohya.get(module + ".lora_down.weight").shape[0]);
+            continue;
+        }
+        const bool unet = module.rfind("lora_unet_", 0) == 0;
+        const std::string path = unet ? "unet." + dotted(module.substr(10)) : "text_encoder." + dotted(module.substr(8));
+        records.push_back({path + (role == "lora_down.weight" ? ".lora_A.weight" : ".lora_B.weight"), v.dtype, v.shape, bytes});
+    }
+    const std::string peft = test::scratch_dir("peft") + "/peft.safetensors";
+    write_safetensors(peft, records);
+    const SafetensorsFile g(test::golden_v2_path("lora.safetensors"));
+    const Tensor x = test::batch_item(g.load_f32("x"), 0), ctx = test::batch_item(g.load_f32("context"), 0);
+    auto model = [&](const LoraSpec& l) {
+        CheckpointOverrides o;
+        o.loras = {l};
+        return StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"), o);
+    };
+    const StableDiffusionModel a = model({test::golden_v2_path("tiny-sd1-lora.safetensors"), 0.8f});
+    const StableDiffusionModel b = model({peft, 0.8f * alpha_over_r});  // PEFT keeps alpha in its config, not the file
+    CHECK(b.lora_layers() == a.lora_layers());
+    test::check_close("U-Net, PEFT vs kohya", b.unet().forward(x, 500.0f, {ctx, {}}), a.unet().forward(x, 500.0f, {ctx, {}}), 1e-5);
+    test::check_close("text, PEFT vs kohya", b.conditioner().encode("a cat", false, {}).context, a.conditioner().encode("a cat", false, {}).context, 1e-5);
+}
+
+TEST_CASE("an SDXL embedding (clip_l + clip_g) gives both encoders the same new tokens", "[addons][ti][sdxl][golden]") {
+    const std::string dir = test::scratch_dir("sdxl-ti");
+    const SafetensorsFile base(test::golden_v2_path("tiny-sdxl.safetensors"));
+    const Json meta = Json::parse(base.meta("text_config"), "text_config");
+    const int64_t Dl = meta.at("clip_l").at("width").as_int(), Dg = meta.at("clip_g").at("width").as_int(), n = 3;
+    auto vectors = [&](const std::string& name, int64_t d, float value) {
+        std::string bytes(size_t(n * d) * 4, '\0');
+        for (int64_t i = 0; i < n * d; ++i) {
+            const float v = value * float((i % 7) - 3);
+            std::memcpy(&bytes[size_t(i) * 4], &v, 4);
+        }
+        return TensorRecord{name, DType::F32, {n, d}, bytes};
+    };
+    write_safetensors(dir + "/xlthing.safetensors", {vectors("clip_l", Dl, 0.05f), vectors("clip_g", Dg, 0.03f)});
+    write_safetensors(dir + "/narrow.safetensors", {vectors("clip_l", Dl / 2, 0.05f), vectors("clip_g", Dg, 0.03f)});
+    CheckpointOverrides o;
+    o.embeddings = {dir + "/xlthing.safetensors"};
+    const StableDiffusionModel with = StableDiffusionModel::load(test::golden_v2_path("tiny-sdxl.safetensors"), o);
+    const StableDiffusionModel plain = StableDiffusionModel::load(test::golden_v2_path("tiny-sdxl.safetensors"));
+    ConditioningOptions c;
+    c.width = c.height = 128;
+    const Conditioning a = with.conditioner().encode("a photo of xlthing", false, c), b = plain.conditioner().encode("a photo of xlthing", false, c);
+    REQUIRE(a.context.shape() == b.context.shape());
+    CHECK(std::memcmp(a.context.data(), b.context.data(), size_t(a.context.numel()) * 4) != 0);
+    // tokens before the word are untouched (causal attention): row 1 ("a") is the same with and without
+    const int64_t D = a.context.dim(1);
+    CHECK(std::memcmp(a.context.data() + D, b.context.data() + D, size_t(D) * 4) == 0);
+    o.embeddings = {dir + "/narrow.safetensors"};
+    CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_v2_path("tiny-sdxl.safetensors"), o), Catch::Contains("narrow.safetensors"));
+    o.embeddings = {dir + "/xlthing.safetensors"};
+    CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"), o), Catch::Contains("another model family"));
+}
