@@ -442,3 +442,42 @@ TEST_CASE("sdref --embd-dir uses the embeddings the prompt names", "[cli][addons
     CHECK(bad.status != 0);
     CHECK(bad.output.find("--embd-dir") != std::string::npos);
 }
+
+TEST_CASE("sdref --control-net draws the ControlNet golden; the control image must have the picture's size", "[cli][controlnet][golden]") {
+    const std::string dir = test::scratch_dir("cli-controlnet");
+    const SafetensorsFile g(test::golden_v2_path("pipe_controlnet_ddim.safetensors"));
+    const Json c = Json::parse(g.meta("call"), "call");
+    const Tensor u8 = g.load_f32("control_image_u8");
+    const int64_t H = u8.dim(1), W = u8.dim(2);
+    Image control{int(W), int(H), 3, std::vector<uint8_t>(size_t(3 * H * W))};
+    for (int64_t k = 0; k < 3; ++k)
+        for (int64_t i = 0; i < H * W; ++i) control.pixels[size_t(i * 3 + k)] = uint8_t(u8[k * H * W + i]);
+    write_png(dir + "/control.png", control);
+    const std::string args = "-m " + quote(test::golden_path("tiny-sd1.safetensors")) + " -p " + quote(c.at("prompt").as_string()) + " -n " +
+                             quote(c.at("negative_prompt").as_string()) + " -W " + std::to_string(c.at("width").as_int()) + " -H " +
+                             std::to_string(c.at("height").as_int()) + " --steps " + std::to_string(c.at("num_inference_steps").as_int()) +
+                             " --cfg-scale " + cat(c.at("guidance_scale").as_number()) + " -s " + std::to_string(c.at("seed").as_int()) +
+                             " --sampling-method ddim --control-net " + quote(test::golden_v2_path("tiny-controlnet-diffusers")) +
+                             " --control-image " + quote(dir + "/control.png") + " --control-strength " +
+                             cat(c.at("controlnet_conditioning_scale").as_number());
+    const Run r = run(args + " -o " + quote(dir + "/out.png") + " --save-latents " + quote(dir + "/out.safetensors"));
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    check_latents(dir + "/out.safetensors", g, "pipe_controlnet_ddim via sdref");
+    std::string params;
+    for (const auto& [k, v] : read_png_text(dir + "/out.png"))
+        if (k == "parameters") params = v;
+    CHECK(params.find("ControlNet 0: \"Model: tiny-controlnet-diffusers, Weight: 0.8") != std::string::npos);
+
+    const Run small = run(args + " -W 64 -H 64 -o " + quote(dir + "/small.png"));
+    CHECK(small.status != 0);
+    CHECK(small.output.find("--control-image") != std::string::npos);
+    const Run orphan = run("-m " + quote(test::golden_path("tiny-sd1.safetensors")) + " -p x --control-strength 0.5");
+    CHECK(orphan.status != 0);
+    CHECK(orphan.output.find("--control-strength needs a --control-net") != std::string::npos);
+    const Run foreign = run("-m " + quote(test::golden_v2_path("tiny-sdxl.safetensors")) + " -p x -W 128 -H 128 --steps 1 --control-net " +
+                            quote(test::golden_v2_path("tiny-controlnet.safetensors")) + " --control-image " + quote(dir + "/control.png") +
+                            " -o " + quote(dir + "/foreign.png"));
+    CHECK(foreign.status != 0);
+    CHECK(foreign.output.find("another model family") != std::string::npos);
+}

@@ -60,11 +60,25 @@ void run_case(const std::string& dir, const std::string& file) {
     const std::string about = g.meta("about");
     const std::vector<std::string> models = models_of(about);
     REQUIRE(!models.empty());
-    const StableDiffusionModel model = StableDiffusionModel::load(dir + "/" + models[0] + ".safetensors");
+    // a model of the case's own set, else of set v1 (set v2's ControlNet case applies to v1's tiny-sd1)
+    auto model_path = [&](const std::string& name) {
+        const std::string here = dir + "/" + name + ".safetensors";
+        return std::filesystem::exists(here) ? here : test::golden_path(name + ".safetensors");
+    };
+    const StableDiffusionModel model = StableDiffusionModel::load(model_path(models[0]));
 
+    // the scheduler: its class and config in the metadata, or (pipe_controlnet_ddim) "DDIM (SD 1.5 config)" in `about`,
+    // SD 1.5's config being SchedulerConfig's defaults
     SchedulerConfig config;
-    config.update_from_json(Json::parse(g.meta("scheduler_config"), file + " scheduler_config"), file + " scheduler_config");
-    std::unique_ptr<Scheduler> scheduler = make_scheduler_by_class(g.meta("scheduler"), config);
+    std::string scheduler_class;
+    if (g.metadata().count("scheduler")) {
+        config.update_from_json(Json::parse(g.meta("scheduler_config"), file + " scheduler_config"), file + " scheduler_config");
+        scheduler_class = g.meta("scheduler");
+    } else {
+        REQUIRE(about.find("DDIM (SD 1.5 config)") != std::string::npos);
+        scheduler_class = "DDIMScheduler";
+    }
+    std::unique_ptr<Scheduler> scheduler = make_scheduler_by_class(scheduler_class, config);
 
     GenerationParams p;
     p.prompt = call.at("prompt").as_string();
@@ -83,9 +97,21 @@ void run_case(const std::string& dir, const std::string& file) {
     std::optional<StableDiffusionModel> refiner;
     if (const Json* split = call.find("denoising_split")) {
         REQUIRE(models.size() == 2);
-        refiner = StableDiffusionModel::load(dir + "/" + models[1] + ".safetensors");
+        refiner = StableDiffusionModel::load(model_path(models[1]));
         p.refiner = &*refiner;
         p.refiner_start = float(split->as_number());
+    }
+    // ControlNet: the set's one ControlNet, tiny-controlnet, guiding with the case's control image / 255
+    std::optional<ControlNet> controlnet;
+    if (const Json* scale = call.find("controlnet_conditioning_scale")) {
+        controlnet = ControlNet::load(dir + "/tiny-controlnet.safetensors");
+        Tensor image = g.load_f32("control_image_u8");
+        for (int64_t i = 0; i < image.numel(); ++i) image[i] /= 255.0f;
+        ControlSpec c;
+        c.net = &*controlnet;
+        c.image = image;
+        c.strength = float(scale->as_number());
+        p.controls.push_back(c);
     }
     if (call.find("sld_guidance_scale")) {  // Safe Latent Diffusion with the pipeline's default safety concept
         p.sld.enabled = true;
@@ -170,6 +196,13 @@ TEST_CASE("the Safe Latent Diffusion pipeline goldens match", "[pipeline][safety
     REQUIRE(files.size() >= 2);
     for (const std::string& f : files)
         SECTION(f) { run_case(test::golden_dir(), f); }
+}
+
+TEST_CASE("the ControlNet pipeline golden matches", "[pipeline][controlnet][golden]") {
+    const std::vector<std::string> files = pipeline_goldens(test::golden_v2_dir(), false, "pipe_controlnet_");
+    REQUIRE(files.size() >= 1);
+    for (const std::string& f : files)
+        SECTION(f) { run_case(test::golden_v2_dir(), f); }
 }
 
 TEST_CASE("every SDXL pipeline golden (base, zero unconditional, refiner img2img, base + refiner) matches", "[pipeline][sdxl][golden]") {

@@ -22,6 +22,7 @@
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
 #include "pipeline/generate.h"
+#include "models/controlnet.h"
 #include "pipeline/outpaint.h"
 #include "text/extra_networks.h"
 #include "safety/safety_checker.h"
@@ -64,6 +65,11 @@ const char* kUsage =
     "  --lora-model-dir DIR      where <lora:NAME:WEIGHT> tags in the prompt find NAME.safetensors (or .ckpt/.pt)\n"
     "  --vae PATH                a separate VAE (.safetensors/.ckpt in the original or diffusers names, or a\n"
     "                            diffusers vae/ folder) instead of the checkpoint's\n"
+    "  --control-net PATH        a ControlNet (original or diffusers layout, .safetensors/.pth, or a folder);\n"
+    "                            repeatable: the --control-* flags after one apply to it\n"
+    "  --control-image FILE      its control image (edges, pose, depth...), the generation's size\n"
+    "  --control-strength X      its residuals' scale (default 0.9)\n"
+    "  --control-start X, --control-end X   the part of the schedule it guides (default 0 and 1)\n"
     "  --hypernetwork-dir DIR    where <hypernet:NAME:STRENGTH> tags in the prompt find NAME.pt\n"
     "  --embd-dir DIR            textual-inversion embeddings: NAME.pt / NAME.safetensors is used where the prompt\n"
     "                            or the negative prompt says NAME\n"
@@ -210,6 +216,15 @@ int cmd_generate(int argc, char** argv) {
     std::string model_path, output = "output.png", method = "euler_a", schedule = "discrete", init_path, mask_path,
                 latents_path, outpaint_text, prediction_type, refiner_path, lora_dir, embd_dir, hypernetwork_dir, vae_path;
     std::vector<LoraSpec> loras;
+    struct ControlFlags {
+        std::string net, image;
+        float strength = 0.9f, start = 0.0f, end = 1.0f;
+    };
+    std::vector<ControlFlags> control_flags;
+    auto last_control = [&](const std::string& flag) -> ControlFlags& {
+        if (control_flags.empty()) fail(flag, " needs a --control-net before it");
+        return control_flags.back();
+    };
     GenerationParams p;
     p.width = p.height = 0;  // 0: the model's default size (its metadata, else the family's)
     int steps = 20, batch = 1;
@@ -245,6 +260,11 @@ int cmd_generate(int argc, char** argv) {
         else if (a == "--lora-model-dir") lora_dir = args.value(a);
         else if (a == "--embd-dir") embd_dir = args.value(a);
         else if (a == "--vae") vae_path = args.value(a);
+        else if (a == "--control-net") control_flags.push_back({args.value(a), "", 0.9f, 0.0f, 1.0f});
+        else if (a == "--control-image") last_control(a).image = args.value(a);
+        else if (a == "--control-strength") last_control(a).strength = float(args.number_value(a, 0, 10));
+        else if (a == "--control-start") last_control(a).start = float(args.number_value(a, 0, 1));
+        else if (a == "--control-end") last_control(a).end = float(args.number_value(a, 0, 1));
         else if (a == "--hypernetwork-dir") hypernetwork_dir = args.value(a);
         else if (a == "--original-size")
             std::tie(p.micro.original_width, p.micro.original_height) = parse_pair(a, args.value(a), kMinSide, kMaxMicroSize);
@@ -296,6 +316,11 @@ int cmd_generate(int argc, char** argv) {
     OutpaintMargins margins;
     Image original;
     if (!init_path.empty()) init = read_image(init_path, 3);
+    std::vector<Image> control_images;
+    for (const ControlFlags& c : control_flags) {
+        if (c.image.empty()) fail("--control-net ", c.net, ": no --control-image given for it");
+        control_images.push_back(read_image(c.image, 3));
+    }
     if (!mask_path.empty()) mask = read_image(mask_path, 1);
     if (!outpaint_text.empty()) {
         margins = parse_outpaint(outpaint_text);
@@ -343,6 +368,21 @@ int cmd_generate(int argc, char** argv) {
     check_size();
     if (safety_path.empty() && !no_safety_checker) {
         if (path_exists(model_path + "/safety_checker/model.safetensors")) safety_path = model_path + "/safety_checker";
+    }
+    std::vector<std::unique_ptr<ControlNet>> controlnets;
+    for (size_t i = 0; i < control_flags.size(); ++i) {
+        const ControlFlags& f = control_flags[i];
+        controlnets.push_back(std::make_unique<ControlNet>(ControlNet::load(f.net)));
+        if (control_images[i].width != p.width || control_images[i].height != p.height)
+            fail("--control-image ", f.image, ": the image is ", control_images[i].width, "x", control_images[i].height, ", the generation ",
+                 p.width, "x", p.height, " (give a control image of the picture's size)");
+        ControlSpec spec;
+        spec.net = controlnets.back().get();
+        spec.image = image_to_unit_tensor(control_images[i]);
+        spec.strength = f.strength;
+        spec.start = f.start;
+        spec.end = f.end;
+        p.controls.push_back(std::move(spec));
     }
     std::optional<SafetyChecker> checker;
     if (!safety_path.empty() && !no_safety_checker) checker = SafetyChecker::load(safety_path);
@@ -392,6 +432,10 @@ int cmd_generate(int argc, char** argv) {
         if (p.clip_skip > 1) params += ", Clip skip: " + std::to_string(p.clip_skip);
         if (p.init_image) params += ", Denoising strength: " + cat(p.strength);
         if (p.low_memory) params += ", Tiled VAE: 320 px tiles";
+        for (size_t i = 0; i < control_flags.size(); ++i)
+            params += ", ControlNet " + std::to_string(i) + ": \"Model: " + file_stem(control_flags[i].net) + ", Weight: " +
+                      cat(control_flags[i].strength) + ", Guidance Start: " + cat(control_flags[i].start) + ", Guidance End: " +
+                      cat(control_flags[i].end) + "\"";
         if (refiner) params += ", Refiner: " + basename(refiner_path) + ", Refiner switch at: " + cat(p.refiner_start);
         if (p.sld.enabled)
             params += ", SLD: guidance " + cat(p.sld.guidance_scale) + " warmup " + std::to_string(p.sld.warmup_steps) +

@@ -50,7 +50,7 @@ std::vector<int64_t> heads_from_config(const Json& config, size_t levels, const 
     return heads;
 }
 
-UNet UNet::load(std::shared_ptr<const WeightStore> store, const std::string& p, const Json* config) {
+UNet UNet::load(std::shared_ptr<const WeightStore> store, const std::string& p, const Json* config, bool encoder_only) {
     const WeightStore& w = *store;
     UNet u;
     u.weights_ = store;
@@ -61,7 +61,7 @@ UNet UNet::load(std::shared_ptr<const WeightStore> store, const std::string& p, 
     const Shape conv_in = w.shape_of(p + "input_blocks.0.0.weight");
     const int64_t C0 = conv_in.at(0);
     c.in_channels = conv_in.at(1);
-    c.out_channels = w.shape_of(p + "out.2.weight").at(0);
+    c.out_channels = encoder_only ? 0 : w.shape_of(p + "out.2.weight").at(0);
     c.time_embed_dim = w.shape_of(p + "time_embed.0.weight").at(0);
     if (w.has(p + "label_emb.0.0.weight")) c.adm_in_channels = w.shape_of(p + "label_emb.0.0.weight").at(1);
     c.layers_per_block = unet_layers_per_block(w, p);
@@ -117,6 +117,7 @@ UNet UNet::load(std::shared_ptr<const WeightStore> store, const std::string& p, 
     u.mid_attn_ = SpatialTransformer::load(w, p + "middle_block.1.", ch, c.heads.back());
     u.mid_res2_ = ResBlock::load_unet(w, p + "middle_block.2.", ch, ch, c.time_embed_dim);
     c.context_dim = u.mid_attn_.context_dim;
+    if (encoder_only) return u;
     n = 0;
     for (size_t k = 0; k < levels; ++k) {
         const size_t i = levels - 1 - k;  // the down level this up level mirrors
@@ -138,7 +139,7 @@ UNet UNet::load(std::shared_ptr<const WeightStore> store, const std::string& p, 
     return u;
 }
 
-Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool stream_weights) const {
+UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, bool stream_weights, const Tensor* hint) const {
     auto done_with = [&](const std::string& block_prefix) {
         if (stream_weights) weights_->release(block_prefix);
     };
@@ -152,22 +153,29 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool st
     // emb = time_embed.2(silu(time_embed.0(sinusoid(t)))) [+ label_emb.0.2(silu(label_emb.0.0(y)))]
     const std::vector<float> sinusoid = timestep_embedding(t, time_embed_0.weight.cols);
     const int64_t E = c.time_embed_dim;
-    std::vector<float> hidden(static_cast<size_t>(E)), emb(static_cast<size_t>(E)), emb_silu(static_cast<size_t>(E));
+    UNetEncoding out;
+    std::vector<float> hidden(static_cast<size_t>(E)), emb(static_cast<size_t>(E));
     mlp_silu(time_embed_0, time_embed_2, sinusoid.data(), hidden.data(), emb.data(), nullptr);
     if (c.adm_in_channels > 0) {
         const std::vector<float> time = emb;
         mlp_silu(label_emb_0, label_emb_2, cond.vector.data(), hidden.data(), emb.data(), time.data());
     }
     // every ResBlock reads silu(emb)
-    std::copy(emb.begin(), emb.end(), emb_silu.begin());
-    kernels::activation(emb_silu.data(), E, kernels::Activation::Silu);
+    out.emb_silu = emb;
+    kernels::activation(out.emb_silu.data(), E, kernels::Activation::Silu);
+    const float* emb_silu = out.emb_silu.data();
 
-    // down, keeping the skip connections
+    // down, keeping the skip connections (a ControlNet adds its encoded hint after conv_in)
     Tensor h = conv_forward(conv_in, x);
-    std::vector<Tensor> skips = {h};
+    if (hint) {
+        if (hint->shape() != h.shape()) fail("ControlNet: the encoded hint is ", shape_str(hint->shape()), ", the latent's features ", shape_str(h.shape()));
+        for (int64_t i = 0; i < h.numel(); ++i) h[i] += (*hint)[i];
+    }
+    std::vector<Tensor>& skips = out.skips;
+    skips.push_back(h);
     for (const UNetDownLevel& d : down_) {
         for (size_t j = 0; j < d.res.size(); ++j) {
-            h = resblock_forward(d.res[j], h, emb_silu.data(), kGroups, kEps);
+            h = resblock_forward(d.res[j], h, emb_silu, kGroups, kEps);
             if (!d.attn.empty()) h = spatial_transformer_forward(d.attn[j], h, context, kGroups, hook_.get());
             done_with(d.names[j]);
             skips.push_back(h);
@@ -179,10 +187,34 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool st
         }
     }
     // middle
-    h = resblock_forward(mid_res1_, h, emb_silu.data(), kGroups, kEps);
+    h = resblock_forward(mid_res1_, h, emb_silu, kGroups, kEps);
     h = spatial_transformer_forward(mid_attn_, h, context, kGroups, hook_.get());
-    h = resblock_forward(mid_res2_, h, emb_silu.data(), kGroups, kEps);
+    h = resblock_forward(mid_res2_, h, emb_silu, kGroups, kEps);
     done_with(prefix_ + "middle_block.");
+    out.mid = std::move(h);
+    return out;
+}
+
+Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool stream_weights, const ControlResiduals* control) const {
+    if (up_.empty()) fail("this U-Net is an encoder copy (a ControlNet's): it has no decoder half");
+    auto done_with = [&](const std::string& block_prefix) {
+        if (stream_weights) weights_->release(block_prefix);
+    };
+    UNetEncoding enc = encode(x, t, cond, stream_weights);
+    std::vector<Tensor>& skips = enc.skips;
+    Tensor h = std::move(enc.mid);
+    const float* emb_silu = enc.emb_silu.data();
+    // ControlNet: its residuals join the middle block's output and every skip connection
+    if (control) {
+        if (control->down.size() != skips.size()) fail("ControlNet: ", control->down.size(), " residuals for ", skips.size(), " skip connections");
+        auto add = [](Tensor& to, const Tensor& r, const char* what) {
+            if (to.shape() != r.shape()) fail("ControlNet: a ", what, " residual is ", shape_str(r.shape()), ", the U-Net's ", shape_str(to.shape()));
+            for (int64_t i = 0; i < to.numel(); ++i) to[i] += r[i];
+        };
+        add(h, control->mid, "middle");
+        for (size_t i = 0; i < skips.size(); ++i) add(skips[i], control->down[i], "skip");
+    }
+    const Tensor& context = cond.context;
     // up, consuming the skips in reverse
     for (const UNetUpLevel& u : up_) {
         for (size_t j = 0; j < u.res.size(); ++j) {
@@ -190,7 +222,7 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool st
             Tensor cat({h.dim(0) + skip.dim(0), h.dim(1), h.dim(2)});
             kernels::concat_channels(h.data(), h.dim(0), skip.data(), skip.dim(0), h.dim(1) * h.dim(2), cat.data());
             skips.pop_back();
-            h = resblock_forward(u.res[j], cat, emb_silu.data(), kGroups, kEps);
+            h = resblock_forward(u.res[j], cat, emb_silu, kGroups, kEps);
             if (!u.attn.empty()) h = spatial_transformer_forward(u.attn[j], h, context, kGroups, hook_.get());
             if (j + 1 < u.res.size() || !u.has_up) done_with(u.names[j]);
         }

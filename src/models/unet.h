@@ -66,11 +66,25 @@ struct UNetUpLevel {
     std::vector<std::string> names;          // "model.diffusion_model.output_blocks.N." of each block
 };
 
+// The encoder half's results: the skip connections (input_blocks, in order), the middle block's output, silu(emb).
+struct UNetEncoding {
+    std::vector<Tensor> skips;
+    Tensor mid;
+    std::vector<float> emb_silu;
+};
+
+// What ControlNets add (already scaled): one residual per skip connection, one to the middle block's output.
+struct ControlResiduals {
+    std::vector<Tensor> down;
+    Tensor mid;
+};
+
 class UNet {
 public:
     // `config`: a diffusers unet/config.json, or nullptr (then the checkpoint's "unet_config" metadata, if any).
+    // encoder_only: input_blocks, middle_block and the embeddings alone (a ControlNet's copy).
     static UNet load(std::shared_ptr<const WeightStore> w, const std::string& prefix = "model.diffusion_model.",
-                     const Json* config = nullptr);
+                     const Json* config = nullptr, bool encoder_only = false);
 
     const UNetConfig& config() const { return config_; }
     // Applied to every attention layer's key/value context from now on (A1111 hypernetworks); nullptr: none.
@@ -85,7 +99,12 @@ public:
     // Any h, w: sizes halved with rounding up on the way down are restored to the skip's size on the way up.
     // stream_weights: give each block's weight pages back once it has run (--low-memory), so only one block's
     // weights are resident at a time; they are read again from the page cache on the next call.
-    Tensor forward(const Tensor& x, float t, const Conditioning& c, bool stream_weights = false) const;
+    // control: ControlNet residuals to add, or nullptr.
+    Tensor forward(const Tensor& x, float t, const Conditioning& c, bool stream_weights = false,
+                   const ControlResiduals* control = nullptr) const;
+    // The encoder half alone (what a ControlNet runs); hint: added to conv_in's output when given.
+    UNetEncoding encode(const Tensor& x, float t, const Conditioning& c, bool stream_weights = false,
+                        const Tensor* hint = nullptr) const;
 
 private:
     std::shared_ptr<const WeightStore> weights_;  // keeps the memory-mapped checkpoint alive

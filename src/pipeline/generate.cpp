@@ -103,6 +103,19 @@ void check_memory(const StableDiffusionModel& model, const GenerationParams& p) 
              gb(double(available)), " available; use a smaller size", p.low_memory ? "" : " or --low-memory");
 }
 
+// The first z channels of an inpainting U-Net's 9-channel input: the latents a ControlNet reads.
+Tensor latents_for_control(const Tensor& x, int64_t z) {
+    Tensor l({z, x.dim(1), x.dim(2)});
+    std::copy_n(x.data(), l.numel(), l.data());
+    return l;
+}
+
+void add_residuals(ControlResiduals* sum, const ControlResiduals& r) {
+    for (size_t i = 0; i < sum->down.size(); ++i)
+        for (int64_t k = 0; k < r.down[i].numel(); ++k) sum->down[i][k] += r.down[i][k];
+    for (int64_t k = 0; k < r.mid.numel(); ++k) sum->mid[k] += r.mid[k];
+}
+
 }  // namespace
 
 SafeLatentDiffusion SafeLatentDiffusion::preset(const std::string& name) {
@@ -132,6 +145,16 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
         fail("--refiner: ", p.refiner->info().source, " has ", p.refiner->vae().latent_channels(), " latent channels, the model ",
              model.vae().latent_channels());
     if (p.refiner_start <= 0 || p.refiner_start >= 1) fail("--refiner-start must be in (0, 1), got ", p.refiner_start);
+    for (const ControlSpec& c : p.controls) {
+        if (c.image.shape() != Shape{3, p.height, p.width})
+            fail("--control-image: the control image is ", shape_str(c.image.shape()), ", the generation is 3 x ", p.height, " x ", p.width);
+        if (c.net->encoder().config().context_dim != model.unet().config().context_dim ||
+            c.net->encoder().config().adm_in_channels != model.unet().config().adm_in_channels)
+            fail("--control-net: ", c.net->source(), " is a ControlNet for another model family (cross-attention width ",
+                 c.net->encoder().config().context_dim, ", the model's ", model.unet().config().context_dim, ")");
+        if (!(c.start >= 0 && c.start < c.end && c.end <= 1))
+            fail("--control-start/--control-end: need 0 <= start < end <= 1, got ", c.start, " and ", c.end);
+    }
     const Tensor init = p.init_image ? image_to_tensor(*p.init_image) : Tensor();
     if (p.init_image && (init.dim(1) != p.height || init.dim(2) != p.width))
         fail("-i: the init image is ", init.dim(2), "x", init.dim(1), ", the requested size is ", p.width, "x", p.height);
@@ -227,14 +250,29 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
             std::copy_n(masked_latents.data(), z * h * w, cat.data() + (z + 1) * h * w);
             x = cat;
         }
-        Tensor eps = m.unet().forward(x, t, c.cond, p.low_memory);
+        // ControlNet residuals for one conditioning, summed over the ControlNets active at this call
+        const Tensor control_input = unet_in == 9 ? latents_for_control(x, z) : x;
+        auto control = [&](const Conditioning& cond, ControlResiduals* sum) -> const ControlResiduals* {
+            bool any = false;
+            for (const ControlSpec& cs : p.controls) {
+                const float n = float(calls);
+                if (float(call) / n < cs.start || float(call + 1) / n > cs.end) continue;
+                ControlResiduals r = cs.net->forward(control_input, t, cond, cs.image, cs.strength);
+                if (!any) *sum = std::move(r);
+                else add_residuals(sum, r);
+                any = true;
+            }
+            return any ? sum : nullptr;
+        };
+        ControlResiduals residuals;
+        Tensor eps = m.unet().forward(x, t, c.cond, p.low_memory, control(c.cond, &residuals));
         if (guided) {
             // eps = eps_uncond + s (eps_cond - eps_uncond), Safe Latent Diffusion subtracting its safety guidance
-            const Tensor eps_uncond = m.unet().forward(x, t, c.uncond, p.low_memory);
+            const Tensor eps_uncond = m.unet().forward(x, t, c.uncond, p.low_memory, control(c.uncond, &residuals));
             Tensor guidance(eps.shape());
             for (int64_t i = 0; i < eps.numel(); ++i) guidance[i] = eps[i] - eps_uncond[i];
             if (safe) {
-                const Tensor eps_concept = m.unet().forward(x, t, c.concept, p.low_memory);
+                const Tensor eps_concept = m.unet().forward(x, t, c.concept, p.low_memory, control(c.concept, &residuals));
                 const SafeLatentDiffusion& s = p.sld;
                 for (int64_t i = 0; i < eps.numel(); ++i) {
                     const float d = eps[i] - eps_concept[i];

@@ -17,6 +17,7 @@
 
 #include "core/tensor.h"
 #include "models/checkpoint.h"
+#include "models/controlnet.h"
 #include "pipeline/image.h"
 #include "schedulers/scheduler.h"
 
@@ -39,6 +40,14 @@ struct SafeLatentDiffusion {
     static SafeLatentDiffusion preset(const std::string& name);
 };
 
+// One ControlNet's guidance: its control image, strength and the part of the schedule it acts on.
+struct ControlSpec {
+    const ControlNet* net = nullptr;
+    Tensor image;                  // [3, H, W] in [0, 1], the generation's size
+    float strength = 1.0f;         // its residuals' scale (diffusers' controlnet_conditioning_scale)
+    float start = 0.0f, end = 1.0f;  // active for the calls i of n with start <= i / n and (i + 1) / n <= end
+};
+
 struct GenerationParams {
     std::string prompt;
     std::string negative_prompt;
@@ -53,6 +62,7 @@ struct GenerationParams {
     bool low_memory = false;       // stream U-Net weights block by block, decode the VAE in tiles
     MicroConditioning micro;       // SDXL: original size, crop, target size, aesthetic scores
     const StableDiffusionModel* refiner = nullptr;  // SDXL refiner for the end of the schedule (ensemble of experts)
+    std::vector<ControlSpec> controls;  // ControlNets, their residuals summed
     float refiner_start = 0.8f;    // the share of the schedule before the refiner takes over: the calls with
                                    // timestep t < T (1 - refiner_start) are the refiner's
 };

@@ -96,11 +96,17 @@ std::vector<std::pair<std::string, std::string>> read_png_text(const std::string
 }
 
 Tensor image_to_tensor(const Image& image) {
+    Tensor t = image_to_unit_tensor(image);
+    for (int64_t i = 0; i < t.numel(); ++i) t[i] = 2.0f * t[i] - 1.0f;
+    return t;
+}
+
+Tensor image_to_unit_tensor(const Image& image) {
     if (image.channels != 3) fail("expected an RGB image");
     const int64_t H = image.height, W = image.width;
     Tensor t({3, H, W});
     for (int64_t c = 0; c < 3; ++c)
-        for (int64_t i = 0; i < H * W; ++i) t[c * H * W + i] = 2.0f * (float(image.pixels[size_t(i * 3 + c)]) / 255.0f) - 1.0f;
+        for (int64_t i = 0; i < H * W; ++i) t[c * H * W + i] = float(image.pixels[size_t(i * 3 + c)]) / 255.0f;
     return t;
 }
 

@@ -30,6 +30,8 @@ std::vector<std::pair<std::string, std::string>> read_png_text(const std::string
 
 // RGB image -> tensor [3, H, W] in [-1, 1]:  x = 2 * (v / 255) - 1.
 Tensor image_to_tensor(const Image& image);
+// RGB image -> tensor [3, H, W] in [0, 1]: x = v / 255 (a ControlNet's control image).
+Tensor image_to_unit_tensor(const Image& image);
 // Grey mask -> tensor [1, H, W] in {0, 1}: 1 where v / 255 >= 0.5 (the part to repaint).
 Tensor mask_to_tensor(const Image& mask);
 // Tensor [3, H, W] in [0, 1] -> RGB image, round(x * 255).
