@@ -23,6 +23,7 @@
 #include "kernels/gemm.h"
 #include "pipeline/generate.h"
 #include "models/controlnet.h"
+#include "pipeline/canny.h"
 #include "pipeline/outpaint.h"
 #include "text/extra_networks.h"
 #include "safety/safety_checker.h"
@@ -70,6 +71,8 @@ const char* kUsage =
     "  --control-image FILE      its control image (edges, pose, depth...), the generation's size\n"
     "  --control-strength X      its residuals' scale (default 0.9)\n"
     "  --control-start X, --control-end X   the part of the schedule it guides (default 0 and 1)\n"
+    "  --canny                   turn its control image into Canny edges first (a photo for a canny ControlNet)\n"
+    "  --canny-low X, --canny-high X   the edge thresholds (default 100 and 200, as A1111)\n"
     "  --hypernetwork-dir DIR    where <hypernet:NAME:STRENGTH> tags in the prompt find NAME.pt\n"
     "  --embd-dir DIR            textual-inversion embeddings: NAME.pt / NAME.safetensors is used where the prompt\n"
     "                            or the negative prompt says NAME\n"
@@ -219,6 +222,8 @@ int cmd_generate(int argc, char** argv) {
     struct ControlFlags {
         std::string net, image;
         float strength = 0.9f, start = 0.0f, end = 1.0f;
+        bool canny = false;
+        float canny_low = 100.0f, canny_high = 200.0f;
     };
     std::vector<ControlFlags> control_flags;
     auto last_control = [&](const std::string& flag) -> ControlFlags& {
@@ -260,11 +265,14 @@ int cmd_generate(int argc, char** argv) {
         else if (a == "--lora-model-dir") lora_dir = args.value(a);
         else if (a == "--embd-dir") embd_dir = args.value(a);
         else if (a == "--vae") vae_path = args.value(a);
-        else if (a == "--control-net") control_flags.push_back({args.value(a), "", 0.9f, 0.0f, 1.0f});
+        else if (a == "--control-net") control_flags.push_back({args.value(a), "", 0.9f, 0.0f, 1.0f, false, 100.0f, 200.0f});
         else if (a == "--control-image") last_control(a).image = args.value(a);
         else if (a == "--control-strength") last_control(a).strength = float(args.number_value(a, 0, 10));
         else if (a == "--control-start") last_control(a).start = float(args.number_value(a, 0, 1));
         else if (a == "--control-end") last_control(a).end = float(args.number_value(a, 0, 1));
+        else if (a == "--canny") last_control(a).canny = true;
+        else if (a == "--canny-low") last_control(a).canny_low = float(args.number_value(a, 0, 2040));
+        else if (a == "--canny-high") last_control(a).canny_high = float(args.number_value(a, 0, 2040));
         else if (a == "--hypernetwork-dir") hypernetwork_dir = args.value(a);
         else if (a == "--original-size")
             std::tie(p.micro.original_width, p.micro.original_height) = parse_pair(a, args.value(a), kMinSide, kMaxMicroSize);
@@ -320,6 +328,7 @@ int cmd_generate(int argc, char** argv) {
     for (const ControlFlags& c : control_flags) {
         if (c.image.empty()) fail("--control-net ", c.net, ": no --control-image given for it");
         control_images.push_back(read_image(c.image, 3));
+        if (c.canny) control_images.back() = canny_edges(control_images.back(), c.canny_low, c.canny_high);
     }
     if (!mask_path.empty()) mask = read_image(mask_path, 1);
     if (!outpaint_text.empty()) {
