@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include "golden.h"
 #include "io/safetensors.h"
@@ -15,6 +17,18 @@
 using namespace sdref;
 
 namespace {
+
+CheckpointOverrides with_prediction(const std::string& type) {
+    CheckpointOverrides o;
+    o.prediction_type = type;
+    return o;
+}
+
+CheckpointOverrides with_ema() {
+    CheckpointOverrides o;
+    o.use_ema = true;
+    return o;
+}
 
 
 bool same_bits(const Tensor& a, const Tensor& b) {
@@ -62,9 +76,9 @@ TEST_CASE("model kinds: inpainting and SD 2.x v-prediction are detected, overrid
         test::check_close("SD 2.x conditioning of prompt " + std::to_string(b),
                           sd2.conditioner().encode(prompts.items()[b].as_string(), false, {}).context, test::batch_item(pen, int64_t(b)), 1e-4);
     CHECK(sd2.info().scheduler.prediction_type == "v_prediction");
-    const StableDiffusionModel eps = StableDiffusionModel::load(test::golden_path("tiny-sd2v.safetensors"), {"epsilon"});
+    const StableDiffusionModel eps = StableDiffusionModel::load(test::golden_path("tiny-sd2v.safetensors"), with_prediction("epsilon"));
     CHECK(eps.info().scheduler.prediction_type == "epsilon");
-    CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_path("tiny-sd2v.safetensors"), {"x0"}),
+    CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_path("tiny-sd2v.safetensors"), with_prediction("x0")),
                       Catch::Contains("--prediction-type"));
 }
 
@@ -131,7 +145,7 @@ TEST_CASE("a .ckpt checkpoint loads like its safetensors twin; --use-ema takes t
     // weights are compared in test_pytorch_file.cpp)
 
     // --use-ema: the U-Net of model_ema.diffusion_model* (the fixture's EMA copy: the weights times 0.5), the rest as before
-    const StableDiffusionModel ema = StableDiffusionModel::load(ckpt, {"", /*use_ema=*/true});
+    const StableDiffusionModel ema = StableDiffusionModel::load(ckpt, with_ema());
     const PyTorchFile file(ckpt);
     std::vector<TensorRecord> records;
     for (const TensorView& v : file.tensors()) {
@@ -153,5 +167,22 @@ TEST_CASE("a .ckpt checkpoint loads like its safetensors twin; --use-ema takes t
     CHECK_FALSE(same_bits(e, a));
     const std::vector<std::string> unused = ema.unused_tensors();
     CHECK(std::any_of(unused.begin(), unused.end(), [](const std::string& s) { return s.find(": model.diffusion_model.out.2.weight") != std::string::npos; }));
-    CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"), {"", true}), Catch::Contains("--use-ema"));
+    CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"), with_ema()), Catch::Contains("--use-ema"));
+}
+
+TEST_CASE("a diffusers folder's tokenizer config sets the padding (SD 2.x folders pad with \"!\" = 0)", "[checkpoint][golden]") {
+    const std::string dir = test::scratch_dir("pad-folder");
+    std::filesystem::copy(test::golden_path("tiny-sd1-diffusers"), dir + "/m", std::filesystem::copy_options::recursive);
+    std::string config = test::read_bytes(dir + "/m/tokenizer/tokenizer_config.json");
+    const size_t at = config.find("\"pad_token\": \"<|endoftext|>\"");
+    REQUIRE(at != std::string::npos);
+    config.replace(at, 28, "\"pad_token\": \"!\"");
+    std::ofstream(dir + "/m/tokenizer/tokenizer_config.json", std::ios::trunc) << config;
+    const StableDiffusionModel zero = StableDiffusionModel::load(dir + "/m");
+    const StableDiffusionModel end = StableDiffusionModel::load(test::golden_path("tiny-sd1-diffusers"));
+    const Tensor a = zero.conditioner().encode("a cat", false, {}).context, b = end.conditioner().encode("a cat", false, {}).context;
+    // the same up to the end token ("a", "cat": positions 0..3), different in the padding after it
+    const int64_t D = a.dim(1);
+    CHECK(std::memcmp(a.data(), b.data(), size_t(4 * D) * 4) == 0);
+    CHECK(std::memcmp(a.data() + 4 * D, b.data() + 4 * D, size_t(D) * 4) != 0);
 }

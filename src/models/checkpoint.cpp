@@ -187,6 +187,18 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
         for (const char* tok : {"tokenizer", "tokenizer_2"})
             if (!m.tokenizer_ && path_exists(path + "/" + tok + "/vocab.json"))
                 m.tokenizer_ = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(path + "/" + tok));
+        // the pad token of the (first) tokenizer: "<|endoftext|>" (SD 1.x) or "!" = 0 (SD 2.x's OpenCLIP)
+        if (path_exists(path + "/tokenizer/tokenizer_config.json")) {
+            const std::string where = path + "/tokenizer/tokenizer_config.json";
+            const Json tc = load_json(where);
+            if (const Json* pad = tc.find("pad_token"); pad && !pad->is_null()) {
+                const Json* content = pad->is_object() ? pad->find("content") : pad;
+                const std::string text = content ? content->as_string(where + ": pad_token") : "";
+                if (text == "!") cs.pad_id = ClipTokenizer::kPadSd2;
+                else if (text == "<|endoftext|>") cs.pad_id = ClipTokenizer::kPadSd1;
+                else fail(where, ": pad_token \"", text, "\" is neither <|endoftext|> nor ! (the two CLIP paddings)");
+            }
+        }
         if (path_exists(path + "/scheduler/scheduler_config.json")) {
             scheduler_config = load_json(path + "/scheduler/scheduler_config.json");
             m.info_.scheduler.update_from_json(scheduler_config, path + "/scheduler/scheduler_config.json");

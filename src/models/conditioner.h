@@ -64,6 +64,7 @@ struct ConditionerSource {
     int64_t vector_width = 0;                         // the U-Net's adm_in_channels (SDXL's y)
     bool force_zeros_for_empty_prompt = true;         // SDXL base: model_index.json's flag (true by default)
     std::vector<TextualInversion> embeddings;         // textual inversions the prompts may use by name
+    int pad_id = -1;                                  // a diffusers tokenizer's pad token id; -1: the family's
 };
 
 // A model family: how its tensors are recognised, its conditioner, and the defaults a checkpoint without a

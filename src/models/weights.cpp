@@ -13,7 +13,11 @@ Matrix Matrix::row_slice(int64_t first, int64_t count) const {
 }
 
 void WeightStore::add_file(const std::string& path, const std::string& prefix, Renamer rename) {
-    sources_.push_back({open_tensor_file(path), prefix, std::move(rename)});
+    Source s;
+    s.file = open_tensor_file(path);
+    s.prefix = prefix;
+    s.rename = std::move(rename);
+    sources_.push_back(std::move(s));
 }
 
 void WeightStore::add_file_claiming(const std::string& path, const std::string& prefix, Renamer rename) {
