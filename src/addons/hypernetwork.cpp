@@ -1,6 +1,7 @@
 #include "addons/hypernetwork.h"
 
 #include <cmath>
+#include <filesystem>
 
 #include "core/error.h"
 #include "io/pytorch_file.h"
@@ -97,9 +98,7 @@ Hypernetwork load_hypernetwork(const std::string& path, float strength) {
     Hypernetwork hn;
     hn.path = path;
     hn.strength = strength;
-    const size_t slash = path.rfind('/'), dot = path.rfind('.');
-    const size_t start = slash == std::string::npos ? 0 : slash + 1;
-    hn.name = path.substr(start, dot == std::string::npos || dot < start ? std::string::npos : dot - start);
+    hn.name = std::filesystem::path(path).stem().string();
     const PyObject* act = setting(root, "activation_func");
     hn.activation = act && act->kind == PyObject::Kind::Str ? act->s : "linear";
     if (!known_activation(hn.activation)) fail(path, ": hypernetwork activation_func \"", hn.activation, "\" is not supported");

@@ -1,5 +1,6 @@
 #include "addons/textual_inversion.h"
 
+#include <filesystem>
 #include <memory>
 
 #include "core/error.h"
@@ -24,9 +25,7 @@ Tensor as_rows(const TensorView& v, const std::string& path) {
 TextualInversion load_textual_inversion(const std::string& path) {
     TextualInversion e;
     e.path = path;
-    const size_t slash = path.rfind('/'), dot = path.rfind('.');
-    const size_t start = slash == std::string::npos ? 0 : slash + 1;
-    e.name = path.substr(start, dot == std::string::npos || dot < start ? std::string::npos : dot - start);
+    e.name = std::filesystem::path(path).stem().string();
     const std::unique_ptr<TensorFile> file = open_tensor_file(path);
     const std::vector<TensorView>& t = file->tensors();
     if (const TensorView* l = file->find("clip_l")) {  // SDXL

@@ -150,23 +150,16 @@ std::string find_addon(const std::string& dir, const ExtraNetwork& tag, const ch
     fail("prompt: <", tag.kind, ":", tag.name, ">: no ", tag.name, ".safetensors, .ckpt, .pt, .pth or .bin in ", dir, " (", flag, ")");
 }
 
-// A file's name without its folder and, when `strip_extension`, its extension.
-std::string file_stem(const std::string& path, bool strip_extension = true) {
-    const std::string name = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
-    const size_t dot = name.rfind('.');
-    return strip_extension && dot != std::string::npos && dot > 0 ? name.substr(0, dot) : name;
-}
-
 // The add-ons in A1111's words (PNG Info and civitai read them): VAE, Lora hashes, TI hashes, Hypernet. A1111
 // hashes a LoRA's .safetensors after its header ("addnet" hash), every other file whole.
 std::string addon_parameters(const CheckpointOverrides& o) {
     std::string out;
     if (!o.vae.empty() && !std::filesystem::is_directory(o.vae))
-        out += ", VAE hash: " + file_sha256(o.vae).substr(0, 10) + ", VAE: " + file_stem(o.vae, false);
+        out += ", VAE hash: " + file_sha256(o.vae).substr(0, 10) + ", VAE: " + std::filesystem::path(o.vae).filename().string();
     auto hashes = [](const std::vector<std::string>& files, bool addnet) {
         std::string list;
         for (const std::string& f : files)
-            list += (list.empty() ? "" : ", ") + file_stem(f) + ": " + (addnet ? addon_sha256(f) : file_sha256(f)).substr(0, 12);
+            list += (list.empty() ? "" : ", ") + basename(f) + ": " + (addnet ? addon_sha256(f) : file_sha256(f)).substr(0, 12);
         return "\"" + list + "\"";
     };
     std::vector<std::string> loras, embeddings = o.embeddings;
@@ -176,7 +169,7 @@ std::string addon_parameters(const CheckpointOverrides& o) {
     if (!embeddings.empty()) out += ", TI hashes: " + hashes(embeddings, false);
     if (!o.hypernetworks.empty()) {
         const auto& [file, strength] = o.hypernetworks.front();
-        out += ", Hypernet: " + file_stem(file) + ", Hypernet hash: " + file_sha256(file).substr(0, 10) + ", Hypernet strength: " + cat(strength);
+        out += ", Hypernet: " + basename(file) + ", Hypernet hash: " + file_sha256(file).substr(0, 10) + ", Hypernet strength: " + cat(strength);
     }
     return out;
 }
@@ -442,7 +435,7 @@ int cmd_generate(int argc, char** argv) {
         if (p.init_image) params += ", Denoising strength: " + cat(p.strength);
         if (p.low_memory) params += ", Tiled VAE: 320 px tiles";
         for (size_t i = 0; i < control_flags.size(); ++i)
-            params += ", ControlNet " + std::to_string(i) + ": \"Model: " + file_stem(control_flags[i].net) + ", Weight: " +
+            params += ", ControlNet " + std::to_string(i) + ": \"Model: " + basename(control_flags[i].net) + ", Weight: " +
                       cat(control_flags[i].strength) + ", Guidance Start: " + cat(control_flags[i].start) + ", Guidance End: " +
                       cat(control_flags[i].end) + "\"";
         if (refiner) params += ", Refiner: " + basename(refiner_path) + ", Refiner switch at: " + cat(p.refiner_start);

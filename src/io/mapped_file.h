@@ -37,5 +37,7 @@ std::string read_text_file(const std::string& path);
 
 // Whether something (a file or a folder) exists at `path`.
 bool path_exists(const std::string& path);
+// Whether `path` is a folder.
+bool is_directory(const std::string& path);
 
 }  // namespace sdref

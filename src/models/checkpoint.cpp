@@ -1,7 +1,5 @@
 #include "models/checkpoint.h"
 
-#include <sys/stat.h>
-
 #include <cstdio>
 
 #include "core/error.h"
@@ -12,11 +10,6 @@
 namespace sdref {
 
 namespace {
-
-bool is_directory(const std::string& path) {
-    struct stat st;
-    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 // "a.b.c" -> {"a", "b", "c"}
 std::vector<std::string> split(const std::string& s) {

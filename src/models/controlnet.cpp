@@ -1,7 +1,5 @@
 #include "models/controlnet.h"
 
-#include <sys/stat.h>
-
 #include "core/error.h"
 #include "io/json.h"
 #include "io/mapped_file.h"
@@ -13,11 +11,6 @@ namespace sdref {
 namespace {
 
 const std::string kPrefix = "control_model.";
-
-bool is_directory(const std::string& path) {
-    struct stat st;
-    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 // [C, HW] -> 1x1 conv -> [C', HW]
 Tensor conv1x1(const Linear& l, const Tensor& x) {
@@ -115,14 +108,13 @@ ControlResiduals ControlNet::forward(const Tensor& x, float t, const Conditionin
     const UNetEncoding e = encoder_->encode(x, t, c, false, &h);
     if (e.skips.size() != zero_convs_.size())
         fail(source_, ": ", zero_convs_.size(), " zero convolutions for ", e.skips.size(), " skip connections");
+    auto scaled = [scale](Tensor t) {
+        for (int64_t i = 0; i < t.numel(); ++i) t[i] *= scale;
+        return t;
+    };
     ControlResiduals r;
-    for (size_t i = 0; i < e.skips.size(); ++i) r.down.push_back(conv1x1(zero_convs_[i], e.skips[i]));
-    r.mid = conv1x1(middle_out_, e.mid);
-    r.down.push_back(std::move(r.mid));  // scale them all, the middle one last
-    for (Tensor& d : r.down)
-        for (int64_t i = 0; i < d.numel(); ++i) d[i] *= scale;
-    r.mid = std::move(r.down.back());
-    r.down.pop_back();
+    for (size_t i = 0; i < e.skips.size(); ++i) r.down.push_back(scaled(conv1x1(zero_convs_[i], e.skips[i])));
+    r.mid = scaled(conv1x1(middle_out_, e.mid));
     return r;
 }
 

@@ -251,7 +251,7 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
             x = cat;
         }
         // ControlNet residuals for one conditioning, summed over the ControlNets active at this call
-        const Tensor control_input = unet_in == 9 ? latents_for_control(x, z) : x;
+        const Tensor control_input = p.controls.empty() ? Tensor() : unet_in == 9 ? latents_for_control(x, z) : x;
         auto control = [&](const Conditioning& cond, ControlResiduals* sum) -> const ControlResiduals* {
             bool any = false;
             for (const ControlSpec& cs : p.controls) {
