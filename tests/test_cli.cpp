@@ -179,7 +179,7 @@ TEST_CASE("sdref --sld and --safety-checker: flagged images are reported and bla
     std::string params;
     for (const auto& [k, v] : read_png_text(png))
         if (k == "parameters") params = v;
-    CHECK(params.find("SLD: guidance 2000 warmup 7") != std::string::npos);
+    CHECK(params.find(", SLD: strong") != std::string::npos);
     const bool flagged = params.find("Safety checker: flagged") != std::string::npos;
     CHECK((flagged || params.find("Safety checker: passed") != std::string::npos));
     CHECK(flagged == (r.output.find("flagged as NSFW") != std::string::npos));
@@ -199,7 +199,7 @@ TEST_CASE("sdref checks the range of every numeric flag", "[cli]") {
     const Case cases[] = {
         {"--steps", "0", "1001", "between 1 and 1000"},
         {"--cfg-scale", "-1", "101", "between 0 and 100"},
-        {"--strength", "0", "1.5", "above 0 and at most 1"},
+        {"--strength", "0", "1.5", "between 0.001 and 1"},
         {"-W", "0", "16392", "between 8 and 16384"},
         {"-H", "-8", "32768", "between 8 and 16384"},
         {"--seed", "-2", "9223372036854775808", "between -1 and 9223372036854775807"},
@@ -467,7 +467,8 @@ TEST_CASE("sdref --control-net draws the ControlNet golden; the control image mu
     std::string params;
     for (const auto& [k, v] : read_png_text(dir + "/out.png"))
         if (k == "parameters") params = v;
-    CHECK(params.find("ControlNet 0: \"Model: tiny-controlnet-diffusers, Weight: 0.8") != std::string::npos);
+    CHECK(params.find("ControlNet 0: \"Model: tiny-controlnet-diffusers, Module: none, Weight: 0.8, Guidance Start: 0, Guidance End: 1\"") !=
+          std::string::npos);
 
     const Run small = run(args + " -W 64 -H 64 -o " + quote(dir + "/small.png"));
     CHECK(small.status != 0);

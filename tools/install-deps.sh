@@ -3,7 +3,9 @@
 # As root: installs them with apt-get. Otherwise: prints the exact command and fails.
 set -euo pipefail
 
-packages=(g++ make cmake zlib1g-dev libxsimd-dev catch2 libbenchmark-dev libstb-dev libpng-dev libjpeg62-turbo-dev)
+packages=(g++ make cmake zlib1g-dev libxsimd-dev catch2 libbenchmark-dev libstb-dev libpng-dev libjpeg62-turbo-dev
+          libcpp-httplib-dev nlohmann-json3-dev pkgconf libssl-dev libbrotli-dev)
+# (Debian's cpp-httplib library is built with OpenSSL and Brotli: its header needs their headers to match it.)
 # `install-deps.sh fuzz`: also clang with libFuzzer and the sanitizer runtimes (make fuzz).
 # `install-deps.sh ref`: only what the PyTorch reference scripts of ref/ need: PyTorch, numpy, matplotlib (loss
 # plots) and OpenBLAS (Debian's PyTorch runs its matrix products through the system BLAS; with the reference BLAS

@@ -6,5 +6,6 @@ namespace sdref::cli {
 int cmd_generate(int argc, char** argv);  // sdref [-m MODEL] -p PROMPT [options]
 int cmd_tokenize(int argc, char** argv);  // sdref tokenize [--pad-id N] [--tokenizer DIR] TEXT
 int cmd_inspect(int argc, char** argv);   // sdref inspect FILE.safetensors
+int cmd_serve(int argc, char** argv);     // sdref serve [-m MODEL] [--port N] ...
 
 }  // namespace sdref::cli

@@ -19,7 +19,8 @@ void usage() {
         "                                                                 without -m: the TinyShapes demo model)\n"
         "  sdref tokenize [--pad-id N] [--raw] [--tokenizer DIR] TEXT   CLIP token ids of a prompt\n"
         "  sdref inspect FILE.safetensors                                 validate a file, list its tensors\n"
-        "  sdref inspect --check MODEL                                    scan a file or model folder for NaN/Inf weights\n");
+        "  sdref inspect --check MODEL                                    scan a file or model folder for NaN/Inf weights\n"
+        "  sdref serve [-m MODEL] [--port N] [--listen ADDR]              A1111's HTTP API and a web page (serve -h)\n");
 }
 
 }  // namespace
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
         }
         if (!std::strcmp(argv[1], "tokenize")) return sdref::cli::cmd_tokenize(argc, argv);
         if (!std::strcmp(argv[1], "inspect")) return sdref::cli::cmd_inspect(argc, argv);
+        if (!std::strcmp(argv[1], "serve")) return sdref::cli::cmd_serve(argc, argv);
         sdref::fail("unknown command \"", argv[1], "\" (see sdref --help)");
     } catch (const std::bad_alloc&) {
         std::fprintf(stderr, "sdref: error: out of memory: an allocation failed (try a smaller size or --low-memory)\n");

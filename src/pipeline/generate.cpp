@@ -198,6 +198,14 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
         const bool legacy = !info.inpainting;
         if (legacy || !full_strength) image_latents = encode_latents(model, init, gen);
         noise = gen.randn({z, h, w});
+        if (legacy && p.masked_content != MaskedContent::Original) {
+            // the repainted area starts from fresh noise or from zeros instead of the image; the rest is kept
+            const Tensor fill = p.masked_content == MaskedContent::LatentNoise ? gen.randn({z, h, w}) : Tensor({z, h, w});
+            const Tensor m = mask_to_latent_grid(mask, h, w);
+            for (int64_t c = 0; c < z; ++c)
+                for (int64_t i = 0; i < h * w; ++i)
+                    if (m[i] > 0.5f) image_latents[c * h * w + i] = fill[c * h * w + i];
+        }
         if (full_strength) {
             latents = noise;
             for (int64_t i = 0; i < latents.numel(); ++i) latents[i] = latents[i] * scheduler.init_noise_sigma();

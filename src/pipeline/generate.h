@@ -48,6 +48,10 @@ struct ControlSpec {
     float start = 0.0f, end = 1.0f;  // active for the calls i of n with start <= i / n and (i + 1) / n <= end
 };
 
+// Where the repainted area starts when an ordinary (4-channel) U-Net inpaints: the init image's latents (noised,
+// as img2img), fresh Gaussian noise, or zeros (A1111's "original", "latent noise", "latent nothing").
+enum class MaskedContent { Original, LatentNoise, LatentNothing };
+
 struct GenerationParams {
     std::string prompt;
     std::string negative_prompt;
@@ -57,6 +61,7 @@ struct GenerationParams {
     int clip_skip = 0;             // A1111 numbering: 1 = last layer; 0 = the model's default
     const Image* init_image = nullptr;  // img2img / inpainting
     const Image* mask = nullptr;        // inpainting: white = repaint
+    MaskedContent masked_content = MaskedContent::Original;
     float strength = 0.75f;        // img2img / inpainting: how much of the schedule to run (1 = all)
     SafeLatentDiffusion sld;       // off unless enabled (needs --cfg-scale > 1)
     bool low_memory = false;       // stream U-Net weights block by block, decode the VAE in tiles

@@ -51,16 +51,21 @@ Image read_image(const std::string& path, int channels) {
     return decode_image(file.data(), file.size(), channels, path);
 }
 
-void write_png(const std::string& path, const Image& image, const std::vector<std::pair<std::string, std::string>>& text) {
+std::string encode_png(const Image& image, const std::vector<std::pair<std::string, std::string>>& text) {
     std::string png;
     auto append = [](void* ctx, void* data, int size) { static_cast<std::string*>(ctx)->append(static_cast<char*>(data), size_t(size)); };
     if (!stbi_write_png_to_func(append, &png, image.width, image.height, image.channels, image.pixels.data(),
                                 image.width * image.channels))
-        fail(path, ": PNG encoding failed");
+        fail("PNG encoding failed (", image.width, "x", image.height, ")");
     // insert tEXt chunks after IHDR (8-byte signature + 25-byte IHDR chunk)
     std::string extra;
     for (const auto& [key, value] : text) extra += chunk("tEXt", key + std::string(1, '\0') + value);
     png.insert(33, extra);
+    return png;
+}
+
+void write_png(const std::string& path, const Image& image, const std::vector<std::pair<std::string, std::string>>& text) {
+    const std::string png = encode_png(image, text);
     const std::string tmp = path + ".part";
     FILE* f = std::fopen(tmp.c_str(), "wb");
     if (!f) fail(path, ": cannot create the output file");
@@ -77,8 +82,10 @@ void write_png(const std::string& path, const Image& image, const std::vector<st
 
 std::vector<std::pair<std::string, std::string>> read_png_text(const std::string& path) {
     const MappedFile file(path);
-    const uint8_t* p = file.data();
-    const size_t n = file.size();
+    return png_text(file.data(), file.size(), path);
+}
+
+std::vector<std::pair<std::string, std::string>> png_text(const uint8_t* p, size_t n, const std::string& path) {
     if (n < 8 || std::memcmp(p, "\x89PNG\r\n\x1a\n", 8) != 0) fail(path, ": not a PNG file");
     std::vector<std::pair<std::string, std::string>> text;
     for (size_t at = 8; at + 12 <= n;) {

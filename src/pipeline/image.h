@@ -22,11 +22,15 @@ Image read_image(const std::string& path, int channels);
 // The same from bytes in memory; `name` is what errors call them.
 Image decode_image(const uint8_t* bytes, size_t size, int channels, const std::string& name);
 
+// A PNG file's bytes, with tEXt chunks (key, value) after its header.
+std::string encode_png(const Image& image, const std::vector<std::pair<std::string, std::string>>& text = {});
 // Write a PNG with tEXt chunks (key, value) such as A1111's "parameters". The file appears only when complete.
 void write_png(const std::string& path, const Image& image, const std::vector<std::pair<std::string, std::string>>& text = {});
 
 // The tEXt chunks of a PNG file (for tests and `sdref` users reading parameters back).
 std::vector<std::pair<std::string, std::string>> read_png_text(const std::string& path);
+// The same from bytes in memory; `name` is what errors call them.
+std::vector<std::pair<std::string, std::string>> png_text(const uint8_t* bytes, size_t size, const std::string& name);
 
 // RGB image -> tensor [3, H, W] in [-1, 1]:  x = 2 * (v / 255) - 1.
 Tensor image_to_tensor(const Image& image);

@@ -8,6 +8,8 @@ namespace {
 
 struct SamplerEntry {
     const char* name;        // --sampling-method
+    const char* a1111;       // A1111's name (its API's sampler_name, PNG "Sampler")
+    const char* alias;       // k-diffusion's name, which A1111 also accepts
     const char* class_name;  // diffusers
     std::unique_ptr<Scheduler> (*make)(const SchedulerConfig&);
     bool karras;             // whether --scheduler karras applies
@@ -15,20 +17,20 @@ struct SamplerEntry {
 };
 
 const SamplerEntry kSamplers[] = {
-    {"ddim", "DDIMScheduler", make_ddim, false, nullptr},
-    {"pndm", "PNDMScheduler", make_pndm, false, nullptr},
-    {"lms", "LMSDiscreteScheduler", make_lms, true, nullptr},
-    {"euler", "EulerDiscreteScheduler", make_euler, true, nullptr},
-    {"euler_a", "EulerAncestralDiscreteScheduler", make_euler_ancestral, true, nullptr},
-    {"heun", "HeunDiscreteScheduler", make_heun, true, nullptr},
-    {"dpm2", "KDPM2DiscreteScheduler", make_dpm2, true, nullptr},
-    {"dpm2_a", "KDPM2AncestralDiscreteScheduler", make_dpm2_ancestral, true, nullptr},
-    {"dpm++2m", "DPMSolverMultistepScheduler", make_dpm_solver_multistep, true, "dpmsolver++"},
-    {"dpm++2m_sde", "DPMSolverMultistepScheduler", make_dpm_solver_multistep, true, "sde-dpmsolver++"},
-    {"dpm++2s", "DPMSolverSinglestepScheduler", make_dpm_solver_singlestep, true, "dpmsolver++"},
-    {"unipc", "UniPCMultistepScheduler", make_unipc, true, nullptr},
-    {"deis", "DEISMultistepScheduler", make_deis, true, nullptr},
-    {"lcm", "LCMScheduler", make_lcm, false, nullptr},
+    {"ddim", "DDIM", "ddim", "DDIMScheduler", make_ddim, false, nullptr},
+    {"pndm", "PLMS", "plms", "PNDMScheduler", make_pndm, false, nullptr},
+    {"lms", "LMS", "k_lms", "LMSDiscreteScheduler", make_lms, true, nullptr},
+    {"euler", "Euler", "k_euler", "EulerDiscreteScheduler", make_euler, true, nullptr},
+    {"euler_a", "Euler a", "k_euler_a", "EulerAncestralDiscreteScheduler", make_euler_ancestral, true, nullptr},
+    {"heun", "Heun", "k_heun", "HeunDiscreteScheduler", make_heun, true, nullptr},
+    {"dpm2", "DPM2", "k_dpm_2", "KDPM2DiscreteScheduler", make_dpm2, true, nullptr},
+    {"dpm2_a", "DPM2 a", "k_dpm_2_a", "KDPM2AncestralDiscreteScheduler", make_dpm2_ancestral, true, nullptr},
+    {"dpm++2m", "DPM++ 2M", "k_dpmpp_2m", "DPMSolverMultistepScheduler", make_dpm_solver_multistep, true, "dpmsolver++"},
+    {"dpm++2m_sde", "DPM++ 2M SDE", "k_dpmpp_2m_sde", "DPMSolverMultistepScheduler", make_dpm_solver_multistep, true, "sde-dpmsolver++"},
+    {"dpm++2s", "DPM++ 2S", "k_dpmpp_2s", "DPMSolverSinglestepScheduler", make_dpm_solver_singlestep, true, "dpmsolver++"},
+    {"unipc", "UniPC", "uni_pc", "UniPCMultistepScheduler", make_unipc, true, nullptr},
+    {"deis", "DEIS", "deis", "DEISMultistepScheduler", make_deis, true, nullptr},
+    {"lcm", "LCM", "k_lcm", "LCMScheduler", make_lcm, false, nullptr},
 };
 
 std::string joined(const std::vector<std::string>& names) {
@@ -43,6 +45,15 @@ const std::vector<std::string>& sampling_method_names() {
     static const std::vector<std::string> names = [] {
         std::vector<std::string> v;
         for (const SamplerEntry& e : kSamplers) v.push_back(e.name);
+        return v;
+    }();
+    return names;
+}
+
+const std::vector<SamplerNames>& sampler_table() {
+    static const std::vector<SamplerNames> names = [] {
+        std::vector<SamplerNames> v;
+        for (const SamplerEntry& e : kSamplers) v.push_back({e.name, e.a1111, e.alias, e.karras});
         return v;
     }();
     return names;

@@ -105,5 +105,12 @@ std::unique_ptr<Scheduler> make_scheduler_by_class(const std::string& class_name
 // The valid names, for help texts and errors.
 const std::vector<std::string>& sampling_method_names();
 const std::vector<std::string>& schedule_names();
+// Each sampler's names: sdref's, A1111's ("Euler a"; with --scheduler karras A1111 writes "Euler a Karras") and
+// k-diffusion's (k_euler_a), and whether the karras schedule applies.
+struct SamplerNames {
+    std::string name, a1111, alias;
+    bool karras;
+};
+const std::vector<SamplerNames>& sampler_table();
 
 }  // namespace sdref

@@ -1,0 +1,385 @@
+#include "app/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+
+#include "core/error.h"
+#include "core/memory.h"
+#include "core/sha256.h"
+#include "io/mapped_file.h"
+#include "kernels/cpu.h"
+#include "pipeline/canny.h"
+#include "pipeline/outpaint.h"
+#include "text/extra_networks.h"
+
+namespace sdref {
+
+namespace {
+
+const char* const kWeightExtensions[] = {".safetensors", ".ckpt", ".pt", ".pth", ".bin"};
+
+bool has_weight_extension(const std::filesystem::path& p) {
+    const std::string ext = p.extension().string();
+    return std::any_of(std::begin(kWeightExtensions), std::end(kWeightExtensions), [&](const char* e) { return ext == e; });
+}
+
+// "name.safetensors [0123abcd]" (A1111's model titles) -> "name.safetensors"
+std::string without_hash(const std::string& name) {
+    const size_t open = name.rfind(" [");
+    return open != std::string::npos && name.back() == ']' ? name.substr(0, open) : name;
+}
+
+// "FILE[:WEIGHT]" -> the file and its weight (1 when no number follows the last colon).
+LoraSpec parse_lora(const std::string& text, const std::string& what) {
+    LoraSpec spec{text, 1.0f};
+    const size_t colon = text.rfind(':');
+    if (colon != std::string::npos && colon + 1 < text.size()) {
+        char* end = nullptr;
+        const float w = std::strtof(text.c_str() + colon + 1, &end);
+        if (*end == '\0' && std::isfinite(w)) spec = {text.substr(0, colon), w};
+    }
+    if (spec.path.empty()) fail(what, ": \"", text, "\" names no file");
+    return spec;
+}
+
+// A1111's "fill": the masked pixels take the mean colour of the rest of the image.
+void fill_masked(Image& image, const Image& mask) {
+    double sum[3] = {0, 0, 0};
+    size_t kept = 0;
+    for (size_t i = 0; i < mask.pixels.size(); ++i)
+        if (mask.pixels[i] < 128) {
+            for (int c = 0; c < 3; ++c) sum[c] += image.pixels[i * 3 + size_t(c)];
+            ++kept;
+        }
+    if (kept == 0) return;
+    for (size_t i = 0; i < mask.pixels.size(); ++i)
+        if (mask.pixels[i] >= 128)
+            for (int c = 0; c < 3; ++c) image.pixels[i * 3 + size_t(c)] = uint8_t(std::nearbyint(sum[c] / double(kept)));
+}
+
+std::string stem_of(const std::string& path) {
+    std::string p = path;
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    const std::filesystem::path f(p);
+    return has_weight_extension(f) ? f.stem().string() : f.filename().string();
+}
+
+}  // namespace
+
+Engine::Engine(EngineOptions options) : options_(std::move(options)) {}
+
+Engine::Listing Engine::listing(const std::string& folder, bool with_folders) {
+    Listing out;
+    if (folder.empty()) return out;
+    std::error_code ec;
+    std::filesystem::directory_iterator it(folder, ec);
+    if (ec) fail("cannot read the folder ", folder, " (", ec.message(), ")");
+    for (const auto& e : it) {
+        const std::filesystem::path& p = e.path();
+        if (p.filename().string().empty() || p.filename().string()[0] == '.') continue;
+        if ((e.is_regular_file() && has_weight_extension(p)) || (with_folders && e.is_directory()))
+            out.emplace_back(stem_of(p.string()), p.string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::string Engine::resolve(const std::string& given, const std::string& folder, const char* folder_flag, const std::string& what,
+                            bool with_folders) const {
+    const std::string name = without_hash(given);
+    if (options_.origin == Origin::Cli && path_exists(name)) return name;
+    if (folder.empty()) {
+        if (options_.origin == Origin::Cli) fail(what, ": no such file or folder: ", name, " (nor a ", folder_flag, " to look the name up in)");
+        fail(what, ": \"", name, "\": the server has no ", folder_flag, " to look it up in");
+    }
+    const Listing entries = listing(folder, with_folders);
+    for (const auto& [entry, path] : entries)
+        if (name == entry || name == std::filesystem::path(path).filename().string()) return path;
+    fail(what, ": no ", name, ".safetensors, .ckpt, .pt, .pth or .bin", with_folders ? " (or folder)" : "", " in ", folder, " (", folder_flag,
+         ")");
+}
+
+std::string Engine::name_of(const void* member, GenerationRequest& r) const {
+    for (const Param<GenerationRequest>& p : generation_params()) {
+        const ParamRef ref = p.ref(r);
+        const void* at = std::visit([](auto* m) -> const void* { return m; }, ref);
+        if (at == member) return options_.origin == Origin::Cli ? (p.flag ? p.flag : p.field) : (p.field ? p.field : p.flag);
+    }
+    return "?";
+}
+
+const std::string& Engine::hash(const std::string& path, bool addnet) {
+    std::string& h = hashes_[(addnet ? "addnet:" : "file:") + path];
+    if (h.empty()) h = addnet ? addon_sha256(path) : file_sha256(path);
+    return h;
+}
+
+// The add-ons in A1111's words (PNG Info and civitai read them): VAE, Lora hashes, TI hashes, Hypernet. A1111
+// hashes a LoRA's .safetensors after its header ("addnet" hash), every other file whole.
+std::string Engine::addon_parameters(const CheckpointOverrides& o) {
+    std::string out;
+    if (!o.vae.empty() && !std::filesystem::is_directory(o.vae))
+        out += ", VAE hash: " + hash(o.vae, false).substr(0, 10) + ", VAE: " + std::filesystem::path(o.vae).filename().string();
+    auto hashes = [&](const std::vector<std::string>& files, bool addnet) {
+        std::string list;
+        for (const std::string& f : files) list += (list.empty() ? "" : ", ") + stem_of(f) + ": " + hash(f, addnet).substr(0, 12);
+        return "\"" + list + "\"";
+    };
+    std::vector<std::string> loras;
+    for (const LoraSpec& l : o.loras)
+        if (std::find(loras.begin(), loras.end(), l.path) == loras.end()) loras.push_back(l.path);
+    if (!loras.empty()) out += ", Lora hashes: " + hashes(loras, true);
+    if (!o.embeddings.empty()) out += ", TI hashes: " + hashes(o.embeddings, false);
+    if (!o.hypernetworks.empty()) {
+        const auto& [file, strength] = o.hypernetworks.front();
+        out += ", Hypernet: " + stem_of(file) + ", Hypernet hash: " + hash(file, false).substr(0, 10) + ", Hypernet strength: " + cat(strength);
+    }
+    return out;
+}
+
+const StableDiffusionModel& Engine::load(const std::string& path, const CheckpointOverrides& o) {
+    std::string key = path + "\n" + o.prediction_type + "\n" + (o.use_ema ? "ema" : "") + "\n" + o.vae;
+    for (const LoraSpec& l : o.loras) key += "\nlora " + l.path + ":" + cat(l.multiplier);
+    for (const std::string& e : o.embeddings) key += "\nembedding " + e;
+    for (const auto& [h, s] : o.hypernetworks) key += "\nhypernet " + h + ":" + cat(s);
+    if (model_ && key == model_key_) return *model_;
+    model_.reset();  // the old model's memory goes before the new one's comes
+    preview_.reset();
+    model_key_.clear();
+    const auto start = std::chrono::steady_clock::now();
+    model_ = StableDiffusionModel::load(path, o);
+    model_key_ = key;
+    model_path_ = path;
+    if (options_.verbose) {
+        const ModelInfo& info = model_->info();
+        std::fprintf(stderr, "loaded %s in %.2f s (%s, %s%s, %s)\n", path.c_str(),
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), info.family_name.c_str(),
+                     info.inpainting ? "inpainting, " : "", info.scheduler.prediction_type.c_str(), kernels::cpu_isa_name());
+        if (!o.loras.empty())
+            std::fprintf(stderr, "LoRAs: %d layers changed, %.1f MB of merged copies\n", model_->lora_layers(), double(model_->lora_bytes()) / 1e6);
+        for (const std::string& u : model_->unused_tensors()) std::fprintf(stderr, "unused tensor %s\n", u.c_str());
+    }
+    return *model_;
+}
+
+std::string Engine::model_named(const std::string& given, const std::string& what) const {
+    const std::string name = without_hash(given), &d = options_.default_model;
+    if (!d.empty() && (name == stem_of(d) || name == std::filesystem::path(d).filename().string())) return d;
+    return resolve(given, options_.folders.models, "--model-dir", what, true);
+}
+
+void Engine::select_model(const std::string& name) {
+    const std::string path = name.empty() ? options_.default_model : model_named(name, "sd_model_checkpoint");
+    if (path.empty()) fail("no model given and no default model");
+    load(path, {});
+}
+
+const StableDiffusionModel& Engine::model() {
+    if (!model_) select_model("");
+    return *model_;
+}
+
+const LatentPreview& Engine::preview() {
+    if (!preview_) preview_ = LatentPreview::fit(model());
+    return *preview_;
+}
+
+std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::function<void(const Progress&)>& on_step) {
+    // the sampler may carry its schedule in A1111's way ("DPM++ 2M Karras")
+    if (r.sampler.size() > 7 && r.sampler.compare(r.sampler.size() - 7, 7, " karras") == 0) {
+        r.sampler.resize(r.sampler.size() - 7);
+        r.scheduler = "karras";
+    }
+    const GenerationRequest defaults = with_defaults(generation_params(), options_.origin);
+    auto name = [&](const auto& member) { return name_of(&member, r); };
+
+    // add-ons: <lora:NAME:W> and <hypernet:NAME:S> tags name files in their folders; the prompt is encoded without them
+    CheckpointOverrides overrides;
+    overrides.prediction_type = r.prediction_type;
+    overrides.use_ema = r.use_ema;
+    for (const std::string& l : r.loras) {
+        LoraSpec spec = parse_lora(l, name(r.loras));
+        if (!path_exists(spec.path)) fail(name(r.loras), ": no such file: ", spec.path);
+        overrides.loras.push_back(spec);
+    }
+    GenerationParams p;
+    p.prompt = r.prompt;
+    p.negative_prompt = r.negative_prompt;
+    for (const ExtraNetwork& tag : take_extra_networks(&p.prompt)) {
+        const std::string what = "prompt: <" + tag.kind + ":" + tag.name + ">";
+        if (tag.kind == "lora") overrides.loras.push_back({resolve(tag.name, options_.folders.loras, "--lora-model-dir", what, false), tag.weight});
+        else overrides.hypernetworks.emplace_back(resolve(tag.name, options_.folders.hypernetworks, "--hypernetwork-dir", what, false), tag.weight);
+    }
+    if (!r.vae.empty()) overrides.vae = resolve(r.vae, options_.folders.vaes, "--vae-dir", name(r.vae), true);
+    if (!options_.folders.embeddings.empty()) {
+        // the embeddings whose names (file names without extension) a prompt mentions; .safetensors before .pt before .bin
+        Listing files;
+        try {
+            files = listing(options_.folders.embeddings, false);
+        } catch (const Error& e) {
+            fail("--embd-dir: ", e.what());
+        }
+        std::map<std::string, std::string> chosen;
+        auto rank = [](const std::string& f) {
+            const std::string ext = std::filesystem::path(f).extension().string();
+            return ext == ".safetensors" ? 0 : ext == ".pt" ? 1 : ext == ".bin" ? 2 : 3;
+        };
+        for (const auto& [stem, file] : files) {
+            if (rank(file) > 2 || (p.prompt.find(stem) == std::string::npos && p.negative_prompt.find(stem) == std::string::npos)) continue;
+            std::string& c = chosen[stem];
+            if (c.empty() || rank(file) < rank(c)) c = file;
+        }
+        for (const auto& [stem, file] : chosen) overrides.embeddings.push_back(file);
+    }
+    if (r.mask.given() && !r.init_image.given()) fail(name(r.mask), " needs an init image (", name(r.init_image), ")");
+    if (!r.outpaint.empty() && !r.init_image.given()) fail(name(r.outpaint), " needs an image to extend (", name(r.init_image), ")");
+    if (r.refiner.empty() && r.refiner_switch_at != defaults.refiner_switch_at)
+        fail(name(r.refiner_switch_at), " needs ", name(r.refiner));
+    if (r.seed < 0) r.seed = int64_t(std::random_device{}() & 0x7fffffff);
+
+    // inputs: everything that can fail is read before the model is loaded
+    Image init = r.init_image.image, mask = r.mask.image, original;
+    OutpaintMargins margins;
+    if (r.inpainting_mask_invert)
+        for (uint8_t& v : mask.pixels) v = uint8_t(255 - v);
+    if (!r.outpaint.empty()) {
+        margins = parse_outpaint(r.outpaint);
+        original = init;
+        OutpaintCanvas canvas = make_outpaint_canvas(original, margins);
+        init = canvas.image;
+        mask = canvas.mask;
+        r.width = init.width;
+        r.height = init.height;
+        if (r.denoising_strength == defaults.denoising_strength) r.denoising_strength = 1.0;
+    } else if (r.init_image.given() && r.width == 0 && r.height == 0) {
+        // without a size, img2img and inpainting work at the init image's size
+        r.width = init.width;
+        r.height = init.height;
+    }
+    if (!mask.pixels.empty() && (mask.width != init.width || mask.height != init.height))
+        fail(name(r.mask), ": the mask is ", mask.width, "x", mask.height, ", the image is ", init.width, "x", init.height);
+    if (!mask.pixels.empty() && r.inpainting_fill == int64_t(InpaintingFill::Fill)) fill_masked(init, mask);
+    std::vector<Image> control_images;
+    for (ControlRequest& c : r.controls) {
+        if (!c.image.given()) fail("ControlNet ", c.model, ": no control image given for it");
+        control_images.push_back(c.image.image);
+        if (c.module == "canny")
+            control_images.back() = canny_edges(control_images.back(), c.threshold_a < 0 ? 100.0f : float(c.threshold_a),
+                                                c.threshold_b < 0 ? 200.0f : float(c.threshold_b));
+    }
+
+    // the model, reused when the request needs the same files
+    const std::string model_path = r.model.empty() ? (model_path_.empty() ? options_.default_model : model_path_)
+                                                   : model_named(r.model, name(r.model));
+    if (r.low_memory) return_freed_memory_at_once();
+    const StableDiffusionModel& model = load(model_path, overrides);
+    if (!r.refiner.empty()) {
+        const std::string path = model_named(r.refiner, name(r.refiner));
+        if (!refiner_ || refiner_path_ != path) {
+            refiner_.reset();
+            refiner_ = StableDiffusionModel::load(path, overrides);
+            refiner_path_ = path;
+        }
+        p.refiner = &*refiner_;
+    }
+    if (r.width == 0) r.width = model.info().default_width;
+    if (r.height == 0) r.height = model.info().default_height;
+    if (r.width % 8 || r.height % 8)
+        fail(name(r.width), "/", name(r.height), ": the image size must be a positive multiple of 8, got ", r.width, "x", r.height);
+    for (size_t i = 0; i < r.controls.size(); ++i) {
+        const ControlRequest& c = r.controls[i];
+        if (!c.enabled) continue;
+        const std::string path = resolve(c.model, options_.folders.controlnets, "--control-net-dir", "ControlNet model", true);
+        std::unique_ptr<ControlNet>& net = controlnets_[path];
+        if (!net) net = std::make_unique<ControlNet>(ControlNet::load(path));
+        if (control_images[i].width != r.width || control_images[i].height != r.height)
+            fail(options_.origin == Origin::Cli ? "--control-image " : "ControlNet image ", c.image.source, ": the image is ",
+                 control_images[i].width, "x", control_images[i].height, ", the generation ", r.width, "x", r.height,
+                 " (give a control image of the picture's size)");
+        ControlSpec spec;
+        spec.net = net.get();
+        spec.image = image_to_unit_tensor(control_images[i]);
+        spec.strength = float(c.weight);
+        spec.start = float(c.guidance_start);
+        spec.end = float(c.guidance_end);
+        p.controls.push_back(std::move(spec));
+    }
+    std::string checker_path = options_.safety_checker;
+    if (checker_path.empty() && path_exists(model_path + "/safety_checker/model.safetensors")) checker_path = model_path + "/safety_checker";
+    if (options_.no_safety_checker) checker_path.clear();
+    if (checker_path != checker_path_) {
+        checker_.reset();
+        if (!checker_path.empty()) checker_ = SafetyChecker::load(checker_path);
+        checker_path_ = checker_path;
+    }
+
+    // the rest of the generation parameters
+    p.width = r.width;
+    p.height = r.height;
+    p.cfg_scale = float(r.cfg_scale);
+    p.clip_skip = int(r.clip_skip);
+    p.strength = float(r.denoising_strength);
+    p.low_memory = r.low_memory;
+    if (r.init_image.given() || !r.outpaint.empty()) p.init_image = &init;
+    if (!mask.pixels.empty()) p.mask = &mask;
+    if (r.inpainting_fill == int64_t(InpaintingFill::LatentNoise)) p.masked_content = MaskedContent::LatentNoise;
+    if (r.inpainting_fill == int64_t(InpaintingFill::LatentNothing)) p.masked_content = MaskedContent::LatentNothing;
+    p.micro.original_width = r.original_size.a;
+    p.micro.original_height = r.original_size.b;
+    p.micro.crop_left = r.crop_top_left.a;
+    p.micro.crop_top = r.crop_top_left.b;
+    p.micro.target_width = r.target_size.a;
+    p.micro.target_height = r.target_size.b;
+    p.micro.aesthetic_score = float(r.aesthetic_score);
+    p.micro.negative_aesthetic_score = float(r.negative_aesthetic_score);
+    p.refiner_start = float(r.refiner_switch_at);
+    const bool sld_values = !std::isnan(r.sld_guidance_scale) || !std::isnan(r.sld_threshold) || !std::isnan(r.sld_momentum_scale) ||
+                            !std::isnan(r.sld_mom_beta) || r.sld_warmup_steps >= 0;
+    if (!r.sld.empty() || sld_values) {
+        p.sld = SafeLatentDiffusion::preset(r.sld.empty() ? "medium" : r.sld);
+        if (!std::isnan(r.sld_guidance_scale)) p.sld.guidance_scale = float(r.sld_guidance_scale);
+        if (!std::isnan(r.sld_threshold)) p.sld.threshold = float(r.sld_threshold);
+        if (!std::isnan(r.sld_momentum_scale)) p.sld.momentum_scale = float(r.sld_momentum_scale);
+        if (!std::isnan(r.sld_mom_beta)) p.sld.mom_beta = float(r.sld_mom_beta);
+        if (r.sld_warmup_steps >= 0) p.sld.warmup_steps = int(r.sld_warmup_steps);
+        if (!r.sld_concept.empty()) p.sld.concept = r.sld_concept;
+        if (p.cfg_scale <= 1.0f) fail(name(r.sld), " needs ", name(r.cfg_scale), " above 1 (it steers the guided prediction)");
+    }
+    (void)make_scheduler(r.sampler, r.scheduler, model.info().scheduler);  // the names, before the first step
+
+    const std::string addons = addon_parameters(overrides);
+    std::vector<GeneratedImage> out;
+    const int64_t images = r.images();
+    for (int64_t b = 0; b < images; ++b) {
+        p.seed = uint64_t(r.seed) + uint64_t(b);
+        std::unique_ptr<Scheduler> scheduler = make_scheduler(r.sampler, r.scheduler, model.info().scheduler);
+        GenerationResult g;
+        try {
+            g = generate(model, p, *scheduler, int(r.steps), [&](const StepInfo& s) {
+                if (on_step) on_step({b, images, s.step, s.steps, s.latents});
+            });
+        } catch (const Interrupted&) {
+            break;
+        }
+        GeneratedImage img;
+        img.image = tensor_to_image(g.image);
+        if (margins.any()) paste_original(img.image, original, margins);
+        if (checker_) {
+            img.nsfw = checker_->check(img.image).has_nsfw;
+            if (img.nsfw) std::fill(img.image.pixels.begin(), img.image.pixels.end(), uint8_t(0));
+        }
+        img.seed = int64_t(p.seed);
+        std::string extra = addons;
+        if (checker_) extra += img.nsfw ? ", Safety checker: flagged (image blacked out)" : ", Safety checker: passed";
+        img.parameters = png_parameters(r, img.seed, stem_of(model_path), extra);
+        img.latents = g.latents;
+        img.timings = std::move(g);
+        out.push_back(std::move(img));
+    }
+    return out;
+}
+
+}  // namespace sdref

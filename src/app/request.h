@@ -1,0 +1,81 @@
+// request.h: one generation request as every front end states it — the command line, the HTTP API, a PNG's
+// parameters. Plain values only (numbers as int64_t/double, names as text, images decoded); src/app/params.cpp's
+// table says which flag, JSON field and PNG key sets each member, with its default and range, and job.cpp turns a
+// request into GenerationParams and files to load.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pipeline/image.h"
+
+namespace sdref {
+
+// Two whole numbers given together ("W,H" on the command line, [W, H] in JSON).
+struct IntPair {
+    int64_t a = 0, b = 0;
+    bool operator==(const IntPair& o) const { return a == o.a && b == o.b; }
+};
+
+// An image argument: where it came from (a file, or "init_images[0]" for the API) and its pixels.
+struct ImageInput {
+    int channels = 3;     // 3: RGB; 1: a grey mask
+    std::string source;   // empty: none given
+    Image image;
+    bool given() const { return !source.empty(); }
+};
+
+// One ControlNet unit (A1111's ControlNet extension calls it a unit).
+struct ControlRequest {
+    std::string model;     // a path (CLI) or a name in the ControlNet folder (API)
+    ImageInput image;      // the control image, the generation's size
+    std::string module;    // preprocessor: "none" or "canny"
+    double weight, guidance_start, guidance_end, threshold_a, threshold_b;  // threshold_*: Canny's low, high
+    bool enabled;
+};
+
+// How the masked area starts when an ordinary (4-channel) U-Net inpaints; A1111's inpainting_fill.
+enum class InpaintingFill : int64_t { Fill = 0, Original = 1, LatentNoise = 2, LatentNothing = 3 };
+
+struct GenerationRequest {
+    std::string model;              // path or name; empty: the front end's default (the demo model, the resident one)
+    std::string prompt, negative_prompt;
+    int64_t steps;
+    std::string sampler, scheduler; // sdref's names (euler_a, karras); the table maps A1111's names onto them
+    double cfg_scale;
+    int64_t seed;                   // -1: pick one
+    int64_t width, height;          // 0: the model's size
+    int64_t batch_count, batch_size;  // images = batch_count * batch_size, seeds seed, seed+1, ...
+    int64_t clip_skip;              // 0: the model's default
+    ImageInput init_image{3, {}, {}};
+    ImageInput mask{1, {}, {}};
+    double denoising_strength;
+    int64_t inpainting_fill;        // InpaintingFill
+    bool inpainting_mask_invert;
+    std::string outpaint;           // "L,T,R,B"
+    std::string prediction_type;
+    bool use_ema;
+    std::vector<std::string> loras;  // "FILE[:WEIGHT]"
+    std::string vae;
+    IntPair original_size, crop_top_left, target_size;  // SDXL micro-conditioning; (0, 0): the image size
+    double aesthetic_score, negative_aesthetic_score;
+    std::string refiner;
+    double refiner_switch_at;
+    std::string sld;                // Safe Latent Diffusion preset; empty with no sld_* value: off
+    double sld_guidance_scale, sld_threshold, sld_momentum_scale, sld_mom_beta;  // NaN: the preset's
+    int64_t sld_warmup_steps;       // -1: the preset's
+    std::string sld_concept;        // empty: diffusers' safety concept
+    bool low_memory;
+    std::vector<ControlRequest> controls;
+
+    int64_t images() const { return batch_count * batch_size; }
+};
+
+// Where add-ons named in a prompt or a request are looked up: <lora:NAME>, embeddings, <hypernet:NAME>,
+// ControlNet and checkpoint names. Only files listed in these folders are ever opened by name.
+struct Folders {
+    std::string models, loras, embeddings, hypernetworks, controlnets, vaes;
+};
+
+}  // namespace sdref
