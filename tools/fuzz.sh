@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-30}
 build=${FUZZ_BUILD:-build-fuzz}
-harnesses=(${FUZZ_HARNESSES:-safetensors json prompt image pytorch})
+harnesses=(${FUZZ_HARNESSES:-safetensors json prompt image pytorch api})
 
 tools/install-deps.sh fuzz
 CC=clang CXX=clang++ cmake -S tests/fuzz -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null

@@ -6,6 +6,9 @@ set -euo pipefail
 packages=(g++ make cmake zlib1g-dev libxsimd-dev catch2 libbenchmark-dev libstb-dev libpng-dev libjpeg62-turbo-dev
           libcpp-httplib-dev nlohmann-json3-dev pkgconf libssl-dev libbrotli-dev)
 # (Debian's cpp-httplib library is built with OpenSSL and Brotli: its header needs their headers to match it.)
+# The web page's browser test: Debian's Chromium, driven by playwright-core from npm (tests/browser/).
+packages+=(chromium)
+command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 # `install-deps.sh fuzz`: also clang with libFuzzer and the sanitizer runtimes (make fuzz).
 # `install-deps.sh ref`: only what the PyTorch reference scripts of ref/ need: PyTorch, numpy, matplotlib (loss
 # plots) and OpenBLAS (Debian's PyTorch runs its matrix products through the system BLAS; with the reference BLAS
@@ -18,11 +21,26 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
   exit 0
 fi
 
+# playwright-core for the browser test, at the version tests/browser/package-lock.json pins (npm ci); it never
+# downloads a browser of its own
+install_browser_driver() {
+  [ "${1:-}" = "" ] || return 0
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+  [ -d "$dir/node_modules/playwright-core" ] && return 0
+  command -v npm >/dev/null 2>&1 || return 0
+  echo "install-deps: npm ci in tests/browser (playwright-core)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  install_browser_driver "${1:-}"
+  exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: missing packages: ${missing[*]}" >&2
@@ -33,3 +51,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_browser_driver "${1:-}"

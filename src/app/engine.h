@@ -68,6 +68,8 @@ public:
     const std::string& model_path() const { return model_path_; }
     const StableDiffusionModel& model();
     const LatentPreview& preview();
+    // Fit the preview to a finished picture of the resident model (its latents and decoded image).
+    void refit_preview(const Tensor& latents, const Tensor& image) { preview_ = LatentPreview::fit(latents, image); }
 
     // What the folders hold: (name, path) for each checkpoint, LoRA, embedding, hypernetwork, ControlNet, VAE.
     using Listing = std::vector<std::pair<std::string, std::string>>;

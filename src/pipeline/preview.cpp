@@ -4,51 +4,57 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "core/rng.h"
+#include <random>
 
 namespace sdref {
 
 LatentPreview LatentPreview::fit(const StableDiffusionModel& model) {
-    const int64_t z = model.vae().latent_channels(), n = 16, coarse = 4, s = 8;
-    // a smooth field: 4x4 Gaussian noise, bilinearly upsampled to 16x16 (decoded, it looks more like an image
-    // than white noise does, and the map is fitted where real latents live)
-    TorchGenerator gen(0);
-    const Tensor seeds = gen.randn({z, coarse, coarse});
-    Tensor latents({z, n, n});
-    for (int64_t c = 0; c < z; ++c)
-        for (int64_t y = 0; y < n; ++y)
-            for (int64_t x = 0; x < n; ++x) {
-                const float fy = float(y) * float(coarse - 1) / float(n - 1), fx = float(x) * float(coarse - 1) / float(n - 1);
-                const int64_t y0 = std::min(int64_t(fy), coarse - 2), x0 = std::min(int64_t(fx), coarse - 2);
-                const float wy = fy - float(y0), wx = fx - float(x0);
-                auto at = [&](int64_t yy, int64_t xx) { return seeds[(c * coarse + yy) * coarse + xx]; };
-                latents[(c * n + y) * n + x] = (1 - wy) * ((1 - wx) * at(y0, x0) + wx * at(y0, x0 + 1)) +
-                                               wy * ((1 - wx) * at(y0 + 1, x0) + wx * at(y0 + 1, x0 + 1));
+    const int64_t z = model.vae().latent_channels(), n = 16, s = 8, W = n * s, blocks = 4;
+    // a picture of 4x4 flat patches of random colours, each with a gentle gradient: encoded by the VAE, its latents
+    // are the kind a finished picture has, and every latent pixel's colour is known
+    std::mt19937 gen(0);
+    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+    std::vector<float> colours(size_t(blocks * blocks * 3));
+    for (float& c : colours) c = uniform(gen);
+    Tensor image({3, W, W});
+    for (int64_t y = 0; y < W; ++y)
+        for (int64_t x = 0; x < W; ++x) {
+            const int64_t b = (y * blocks / W) * blocks + x * blocks / W;
+            const float ramp = 0.15f * (float(x % (W / blocks)) / float(W / blocks) - 0.5f);
+            for (int64_t c = 0; c < 3; ++c) {
+                const float v = std::min(std::max(colours[size_t(b * 3 + c)] + ramp, 0.0f), 1.0f);
+                image[(c * W + y) * W + x] = 2 * v - 1;
             }
-    Tensor scaled = latents;
-    for (int64_t i = 0; i < scaled.numel(); ++i) scaled[i] /= model.info().vae_scale;
-    const Tensor image = model.vae().decode(scaled);  // [3, n*s, n*s] in about [-1, 1]
+        }
+    Tensor latents = model.vae().encode(image).mean;  // [z, n, n]
     model.release_vae();
-    if (image.dim(1) != n * s || image.dim(2) != n * s) fail("latent preview: the VAE does not upsample by 8");
+    if (latents.dim(1) != n || latents.dim(2) != n) fail("latent preview: the VAE does not downsample by 8");
+    for (int64_t i = 0; i < latents.numel(); ++i) latents[i] *= model.info().vae_scale;
+    for (int64_t i = 0; i < image.numel(); ++i) image[i] = image[i] / 2 + 0.5f;  // the [0, 1] of a decoded picture
+    return fit(latents, image);
+}
 
+LatentPreview LatentPreview::fit(const Tensor& latents, const Tensor& image) {
+    const int64_t z = latents.dim(0), h = latents.dim(1), w = latents.dim(2), s = 8, W = image.dim(2);
+    if (image.dim(1) != h * s || W != w * s) fail("latent preview: the image is not 8 times the latents' size");
     // least squares per colour: minimise sum (w . [l, 1] - target)^2, normal equations (X^T X + eps I) w = X^T t
-    const int64_t k = z + 1, W = n * s;
+    const int64_t k = z + 1;
     std::vector<double> xtx(size_t(k * k), 0.0), xty(size_t(3 * k), 0.0);
-    for (int64_t y = 0; y < n; ++y)
-        for (int64_t x = 0; x < n; ++x) {
+    for (int64_t y = 0; y < h; ++y)
+        for (int64_t x = 0; x < w; ++x) {
             std::vector<double> row(size_t(k), 1.0);
-            for (int64_t c = 0; c < z; ++c) row[size_t(c)] = latents[(c * n + y) * n + x];
+            for (int64_t c = 0; c < z; ++c) row[size_t(c)] = latents[(c * h + y) * w + x];
             for (int64_t a = 0; a < k; ++a)
                 for (int64_t b = 0; b < k; ++b) xtx[size_t(a * k + b)] += row[size_t(a)] * row[size_t(b)];
             for (int64_t ch = 0; ch < 3; ++ch) {
                 double mean = 0;
                 for (int64_t dy = 0; dy < s; ++dy)
                     for (int64_t dx = 0; dx < s; ++dx) mean += image[(ch * W + y * s + dy) * W + x * s + dx];
-                mean = (mean / double(s * s)) / 2 + 0.5;  // [-1, 1] -> [0, 1]
+                mean = mean / double(s * s);
                 for (int64_t a = 0; a < k; ++a) xty[size_t(ch * k + a)] += row[size_t(a)] * mean;
             }
         }
-    for (int64_t a = 0; a < k; ++a) xtx[size_t(a * k + a)] += 1e-6 * double(n * n);
+    for (int64_t a = 0; a < k; ++a) xtx[size_t(a * k + a)] += 1e-6 * double(h * w);
     LatentPreview p;
     p.channels = z;
     p.weights.assign(size_t(3 * k), 0.0f);

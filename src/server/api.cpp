@@ -101,6 +101,8 @@ json parse_body(const std::string& body) {
         j = json::parse(body);
     } catch (const json::parse_error& e) {
         throw ApiError{400, "", std::string("the body is not valid JSON (byte ") + std::to_string(e.byte) + ")"};
+    } catch (const json::exception& e) {  // a number too large for a double (found by fuzz_api)
+        throw ApiError{400, "", std::string("the body is not usable JSON: ") + e.what()};
     }
     if (!j.is_object()) throw ApiError{400, "", "the body must be a JSON object"};
     return j;

@@ -74,6 +74,7 @@ struct Server::Impl {
     Engine engine;
     httplib::Server http;
     int port = 0;
+    socket_t listen_socket = INVALID_SOCKET;
 
     // the queue: tasks run in order on the worker thread, each one a whole request
     std::mutex queue_mutex;
@@ -191,6 +192,7 @@ struct Server::Impl {
                 if (interrupt) throw Interrupted{};
             });
             *interrupted = interrupt;
+            if (!out.empty()) engine.refit_preview(out.back().latents, out.back().timings.image);
             if (r.model.empty()) r.model = std::filesystem::path(engine.model_path()).stem().string();
             return out;
         });
@@ -268,6 +270,12 @@ struct Server::Impl {
     }
 
     void routes() {
+        // Debian's cpp-httplib listens with a backlog of 5: a burst of connections overflows it and some are
+        // dropped. Its socket-options hook sees the listening socket, so bind() can widen the backlog afterwards.
+        http.set_socket_options([this](socket_t sock) {
+            httplib::default_socket_options(sock);
+            listen_socket = sock;
+        });
         http.set_payload_max_length(size_t(options.max_body_mb) << 20);
         // A thread per waiting request (plus some for /progress): the queue, not the thread pool, bounds them
         const size_t threads = size_t(options.max_queue) + 8;
@@ -295,6 +303,7 @@ struct Server::Impl {
             res.set_content(web_page(), "text/html; charset=utf-8");
             res.set_header("Content-Security-Policy", "default-src 'self' data: blob: 'unsafe-inline'");
         });
+        http.Get("/favicon.ico", [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
         http.Get("/sdref/v1/params", guarded([](const httplib::Request&, httplib::Response& res) { send(res, api::params_table()); }));
 
         auto txt2img = [this](bool img2img) {
@@ -427,6 +436,7 @@ int Server::bind() {
     if (impl_->options.port == 0) impl_->port = impl_->http.bind_to_any_port(impl_->options.listen);
     else if (impl_->http.bind_to_port(impl_->options.listen, int(impl_->options.port))) impl_->port = int(impl_->options.port);
     else impl_->port = -1;
+    if (impl_->port > 0 && impl_->listen_socket != INVALID_SOCKET) ::listen(impl_->listen_socket, SOMAXCONN);
     if (impl_->port <= 0) fail("--listen ", impl_->options.listen, " --port ", impl_->options.port, ": cannot listen there (in use, or not an address of this machine)");
     return impl_->port;
 }

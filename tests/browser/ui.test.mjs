@@ -1,0 +1,108 @@
+// The web page end to end in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
+// start `sdref serve` with the demo model on a free port, fill the form, generate, watch the progress bar move
+// and the image arrive, inpaint with a painted mask, interrupt a long run, and check the page at phone width.
+// Screenshots go to OUT_DIR (build/). Usage: node ui.test.mjs SDREF_BINARY OUT_DIR
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const [sdref, outDir] = process.argv.slice(2);
+if (!sdref || !outDir) throw new Error("usage: node ui.test.mjs SDREF_BINARY OUT_DIR");
+const failures = [];
+const check = (ok, what) => { if (!ok) failures.push(what); console.log((ok ? "ok   " : "FAIL ") + what); };
+
+// the server, on a port the system picks
+const server = spawn(sdref, ["serve", "--port", "0", "-t", "2"], { stdio: ["ignore", "pipe", "inherit"] });
+const url = await new Promise((resolve, reject) => {
+  let text = "";
+  server.stdout.on("data", (d) => { text += d; const m = text.match(/on (http:\/\/[^ \n]+)/); if (m) resolve(m[1]); });
+  server.on("exit", (code) => reject(new Error("sdref serve exited with " + code)));
+  setTimeout(() => reject(new Error("sdref serve did not start in 30 s")), 30000);
+});
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.waitForFunction(() => document.getElementById("status").textContent === "ready", null, { timeout: 30000 });
+  check(await page.locator("#sampler_name option").count() >= 10, "the sampler list comes from the server");
+
+  // txt2img: the progress bar must be seen part-way, then the image must appear in the gallery
+  await page.fill("#prompt", "a blue square on a white background");
+  await page.fill("#steps", "80");
+  await page.fill("#seed", "7");
+  await page.click("#generate");
+  const seen = new Set();
+  const t0 = Date.now();
+  while (Date.now() - t0 < 60000) {
+    seen.add(await page.locator("#progress").evaluate((p) => p.value));
+    if (await page.locator("#gallery figure").count() > 0) break;
+    await page.waitForTimeout(50);
+  }
+  const partway = [...seen].filter((v) => v > 0 && v < 100);
+  check(partway.length >= 2, `the progress bar moved (values seen: ${[...seen].sort((a, b) => a - b).join(" ")})`);
+  check(await page.locator("#gallery figure").count() === 1, "the image appeared in the gallery");
+  const size = await page.locator("#gallery figure img").first().evaluate((img) => img.decode().then(() => [img.naturalWidth, img.naturalHeight]));
+  check(size[0] > 0 && size[1] > 0, `the image decodes (${size[0]}x${size[1]})`);
+  const caption = await page.locator("#gallery figcaption").first().textContent();
+  check(caption.includes("Steps: 80") && caption.includes("Seed: 7"), "its parameters are shown: " + caption.replace(/\n/g, " | "));
+  const href = await page.locator("#gallery a[download]").first().getAttribute("href");
+  const png = Buffer.from(href.split(",")[1], "base64");
+  check(png.includes(Buffer.from("tEXtparameters")), "the download is a PNG with its parameters");
+  await page.screenshot({ path: `${outDir}/web-ui.png`, fullPage: true });
+
+  // reuse settings: the PNG's parameters back into the form (through PNG Info)
+  await page.fill("#steps", "5");
+  await page.click("#gallery figure .actions button");
+  await page.waitForFunction(() => document.getElementById("steps").value === "80", null, { timeout: 10000 });
+  check(true, "reuse settings restores steps from the PNG");
+
+  // inpainting: an init image, a stroke painted on the mask canvas
+  const init = Buffer.from(href.split(",")[1], "base64");
+  writeFileSync(`${outDir}/web-ui-init.png`, init);
+  await page.click("#tab-img2img");
+  await page.setInputFiles("#init-file", `${outDir}/web-ui-init.png`);
+  await page.waitForFunction(() => document.getElementById("width").value === "64", null, { timeout: 10000 });
+  const box = await page.locator("#mask-canvas").boundingBox();
+  await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.5);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.5, { steps: 8 });
+  await page.mouse.up();
+  await page.fill("#steps", "10");
+  await page.click("#generate");
+  await page.waitForFunction(() => document.querySelectorAll("#gallery figure").length === 2, null, { timeout: 60000 });
+  const inpaint = await page.locator("#gallery figcaption").first().textContent();
+  check(inpaint.includes("Denoising strength"), "the inpainting result arrived: " + inpaint.replace(/\n/g, " | "));
+
+  // interrupt a long run
+  await page.click("#tab-txt2img");
+  await page.fill("#steps", "1000");
+  await page.click("#generate");
+  await page.waitForFunction(() => document.getElementById("progress").value > 0, null, { timeout: 30000 });
+  await page.click("#interrupt");
+  await page.waitForFunction(() => /interrupted/.test(document.getElementById("status").textContent), null, { timeout: 30000 });
+  check(true, "interrupt stops a run");
+  check(errors.length === 0, "no script errors: " + errors.join("; "));
+
+  // phone width: nothing wider than the screen
+  const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
+  await phone.goto(url);
+  await phone.waitForFunction(() => document.getElementById("status").textContent === "ready", null, { timeout: 30000 });
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, `fits a 390 px wide phone (overflow ${overflow} px)`);
+  await phone.screenshot({ path: `${outDir}/web-ui-phone.png`, fullPage: true });
+} finally {
+  await browser.close();
+  server.kill("SIGTERM");
+}
+if (failures.length) {
+  console.error(`${failures.length} check(s) failed`);
+  process.exit(1);
+}
+console.log("web page: all checks passed");
