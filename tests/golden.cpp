@@ -91,4 +91,12 @@ void check_close(const std::string& what, const float* got, const float* ref, si
 
 namespace sdref::test {
 std::string read_bytes(const std::string& path) { return read_text_file(path); }
+Image image_from_u8(const Tensor& u8) {
+    const int64_t H = u8.dim(1), W = u8.dim(2);
+    Image image{int(W), int(H), 3, std::vector<uint8_t>(size_t(3 * H * W))};
+    for (int64_t k = 0; k < 3; ++k)
+        for (int64_t i = 0; i < H * W; ++i) image.pixels[size_t(i * 3 + k)] = uint8_t(u8[k * H * W + i]);
+    return image;
+}
+
 }  // namespace sdref::test

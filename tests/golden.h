@@ -7,6 +7,7 @@
 
 #include "core/tensor.h"
 #include "io/json.h"
+#include "pipeline/image.h"
 
 namespace sdref::test {
 
@@ -29,6 +30,8 @@ Run run_binary(const std::string& binary, const std::string& args);  // another 
 std::string quote(const std::string& s);
 // A fresh scratch folder for one test (removed and recreated).
 std::string scratch_dir(const std::string& name);
+// A golden uint8 picture stored as floats [3, H, W] (control_image_u8) as an RGB image.
+Image image_from_u8(const Tensor& u8);
 // Parse a JSON file or string; errors name the source.
 Json load_json_file(const std::string& path);
 

@@ -447,11 +447,7 @@ TEST_CASE("sdref --control-net draws the ControlNet golden; the control image mu
     const std::string dir = test::scratch_dir("cli-controlnet");
     const SafetensorsFile g(test::golden_v2_path("pipe_controlnet_ddim.safetensors"));
     const Json c = Json::parse(g.meta("call"), "call");
-    const Tensor u8 = g.load_f32("control_image_u8");
-    const int64_t H = u8.dim(1), W = u8.dim(2);
-    Image control{int(W), int(H), 3, std::vector<uint8_t>(size_t(3 * H * W))};
-    for (int64_t k = 0; k < 3; ++k)
-        for (int64_t i = 0; i < H * W; ++i) control.pixels[size_t(i * 3 + k)] = uint8_t(u8[k * H * W + i]);
+    const Image control = test::image_from_u8(g.load_f32("control_image_u8"));
     write_png(dir + "/control.png", control);
     const std::string args = "-m " + quote(test::golden_path("tiny-sd1.safetensors")) + " -p " + quote(c.at("prompt").as_string()) + " -n " +
                              quote(c.at("negative_prompt").as_string()) + " -W " + std::to_string(c.at("width").as_int()) + " -H " +

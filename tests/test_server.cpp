@@ -390,11 +390,8 @@ TEST_CASE("sdref serve: img2img with a mask; inpainting_fill and inpainting_mask
 TEST_CASE("sdref serve: a ControlNet unit in alwayson_scripts draws what --control-net draws", "[server][controlnet][golden]") {
     const SafetensorsFile g(test::golden_v2_path("pipe_controlnet_ddim.safetensors"));
     const Json c = Json::parse(g.meta("call"), "call");
-    const Tensor u8 = g.load_f32("control_image_u8");
-    const int64_t H = u8.dim(1), W = u8.dim(2);
-    Image control{int(W), int(H), 3, std::vector<uint8_t>(size_t(3 * H * W))};
-    for (int64_t k = 0; k < 3; ++k)
-        for (int64_t i = 0; i < H * W; ++i) control.pixels[size_t(i * 3 + k)] = uint8_t(u8[k * H * W + i]);
+    const Image control = test::image_from_u8(g.load_f32("control_image_u8"));
+    const int64_t H = control.height, W = control.width;
     const std::string dir = test::scratch_dir("server-controlnet");
     write_png(dir + "/control.png", control);
     Folders f;
