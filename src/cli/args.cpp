@@ -1,7 +1,6 @@
 #include "cli/args.h"
 
 #include <cerrno>
-#include <cmath>
 #include <cstdlib>
 
 #include "core/error.h"
@@ -24,22 +23,6 @@ long long Args::int_value(const std::string& flag) {
     const long long n = std::strtoll(v.c_str(), &end, 10);
     if (v.empty() || *end != '\0' || errno == ERANGE) fail(flag, ": \"", v, "\" is not an integer");
     return n;
-}
-
-long long Args::int_value(const std::string& flag, long long lo, long long hi) {
-    const long long n = int_value(flag);
-    if (n < lo || n > hi) fail(flag, " must be between ", lo, " and ", hi, ", got ", n);
-    return n;
-}
-
-double Args::number_value(const std::string& flag, double lo, double hi, bool lo_open) {
-    const std::string v = value(flag);
-    char* end = nullptr;
-    const double x = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || !std::isfinite(x)) fail(flag, ": \"", v, "\" is not a number");
-    if (x < lo || (lo_open && x == lo) || x > hi)
-        fail(flag, " must be ", lo_open ? "above " : "between ", lo, lo_open ? " and at most " : " and ", hi, ", got ", v);
-    return x;
 }
 
 }  // namespace sdref::cli

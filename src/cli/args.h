@@ -1,5 +1,5 @@
-// args.h: the small argument reader shared by the sdref subcommands. A bad flag or value is an sdref::Error
-// naming the flag.
+// args.h: the small argument reader shared by the sdref subcommands (values are checked by the parameter tables
+// of src/app/params.h). A bad flag or value is an sdref::Error naming the flag.
 #pragma once
 
 #include <string>
@@ -17,10 +17,6 @@ public:
     // The value after flag `flag` (already consumed); errors when it is missing.
     std::string value(const std::string& flag);
     long long int_value(const std::string& flag);
-    // The same, which must lie in [lo, hi]: else an error naming the flag and the range.
-    long long int_value(const std::string& flag, long long lo, long long hi);
-    // A finite number in [lo, hi] (lo_open: in (lo, hi]).
-    double number_value(const std::string& flag, double lo, double hi, bool lo_open = false);
 
 private:
     std::vector<std::string> args_;
