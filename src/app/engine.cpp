@@ -19,13 +19,6 @@ namespace sdref {
 
 namespace {
 
-const char* const kWeightExtensions[] = {".safetensors", ".ckpt", ".pt", ".pth", ".bin"};
-
-bool has_weight_extension(const std::filesystem::path& p) {
-    const std::string ext = p.extension().string();
-    return std::any_of(std::begin(kWeightExtensions), std::end(kWeightExtensions), [&](const char* e) { return ext == e; });
-}
-
 // "name.safetensors [0123abcd]" (A1111's model titles) -> "name.safetensors"
 std::string without_hash(const std::string& name) {
     const size_t open = name.rfind(" [");
@@ -60,13 +53,6 @@ void fill_masked(Image& image, const Image& mask) {
             for (int c = 0; c < 3; ++c) image.pixels[i * 3 + size_t(c)] = uint8_t(std::nearbyint(sum[c] / double(kept)));
 }
 
-std::string stem_of(const std::string& path) {
-    std::string p = path;
-    while (p.size() > 1 && p.back() == '/') p.pop_back();
-    const std::filesystem::path f(p);
-    return has_weight_extension(f) ? f.stem().string() : f.filename().string();
-}
-
 }  // namespace
 
 Engine::Engine(EngineOptions options) : options_(std::move(options)) {}
@@ -80,8 +66,8 @@ Engine::Listing Engine::listing(const std::string& folder, bool with_folders) {
     for (const auto& e : it) {
         const std::filesystem::path& p = e.path();
         if (p.filename().string().empty() || p.filename().string()[0] == '.') continue;
-        if ((e.is_regular_file() && has_weight_extension(p)) || (with_folders && e.is_directory()))
-            out.emplace_back(stem_of(p.string()), p.string());
+        if ((e.is_regular_file() && has_weight_extension(p.string())) || (with_folders && e.is_directory()))
+            out.emplace_back(model_name_of(p.string()), p.string());
     }
     std::sort(out.begin(), out.end());
     return out;
@@ -125,7 +111,7 @@ std::string Engine::addon_parameters(const CheckpointOverrides& o) {
         out += ", VAE hash: " + hash(o.vae, false).substr(0, 10) + ", VAE: " + std::filesystem::path(o.vae).filename().string();
     auto hashes = [&](const std::vector<std::string>& files, bool addnet) {
         std::string list;
-        for (const std::string& f : files) list += (list.empty() ? "" : ", ") + stem_of(f) + ": " + hash(f, addnet).substr(0, 12);
+        for (const std::string& f : files) list += (list.empty() ? "" : ", ") + model_name_of(f) + ": " + hash(f, addnet).substr(0, 12);
         return "\"" + list + "\"";
     };
     std::vector<std::string> loras;
@@ -135,7 +121,7 @@ std::string Engine::addon_parameters(const CheckpointOverrides& o) {
     if (!o.embeddings.empty()) out += ", TI hashes: " + hashes(o.embeddings, false);
     if (!o.hypernetworks.empty()) {
         const auto& [file, strength] = o.hypernetworks.front();
-        out += ", Hypernet: " + stem_of(file) + ", Hypernet hash: " + hash(file, false).substr(0, 10) + ", Hypernet strength: " + cat(strength);
+        out += ", Hypernet: " + model_name_of(file) + ", Hypernet hash: " + hash(file, false).substr(0, 10) + ", Hypernet strength: " + cat(strength);
     }
     return out;
 }
@@ -167,7 +153,7 @@ const StableDiffusionModel& Engine::load(const std::string& path, const Checkpoi
 
 std::string Engine::model_named(const std::string& given, const std::string& what) const {
     const std::string name = without_hash(given), &d = options_.default_model;
-    if (!d.empty() && (name == stem_of(d) || name == std::filesystem::path(d).filename().string())) return d;
+    if (!d.empty() && (name == model_name_of(d) || name == std::filesystem::path(d).filename().string())) return d;
     return resolve(given, options_.folders.models, "--model-dir", what, true);
 }
 
@@ -374,9 +360,8 @@ std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::functio
         img.seed = int64_t(p.seed);
         std::string extra = addons;
         if (checker_) extra += img.nsfw ? ", Safety checker: flagged (image blacked out)" : ", Safety checker: passed";
-        img.parameters = png_parameters(r, img.seed, stem_of(model_path), extra);
-        img.latents = g.latents;
-        img.timings = std::move(g);
+        img.parameters = png_parameters(r, img.seed, model_name_of(model_path), extra);
+        img.result = std::move(g);
         out.push_back(std::move(img));
     }
     return out;

@@ -41,8 +41,7 @@ struct GeneratedImage {
     int64_t seed = 0;
     std::string parameters;  // A1111's infotext, for the PNG's "parameters" chunk
     bool nsfw = false;       // flagged by the safety checker (and blacked out)
-    Tensor latents;          // [4, h, w] before decoding
-    GenerationResult timings;
+    GenerationResult result; // latents [4, h, w] before decoding, the decoded image, timings
 };
 
 struct Progress {

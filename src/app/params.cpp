@@ -24,16 +24,6 @@ std::string lower(std::string s) {
     return s;
 }
 
-std::string stem(const std::string& path) {
-    std::string p = path;
-    while (p.size() > 1 && p.back() == '/') p.pop_back();
-    const std::filesystem::path f(p);
-    const std::string ext = f.extension().string();
-    for (const char* known : {".safetensors", ".ckpt", ".pt", ".pth", ".bin"})
-        if (ext == known) return f.stem().string();
-    return f.filename().string();
-}
-
 std::string sampler_png(const GenerationRequest& r) {
     std::string name = r.sampler;
     for (const SamplerNames& s : sampler_table())
@@ -42,8 +32,8 @@ std::string sampler_png(const GenerationRequest& r) {
 }
 std::string schedule_png(const GenerationRequest& r) { return r.scheduler == "trailing" ? "SGM Uniform" : ""; }
 std::string size_png(const GenerationRequest& r) { return cat(r.width, "x", r.height); }
-std::string refiner_png(const GenerationRequest& r) { return stem(r.refiner); }
-std::string control_model_png(const ControlRequest& c) { return stem(c.model); }
+std::string refiner_png(const GenerationRequest& r) { return model_name_of(r.refiner); }
+std::string control_model_png(const ControlRequest& c) { return model_name_of(c.model); }
 
 std::string normalize_module(const std::string& value, const std::string& name) {
     const std::string v = lower(value);
@@ -469,6 +459,20 @@ std::vector<std::pair<std::string, std::string>> parse_png_parameters(const std:
 }
 
 // ---- names ---------------------------------------------------------------------------------------------------
+
+bool has_weight_extension(const std::string& path) {
+    const std::string ext = std::filesystem::path(path).extension().string();
+    for (const char* known : {".safetensors", ".ckpt", ".pt", ".pth", ".bin"})
+        if (ext == known) return true;
+    return false;
+}
+
+std::string model_name_of(const std::string& path) {
+    std::string p = path;
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    const std::filesystem::path f(p);
+    return has_weight_extension(p) ? f.stem().string() : f.filename().string();
+}
 
 std::string normalize_sampler(const std::string& value, const std::string& name) {
     std::string v = lower(value);

@@ -122,6 +122,11 @@ std::vector<std::pair<std::string, std::string>> parse_png_parameters(const std:
 
 // ---- names -----------------------------------------------------------------------------------------------
 
+// Whether a file's extension is one weights come in (.safetensors, .ckpt, .pt, .pth, .bin).
+bool has_weight_extension(const std::string& path);
+// The name A1111 gives a model or add-on file: the file name without a weights extension (a folder: its name).
+std::string model_name_of(const std::string& path);
+
 // A sampler by sdref's, A1111's ("DPM++ 2M", "Euler a", "DPM++ 2M Karras") or k-diffusion's (k_euler_a) name:
 // sdref's name, with " karras" appended when A1111's name carries the schedule.
 std::string normalize_sampler(const std::string& value, const std::string& name);

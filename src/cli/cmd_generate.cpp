@@ -125,13 +125,13 @@ int cmd_generate(int argc, char** argv) {
         const std::string path = numbered(o.output, int64_t(b));
         write_png(path, img.image, {{"parameters", img.parameters}});
         if (!o.save_latents.empty()) {
-            Tensor l = img.latents;
+            Tensor l = img.result.latents;
             l.reshape({1, l.dim(0), l.dim(1), l.dim(2)});
             write_safetensors(numbered(o.save_latents, int64_t(b)), {make_record("latents", l)}, {{"parameters", img.parameters}});
         }
         std::fprintf(stderr, "wrote %s (seed %lld)\n", path.c_str(), (long long)img.seed);
         if (o.verbose) {
-            const GenerationResult& t = img.timings;
+            const GenerationResult& t = img.result;
             double total = 0;
             for (double s : t.step_seconds) total += s;
             std::fprintf(stderr, "text encoder %.3f s, sampling %.3f s (%zu U-Net steps, %.3f s/step), VAE decode %.3f s, peak memory %.0f MB\n",

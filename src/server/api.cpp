@@ -66,8 +66,6 @@ void refuse_unsupported(const json& body) {
         throw ApiError{422, "styles", "styles: saved styles are not supported by sdref (put the text in the prompt)"};
     if (body.contains("script_name") && body["script_name"].is_string() && !body["script_name"].get<std::string>().empty())
         throw ApiError{422, "script_name", "script_name: scripts are not supported by sdref"};
-    if (body.contains("init_images") && body.contains("mask") && body.contains("inpainting_fill") && !body["inpainting_fill"].is_number())
-        throw ApiError{422, "inpainting_fill", "inpainting_fill: expected 0, 1, 2 or 3"};
 }
 
 std::string b64_png(const Image& img, const std::string& parameters) {

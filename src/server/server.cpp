@@ -192,7 +192,7 @@ struct Server::Impl {
                 if (interrupt) throw Interrupted{};
             });
             *interrupted = interrupt;
-            if (!out.empty()) engine.refit_preview(out.back().latents, out.back().timings.image);
+            if (!out.empty()) engine.refit_preview(out.back().result.latents, out.back().result.image);
             if (r.model.empty()) r.model = std::filesystem::path(engine.model_path()).stem().string();
             return out;
         });
@@ -342,14 +342,13 @@ struct Server::Impl {
             if (!skip && busy && !preview.pixels.empty()) body["current_image"] = base64_encode(encode_png(preview));
             send(res, body);
         }));
-        http.Post("/sdapi/v1/interrupt", guarded([this](const httplib::Request&, httplib::Response& res) {
+        // skip: A1111 moves on to the next image of a batch; sdref's batches stop, as with interrupt
+        const auto stop_running = guarded([this](const httplib::Request&, httplib::Response& res) {
             interrupt = true;
             send(res, nullptr);
-        }));
-        http.Post("/sdapi/v1/skip", guarded([this](const httplib::Request&, httplib::Response& res) {
-            interrupt = true;
-            send(res, nullptr);
-        }));
+        });
+        http.Post("/sdapi/v1/interrupt", stop_running);
+        http.Post("/sdapi/v1/skip", stop_running);
 
         http.Get("/sdapi/v1/sd-models", guarded([this](const httplib::Request&, httplib::Response& res) {
             json list = json::array();
