@@ -1,6 +1,7 @@
 // bench_e2e.cpp: whole generations on a real-size checkpoint (build one with tools/make_random_checkpoint).
 //
 //   build/bench/sdref_bench_e2e MODEL.safetensors [--size 512] [--steps 2] [--threads 2] [--img2img] [--low-memory]
+//                                                  [--precision fp32|bf16]
 //
 // Prints the text-encoder time, seconds per sampling step (with classifier-free guidance: two U-Net calls), the
 // work of a step in GFLOP and the rate it ran at, the VAE decode time, with --img2img the VAE encode time, and the
@@ -19,7 +20,7 @@ using namespace sdref;
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: sdref_bench_e2e MODEL [--size N] [--steps N] [--threads N] [--img2img]\n");
+        std::fprintf(stderr, "usage: sdref_bench_e2e MODEL [--size N] [--steps N] [--threads N] [--img2img] [--low-memory] [--precision fp32|bf16]\n");
         return 2;
     }
     int size = 512, steps = 2;
@@ -30,14 +31,22 @@ int main(int argc, char** argv) {
         else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) kernels::set_num_threads(std::atoi(argv[++i]));
         else if (!std::strcmp(argv[i], "--img2img")) img2img = true;
         else if (!std::strcmp(argv[i], "--low-memory")) low_memory = true;
+        else if (!std::strcmp(argv[i], "--precision") && i + 1 < argc) {
+            const std::string v = argv[++i];
+            if (v != "fp32" && v != "bf16") return std::fprintf(stderr, "sdref_bench_e2e: --precision: fp32 or bf16, got %s\n", v.c_str()), 2;
+            if (v == "bf16" && !kernels::precision_supported(kernels::Precision::BF16))
+                return std::fprintf(stderr, "sdref_bench_e2e: --precision bf16: this CPU has no AVX512_BF16\n"), 2;
+            kernels::set_precision(v == "bf16" ? kernels::Precision::BF16 : kernels::Precision::FP32);
+        } else return std::fprintf(stderr, "sdref_bench_e2e: unknown argument %s\n", argv[i]), 2;
     }
     if (low_memory) return_freed_memory_at_once();
     else keep_freed_memory_for_reuse();
     try {
         const auto t0 = std::chrono::steady_clock::now();
         const StableDiffusionModel model = StableDiffusionModel::load(argv[1]);
-        std::printf("model %s (%s), %dx%d, %d steps, %d threads, %s%s\n", argv[1], model.info().family_name.c_str(), size, size, steps, kernels::num_threads(),
-                    kernels::cpu_isa_name(), low_memory ? ", --low-memory" : "");
+        std::printf("model %s (%s), %dx%d, %d steps, %d threads, %s, %s%s\n", argv[1], model.info().family_name.c_str(), size, size, steps,
+                    kernels::num_threads(), kernels::cpu_isa_name(), kernels::precision() == kernels::Precision::BF16 ? "bf16" : "fp32",
+                    low_memory ? ", --low-memory" : "");
         GenerationParams p;
         p.prompt = "a photograph of an astronaut riding a horse";
         p.width = p.height = size;

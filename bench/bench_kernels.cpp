@@ -62,7 +62,10 @@ void BM_GemmF32(benchmark::State& state) {
 }
 
 
-void BM_GemmF16Weights(benchmark::State& state) {
+// fp16 weights, the products in fp32 or (--precision bf16) in bf16
+void BM_GemmF16Weights(benchmark::State& state, Precision precision) {
+    if (!precision_supported(precision)) return state.SkipWithError("no bf16 instructions on this CPU");
+    set_precision(precision);
     const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
     const std::vector<float> x = random_floats(size_t(M * K), 1), wf = random_floats(size_t(N * K), 2);
     std::vector<uint16_t> w(wf.size());
@@ -70,7 +73,8 @@ void BM_GemmF16Weights(benchmark::State& state) {
     std::vector<float> y(size_t(M * N));
     for (auto _ : state) linear(M, N, K, x.data(), K, w.data(), ElemType::F16, y.data(), N);
     set_flops(state, 2.0 * double(M * N * K));
-    state.SetLabel(best_micro_kernel().name);
+    state.SetLabel(best_micro_kernel(precision)->name);
+    set_precision(Precision::FP32);
 }
 
 
@@ -91,7 +95,9 @@ void BM_OpenBlasSgemm(benchmark::State& state) {
 
 // 3x3 convolutions of SD 1.5 at 512x512 (fp16 weights): U-Net 320->320 at 64x64, 640->640 at 32x32, and the
 // VAE decoder's 128->128 at 512x512.
-void BM_Conv3x3F16(benchmark::State& state) {
+void BM_Conv3x3F16(benchmark::State& state, Precision precision) {
+    if (!precision_supported(precision)) return state.SkipWithError("no bf16 instructions on this CPU");
+    set_precision(precision);
     const int64_t C = state.range(0), HW = state.range(1);
     const Conv2dShape s{C, HW, HW, C, 3, 1, 1};
     const std::vector<float> in = random_floats(size_t(C * HW * HW), 3), wf = random_floats(size_t(C * C * 9), 4);
@@ -102,9 +108,11 @@ void BM_Conv3x3F16(benchmark::State& state) {
     ep.row_bias = bias.data();
     for (auto _ : state) conv2d(s, in.data(), w.data(), ElemType::F16, out.data(), ep);
     set_flops(state, 2.0 * double(C * C * 9) * double(HW * HW));
-    state.SetLabel(best_micro_kernel().name);
+    state.SetLabel(best_micro_kernel(precision)->name);
+    set_precision(Precision::FP32);
 }
-BENCHMARK(BM_Conv3x3F16)->Args({320, 64})->Args({640, 32})->Args({128, 512})->ArgNames({"C", "HW"})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Conv3x3F16, fp32, Precision::FP32)->Args({320, 64})->Args({640, 32})->Args({128, 512})->ArgNames({"C", "HW"})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Conv3x3F16, bf16, Precision::BF16)->Args({320, 64})->Args({640, 32})->Args({128, 512})->ArgNames({"C", "HW"})->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // Fused attention: SD 1.5 self-attention at 64x64 (8 heads, 4096 x 4096, d = 40), at 32x32 (d = 80), at 16x16
 // (d = 160), and cross-attention to the 77 text tokens. FLOPs = 4 heads N_q N_k d (the two products).
@@ -164,12 +172,13 @@ public:
         int gemm_count = 0;
         for (const auto& shape : kGemmShapes) {
             const std::string args = shape_args(shape);
-            const double f32 = get("BM_GemmF32", args), f16 = get("BM_GemmF16Weights", args),
-                         blas = get("BM_OpenBlasSgemm", args);
+            const double f32 = get("BM_GemmF32", args), f16 = get("BM_GemmF16Weights/fp32", args),
+                         bf16 = get("BM_GemmF16Weights/bf16", args), blas = get("BM_OpenBlasSgemm", args);
             if (f32 <= 0 && blas <= 0) continue;  // filtered out
             if (f32 > 0) gemm_sum += f32, ++gemm_count;
-            std::printf("  GEMM %-20s fp32 %6.1f  fp16 weights %6.1f (%s fp32)  OpenBLAS %6.1f  fp32 / OpenBLAS %s\n",
-                        args.c_str(), f32 * 1e-9, f16 * 1e-9, ratio(f16, f32).c_str(), blas * 1e-9, ratio(f32, blas).c_str());
+            std::printf("  GEMM %-20s fp32 %6.1f  fp16 weights %6.1f (%s fp32)  bf16 %6.1f (%s fp32)  OpenBLAS %6.1f  fp32 / OpenBLAS %s\n",
+                        args.c_str(), f32 * 1e-9, f16 * 1e-9, ratio(f16, f32).c_str(), bf16 * 1e-9, ratio(bf16, f32).c_str(),
+                        blas * 1e-9, ratio(f32, blas).c_str());
         }
         for (const auto& shape : kOtherGemmShapes) {
             const std::string args = shape_args(shape);
@@ -182,7 +191,7 @@ public:
         const double gemm_mean = gemm_sum / gemm_count;
         std::printf("  mean fp32 GEMM rate %.1f; against it:\n", gemm_mean * 1e-9);
         for (const auto& [key, rate] : rates_)
-            if (key.first == "BM_Conv3x3F16" || key.first == "BM_Attention")
+            if (key.first.rfind("BM_Conv3x3F16", 0) == 0 || key.first == "BM_Attention")
                 std::printf("  %-15s %-22s %6.1f  %s x GEMM\n", key.first.c_str(), key.second.c_str(), value(rate) * 1e-9,
                             ratio(value(rate), gemm_mean).c_str());
     }
@@ -223,7 +232,10 @@ int main(int argc, char** argv) {
     };
     for (const auto& shape : kGemmShapes) {
         add("BM_GemmF32", BM_GemmF32, shape);
-        add("BM_GemmF16Weights", BM_GemmF16Weights, shape);
+        benchmark::RegisterBenchmark("BM_GemmF16Weights/fp32", BM_GemmF16Weights, Precision::FP32)->Args({shape[0], shape[1], shape[2]})
+            ->ArgNames({"M", "N", "K"})->UseRealTime()->Unit(benchmark::kMillisecond);
+        benchmark::RegisterBenchmark("BM_GemmF16Weights/bf16", BM_GemmF16Weights, Precision::BF16)->Args({shape[0], shape[1], shape[2]})
+            ->ArgNames({"M", "N", "K"})->UseRealTime()->Unit(benchmark::kMillisecond);
 #ifdef SDREF_WITH_OPENBLAS
         add("BM_OpenBlasSgemm", BM_OpenBlasSgemm, shape);
 #endif

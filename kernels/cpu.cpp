@@ -21,12 +21,15 @@ CpuFeatures detect() {
     f.avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
     f.avx512 = f.avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    // AVX512_BF16: CPUID leaf 7 subleaf 1, EAX bit 5 (GCC 12's __builtin_cpu_supports has no name for it)
+    f.avx512_bf16 = f.avx512 && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));
 #elif defined(__aarch64__)
     f.neon = true;
 #endif
     const char* cap = std::getenv("SDREF_ISA");
     if (cap && std::strcmp(cap, "scalar") == 0) f = CpuFeatures{};
-    if (cap && std::strcmp(cap, "avx2") == 0) f.avx512 = false;
+    if (cap && std::strcmp(cap, "avx2") == 0) f.avx512 = f.avx512_bf16 = false;
+    if (cap && std::strcmp(cap, "avx512") == 0) f.avx512_bf16 = false;
     return f;
 }
 

@@ -2,7 +2,7 @@
 //
 // Every SIMD kernel is compiled for its own ISA in its own file (convert_f16c.cpp, ...) and chosen at run time
 // from these flags, so one binary runs on any x86-64 or aarch64 machine and takes the fastest path it has.
-// SDREF_ISA=scalar|avx2|avx512 in the environment caps the choice (tests use it to compare the paths).
+// SDREF_ISA=scalar|avx2|avx512|avx512bf16 in the environment caps the choice (tests use it to compare the paths).
 #pragma once
 
 namespace sdref::kernels {
@@ -10,6 +10,7 @@ namespace sdref::kernels {
 struct CpuFeatures {
     bool avx2 = false;     // x86: AVX2 with FMA3 and F16C (Haswell and later)
     bool avx512 = false;   // x86: AVX-512 F, BW, DQ, VL (Skylake-SP and later)
+    bool avx512_bf16 = false;  // x86: AVX512_BF16 on top of that (Cooper Lake, Sapphire Rapids, Zen 4 and later)
     bool neon = false;     // aarch64: Advanced SIMD with fp16 conversion (every aarch64 core)
 };
 

@@ -35,10 +35,11 @@ namespace sdref::kernels {
 namespace {
 
 int g_threads = 0;
+Precision g_precision = Precision::FP32;
 
 // Packing buffers, one set per thread (OpenMP keeps its threads, so they are allocated once per process).
 struct ThreadBuffers {
-    ScratchFloats a, b;
+    ScratchFloats a, b, fp32;  // fp32: panels before their conversion to bf16
 };
 ThreadBuffers& thread_buffers() {
     static thread_local ThreadBuffers buffers;
@@ -47,6 +48,29 @@ ThreadBuffers& thread_buffers() {
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 int64_t ceil_div(int64_t x, int64_t d) { return (x + d - 1) / d; }
+
+// The size of one packed panel of kc steps, in floats (a bf16 panel: pairs of steps, two values per float's bytes).
+int64_t panel_floats(const MicroKernelInfo& uk, int64_t kc, int width) {
+    return uk.panel == PanelType::F32 ? kc * width : (kc + 1) / 2 * width;
+}
+
+// An operand packed for a micro-kernel: fp32 panels straight from the source, or (bf16 kernels) fp32 panels
+// a few at a time into a scratch buffer that stays in L2, each then converted into the kernel's layout.
+struct Packer {
+    const MicroKernelInfo& uk;
+    const PanelSource& src;
+    void pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w, int width) const {
+        if (uk.panel == PanelType::F32) return src.pack(dst, k0, kc, w0, w, width);
+        const int64_t group = std::max<int64_t>(1, (int64_t(64) << 10) / (kc * width));  // panels per 256 KB
+        float* const tmp = thread_buffers().fp32.get(size_t(group * kc * width));
+        for (int64_t q0 = 0; q0 * width < w; q0 += group) {
+            const int64_t cols = std::min(group * width, w - q0 * width);
+            src.pack(tmp, k0, kc, w0 + q0 * width, cols, width);
+            for (int64_t q = 0; q * width < cols; ++q)
+                uk.to_panel(tmp + q * kc * width, dst + (q0 + q) * panel_floats(uk, kc, width), kc, width);
+        }
+    }
+};
 
 bool has_epilogue(const GemmEpilogue& ep) {
     return ep.row_bias || ep.col_bias || ep.activation != Activation::None || ep.residual;
@@ -87,7 +111,7 @@ void macro_kernel(const MicroKernelInfo& uk, const MacroTask& t, float* c, int64
     alignas(64) float edge[32 * 32];  // scratch tile for partial tiles (MR, NR <= 32)
     for (int64_t jp = 0; jp * NR < t.nc; ++jp) {
         const int64_t j = t.j0 + jp * NR, n = std::min<int64_t>(NR, t.nc - jp * NR);
-        const float* b_panel = t.b + jp * t.kc * NR;
+        const float* b_panel = t.b + jp * panel_floats(uk, t.kc, NR);
         for (int64_t ip = 0; ip * MR < t.mc; ++ip) {
             const int64_t i = t.i0 + ip * MR, m = std::min<int64_t>(MR, t.mc - ip * MR);
             const float* a_panel = t.a + ip * t.a_stride;
@@ -135,8 +159,8 @@ RowBlocks plan_row_blocks(const MicroKernelInfo& uk, int64_t M, int threads) {
     return {count, panels, uk.mr};
 }
 
-void gemm_tall(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const PanelSource& a, const PanelSource& b,
-               float* c, int64_t ldc, const GemmEpilogue& ep) {
+void gemm_tall(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const Packer& a, const Packer& b, float* c,
+               int64_t ldc, const GemmEpilogue& ep) {
     const Blocks bl = plan_blocks(uk, M, K);
     const RowBlocks rows = plan_row_blocks(uk, M, num_threads());
     const int NR = uk.nr;
@@ -144,7 +168,7 @@ void gemm_tall(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
     const int64_t nc_max = std::min<int64_t>(uk.nc, std::max<int64_t>(NR, (int64_t(2) << 20) / K / NR * NR));
     const int64_t NC = round_up(ceil_div(N, ceil_div(N, nc_max)), NR);  // even blocks: N = 1280 as 2 x 640
     const int64_t n_panels = NC / NR;
-    const int64_t b_block = bl.KC * NC;  // floats per K block of the B block
+    const int64_t b_block = panel_floats(uk, bl.KC, int(NC));  // floats per K block of the B block
     float* const bp = thread_buffers().b.get(size_t(bl.k_blocks * b_block));
     const int threads = int(std::min<int64_t>(num_threads(), std::max(rows.count, n_panels)));
 
@@ -156,7 +180,7 @@ void gemm_tall(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
 #pragma omp for schedule(static)
             for (int64_t p = 0; p < bl.k_blocks * nc_panels; ++p) {
                 const int64_t kb = p / nc_panels, jp = p % nc_panels, pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
-                b.pack(bp + kb * b_block + jp * kc * NR, pc, kc, jc + jp * NR, std::min<int64_t>(NR, nc - jp * NR), NR);
+                b.pack(bp + kb * b_block + jp * panel_floats(uk, kc, NR), pc, kc, jc + jp * NR, std::min<int64_t>(NR, nc - jp * NR), NR);
             }
 #pragma omp for schedule(dynamic)
             for (int64_t ib = 0; ib < rows.count; ++ib) {
@@ -164,7 +188,7 @@ void gemm_tall(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
                 for (int64_t kb = 0; kb < bl.k_blocks; ++kb) {
                     const int64_t pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
                     a.pack(my_a, pc, kc, ic, mc, uk.mr);
-                    const MacroTask task{my_a, kc * uk.mr, bp + kb * b_block, kc, ic, jc, mc, nc, kb == 0,
+                    const MacroTask task{my_a, panel_floats(uk, kc, uk.mr), bp + kb * b_block, kc, ic, jc, mc, nc, kb == 0,
                                          kb + 1 == bl.k_blocks};
                     macro_kernel(uk, task, c, ldc, ep);
                 }
@@ -173,11 +197,11 @@ void gemm_tall(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
     }
 }
 
-void gemm_wide(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const PanelSource& a, const PanelSource& b,
-               float* c, int64_t ldc, const GemmEpilogue& ep) {
+void gemm_wide(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const Packer& a, const Packer& b, float* c,
+               int64_t ldc, const GemmEpilogue& ep) {
     const Blocks bl = plan_blocks(uk, M, K);
     const int MR = uk.mr, NR = uk.nr;
-    const int64_t m_panels = ceil_div(M, MR), a_block = m_panels * bl.KC * MR;  // floats per K block of packed A
+    const int64_t m_panels = ceil_div(M, MR), a_block = m_panels * panel_floats(uk, bl.KC, MR);  // per K block of packed A
     // Chunks of half an NC block, narrower when that leaves fewer than two per thread.
     const int64_t NCW = std::min(round_up(uk.nc / 2, NR), round_up(ceil_div(N, 2 * num_threads()), NR));
     const int64_t chunks = ceil_div(N, NCW);
@@ -189,7 +213,7 @@ void gemm_wide(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
 #pragma omp for schedule(static)
         for (int64_t p = 0; p < bl.k_blocks * m_panels; ++p) {
             const int64_t kb = p / m_panels, ip = p % m_panels, pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
-            a.pack(ap + kb * a_block + ip * kc * MR, pc, kc, ip * MR, std::min<int64_t>(MR, M - ip * MR), MR);
+            a.pack(ap + kb * a_block + ip * panel_floats(uk, kc, MR), pc, kc, ip * MR, std::min<int64_t>(MR, M - ip * MR), MR);
         }
         float* const my_b = thread_buffers().b.get(size_t(bl.KC * NCW));
 #pragma omp for schedule(dynamic)
@@ -199,7 +223,7 @@ void gemm_wide(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
                 const int64_t pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
                 b.pack(my_b, pc, kc, jc, nc, NR);
                 for (int64_t ic = 0; ic < M; ic += bl.MC) {
-                    const MacroTask task{ap + kb * a_block + (ic / MR) * kc * MR, kc * MR, my_b, kc, ic, jc,
+                    const MacroTask task{ap + kb * a_block + (ic / MR) * panel_floats(uk, kc, MR), panel_floats(uk, kc, MR), my_b, kc, ic, jc,
                                          std::min(bl.MC, M - ic), nc, kb == 0, kb + 1 == bl.k_blocks};
                     macro_kernel(uk, task, c, ldc, ep);
                 }
@@ -211,6 +235,9 @@ void gemm_wide(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
 }  // namespace
 
 void set_num_threads(int n) { g_threads = n; }
+void set_precision(Precision p) { g_precision = p; }
+Precision precision() { return g_precision; }
+bool precision_supported(Precision p) { return best_micro_kernel(p) != nullptr; }
 int num_threads() { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
 
 void gemm_with_kernel(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const PanelSource& a,
@@ -221,13 +248,14 @@ void gemm_with_kernel(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K
         apply_epilogue(c, ldc, 0, 0, M, N, ep);
         return;
     }
-    if (N > M) gemm_wide(uk, M, N, K, a, b, c, ldc, ep);
-    else gemm_tall(uk, M, N, K, a, b, c, ldc, ep);
+    if (N > M) gemm_wide(uk, M, N, K, Packer{uk, a}, Packer{uk, b}, c, ldc, ep);
+    else gemm_tall(uk, M, N, K, Packer{uk, a}, Packer{uk, b}, c, ldc, ep);
 }
 
 void gemm(int64_t M, int64_t N, int64_t K, const PanelSource& a, const PanelSource& b, float* c, int64_t ldc,
           const GemmEpilogue& ep) {
-    gemm_with_kernel(best_micro_kernel(), M, N, K, a, b, c, ldc, ep);
+    const MicroKernelInfo* uk = best_micro_kernel(g_precision);
+    gemm_with_kernel(uk ? *uk : best_micro_kernel(), M, N, K, a, b, c, ldc, ep);
 }
 
 void linear(int64_t M, int64_t N, int64_t K, const float* x, int64_t ldx, const void* w, ElemType w_type, float* y,

@@ -15,6 +15,7 @@
 
 namespace sdref::kernels {
 
+enum class Precision { FP32, BF16 };
 enum class ElemType { F32, F16, BF16 };
 
 // A K x W view of a matrix in memory ("K" is the reduction dimension): element (k, w) is at
@@ -73,6 +74,13 @@ void linear(int64_t M, int64_t N, int64_t K, const float* x, int64_t ldx, const 
 // Threads used by every kernel (OpenMP); 0 means OpenMP's default.
 void set_num_threads(int n);
 int num_threads();
+
+// The precision of gemm()'s products (ukernel.h): FP32 by default. BF16 rounds both operands to bf16 as they are
+// packed and accumulates in fp32; on a CPU without bf16 instructions (precision_supported() false) gemm()
+// stays fp32. Attention's products and everything that is not a GEMM stay fp32.
+void set_precision(Precision p);
+Precision precision();
+bool precision_supported(Precision p);
 
 }  // namespace sdref::kernels
 

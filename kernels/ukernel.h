@@ -1,19 +1,35 @@
 // ukernel.h: the GEMM micro-kernel contract, the table of micro-kernels, and the SIMD template they share.
 //
-// Contract of every micro-kernel (tile MR x NR):
+// Contract of every fp32 micro-kernel (tile MR x NR, panel type F32):
 //   a    packed A panel, kc steps of MR floats:  a[k * MR + r] = A(i0 + r, k)      (64-byte aligned)
 //   b    packed B panel, kc steps of NR floats:  b[k * NR + j] = B(k, j0 + j)      (64-byte aligned)
 //   c    the full MR x NR tile of C, row-major, leading dimension ldc (any alignment)
 //   c[r][j] = (load_c ? c[r][j] : 0) + sum_k a[k][r] * b[k][j], as a chain of fused multiply-adds in k order.
+//
+// Contract of every bf16 micro-kernel (panel type BF16_PAIRS): the panels hold bf16 values, two k steps side by
+// side, kc rounded up to even with a zero step:
+//   a[(k/2) * 2MR + 2r + k%2] = bf16(A(i0 + r, k)),   b[(k/2) * 2NR + 2j + k%2] = bf16(B(k, j0 + j))
+//   for each pair of steps, in k order:  c[r][j] += a(2p+1)·b(2p+1);  c[r][j] += a(2p)·b(2p)
+//   (each product is exact in fp32, each sum rounded to nearest even, subnormal results flushed to zero: the
+//   definition of AVX512_BF16's vdpbf16ps). bf16(x) rounds to nearest even and flushes subnormals to zero.
+//   The micro-kernel's to_panel() turns a packed fp32 panel into this layout.
+//
 // Edge tiles never reach a micro-kernel: the driver pads panels with zeros and computes edges in a scratch
-// tile. Because every path is the same FMA chain, all micro-kernels give identical bits.
+// tile. Because every path of one panel type is the same chain, its micro-kernels give identical bits.
 #pragma once
 
 #include <cstdint>
 
+#include "kernels/gemm.h"
+
 namespace sdref::kernels {
 
-using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool load_c);
+using MicroKernel = void (*)(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, bool load_c);
+
+enum class PanelType { F32, BF16_PAIRS };
+
+// Converts one packed fp32 panel (kc steps of `width` floats) to the kernel's panel type, in `dst`.
+using PanelConverter = void (*)(const float* src, void* dst, int64_t kc, int width);
 
 struct MicroKernelInfo {
     const char* name;  // "avx2_6x16"
@@ -21,16 +37,26 @@ struct MicroKernelInfo {
     int mr, nr;        // register tile
     int mc, kc, nc;    // cache blocks (gemm.cpp): A block MC x KC in L2; B block K x NC (tall problems) or
                        // chunk KC x NC/2 (wide problems)
+    PanelType panel = PanelType::F32;
+    PanelConverter to_panel = nullptr;  // BF16_PAIRS only
 };
 
-// The fastest micro-kernel this CPU runs (SDREF_ISA caps it), and the scalar oracle.
+// The fastest micro-kernel this CPU runs for a precision (SDREF_ISA caps it), or nullptr for BF16 on a CPU
+// without bf16 dot-product instructions; and the scalar oracles.
 const MicroKernelInfo& best_micro_kernel();
-const MicroKernelInfo& scalar_micro_kernel();
+const MicroKernelInfo* best_micro_kernel(Precision p);
+const MicroKernelInfo& scalar_micro_kernel(Precision p = Precision::FP32);
 
 // Per-ISA entries, defined in ukernel_<isa>_<MR>x<NR>.cpp.
 extern const MicroKernelInfo kScalar4x4;
+extern const MicroKernelInfo kScalarBf16_4x4;
 extern const MicroKernelInfo kAvx2_6x16;
 extern const MicroKernelInfo kAvx512_12x32;
+extern const MicroKernelInfo kAvx512Bf16_12x32;
 extern const MicroKernelInfo kNeon8x12;
+
+// Round fp32 to bf16 as the hardware does (nearest even, NaN kept quiet, subnormals to zero), and back.
+uint16_t bf16_round(float x);
+float bf16_value(uint16_t h);
 
 }  // namespace sdref::kernels

@@ -10,7 +10,9 @@ namespace {
 
 constexpr int MR = 4, NR = 4;
 
-void ukernel_scalar_4x4(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool load_c) {
+void ukernel_scalar_4x4(int64_t kc, const void* a_, const void* b_, float* c, int64_t ldc, bool load_c) {
+    const float* a = static_cast<const float*>(a_);
+    const float* b = static_cast<const float*>(b_);
     float acc[MR][NR];
     for (int r = 0; r < MR; ++r)
         for (int j = 0; j < NR; ++j) acc[r][j] = load_c ? c[r * ldc + j] : 0.0f;

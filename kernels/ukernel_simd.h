@@ -40,7 +40,9 @@ struct FusedMultiplyAdd<xsimd::neon64> {
 #endif
 
 template <class Arch, int MR, int NV>
-void ukernel_simd(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool load_c) {
+void ukernel_simd(int64_t kc, const void* a_, const void* b_, float* c, int64_t ldc, bool load_c) {
+    const float* a = static_cast<const float*>(a_);
+    const float* b = static_cast<const float*>(b_);
     using batch = xsimd::batch<float, Arch>;
     constexpr int W = int(batch::size);
     constexpr int NR = NV * W;

@@ -1,10 +1,10 @@
-// ukernel_table.cpp: the one table of GEMM micro-kernels, and the choice for this CPU.
+// ukernel_table.cpp: the one table of GEMM micro-kernels, and the choice for this CPU and precision.
 #include "kernels/cpu.h"
 #include "kernels/ukernel.h"
 
 namespace sdref::kernels {
 
-const MicroKernelInfo& scalar_micro_kernel() { return kScalar4x4; }
+const MicroKernelInfo& scalar_micro_kernel(Precision p) { return p == Precision::BF16 ? kScalarBf16_4x4 : kScalar4x4; }
 
 const MicroKernelInfo& best_micro_kernel() {
 #if defined(__x86_64__)
@@ -14,6 +14,15 @@ const MicroKernelInfo& best_micro_kernel() {
     if (cpu_features().neon) return kNeon8x12;
 #endif
     return kScalar4x4;
+}
+
+// bf16 runs only where the CPU has the dot-product instructions: emulating them is slower than fp32.
+const MicroKernelInfo* best_micro_kernel(Precision p) {
+    if (p == Precision::FP32) return &best_micro_kernel();
+#if defined(__x86_64__)
+    if (cpu_features().avx512_bf16) return &kAvx512Bf16_12x32;
+#endif
+    return nullptr;
 }
 
 }  // namespace sdref::kernels

@@ -131,7 +131,7 @@ TEST_CASE("low-memory mode: streamed U-Net weights give the same bits, tiled VAE
     CHECK(differing == 0);
 }
 
-TEST_CASE("a .ckpt checkpoint loads like its safetensors twin; --use-ema takes the EMA copy", "[checkpoint][pytorch][golden]") {
+TEST_CASE("a .ckpt checkpoint loads like its safetensors twin, --use-ema takes the EMA copy", "[checkpoint][pytorch][golden]") {
     const std::string ckpt = std::string(SDREF_SOURCE_DIR) + "/tests/data/pytorch/tiny-sd1.ckpt";
     const StableDiffusionModel st = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"));
     const StableDiffusionModel pt = StableDiffusionModel::load(ckpt);

@@ -1,6 +1,8 @@
 // The sdref binary itself: output and exit codes.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +16,7 @@
 #include "core/sha256.h"
 #include "golden.h"
 #include "io/safetensors.h"
+#include "kernels/gemm.h"
 #include "pipeline/image.h"
 
 using namespace sdref;
@@ -388,7 +391,7 @@ TEST_CASE("sdref draws the SDXL goldens from single files with the family's defa
     CHECK(start.output.find("--refiner-start needs --refiner") != std::string::npos);
 }
 
-TEST_CASE("sdref --lora and <lora:NAME:WEIGHT> prompt tags merge the same LoRA; the tag stays in the PNG's prompt", "[cli][addons][golden]") {
+TEST_CASE("sdref --lora and <lora:NAME:WEIGHT> prompt tags merge the same LoRA, the tag stays in the PNG's prompt", "[cli][addons][golden]") {
     const std::string dir = test::scratch_dir("cli-lora");
     const std::string model = quote(test::golden_path("tiny-sd1.safetensors"));
     const std::string common = " -W 32 -H 32 --steps 2 -s 3 -t 1";
@@ -443,7 +446,7 @@ TEST_CASE("sdref --embd-dir uses the embeddings the prompt names", "[cli][addons
     CHECK(bad.output.find("--embd-dir") != std::string::npos);
 }
 
-TEST_CASE("sdref --control-net draws the ControlNet golden; the control image must have the picture's size", "[cli][controlnet][golden]") {
+TEST_CASE("sdref --control-net draws the ControlNet golden, the control image must have the picture's size", "[cli][controlnet][golden]") {
     const std::string dir = test::scratch_dir("cli-controlnet");
     const SafetensorsFile g(test::golden_v2_path("pipe_controlnet_ddim.safetensors"));
     const Json c = Json::parse(g.meta("call"), "call");
@@ -477,4 +480,40 @@ TEST_CASE("sdref --control-net draws the ControlNet golden; the control image mu
                             " -o " + quote(dir + "/foreign.png"));
     CHECK(foreign.status != 0);
     CHECK(foreign.output.find("another model family") != std::string::npos);
+}
+
+// --precision bf16 (the demo model, 20 steps, three prompts): close to fp32's picture (PSNR >= 30 dB, the issue's
+// bar) but not the same bits, written to the PNG; on a CPU without bf16 instructions: said, and fp32's bits.
+TEST_CASE("bf16 precision: the demo model's pictures within 30 dB of fp32, and the PNG says so", "[cli][bf16]") {
+    const std::string dir = test::scratch_dir("cli-bf16");
+    const std::string prompts[] = {"a yellow star on a green background", "a small red circle at the top left",
+                                   "a blue square and a white triangle"};
+    for (size_t i = 0; i < 3; ++i) {
+        const std::string common = "-p " + quote(prompts[i]) + " --steps 20 -s " + std::to_string(10 + i) + " -o ";
+        const std::string fp32 = dir + "/fp32_" + std::to_string(i) + ".png", bf16 = dir + "/bf16_" + std::to_string(i) + ".png";
+        REQUIRE(run(common + quote(fp32)).status == 0);
+        const Run out = run(common + quote(bf16) + " --precision BF16");
+        INFO(prompts[i] << "\n" << out.output);
+        REQUIRE(out.status == 0);
+        const Image a = read_image(fp32, 3), b = read_image(bf16, 3);
+        std::string parameters;
+        for (const auto& [k, v] : read_png_text(bf16))
+            if (k == "parameters") parameters = v;
+        if (!kernels::precision_supported(kernels::Precision::BF16)) {
+            CHECK_THAT(out.output, Catch::Contains("--precision bf16: this CPU has no bf16"));
+            CHECK(a.pixels == b.pixels);
+            CHECK_THAT(parameters, !Catch::Contains("Precision"));
+            continue;
+        }
+        double sq = 0;
+        for (size_t k = 0; k < a.pixels.size(); ++k) sq += (double(a.pixels[k]) - b.pixels[k]) * (double(a.pixels[k]) - b.pixels[k]);
+        const double psnr = 10 * std::log10(255.0 * 255.0 / std::max(sq / double(a.pixels.size()), 1e-12));
+        INFO("PSNR " << psnr << " dB");
+        CHECK(psnr >= 30);
+        CHECK(a.pixels != b.pixels);
+        CHECK_THAT(parameters, Catch::Contains("Precision: bf16"));
+    }
+    const Run bad = run("-p x --precision fp8 -o " + quote(dir + "/x.png"));
+    CHECK(bad.status != 0);
+    CHECK_THAT(bad.output, Catch::Contains("--precision") && Catch::Contains("fp8") && Catch::Contains("fp32, bf16"));
 }

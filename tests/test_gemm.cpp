@@ -199,3 +199,140 @@ TEST_CASE("linear(): x · w^T with fp16 weights in PyTorch layout", "[kernels][g
     linear(M, N, K, x.values.data(), K, w.half.data(), ElemType::F16, y.data(), N);
     CHECK(differing_bits(y, ref) == 0);
 }
+
+// ---- bf16 ----------------------------------------------------------------------------------------------------
+
+namespace {
+
+std::vector<const MicroKernelInfo*> bf16_kernels_to_test() {
+    std::vector<const MicroKernelInfo*> ks = {&scalar_micro_kernel(Precision::BF16)};
+    if (const MicroKernelInfo* best = best_micro_kernel(Precision::BF16)) ks.push_back(best);
+    return ks;
+}
+
+// The bf16 contract of ukernel.h, written out: operands rounded to bf16, pairs of k steps, the odd one first,
+// each sum rounded with subnormal sums flushed to zero.
+std::vector<float> bf16_oracle(int64_t M, int64_t N, int64_t K, const Operand& a, const Operand& b) {
+    auto step = [](float acc, float x, float y) {
+        const float s = std::fma(bf16_value(bf16_round(x)), bf16_value(bf16_round(y)), acc);
+        return std::fabs(s) < 0x1p-126f ? std::copysign(0.0f, s) : s;
+    };
+    std::vector<float> c(size_t(M * N));
+    for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+            float acc = 0;
+            for (int64_t k = 0; k < K; k += 2) {
+                if (k + 1 < K) acc = step(acc, at(a, k + 1, i), at(b, k + 1, j));
+                acc = step(acc, at(a, k, i), at(b, k, j));
+            }
+            c[size_t(i * N + j)] = acc;
+        }
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("bf16 rounding: nearest even, quiet NaN, subnormals to zero, and every converter gives the scalar's bits", "[kernels][gemm][bf16]") {
+    auto bits = [](uint32_t u) {
+        float x;
+        std::memcpy(&x, &u, 4);
+        return bf16_round(x);
+    };
+    CHECK(bits(0x3f800000u) == 0x3f80);  // 1
+    CHECK(bits(0x3f808000u) == 0x3f80);  // 1 + 2^-8: a tie, to the even 1
+    CHECK(bits(0x3f818000u) == 0x3f82);  // 1 + 3 * 2^-8: a tie, to the even 1 + 2^-6
+    CHECK(bits(0x3f808001u) == 0x3f81);  // just above the tie: up
+    CHECK(bits(0xbf80ffffu) == 0xbf81);  // negative, rounds away in magnitude
+    CHECK(bits(0x7f7fffffu) == 0x7f80);  // the largest float rounds to infinity
+    CHECK(bits(0xff800000u) == 0xff80);  // -infinity stays
+    CHECK(bits(0x7f800001u) == 0x7fc0);  // a signalling NaN becomes quiet
+    CHECK(bits(0x00400000u) == 0x0000);  // a subnormal: zero
+    CHECK(bits(0x80000001u) == 0x8000);  // with its sign
+    CHECK(bf16_value(0x3f81) == 1.0078125f);
+
+    // random panels with the special values mixed in, odd kc, every panel width the table uses
+    std::mt19937 rng(17);
+    std::normal_distribution<float> dist(0.0f, 3.0f);
+    const uint32_t specials[] = {0x7f800001u, 0xff800000u, 0x00400000u, 0x80000001u, 0x3f808000u, 0x7f7fffffu, 0u, 0x80000000u};
+    for (const MicroKernelInfo* uk : bf16_kernels_to_test())
+        for (int width : {uk->mr, uk->nr, 4, 12, 32})
+            for (int64_t kc : {1, 2, 7, 64}) {
+                std::vector<float> src(size_t(kc * width));
+                for (size_t i = 0; i < src.size(); ++i) {
+                    src[i] = dist(rng);
+                    if (rng() % 5 == 0) std::memcpy(&src[i], &specials[rng() % 8], 4);
+                }
+                const size_t n = size_t((kc + 1) / 2 * 2 * width);
+                std::vector<uint16_t> want(n, 0xdead), got(n, 0xbeef);
+                scalar_micro_kernel(Precision::BF16).to_panel(src.data(), want.data(), kc, width);
+                uk->to_panel(src.data(), got.data(), kc, width);
+                INFO(uk->name << " width " << width << " kc " << kc);
+                CHECK(want == got);
+                CHECK(want[1] == (kc > 1 ? bf16_round(src[size_t(width)]) : 0));  // step 1 of column 0 beside step 0
+            }
+}
+
+TEST_CASE("bf16 GEMM equals the bf16 oracle bit for bit: odd shapes, small blocks, all weight types", "[kernels][gemm][bf16]") {
+    std::mt19937 rng(19);
+    const int64_t sizes[][3] = {{1, 1, 1}, {5, 7, 3}, {13, 33, 257}, {77, 40, 300}, {31, 700, 9}, {200, 130, 64}, {97, 45, 71}};
+    for (const auto& s : sizes) {
+        const int64_t M = s[0], N = s[1], K = s[2];
+        for (ElemType bt : {ElemType::F32, ElemType::F16, ElemType::BF16}) {
+            const Operand a = make_operand(K, M, ElemType::F32, true, rng);
+            const Operand b = make_operand(K, N, bt, bt != ElemType::F16, rng);
+            const std::vector<float> ref = bf16_oracle(M, N, K, a, b);
+            for (const MicroKernelInfo* kernel : bf16_kernels_to_test())
+                for (int kc : {0, 20}) {  // 0: the kernel's own blocks; 20: several K, M and N blocks
+                    MicroKernelInfo uk = *kernel;
+                    if (kc) {
+                        uk.mc = 2 * uk.mr;
+                        uk.kc = kc;
+                        uk.nc = 3 * uk.nr;
+                    }
+                    INFO("M=" << M << " N=" << N << " K=" << K << " B type " << int(bt) << " kernel " << uk.name << " KC " << kc);
+                    std::vector<float> c(size_t(M * N), NAN);
+                    gemm_with_kernel(uk, M, N, K, StridedSource(a.m), StridedSource(b.m), c.data(), N);
+                    CHECK(differing_bits(c, ref) == 0);
+                }
+        }
+    }
+}
+
+TEST_CASE("bf16 GEMM: the same bits for any thread count, within bf16's rounding of fp32", "[kernels][gemm][bf16]") {
+    std::mt19937 rng(23);
+    for (const auto& shape : {std::pair<int64_t, int64_t>{301, 517}, std::pair<int64_t, int64_t>{517, 301}}) {
+        const int64_t M = shape.first, N = shape.second, K = 700;
+        const Operand a = make_operand(K, M, ElemType::F32, true, rng);
+        const Operand b = make_operand(K, N, ElemType::F16, true, rng);
+        std::vector<float> fp32(size_t(M * N)), one(size_t(M * N)), two(size_t(M * N)), three(size_t(M * N));
+        gemm(M, N, K, StridedSource(a.m), StridedSource(b.m), fp32.data(), N);
+        set_precision(Precision::BF16);
+        for (auto [threads, out] : {std::pair{1, &one}, std::pair{2, &two}, std::pair{3, &three}}) {
+            set_num_threads(threads);
+            gemm(M, N, K, StridedSource(a.m), StridedSource(b.m), out->data(), N);
+        }
+        set_num_threads(0);
+        set_precision(Precision::FP32);
+        INFO("M=" << M << " N=" << N);
+        CHECK(differing_bits(one, two) == 0);
+        CHECK(differing_bits(one, three) == 0);
+        if (!precision_supported(Precision::BF16)) {  // no bf16 instructions: fp32, bit for bit
+            CHECK(differing_bits(one, fp32) == 0);
+            continue;
+        }
+        CHECK(differing_bits(one, bf16_oracle(M, N, K, a, b)) == 0);
+        // each product is off by at most two bf16 roundings (2^-7 relative) plus the fp32 sums' error
+        size_t outside = 0, changed = 0;
+        for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j) {
+                double bound = 0;
+                for (int64_t k = 0; k < K; ++k) bound += std::fabs(double(at(a, k, i)) * at(b, k, j));
+                bound *= 0x1p-7 + double(K) * 0x1p-23;
+                const float x = one[size_t(i * N + j)], y = fp32[size_t(i * N + j)];
+                outside += std::fabs(double(x) - y) > bound;
+                changed += x != y;
+            }
+        CHECK(outside == 0);
+        CHECK(changed > size_t(M * N) / 2);  // and it did run in bf16
+    }
+}

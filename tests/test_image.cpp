@@ -13,7 +13,7 @@ std::string data_path(const std::string& file) { return std::string(SDREF_SOURCE
 
 }  // namespace
 
-TEST_CASE("PNG and JPEG seeds decode as RGB and grey; other formats are refused by name", "[image]") {
+TEST_CASE("PNG and JPEG seeds decode as RGB and grey, other formats are refused by name", "[image]") {
     for (const char* file : {"fuzz/corpus/image/rgb.png", "fuzz/corpus/image/rgb.jpg"}) {
         INFO(file);
         const Image rgb = read_image(data_path(file), 3);

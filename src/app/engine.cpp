@@ -11,6 +11,7 @@
 #include "core/sha256.h"
 #include "io/mapped_file.h"
 #include "kernels/cpu.h"
+#include "kernels/gemm.h"
 #include "pipeline/canny.h"
 #include "pipeline/outpaint.h"
 #include "text/extra_networks.h"
@@ -181,6 +182,13 @@ std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::functio
     }
     const GenerationRequest defaults = with_defaults(generation_params(), options_.origin);
     auto name = [&](const auto& member) { return name_of(&member, r); };
+
+    // the matrix products' precision: bf16 only where the CPU has the instructions (the PNG says what ran)
+    if (r.precision == "bf16" && !kernels::precision_supported(kernels::Precision::BF16)) {
+        std::fprintf(stderr, "%s bf16: this CPU has no bf16 dot-product instructions (AVX512_BF16); using fp32\n", name(r.precision).c_str());
+        r.precision = "fp32";
+    }
+    kernels::set_precision(r.precision == "bf16" ? kernels::Precision::BF16 : kernels::Precision::FP32);
 
     // add-ons: <lora:NAME:W> and <hypernet:NAME:S> tags name files in their folders; the prompt is encoded without them
     CheckpointOverrides overrides;

@@ -52,6 +52,12 @@ std::string normalize_sld(const std::string& value, const std::string& name) {
     fail(name, ": unknown Safe Latent Diffusion preset \"", value, "\" (valid: weak, medium, strong, max)");
 }
 
+std::string normalize_precision(const std::string& value, const std::string& name) {
+    const std::string v = lower(value);
+    if (v == "fp32" || v == "bf16") return v;
+    fail(name, ": unknown precision \"", value, "\" (valid: fp32, bf16)");
+}
+
 using G = GenerationRequest;
 using C = ControlRequest;
 using F = Folders;
@@ -160,6 +166,10 @@ const std::vector<Param<GenerationRequest>>& generation_params() {
         {"--low-memory", nullptr, nullptr, "Low memory", "", "false", nullptr, 0, 0,
          "keep one U-Net block's weights in memory at a time and decode the VAE in overlapping tiles (slower; about "
          "a third of the memory)", [](G& r) -> ParamRef { return &r.low_memory; }},
+        {"--precision", nullptr, nullptr, "Precision", "fp32|bf16", "fp32", nullptr, 0, 0,
+         "the matrix products' operands: fp32 (exact, the default) or bf16 with fp32 sums (AVX512_BF16 CPUs; "
+         "about 1.5x faster, slightly different pictures)", [](G& r) -> ParamRef { return &r.precision; },
+         normalize_precision},
     };
     return rows;
 }

@@ -67,6 +67,7 @@ struct GenerationRequest {
     int64_t sld_warmup_steps;       // -1: the preset's
     std::string sld_concept;        // empty: diffusers' safety concept
     bool low_memory;
+    std::string precision;          // "fp32" or "bf16": the matrix products (kernels::Precision)
     std::vector<ControlRequest> controls;
 
     int64_t images() const { return batch_count * batch_size; }

@@ -9,7 +9,7 @@
 namespace sdref {
 
 LatentPreview LatentPreview::fit(const StableDiffusionModel& model) {
-    const int64_t z = model.vae().latent_channels(), n = 16, s = 8, W = n * s, blocks = 4;
+    const int64_t n = 16, s = 8, W = n * s, blocks = 4;
     // a picture of 4x4 flat patches of random colours, each with a gentle gradient: encoded by the VAE, its latents
     // are the kind a finished picture has, and every latent pixel's colour is known
     std::mt19937 gen(0);
