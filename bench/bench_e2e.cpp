@@ -2,11 +2,17 @@
 //
 //   build/bench/sdref_bench_e2e MODEL.safetensors [--size 512] [--steps 2] [--threads 2] [--img2img] [--low-memory]
 //                                                  [--precision fp32|bf16]
+//   build/bench/sdref_bench_e2e MODEL.safetensors --compare-bf16 [--size 512]
 //
 // Prints the text-encoder time, seconds per sampling step (with classifier-free guidance: two U-Net calls), the
 // work of a step in GFLOP and the rate it ran at, the VAE decode time, with --img2img the VAE encode time, and the
 // peak resident memory of the process. The model's family (SD 1.x/2.x/SDXL) comes from its tensors.
+// --compare-bf16 instead runs one U-Net call (t = 500, a seeded random latent and context) in fp32 and in bf16 and
+// prints how far apart the outputs are: ||bf16 - fp32|| / ||fp32|| and the largest difference over max |fp32|.
 #include <chrono>
+#include <cmath>
+#include <random>
+#include <stdexcept>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -24,13 +30,14 @@ int main(int argc, char** argv) {
         return 2;
     }
     int size = 512, steps = 2;
-    bool img2img = false, low_memory = false;
+    bool img2img = false, low_memory = false, compare_bf16 = false;
     for (int i = 2; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--size") && i + 1 < argc) size = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) kernels::set_num_threads(std::atoi(argv[++i]));
         else if (!std::strcmp(argv[i], "--img2img")) img2img = true;
         else if (!std::strcmp(argv[i], "--low-memory")) low_memory = true;
+        else if (!std::strcmp(argv[i], "--compare-bf16")) compare_bf16 = true;
         else if (!std::strcmp(argv[i], "--precision") && i + 1 < argc) {
             const std::string v = argv[++i];
             if (v != "fp32" && v != "bf16") return std::fprintf(stderr, "sdref_bench_e2e: --precision: fp32 or bf16, got %s\n", v.c_str()), 2;
@@ -47,6 +54,36 @@ int main(int argc, char** argv) {
         std::printf("model %s (%s), %dx%d, %d steps, %d threads, %s, %s%s\n", argv[1], model.info().family_name.c_str(), size, size, steps,
                     kernels::num_threads(), kernels::cpu_isa_name(), kernels::precision() == kernels::Precision::BF16 ? "bf16" : "fp32",
                     low_memory ? ", --low-memory" : "");
+        if (compare_bf16) {
+            if (!kernels::precision_supported(kernels::Precision::BF16)) throw std::runtime_error("--compare-bf16: this CPU has no AVX512_BF16");
+            std::mt19937 gen(1);
+            std::normal_distribution<float> normal(0.0f, 1.0f);
+            auto random = [&](Shape shape) {
+                Tensor t(shape);
+                for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = normal(gen);
+                return t;
+            };
+            const Tensor x = random({model.unet().config().in_channels, size / 8, size / 8});
+            Conditioning c;
+            c.context = random({ClipTokenizer::kContextLength, model.unet().config().context_dim});
+            if (model.unet().config().adm_in_channels) c.vector = random({model.unet().config().adm_in_channels});
+            Tensor out[2];
+            for (int i = 0; i < 2; ++i) {
+                kernels::set_precision(i ? kernels::Precision::BF16 : kernels::Precision::FP32);
+                const auto ts = std::chrono::steady_clock::now();
+                out[i] = model.unet().forward(x, 500.0f, c);
+                std::printf("U-Net call, %s: %.2f s\n", i ? "bf16" : "fp32", std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count());
+            }
+            double diff2 = 0, ref2 = 0, max_diff = 0, max_ref = 0;
+            for (int64_t i = 0; i < out[0].numel(); ++i) {
+                const double a = out[0].data()[i], d = out[1].data()[i] - a;
+                diff2 += d * d, ref2 += a * a;
+                max_diff = std::max(max_diff, std::fabs(d)), max_ref = std::max(max_ref, std::fabs(a));
+            }
+            std::printf("bf16 against fp32: relative L2 %.3g, largest difference %.3g of max |fp32| (%.3g)\n", std::sqrt(diff2 / ref2),
+                        max_diff / max_ref, max_ref);
+            return 0;
+        }
         GenerationParams p;
         p.prompt = "a photograph of an astronaut riding a horse";
         p.width = p.height = size;

@@ -176,6 +176,7 @@ UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, bo
     for (const UNetDownLevel& d : down_) {
         for (size_t j = 0; j < d.res.size(); ++j) {
             h = resblock_forward(d.res[j], h, emb_silu, kGroups, kEps);
+            done_with(d.names[j] + "0.");  // (--low-memory: one layer's weights at a time, not the whole block's)
             if (!d.attn.empty()) h = spatial_transformer_forward(d.attn[j], h, context, kGroups, hook_.get());
             done_with(d.names[j]);
             skips.push_back(h);
@@ -188,7 +189,9 @@ UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, bo
     }
     // middle
     h = resblock_forward(mid_res1_, h, emb_silu, kGroups, kEps);
+    done_with(prefix_ + "middle_block.0.");
     h = spatial_transformer_forward(mid_attn_, h, context, kGroups, hook_.get());
+    done_with(prefix_ + "middle_block.1.");
     h = resblock_forward(mid_res2_, h, emb_silu, kGroups, kEps);
     done_with(prefix_ + "middle_block.");
     out.mid = std::move(h);
@@ -223,7 +226,11 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool st
             kernels::concat_channels(h.data(), h.dim(0), skip.data(), skip.dim(0), h.dim(1) * h.dim(2), cat.data());
             skips.pop_back();
             h = resblock_forward(u.res[j], cat, emb_silu, kGroups, kEps);
-            if (!u.attn.empty()) h = spatial_transformer_forward(u.attn[j], h, context, kGroups, hook_.get());
+            done_with(u.names[j] + "0.");
+            if (!u.attn.empty()) {
+                h = spatial_transformer_forward(u.attn[j], h, context, kGroups, hook_.get());
+                done_with(u.names[j] + "1.");
+            }
             if (j + 1 < u.res.size() || !u.has_up) done_with(u.names[j]);
         }
         if (u.has_up) {

@@ -53,7 +53,8 @@ public:
     // The same in tiles of `tile` latent pixels overlapping by `overlap`, blended with linear ramps across the
     // overlaps (--low-memory: activations of one tile at a time). The decoder's attention then sees one tile, so
     // results differ slightly from decode() on images larger than a tile.
-    static constexpr int64_t kTile = 40;  // latent pixels a side of decode_tiled's tiles
+    static constexpr int64_t kTile = 24;  // latent pixels a side of decode_tiled's tiles (192 px: 274 MB peak for
+                                          // SD 1.5 at 512x512, 441 MB with 40; bench/RESULTS.md)
     Tensor decode_tiled(const Tensor& latent, int64_t tile = kTile, int64_t overlap = 8) const;
 
     // An estimate of the activation memory decode() needs for a latent of h x w (bytes): three tensors of the
