@@ -54,11 +54,16 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     return *this;
 }
 
-void MappedFile::release(size_t offset, size_t length) const {
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22  // Linux 5.14's value, for older headers
+#endif
+
+void MappedFile::advise(size_t offset, size_t length, PageAdvice advice) const {
     if (!data_ || offset >= size_) return;
     const size_t page = size_t(::sysconf(_SC_PAGESIZE));
     const size_t begin = offset / page * page, end = std::min(size_, offset + length);
-    ::madvise(const_cast<uint8_t*>(data_) + begin, end - begin, MADV_DONTNEED);
+    // (advice only: an older kernel's EINVAL for POPULATE_READ leaves the pages to fault in as they are read)
+    ::madvise(const_cast<uint8_t*>(data_) + begin, end - begin, advice == PageAdvice::Release ? MADV_DONTNEED : MADV_POPULATE_READ);
 }
 
 std::string read_text_file(const std::string& path) {

@@ -9,6 +9,9 @@
 
 namespace sdref {
 
+// What a model does with the pages of weights it has finished with, or is about to read.
+enum class PageAdvice { Release, Populate };
+
 class MappedFile {
 public:
     MappedFile() = default;
@@ -22,9 +25,11 @@ public:
     const std::string& path() const { return path_; }
     const uint8_t* data() const { return data_; }
     size_t size() const { return size_; }
-    // Let the kernel drop the pages of [offset, offset + length) from this process's memory (madvise DONTNEED).
-    // The contents stay valid: a later read faults them back in from the page cache or the file.
-    void release(size_t offset, size_t length) const;
+    // Release: let the kernel drop the pages of [offset, offset + length) from this process's memory (madvise
+    // DONTNEED); the contents stay valid: a later read faults them back in from the page cache or the file.
+    // Populate: map them all in one call (MADV_POPULATE_READ, Linux 5.14+; elsewhere a no-op and reads fault them
+    // in one page at a time), about 20x cheaper than page faults for weights about to be read.
+    void advise(size_t offset, size_t length, PageAdvice advice) const;
 
 private:
     std::string path_;

@@ -112,9 +112,9 @@ std::string PyTorchFile::tensor_name(const PyObject* tensor) const {
     return it == names_.end() ? "" : it->second;
 }
 
-void PyTorchFile::release(const TensorView& tensor) const {
+void PyTorchFile::advise(const TensorView& tensor, PageAdvice advice) const {
     const uint8_t* begin = file_.data();
-    if (tensor.bytes >= begin && tensor.bytes < begin + file_.size()) file_.release(size_t(tensor.bytes - begin), tensor.nbytes);
+    if (tensor.bytes >= begin && tensor.bytes < begin + file_.size()) file_.advise(size_t(tensor.bytes - begin), tensor.nbytes, advice);
 }
 
 }  // namespace sdref

@@ -30,7 +30,7 @@ public:
     const PyObject& root() const { return pickle_->root(); }
     // The name a tensor object in root() has in tensors() (its dotted path), or "" when it is not one of them.
     std::string tensor_name(const PyObject* tensor) const;
-    void release(const TensorView& tensor) const override;
+    void advise(const TensorView& tensor, PageAdvice advice) const override;
 
 private:
     // The bytes of a tensor object: in place, or a copy kept in owned_.

@@ -28,8 +28,8 @@ public:
     static constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
 
     explicit SafetensorsFile(const std::string& path);
-    void release(const TensorView& tensor) const override {
-        file_.release(size_t(tensor.bytes - file_.data()), tensor.nbytes);
+    void advise(const TensorView& tensor, PageAdvice advice) const override {
+        file_.advise(size_t(tensor.bytes - file_.data()), tensor.nbytes, advice);
     }
 
 private:

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "io/mapped_file.h"
 
 namespace sdref {
 
@@ -28,8 +29,9 @@ public:
     const std::map<std::string, std::string>& metadata() const { return metadata_; }
     // A metadata value; throws naming the file and key when absent.
     const std::string& meta(const std::string& key) const;
-    // Drop the pages of a tensor from memory (read back on the next access); no-op for tensors held in memory.
-    virtual void release(const TensorView& tensor) const = 0;
+    // Drop the pages of a tensor from memory (read back on the next access) or map them in at once
+    // (MappedFile::advise); no-op for tensors held in memory.
+    virtual void advise(const TensorView& tensor, PageAdvice advice) const = 0;
 
 protected:
     explicit TensorFile(std::string path) : path_(std::move(path)) {}

@@ -140,6 +140,10 @@ UNet UNet::load(std::shared_ptr<const WeightStore> store, const std::string& p, 
 }
 
 UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, bool stream_weights, const Tensor* hint) const {
+    // --low-memory: map a layer's weights in at once before it runs, give them back after
+    auto about_to_use = [&](const std::string& layer_prefix) {
+        if (stream_weights) weights_->populate(layer_prefix);
+    };
     auto done_with = [&](const std::string& block_prefix) {
         if (stream_weights) weights_->release(block_prefix);
     };
@@ -175,23 +179,31 @@ UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, bo
     skips.push_back(h);
     for (const UNetDownLevel& d : down_) {
         for (size_t j = 0; j < d.res.size(); ++j) {
+            about_to_use(d.names[j] + "0.");
             h = resblock_forward(d.res[j], h, emb_silu, kGroups, kEps);
             done_with(d.names[j] + "0.");  // (--low-memory: one layer's weights at a time, not the whole block's)
-            if (!d.attn.empty()) h = spatial_transformer_forward(d.attn[j], h, context, kGroups, hook_.get());
+            if (!d.attn.empty()) {
+                about_to_use(d.names[j] + "1.");
+                h = spatial_transformer_forward(d.attn[j], h, context, kGroups, hook_.get());
+            }
             done_with(d.names[j]);
             skips.push_back(h);
         }
         if (d.has_down) {
+            about_to_use(d.names.back());
             h = conv_forward(d.down, h, 2, 1);
             done_with(d.names.back());
             skips.push_back(h);
         }
     }
     // middle
+    about_to_use(prefix_ + "middle_block.0.");
     h = resblock_forward(mid_res1_, h, emb_silu, kGroups, kEps);
     done_with(prefix_ + "middle_block.0.");
+    about_to_use(prefix_ + "middle_block.1.");
     h = spatial_transformer_forward(mid_attn_, h, context, kGroups, hook_.get());
     done_with(prefix_ + "middle_block.1.");
+    about_to_use(prefix_ + "middle_block.2.");
     h = resblock_forward(mid_res2_, h, emb_silu, kGroups, kEps);
     done_with(prefix_ + "middle_block.");
     out.mid = std::move(h);
@@ -200,6 +212,10 @@ UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, bo
 
 Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool stream_weights, const ControlResiduals* control) const {
     if (up_.empty()) fail("this U-Net is an encoder copy (a ControlNet's): it has no decoder half");
+    // --low-memory: map a layer's weights in at once before it runs, give them back after
+    auto about_to_use = [&](const std::string& layer_prefix) {
+        if (stream_weights) weights_->populate(layer_prefix);
+    };
     auto done_with = [&](const std::string& block_prefix) {
         if (stream_weights) weights_->release(block_prefix);
     };
@@ -225,9 +241,11 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool st
             Tensor cat({h.dim(0) + skip.dim(0), h.dim(1), h.dim(2)});
             kernels::concat_channels(h.data(), h.dim(0), skip.data(), skip.dim(0), h.dim(1) * h.dim(2), cat.data());
             skips.pop_back();
+            about_to_use(u.names[j] + "0.");
             h = resblock_forward(u.res[j], cat, emb_silu, kGroups, kEps);
             done_with(u.names[j] + "0.");
             if (!u.attn.empty()) {
+                about_to_use(u.names[j] + "1.");
                 h = spatial_transformer_forward(u.attn[j], h, context, kGroups, hook_.get());
                 done_with(u.names[j] + "1.");
             }
@@ -241,6 +259,7 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool st
                 kernels::upsample_nearest_2x(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2));
             else
                 kernels::resize_nearest(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2), next.dim(1), next.dim(2));
+            about_to_use(u.names.back() + (u.attn.empty() ? "1." : "2."));
             h = conv_forward(u.up, up);
             done_with(u.names.back());
         }

@@ -126,7 +126,7 @@ void WeightStore::set_owned(const std::string& name, Tensor values) {
     v.shape = t.shape();
     v.bytes = reinterpret_cast<const uint8_t*>(t.data());
     v.nbytes = size_t(t.numel()) * 4;
-    sources_[source].file->release(*stored);
+    sources_[source].file->advise(*stored, PageAdvice::Release);
 }
 
 int64_t WeightStore::owned_bytes() const {
@@ -153,7 +153,11 @@ Matrix WeightStore::matrix(const std::string& name, const Shape& expected) const
 Tensor WeightStore::vector(const std::string& name, const Shape& expected) const { return view(name, expected).to_f32(); }
 
 void WeightStore::release(const std::string& prefix) const {
-    for_each_under(prefix, [](const Source& s, const TensorView& v) { s.file->release(v); });
+    for_each_under(prefix, [](const Source& s, const TensorView& v) { s.file->advise(v, PageAdvice::Release); });
+}
+
+void WeightStore::populate(const std::string& prefix) const {
+    for_each_under(prefix, [](const Source& s, const TensorView& v) { s.file->advise(v, PageAdvice::Populate); });
 }
 
 std::vector<std::string> WeightStore::names(const std::string& prefix) const {

@@ -65,6 +65,8 @@ public:
     // Drop the memory pages of every tensor under a canonical prefix ("model.diffusion_model."): a model done for
     // now gives its resident memory back; its weights are read again (page cache or disk) when next used.
     void release(const std::string& prefix) const;
+    // Map in the pages of every tensor under a prefix in one call each (--low-memory, before a layer runs).
+    void populate(const std::string& prefix) const;
     // The stored bytes of every tensor under a canonical prefix.
     int64_t bytes(const std::string& prefix) const;
     // Every tensor under a canonical prefix that holds NaN or Inf, as "file: name (N of M values)".
