@@ -51,9 +51,14 @@ void online_softmax_update(const EltwiseKernels& ew, float* tile, int64_t valid,
 // the columns of a tile, one query per SIMD lane:
 //   S^T = K (scale Q)^T      A = K (MR-key panels),   B = Q^T (NR-query panels)  ->  a [keys][NR] tile per panel
 //   O^T += V^T P^T           A = V^T (MR-dim panels), B = P^T: that same tile, already in B-panel layout
+// With --precision bf16 both products run on the bf16 micro-kernel: K, V^T and Q^T are packed in fp32 as
+// always, then rounded into bf16 pair panels (the kernel's to_panel), and so is each P^T tile after its softmax.
 void attention(const AttentionShape& s, const float* q, int64_t ldq, const float* k, int64_t ldk, const float* v,
                int64_t ldv, float* o, int64_t ldo, float scale) {
-    const MicroKernelInfo& uk = best_micro_kernel();
+    const MicroKernelInfo* bf16 = precision() == Precision::BF16 ? best_micro_kernel(Precision::BF16) : nullptr;
+    const MicroKernelInfo& uk = bf16 ? *bf16 : best_micro_kernel();
+    const bool pairs = uk.panel == PanelType::BF16_PAIRS;
+    auto panel_floats = [pairs](int64_t kc, int64_t width) { return pairs ? (kc + 1) / 2 * width : kc * width; };
     const EltwiseKernels& ew = eltwise();
     const int64_t MR = uk.mr, NR = uk.nr, d = s.head_dim;
     const int64_t Bc = round_up(256, MR);                      // keys per block (whole K panels)
@@ -65,31 +70,38 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
 
     // Pack K (MR-key panels, d deep) and V^T (MR-dim panels, Nk deep) of every head once; padding is zero.
     ScratchFloats k_buffer, v_buffer;  // freed when the call returns (the VAE's attention packs 2 x 8 MB)
-    float* const kp = k_buffer.get(size_t(s.heads * key_panels * d * MR));
-    float* const vp = v_buffer.get(size_t(s.heads * d_panels * Nk * MR));
+    const int64_t k_panel = panel_floats(d, MR), v_panel = panel_floats(Nk, MR), q_panel = panel_floats(d, NR);
+    float* const kp = k_buffer.get(size_t(s.heads * key_panels * k_panel));
+    float* const vp = v_buffer.get(size_t(s.heads * d_panels * v_panel));
     const int64_t q_blocks = (s.queries + Br - 1) / Br;
 #pragma omp parallel num_threads(num_threads())
     {
+        ScratchFloats fp32_panel;  // bf16: a panel in fp32 before its rounding
+        float* const f32 = pairs ? fp32_panel.get(size_t(std::max(d * std::max(MR, NR), Nk * MR))) : nullptr;
 #pragma omp for schedule(static)
         for (int64_t hp = 0; hp < s.heads * key_panels; ++hp) {
             const int64_t h = hp / key_panels, p = hp % key_panels;
             const StridedSource keys({k + h * d, ElemType::F32, 1, ldk});
-            float* dst = kp + hp * d * MR;
+            float* dst = pairs ? f32 : kp + hp * k_panel;
             if (p * MR < s.keys) keys.pack(dst, 0, d, p * MR, std::min(MR, s.keys - p * MR), int(MR));
             else std::fill(dst, dst + d * MR, 0.0f);
+            if (pairs) uk.to_panel(f32, kp + hp * k_panel, d, int(MR));
         }
 #pragma omp for schedule(static)
         for (int64_t hp = 0; hp < s.heads * d_panels; ++hp) {
             const int64_t h = hp / d_panels, p = hp % d_panels;
             const StridedSource values_t({v + h * d, ElemType::F32, ldv, 1});
-            float* dst = vp + hp * Nk * MR;
+            float* dst = pairs ? f32 : vp + hp * v_panel;
             values_t.pack(dst, 0, s.keys, p * MR, std::min(MR, d - p * MR), int(MR));
             std::fill(dst + s.keys * MR, dst + Nk * MR, 0.0f);
+            if (pairs) uk.to_panel(f32, vp + hp * v_panel, Nk, int(MR));
         }
 
         // per-thread tiles: Q^T panels, S^T = P^T panels, O^T accumulators, and per query the running m and l
-        ScratchFloats q_tiles, s_tiles, o_tiles;
+        ScratchFloats q_tiles, s_tiles, o_tiles, bf16_tiles;
         float* const qt = q_tiles.get(size_t(q_panels * d * NR));
+        float* const qt_bf16 = pairs ? bf16_tiles.get(size_t(q_panels * q_panel + panel_floats(Bc, NR))) : nullptr;
+        float* const pt_bf16 = pairs ? qt_bf16 + q_panels * q_panel : nullptr;  // one P^T tile at a time
         float* const st = s_tiles.get(size_t(q_panels * Bc * NR));
         float* const acc = o_tiles.get(size_t(q_panels * Dp * NR));
         std::vector<float> row_max(static_cast<size_t>(Br)), row_sum(static_cast<size_t>(Br));
@@ -100,6 +112,10 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
             const StridedSource queries({q + h * d, ElemType::F32, 1, ldq});
             queries.pack(qt, 0, d, n0, rows, int(NR));
             for (int64_t i = 0; i < panels * d * NR; ++i) qt[i] *= scale;  // scores come out scaled
+            if (pairs)
+                for (int64_t qp = 0; qp < panels; ++qp) uk.to_panel(qt + qp * d * NR, qt_bf16 + qp * q_panel, d, int(NR));
+            const float* const q_panels_in = pairs ? qt_bf16 : qt;
+            const int64_t q_stride = pairs ? q_panel : d * NR;
             std::fill(row_max.begin(), row_max.end(), -std::numeric_limits<float>::infinity());
             std::fill(row_sum.begin(), row_sum.end(), 0.0f);
             std::fill(acc, acc + panels * Dp * NR, 0.0f);
@@ -115,7 +131,7 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
                     float r[32];  // this block's rescale factor per query (NR <= 32)
                     // S^T for this key block
                     for (int64_t kb = 0; kb < width / MR; ++kb)
-                        uk.kernel(d, kp + (h * key_panels + j0 / MR + kb) * d * MR, qt + qp * d * NR,
+                        uk.kernel(d, kp + (h * key_panels + j0 / MR + kb) * k_panel, q_panels_in + qp * q_stride,
                                   tile + kb * MR * NR, NR, false);
                     if (s.causal)  // query n sees keys j <= n
                         for (int64_t j = 0; j < valid; ++j)
@@ -125,10 +141,11 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
                     float* const o_t = acc + qp * Dp * NR;  // [Dp dims][NR queries]
                     for (int64_t i = 0; i < Dp; ++i)
                         for (int64_t p = 0; p < NR; ++p) o_t[i * NR + p] *= r[p];
-                    // O^T += V^T P^T for this key block
+                    // O^T += V^T P^T for this key block (j0 and width are whole MR panels: even, whole bf16 pairs)
+                    if (pairs) uk.to_panel(tile, pt_bf16, width, int(NR));
                     for (int64_t dp = 0; dp < d_panels; ++dp)
-                        uk.kernel(width, vp + ((h * d_panels + dp) * Nk + j0) * MR, tile, o_t + dp * MR * NR, NR,
-                                  true);
+                        uk.kernel(width, vp + (h * d_panels + dp) * v_panel + panel_floats(j0, MR), pairs ? pt_bf16 : tile,
+                                  o_t + dp * MR * NR, NR, true);
                 }
             }
             // O = (O^T / l)^T, in 8 x 8 blocks through registers where they are whole
