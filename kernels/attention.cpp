@@ -55,10 +55,8 @@ void online_softmax_update(const EltwiseKernels& ew, float* tile, int64_t valid,
 // always, then rounded into bf16 pair panels (the kernel's to_panel), and so is each P^T tile after its softmax.
 void attention(const AttentionShape& s, const float* q, int64_t ldq, const float* k, int64_t ldk, const float* v,
                int64_t ldv, float* o, int64_t ldo, float scale) {
-    const MicroKernelInfo* bf16 = precision() == Precision::BF16 ? best_micro_kernel(Precision::BF16) : nullptr;
-    const MicroKernelInfo& uk = bf16 ? *bf16 : best_micro_kernel();
+    const MicroKernelInfo& uk = active_micro_kernel();
     const bool pairs = uk.panel == PanelType::BF16_PAIRS;
-    auto panel_floats = [pairs](int64_t kc, int64_t width) { return pairs ? (kc + 1) / 2 * width : kc * width; };
     const EltwiseKernels& ew = eltwise();
     const int64_t MR = uk.mr, NR = uk.nr, d = s.head_dim;
     const int64_t Bc = round_up(256, MR);                      // keys per block (whole K panels)
@@ -70,7 +68,7 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
 
     // Pack K (MR-key panels, d deep) and V^T (MR-dim panels, Nk deep) of every head once; padding is zero.
     ScratchFloats k_buffer, v_buffer;  // freed when the call returns (the VAE's attention packs 2 x 8 MB)
-    const int64_t k_panel = panel_floats(d, MR), v_panel = panel_floats(Nk, MR), q_panel = panel_floats(d, NR);
+    const int64_t k_panel = uk.panel_floats(d, MR), v_panel = uk.panel_floats(Nk, MR), q_panel = uk.panel_floats(d, NR);
     float* const kp = k_buffer.get(size_t(s.heads * key_panels * k_panel));
     float* const vp = v_buffer.get(size_t(s.heads * d_panels * v_panel));
     const int64_t q_blocks = (s.queries + Br - 1) / Br;
@@ -100,7 +98,7 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
         // per-thread tiles: Q^T panels, S^T = P^T panels, O^T accumulators, and per query the running m and l
         ScratchFloats q_tiles, s_tiles, o_tiles, bf16_tiles;
         float* const qt = q_tiles.get(size_t(q_panels * d * NR));
-        float* const qt_bf16 = pairs ? bf16_tiles.get(size_t(q_panels * q_panel + panel_floats(Bc, NR))) : nullptr;
+        float* const qt_bf16 = pairs ? bf16_tiles.get(size_t(q_panels * q_panel + uk.panel_floats(Bc, NR))) : nullptr;
         float* const pt_bf16 = pairs ? qt_bf16 + q_panels * q_panel : nullptr;  // one P^T tile at a time
         float* const st = s_tiles.get(size_t(q_panels * Bc * NR));
         float* const acc = o_tiles.get(size_t(q_panels * Dp * NR));
@@ -144,7 +142,7 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
                     // O^T += V^T P^T for this key block (j0 and width are whole MR panels: even, whole bf16 pairs)
                     if (pairs) uk.to_panel(tile, pt_bf16, width, int(NR));
                     for (int64_t dp = 0; dp < d_panels; ++dp)
-                        uk.kernel(width, vp + (h * d_panels + dp) * v_panel + panel_floats(j0, MR), pairs ? pt_bf16 : tile,
+                        uk.kernel(width, vp + (h * d_panels + dp) * v_panel + uk.panel_floats(j0, MR), pairs ? pt_bf16 : tile,
                                   o_t + dp * MR * NR, NR, true);
                 }
             }

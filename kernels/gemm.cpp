@@ -49,11 +49,6 @@ ThreadBuffers& thread_buffers() {
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 int64_t ceil_div(int64_t x, int64_t d) { return (x + d - 1) / d; }
 
-// The size of one packed panel of kc steps, in floats (a bf16 panel: pairs of steps, two values per float's bytes).
-int64_t panel_floats(const MicroKernelInfo& uk, int64_t kc, int width) {
-    return uk.panel == PanelType::F32 ? kc * width : (kc + 1) / 2 * width;
-}
-
 // An operand packed for a micro-kernel: fp32 panels straight from the source, or (bf16 kernels) fp32 panels
 // a few at a time into a scratch buffer that stays in L2, each then converted into the kernel's layout.
 struct Packer {
@@ -67,7 +62,7 @@ struct Packer {
             const int64_t cols = std::min(group * width, w - q0 * width);
             src.pack(tmp, k0, kc, w0 + q0 * width, cols, width);
             for (int64_t q = 0; q * width < cols; ++q)
-                uk.to_panel(tmp + q * kc * width, dst + (q0 + q) * panel_floats(uk, kc, width), kc, width);
+                uk.to_panel(tmp + q * kc * width, dst + (q0 + q) * uk.panel_floats(kc, width), kc, width);
         }
     }
 };
@@ -111,7 +106,7 @@ void macro_kernel(const MicroKernelInfo& uk, const MacroTask& t, float* c, int64
     alignas(64) float edge[32 * 32];  // scratch tile for partial tiles (MR, NR <= 32)
     for (int64_t jp = 0; jp * NR < t.nc; ++jp) {
         const int64_t j = t.j0 + jp * NR, n = std::min<int64_t>(NR, t.nc - jp * NR);
-        const float* b_panel = t.b + jp * panel_floats(uk, t.kc, NR);
+        const float* b_panel = t.b + jp * uk.panel_floats(t.kc, NR);
         for (int64_t ip = 0; ip * MR < t.mc; ++ip) {
             const int64_t i = t.i0 + ip * MR, m = std::min<int64_t>(MR, t.mc - ip * MR);
             const float* a_panel = t.a + ip * t.a_stride;
@@ -168,7 +163,7 @@ void gemm_tall(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
     const int64_t nc_max = std::min<int64_t>(uk.nc, std::max<int64_t>(NR, (int64_t(2) << 20) / K / NR * NR));
     const int64_t NC = round_up(ceil_div(N, ceil_div(N, nc_max)), NR);  // even blocks: N = 1280 as 2 x 640
     const int64_t n_panels = NC / NR;
-    const int64_t b_block = panel_floats(uk, bl.KC, int(NC));  // floats per K block of the B block
+    const int64_t b_block = uk.panel_floats(bl.KC, NC);  // floats per K block of the B block
     float* const bp = thread_buffers().b.get(size_t(bl.k_blocks * b_block));
     const int threads = int(std::min<int64_t>(num_threads(), std::max(rows.count, n_panels)));
 
@@ -180,7 +175,7 @@ void gemm_tall(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
 #pragma omp for schedule(static)
             for (int64_t p = 0; p < bl.k_blocks * nc_panels; ++p) {
                 const int64_t kb = p / nc_panels, jp = p % nc_panels, pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
-                b.pack(bp + kb * b_block + jp * panel_floats(uk, kc, NR), pc, kc, jc + jp * NR, std::min<int64_t>(NR, nc - jp * NR), NR);
+                b.pack(bp + kb * b_block + jp * uk.panel_floats(kc, NR), pc, kc, jc + jp * NR, std::min<int64_t>(NR, nc - jp * NR), NR);
             }
 #pragma omp for schedule(dynamic)
             for (int64_t ib = 0; ib < rows.count; ++ib) {
@@ -188,7 +183,7 @@ void gemm_tall(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
                 for (int64_t kb = 0; kb < bl.k_blocks; ++kb) {
                     const int64_t pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
                     a.pack(my_a, pc, kc, ic, mc, uk.mr);
-                    const MacroTask task{my_a, panel_floats(uk, kc, uk.mr), bp + kb * b_block, kc, ic, jc, mc, nc, kb == 0,
+                    const MacroTask task{my_a, uk.panel_floats(kc, uk.mr), bp + kb * b_block, kc, ic, jc, mc, nc, kb == 0,
                                          kb + 1 == bl.k_blocks};
                     macro_kernel(uk, task, c, ldc, ep);
                 }
@@ -201,7 +196,7 @@ void gemm_wide(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
                int64_t ldc, const GemmEpilogue& ep) {
     const Blocks bl = plan_blocks(uk, M, K);
     const int MR = uk.mr, NR = uk.nr;
-    const int64_t m_panels = ceil_div(M, MR), a_block = m_panels * panel_floats(uk, bl.KC, MR);  // per K block of packed A
+    const int64_t m_panels = ceil_div(M, MR), a_block = m_panels * uk.panel_floats(bl.KC, MR);  // per K block of packed A
     // Chunks of half an NC block, narrower when that leaves fewer than two per thread.
     const int64_t NCW = std::min(round_up(uk.nc / 2, NR), round_up(ceil_div(N, 2 * num_threads()), NR));
     const int64_t chunks = ceil_div(N, NCW);
@@ -213,7 +208,7 @@ void gemm_wide(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
 #pragma omp for schedule(static)
         for (int64_t p = 0; p < bl.k_blocks * m_panels; ++p) {
             const int64_t kb = p / m_panels, ip = p % m_panels, pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
-            a.pack(ap + kb * a_block + ip * panel_floats(uk, kc, MR), pc, kc, ip * MR, std::min<int64_t>(MR, M - ip * MR), MR);
+            a.pack(ap + kb * a_block + ip * uk.panel_floats(kc, MR), pc, kc, ip * MR, std::min<int64_t>(MR, M - ip * MR), MR);
         }
         float* const my_b = thread_buffers().b.get(size_t(bl.KC * NCW));
 #pragma omp for schedule(dynamic)
@@ -222,8 +217,9 @@ void gemm_wide(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
             for (int64_t kb = 0; kb < bl.k_blocks; ++kb) {
                 const int64_t pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
                 b.pack(my_b, pc, kc, jc, nc, NR);
+                const int64_t a_panel = uk.panel_floats(kc, MR);
                 for (int64_t ic = 0; ic < M; ic += bl.MC) {
-                    const MacroTask task{ap + kb * a_block + (ic / MR) * panel_floats(uk, kc, MR), panel_floats(uk, kc, MR), my_b, kc, ic, jc,
+                    const MacroTask task{ap + kb * a_block + (ic / MR) * a_panel, a_panel, my_b, kc, ic, jc,
                                          std::min(bl.MC, M - ic), nc, kb == 0, kb + 1 == bl.k_blocks};
                     macro_kernel(uk, task, c, ldc, ep);
                 }
@@ -238,6 +234,10 @@ void set_num_threads(int n) { g_threads = n; }
 void set_precision(Precision p) { g_precision = p; }
 Precision precision() { return g_precision; }
 bool precision_supported(Precision p) { return best_micro_kernel(p) != nullptr; }
+const MicroKernelInfo& active_micro_kernel() {
+    const MicroKernelInfo* uk = best_micro_kernel(g_precision);
+    return uk ? *uk : best_micro_kernel();
+}
 int num_threads() { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
 
 void gemm_with_kernel(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const PanelSource& a,
@@ -254,8 +254,7 @@ void gemm_with_kernel(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K
 
 void gemm(int64_t M, int64_t N, int64_t K, const PanelSource& a, const PanelSource& b, float* c, int64_t ldc,
           const GemmEpilogue& ep) {
-    const MicroKernelInfo* uk = best_micro_kernel(g_precision);
-    gemm_with_kernel(uk ? *uk : best_micro_kernel(), M, N, K, a, b, c, ldc, ep);
+    gemm_with_kernel(active_micro_kernel(), M, N, K, a, b, c, ldc, ep);
 }
 
 void linear(int64_t M, int64_t N, int64_t K, const float* x, int64_t ldx, const void* w, ElemType w_type, float* y,

@@ -39,6 +39,9 @@ struct MicroKernelInfo {
                        // chunk KC x NC/2 (wide problems)
     PanelType panel = PanelType::F32;
     PanelConverter to_panel = nullptr;  // BF16_PAIRS only
+
+    // The size of one packed panel of kc steps, in floats (bf16 pairs: two values in each float's bytes).
+    int64_t panel_floats(int64_t kc, int64_t width) const { return panel == PanelType::F32 ? kc * width : (kc + 1) / 2 * width; }
 };
 
 // The fastest micro-kernel this CPU runs for a precision (SDREF_ISA caps it), or nullptr for BF16 on a CPU
@@ -46,6 +49,8 @@ struct MicroKernelInfo {
 const MicroKernelInfo& best_micro_kernel();
 const MicroKernelInfo* best_micro_kernel(Precision p);
 const MicroKernelInfo& scalar_micro_kernel(Precision p = Precision::FP32);
+// What gemm() and attention() run: the best kernel for precision(), fp32's where that precision is unsupported.
+const MicroKernelInfo& active_micro_kernel();
 
 // Per-ISA entries, defined in ukernel_<isa>_<MR>x<NR>.cpp.
 extern const MicroKernelInfo kScalar4x4;
