@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
         p.prompt = "a photograph of an astronaut riding a horse";
         p.width = p.height = size;
         p.low_memory = low_memory;
+        p.vae_tile = low_memory ? Vae::kTile : 0;
         Image init;
         if (img2img) {
             init = Image{size, size, 3, std::vector<uint8_t>(size_t(size) * size_t(size) * 3)};

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "kernels/gemm.h"
 
@@ -12,8 +13,17 @@ namespace sdref::kernels {
 // GroupNorm over x [C, HW] in G groups of C/G channels:
 //   y = (x - mean_g) / sqrt(var_g + eps) * gamma[c] + beta[c], then the activation (SiLU in ResNet blocks).
 // Mean and (biased) variance per group are accumulated in double. y may alias x.
+// `shared` (optional): moments that several calls share. When shared->given, mean and var are used instead of
+// x's own (a tiled VAE decode normalises every tile with the statistics of the whole picture; given moments must
+// have `groups` entries); otherwise x's are stored there. x's own always go to seen_mean and seen_var.
+struct GroupMoments {
+    std::vector<double> mean, var;            // [groups] the moments normalised with
+    std::vector<double> seen_mean, seen_var;  // [groups] x's own
+    int64_t seen_count = 0;                   // values per group in x
+    bool given = false;
+};
 void group_norm(const float* x, float* y, int64_t channels, int64_t hw, int64_t groups, float eps, const float* gamma,
-                const float* beta, Activation activation = Activation::None);
+                const float* beta, Activation activation = Activation::None, GroupMoments* shared = nullptr);
 
 // LayerNorm over each of `rows` rows of `cols` values: y = (x - mean) / sqrt(var + eps) * gamma + beta.
 void layer_norm(const float* x, float* y, int64_t rows, int64_t cols, float eps, const float* gamma, const float* beta);

@@ -118,17 +118,23 @@ TEST_CASE("low-memory mode: streamed U-Net weights give the same bits, tiled VAE
     const Tensor tiled = m.vae().decode_tiled(large, 12, 4), full = m.vae().decode(large);
     REQUIRE(tiled.shape() == full.shape());
     for (int64_t i = 0; i < tiled.numel(); ++i) REQUIRE(std::isfinite(tiled[i]));
-    // where only the first tile covers the image (before the first overlap), the result is that tile's decode
+    // where only the first tile covers the image (before the first overlap), the tiled decode is that tile decoded
+    // with the whole picture's group statistics: nearer the whole decode than the tile decoded on its own
     Tensor crop({4, 12, 12});
     for (int64_t c = 0; c < 4; ++c)
         for (int64_t y = 0; y < 12; ++y)
             for (int64_t x = 0; x < 12; ++x) crop[(c * 12 + y) * 12 + x] = large[(c * 24 + y) * 20 + x];
-    const Tensor first = m.vae().decode(crop);
-    size_t differing = 0;
+    const Tensor alone = m.vae().decode(crop);
+    double err_tiled = 0, err_alone = 0;
     for (int64_t c = 0; c < 3; ++c)
         for (int64_t y = 0; y < 64; ++y)
-            for (int64_t x = 0; x < 64; ++x) differing += tiled[(c * 192 + y) * 160 + x] != first[(c * 96 + y) * 96 + x];
-    CHECK(differing == 0);
+            for (int64_t x = 0; x < 64; ++x) {
+                const float whole = full[(c * 192 + y) * 160 + x];
+                err_tiled += std::fabs(tiled[(c * 192 + y) * 160 + x] - whole);
+                err_alone += std::fabs(alone[(c * 96 + y) * 96 + x] - whole);
+            }
+    INFO("mean error from the whole decode: tiled " << err_tiled / (3 * 64 * 64) << ", the tile alone " << err_alone / (3 * 64 * 64));
+    CHECK(err_tiled < 0.9 * err_alone);  // (measured 0.125 and 0.164)
 }
 
 TEST_CASE("a .ckpt checkpoint loads like its safetensors twin, --use-ema takes the EMA copy", "[checkpoint][pytorch][golden]") {

@@ -6,6 +6,7 @@
 
 #include "golden.h"
 #include "io/safetensors.h"
+#include "pipeline/resize.h"
 #include "safety/clip_preprocess.h"
 #include "safety/safety_checker.h"
 
@@ -52,9 +53,9 @@ TEST_CASE("the safety checker matches safety_checker.safetensors", "[safety][gol
 
 TEST_CASE("PIL bicubic resize: identity and constant images", "[safety]") {
     Image flat{13, 7, 3, std::vector<uint8_t>(13 * 7 * 3, 200)};
-    const Image up = pil_resize_bicubic(flat, 29, 17);
+    const Image up = pil_resize(flat, 29, 17, ResizeFilter::Bicubic);
     for (uint8_t v : up.pixels) REQUIRE(v == 200);
     Image grad{8, 8, 1, std::vector<uint8_t>(64)};
     for (size_t i = 0; i < 64; ++i) grad.pixels[i] = uint8_t(i * 3);
-    CHECK(pil_resize_bicubic(grad, 8, 8).pixels == grad.pixels);
+    CHECK(pil_resize(grad, 8, 8, ResizeFilter::Bicubic).pixels == grad.pixels);
 }

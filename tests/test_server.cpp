@@ -57,7 +57,8 @@ struct TestServer {
     }
     std::unique_ptr<httplib::Client> client() const {
         auto c = std::make_unique<httplib::Client>("127.0.0.1", port);
-        c->set_read_timeout(120, 0);
+        // generous: on a loaded CI machine a 12-step request once took 290 s (ctest's own limit is 1500 s)
+        c->set_read_timeout(900, 0);
         return c;
     }
 };
@@ -99,7 +100,7 @@ TEST_CASE("the parameter table: one row per flag, field and PNG key, PNG paramet
     std::set<std::string> flags, fields, keys;
     for (const auto& p : generation_params()) {
         if (p.flag) CHECK(flags.insert(p.flag).second);
-        if (p.short_flag) CHECK(flags.insert(p.short_flag).second);
+        if (p.alias) CHECK(flags.insert(p.alias).second);
         if (p.field) CHECK(fields.insert(p.field).second);
         if (p.png) CHECK(keys.insert(p.png).second);
         CHECK(std::string(p.help).size() > 5);
@@ -169,6 +170,23 @@ TEST_CASE("sdref serve: txt2img draws what the sdref command draws, with A1111's
     CHECK(png["parameters"]["Size-2"] == "64");
 }
 
+TEST_CASE("sdref serve: txt2img with enable_hr runs the hires fix with A1111's fields", "[server][hires]") {
+    const TestServer s(demo_model());
+    const json r = post(s, "/sdapi/v1/txt2img",
+                        {{"prompt", "a red circle on a blue background"}, {"steps", 4}, {"seed", 3}, {"enable_hr", true}, {"hr_scale", 1.5},
+                         {"hr_second_pass_steps", 3}, {"hr_upscaler", "Latent (nearest)"}, {"denoising_strength", 0.5}});
+    const Image img = decode_b64(r["images"][0]);
+    CHECK(img.width == 96);
+    CHECK(img.height == 96);
+    CHECK_THAT(parameters_of(r["images"][0]),
+               Catch::EndsWith("Size: 64x64, Model: tinyshapes, Denoising strength: 0.5, Hires upscale: 1.5, Hires steps: 3, "
+                               "Hires upscaler: Latent (nearest)"));
+    // A1111's clients send the hr_ fields with enable_hr off too: a plain picture
+    const json plain = post(s, "/sdapi/v1/txt2img", {{"prompt", "x"}, {"steps", 2}, {"enable_hr", false}, {"hr_scale", 2}});
+    CHECK(decode_b64(plain["images"][0]).width == 64);
+    post(s, "/sdapi/v1/txt2img", {{"prompt", "x"}, {"steps", 2}, {"enable_hr", true}, {"hr_upscaler", "ESRGAN_4x"}}, 422);
+}
+
 TEST_CASE("sdref serve: the listing endpoints and switching the model by name, only inside its folder", "[server]") {
     const std::string dir = test::scratch_dir("server-folders");
     std::filesystem::create_directories(dir + "/models");
@@ -226,7 +244,8 @@ TEST_CASE("sdref serve: bad requests get a 4xx JSON error naming the field, and 
         {R"({"prompt": "x", "scheduler": "Exponential"})", 422, "scheduler"},
         {R"({"prompt": "x", "seed": -5})", 422, "seed"},
         {R"({"prompt": "x", "n_iter": 100, "batch_size": 64})", 422, "batch_size"},
-        {R"({"prompt": "x", "enable_hr": true})", 422, "enable_hr"},
+        {R"({"prompt": "x", "restore_faces": true})", 422, "restore_faces"},
+        {R"({"prompt": "x", "enable_hr": true, "hr_scale": 20})", 422, "hr_scale"},
         {R"({"prompt": ["x"]})", 422, "prompt"},
         {R"({"prompt": "x", "init_images": ["AAAA"]})", 422, "init_images"},
         {R"({"prompt": "x", "alwayson_scripts": {"controlnet": {"args": [{"model": "m", "image": "!!"}]}}})", 422,

@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(g++ make cmake zlib1g-dev libxsimd-dev catch2 libbenchmark-dev libstb-dev libpng-dev libjpeg62-turbo-dev
           libcpp-httplib-dev nlohmann-json3-dev pkgconf libssl-dev libbrotli-dev)
 # (Debian's cpp-httplib library is built with OpenSSL and Brotli: its header needs their headers to match it.)
+# The labels of grids and X/Y plots: DejaVu Sans, drawn with stb_truetype (src/pipeline/grid.cpp).
+packages+=(fonts-dejavu-core)
 # The web page's browser test: Debian's Chromium, driven by playwright-core from npm (tests/browser/).
 packages+=(chromium)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)

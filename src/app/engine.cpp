@@ -170,8 +170,31 @@ const StableDiffusionModel& Engine::model() {
 }
 
 const LatentPreview& Engine::preview() {
-    if (!preview_) preview_ = LatentPreview::fit(model());
+    if (!preview_) preview_ = LatentPreview::for_model(model());
     return *preview_;
+}
+
+HiresFix Engine::hires_of(GenerationRequest& r) const {
+    auto name = [&](const auto& member) { return name_of(&member, r); };
+    HiresFix hires;
+    // the second pass's size: --hires-width/--hires-height (one alone keeps the aspect ratio), else the scale
+    const int64_t hw = r.hires_width, hh = r.hires_height;
+    if (hw % 8 || hh % 8) fail(name(r.hires_width), "/", name(r.hires_height), ": the hires size must be a multiple of 8, got ", hw, "x", hh);
+    if (hw || hh) {
+        hires.width = hw ? hw : hh * r.width / r.height / 8 * 8;
+        hires.height = hh ? hh : hw * r.height / r.width / 8 * 8;
+    } else {
+        hires.width = int64_t(double(r.width) * r.hires_scale) / 8 * 8;
+        hires.height = int64_t(double(r.height) * r.hires_scale) / 8 * 8;
+    }
+    if (hires.width < 8 || hires.height < 8 || std::max(hires.width, hires.height) > kMaxImageSide)
+        fail(name(r.hires_scale), ": the hires size ", hires.width, "x", hires.height, " is outside 8 to ", kMaxImageSide);
+    hires.steps = int(r.hires_steps ? r.hires_steps : r.steps);
+    hires.denoise = float(r.denoising_strength);
+    hires.upscaler = r.hires_upscaler == "lanczos"          ? HiresUpscaler::Lanczos
+                     : r.hires_upscaler == "latent-nearest" ? HiresUpscaler::LatentNearest
+                                                            : HiresUpscaler::Latent;
+    return hires;
 }
 
 std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::function<void(const Progress&)>& on_step) {
@@ -233,6 +256,17 @@ std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::functio
     if (r.refiner.empty() && r.refiner_switch_at != defaults.refiner_switch_at)
         fail(name(r.refiner_switch_at), " needs ", name(r.refiner));
     if (r.seed < 0) r.seed = int64_t(std::random_device{}() & 0x7fffffff);
+    if (r.hires_fix && (r.init_image.given() || !r.outpaint.empty()))
+        fail(name(r.hires_fix), " is for txt2img: not with ", name(r.init_image));
+    // a flag that only means something beside another one needs it (API clients send every hr_ field, on or off)
+    auto needs = [&](bool given, const auto& member, const bool& other) {
+        if (given && !other && options_.origin == Origin::Cli) fail(name(member), " needs ", name(other));
+    };
+    needs(r.hires_scale != defaults.hires_scale, r.hires_scale, r.hires_fix);
+    needs(r.hires_width || r.hires_height, r.hires_width, r.hires_fix);
+    needs(r.hires_steps != defaults.hires_steps, r.hires_steps, r.hires_fix);
+    needs(r.hires_upscaler != defaults.hires_upscaler, r.hires_upscaler, r.hires_fix);
+    needs(r.vae_tile_size != defaults.vae_tile_size, r.vae_tile_size, r.vae_tiling);
 
     // inputs: everything that can fail is read before the model is loaded
     Image init = r.init_image.image, mask = r.mask.image, original;
@@ -317,6 +351,8 @@ std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::functio
     p.clip_skip = int(r.clip_skip);
     p.strength = float(r.denoising_strength);
     p.low_memory = r.low_memory;
+    p.vae_tile = r.vae_tiling ? r.vae_tile_size : r.low_memory ? Vae::kTile : 0;
+    const HiresFix hires = r.hires_fix ? hires_of(r) : HiresFix();
     if (r.init_image.given() || !r.outpaint.empty()) p.init_image = &init;
     if (!mask.pixels.empty()) p.mask = &mask;
     if (r.inpainting_fill == int64_t(InpaintingFill::LatentNoise)) p.masked_content = MaskedContent::LatentNoise;
@@ -349,15 +385,18 @@ std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::functio
     const int64_t images = r.images();
     for (int64_t b = 0; b < images; ++b) {
         p.seed = uint64_t(r.seed) + uint64_t(b);
-        std::unique_ptr<Scheduler> scheduler = make_scheduler(r.sampler, r.scheduler, model.info().scheduler);
+        auto scheduler = [&] { return make_scheduler(r.sampler, r.scheduler, model.info().scheduler); };
+        auto progress = [&](const StepInfo& s) {
+            if (on_step) on_step({b, images, s.step, s.steps, s.latents});
+        };
         GenerationResult g;
         try {
-            g = generate(model, p, *scheduler, int(r.steps), [&](const StepInfo& s) {
-                if (on_step) on_step({b, images, s.step, s.steps, s.latents});
-            });
+            g = r.hires_fix ? generate_hires(model, p, int(r.steps), hires, scheduler, progress)
+                            : generate(model, p, *scheduler(), int(r.steps), progress);
         } catch (const Interrupted&) {
             break;
         }
+        if (preview_) refit_preview(g.latents, g.image);  // (a preview in use follows what the model draws)
         GeneratedImage img;
         img.image = tensor_to_image(g.image);
         if (margins.any()) paste_original(img.image, original, margins);

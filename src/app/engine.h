@@ -22,6 +22,7 @@
 #include "models/checkpoint.h"
 #include "models/controlnet.h"
 #include "pipeline/generate.h"
+#include "pipeline/hires.h"
 #include "pipeline/preview.h"
 #include "safety/safety_checker.h"
 
@@ -67,8 +68,12 @@ public:
     const std::string& model_path() const { return model_path_; }
     const StableDiffusionModel& model();
     const LatentPreview& preview();
-    // Fit the preview to a finished picture of the resident model (its latents and decoded image).
-    void refit_preview(const Tensor& latents, const Tensor& image) { preview_ = LatentPreview::fit(latents, image); }
+    // Fit a fitted preview to a finished picture of the resident model (its latents and decoded image), so that
+    // it follows what the model really draws; published factors stay as they are. run() does it after each
+    // picture once preview() has been asked for.
+    void refit_preview(const Tensor& latents, const Tensor& image) {
+        if (preview().fitted && image.numel() > 0) preview_ = LatentPreview::fit(latents, image);
+    }
 
     // What the folders hold: (name, path) for each checkpoint, LoRA, embedding, hypernetwork, ControlNet, VAE.
     using Listing = std::vector<std::pair<std::string, std::string>>;
@@ -89,6 +94,8 @@ private:
     // A checkpoint by name: the default model's, else resolve() in the models folder.
     std::string model_named(const std::string& name, const std::string& what) const;
     std::string name_of(const void* member, GenerationRequest& r) const;
+    // The hires fix's second pass as `r` asks for it (its size settled; errors name the flags or fields).
+    HiresFix hires_of(GenerationRequest& r) const;
     const StableDiffusionModel& load(const std::string& path, const CheckpointOverrides& o);
     std::string addon_parameters(const CheckpointOverrides& o);
     const std::string& hash(const std::string& path, bool addnet);

@@ -34,6 +34,23 @@ std::string schedule_png(const GenerationRequest& r) { return r.scheduler == "tr
 std::string size_png(const GenerationRequest& r) { return cat(r.width, "x", r.height); }
 std::string refiner_png(const GenerationRequest& r) { return model_name_of(r.refiner); }
 std::string control_model_png(const ControlRequest& c) { return model_name_of(c.model); }
+// A1111 writes "Hires upscale" only without a resize, "Hires resize: WxH" only with one, "Hires steps" only when set.
+std::string hires_scale_png(const GenerationRequest& r) { return r.hires_width || r.hires_height ? "" : cat(r.hires_scale); }
+std::string hires_resize_png(const GenerationRequest& r) {
+    return r.hires_width || r.hires_height ? cat(r.hires_width, "x", r.hires_height) : "";
+}
+std::string hires_steps_png(const GenerationRequest& r) { return r.hires_steps ? std::to_string(r.hires_steps) : ""; }
+std::string hires_upscaler_png(const GenerationRequest& r) {
+    return r.hires_upscaler == "latent" ? "Latent" : r.hires_upscaler == "latent-nearest" ? "Latent (nearest)" : "Lanczos";
+}
+std::string vae_tile_png(const GenerationRequest& r) { return r.vae_tiling ? std::to_string(r.vae_tile_size) : ""; }
+
+std::string normalize_upscaler(const std::string& value, const std::string& name) {
+    const std::string v = lower(value);
+    if (v == "latent" || v == "latent-nearest" || v == "lanczos") return v;
+    if (v == "latent (nearest)") return "latent-nearest";
+    fail(name, ": unknown upscaler \"", value, "\" (valid: latent, latent-nearest, lanczos; A1111's Latent, Latent (nearest), Lanczos)");
+}
 
 std::string normalize_module(const std::string& value, const std::string& name) {
     const std::string v = lower(value);
@@ -103,9 +120,27 @@ const std::vector<Param<GenerationRequest>>& generation_params() {
          "img2img / inpainting start image (the API: base64 PNG or JPEG)", [](G& r) -> ParamRef { return &r.init_image; }},
         {"--mask", nullptr, "mask", nullptr, "FILE", "", nullptr, 0, 0,
          "inpainting mask, white = repaint (same size as the image)", [](G& r) -> ParamRef { return &r.mask; }},
-        {"--strength", nullptr, "denoising_strength", "Denoising strength", "X", "0.75", nullptr, 0.001, 1,
-         "img2img / inpainting: share of the schedule to run", [](G& r) -> ParamRef { return &r.denoising_strength; },
-         nullptr, PngRule::WithInit},
+        {"--strength", "--hires-denoise", "denoising_strength", "Denoising strength", "X", "0.75", nullptr, 0.001, 1,
+         "img2img / inpainting / the hires fix's second pass: share of the schedule to run",
+         [](G& r) -> ParamRef { return &r.denoising_strength; }, nullptr, PngRule::WithDenoising},
+        {"--hires-fix", nullptr, "enable_hr", nullptr, "", "false", nullptr, 0, 0,
+         "A1111's hires fix: draw at -W x -H, upscale (--hires-upscaler), then img2img at the larger size with "
+         "--hires-denoise", [](G& r) -> ParamRef { return &r.hires_fix; }},
+        {"--hires-scale", nullptr, "hr_scale", "Hires upscale", "X", "2", nullptr, 1, 8,
+         "the hires fix's upscale factor (the size rounds down to a multiple of 8)",
+         [](G& r) -> ParamRef { return &r.hires_scale; }, nullptr, PngRule::WithHires, hires_scale_png},
+        {"--hires-width", nullptr, "hr_resize_x", "Hires resize", "N", "0", nullptr, 0, kMaxSide,
+         "the hires fix's width instead of --hires-scale (a multiple of 8; 0: from the height or the scale)",
+         [](G& r) -> ParamRef { return &r.hires_width; }, nullptr, PngRule::WithHires, hires_resize_png},
+        {"--hires-height", nullptr, "hr_resize_y", nullptr, "N", "0", nullptr, 0, kMaxSide,
+         "the hires fix's height (0: from the width or the scale)", [](G& r) -> ParamRef { return &r.hires_height; }},
+        {"--hires-steps", nullptr, "hr_second_pass_steps", "Hires steps", "N", "0", nullptr, 0, kMaxSteps,
+         "the hires fix's second-pass steps (0: as many as --steps)", [](G& r) -> ParamRef { return &r.hires_steps; },
+         nullptr, PngRule::WithHires, hires_steps_png},
+        {"--hires-upscaler", nullptr, "hr_upscaler", "Hires upscaler", "NAME", "latent", nullptr, 0, 0,
+         "latent (bilinear on the latents), latent-nearest, or lanczos (the decoded picture, encoded again); "
+         "A1111's Latent, Latent (nearest), Lanczos", [](G& r) -> ParamRef { return &r.hires_upscaler; },
+         normalize_upscaler, PngRule::WithHires, hires_upscaler_png},
         {"--inpainting-fill", nullptr, "inpainting_fill", "Masked content", "N", "1", nullptr, 0, 3,
          "what the masked area starts from with an ordinary U-Net: 0 fill (the image's mean colour), 1 original, "
          "2 latent noise, 3 latent nothing", [](G& r) -> ParamRef { return &r.inpainting_fill; }},
@@ -166,6 +201,12 @@ const std::vector<Param<GenerationRequest>>& generation_params() {
         {"--low-memory", nullptr, nullptr, "Low memory", "", "false", nullptr, 0, 0,
          "keep one U-Net block's weights in memory at a time and decode the VAE in overlapping tiles (slower; about "
          "a third of the memory)", [](G& r) -> ParamRef { return &r.low_memory; }},
+        {"--vae-tiling", nullptr, "vae_tiling", "VAE tiling", "", "false", nullptr, 0, 0,
+         "decode the VAE in overlapping tiles blended across their seams (less memory for large pictures)",
+         [](G& r) -> ParamRef { return &r.vae_tiling; }},
+        {"--vae-tile-size", nullptr, "vae_tile_size", "VAE tile size", "N", "32", nullptr, 16, 1024,
+         "--vae-tiling's tiles: latent pixels a side (8 times that in the picture), overlapping by 8",
+         [](G& r) -> ParamRef { return &r.vae_tile_size; }, nullptr, PngRule::Changed, vae_tile_png},
         {"--precision", nullptr, nullptr, "Precision", "fp32|bf16", "fp32", nullptr, 0, 0,
          "the matrix products' operands: fp32 (exact, the default) or bf16 with fp32 sums (AVX512_BF16 CPUs; "
          "about 1.5x faster, slightly different pictures)", [](G& r) -> ParamRef { return &r.precision; },
@@ -332,10 +373,12 @@ std::string param_text(const ParamRef& ref) {
     return out;
 }
 
-std::string usage_line(const char* flag, const char* short_flag, const char* metavar, const char* help, const char* def) {
+std::string usage_line(const char* flag, const char* alias, const char* metavar, const char* help, const char* def) {
     std::string head = "  ";
-    if (short_flag) head += std::string(short_flag) + ", ";
+    const bool short_alias = alias && alias[1] != '-';  // "-s, --seed" but "--strength, --hires-denoise"
+    if (short_alias) head += std::string(alias) + ", ";
     head += flag;
+    if (alias && !short_alias) head += std::string(", ") + alias;
     if (*metavar) head += std::string(" ") + metavar;
     std::string text = help;
     if (*def && std::string(def) != "false" && std::string(def) != "0,0") text += std::string(" (default ") + def + ")";
@@ -393,7 +436,8 @@ std::string png_parameters(const GenerationRequest& request, int64_t seed, const
     for (const Param<G>& p : generation_params()) {
         if (!p.png) continue;
         const std::string value = p.png_text ? p.png_text(r) : param_text(p.ref(r));
-        const bool write = p.png_rule == PngRule::Always || (p.png_rule == PngRule::WithInit && r.init_image.given()) ||
+        const bool write = p.png_rule == PngRule::Always || (p.png_rule == PngRule::WithDenoising && (r.init_image.given() || r.hires_fix)) ||
+                           (p.png_rule == PngRule::WithHires && r.hires_fix) ||
                            (p.png_rule == PngRule::WithRefiner && !r.refiner.empty()) ||
                            (p.png_rule == PngRule::Changed && value != (p.png_text ? p.png_text(defaults) : param_text(p.ref(defaults))));
         if (write) add(p.png, value);

@@ -24,13 +24,14 @@ using ParamRef = std::variant<int64_t*, double*, std::string*, bool*, IntPair*, 
 enum class Origin { Cli, Api };
 
 // When a row is written into a PNG's parameters: always (Steps, Seed...), when it differs from its default, only
-// for img2img (Denoising strength) or only with a refiner (Refiner switch at).
-enum class PngRule { Always, Changed, WithInit, WithRefiner };
+// when something is denoised from a picture (Denoising strength: img2img, inpainting, the hires fix), only with
+// the hires fix (Hires upscale...) or only with a refiner (Refiner switch at).
+enum class PngRule { Always, Changed, WithDenoising, WithHires, WithRefiner };
 
 template <class T>
 struct Param {
     const char* flag;        // "--steps"; nullptr: not on the command line
-    const char* short_flag;  // "-s", or nullptr
+    const char* alias;       // another spelling: a short flag ("-s"), or a second long one; nullptr: none
     const char* field;       // the API's JSON field ("steps"); nullptr: not in the API
     const char* png;         // the PNG parameters key ("Steps"); nullptr: not written there
     const char* metavar;     // the help's name for the value ("N", "X", "FILE", "W,H"); "" for a flag without value
@@ -88,7 +89,7 @@ T with_defaults(const std::vector<Param<T>>& table, Origin origin) {
 template <class T>
 const Param<T>* find_flag(const std::vector<Param<T>>& table, const std::string& flag) {
     for (const Param<T>& p : table)
-        if ((p.flag && flag == p.flag) || (p.short_flag && flag == p.short_flag)) return &p;
+        if ((p.flag && flag == p.flag) || (p.alias && flag == p.alias)) return &p;
     return nullptr;
 }
 
@@ -102,13 +103,13 @@ const Param<T>* find_field(const std::vector<Param<T>>& table, const std::string
 // ---- writing them ----------------------------------------------------------------------------------------
 
 // One `sdref -h` line: flag and value name, then the help (and the default, when there is one), wrapped at 110.
-std::string usage_line(const char* flag, const char* short_flag, const char* metavar, const char* help, const char* def);
+std::string usage_line(const char* flag, const char* alias, const char* metavar, const char* help, const char* def);
 
 template <class T>
 std::string usage_lines(const std::vector<Param<T>>& table) {
     std::string out;
     for (const Param<T>& p : table)
-        if (p.flag) out += usage_line(p.flag, p.short_flag, p.metavar, p.help, p.def);
+        if (p.flag) out += usage_line(p.flag, p.alias, p.metavar, p.help, p.def);
     return out;
 }
 

@@ -50,7 +50,7 @@ struct GenerationRequest {
     int64_t clip_skip;              // 0: the model's default
     ImageInput init_image{3, {}, {}};
     ImageInput mask{1, {}, {}};
-    double denoising_strength;
+    double denoising_strength;      // img2img and inpainting, and the hires fix's second pass
     int64_t inpainting_fill;        // InpaintingFill
     bool inpainting_mask_invert;
     std::string outpaint;           // "L,T,R,B"
@@ -66,7 +66,14 @@ struct GenerationRequest {
     double sld_guidance_scale, sld_threshold, sld_momentum_scale, sld_mom_beta;  // NaN: the preset's
     int64_t sld_warmup_steps;       // -1: the preset's
     std::string sld_concept;        // empty: diffusers' safety concept
+    bool hires_fix;                 // A1111's hires fix: generate, upscale, then img2img at the larger size
+    double hires_scale;             // the upscale factor, unless hires_width/hires_height are given
+    int64_t hires_width, hires_height;  // 0: from hires_scale (one given: the other keeps the aspect ratio)
+    int64_t hires_steps;            // the second pass's steps; 0: as many as steps
+    std::string hires_upscaler;     // "latent", "latent-nearest" (the latents) or "lanczos" (the decoded picture)
     bool low_memory;
+    bool vae_tiling;                // decode in blended tiles of vae_tile_size latent pixels
+    int64_t vae_tile_size;
     std::string precision;          // "fp32" or "bf16": the matrix products (kernels::Precision)
     std::vector<ControlRequest> controls;
 

@@ -2,25 +2,30 @@
 // HTTP API and the PNG parameters); this file adds only what belongs to the command: where to write, threads,
 // the safety checker, verbosity. Flag names follow stable-diffusion.cpp where the concept is the same.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "app/engine.h"
 #include "app/params.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/default_model.h"
+#include "cli/xy_plot.h"
 #include "core/error.h"
 #include "core/memory.h"
 #include "io/safetensors.h"
 #include "kernels/gemm.h"
+#include "pipeline/grid.h"
+#include "pipeline/resize.h"
 
 namespace sdref::cli {
 
 namespace {
 
 struct CliOptions {
-    std::string output, save_latents, safety_checker;
-    int64_t threads;
+    std::string output, save_latents, safety_checker, preview, grid, x_axis, y_axis;
+    int64_t threads, preview_interval;
     bool no_safety_checker, verbose, help;
 };
 
@@ -32,6 +37,19 @@ const std::vector<Param<CliOptions>>& cli_params() {
          [](O& o) -> ParamRef { return &o.output; }},
         {"--save-latents", nullptr, nullptr, nullptr, "FILE", "", nullptr, 0, 0,
          "also write the final latents [1, 4, H/8, W/8] as safetensors", [](O& o) -> ParamRef { return &o.save_latents; }},
+        {"--preview", nullptr, nullptr, nullptr, "FILE", "", nullptr, 0, 0,
+         "while sampling, write a quick picture of the latents to FILE (the model family's latent-to-RGB factors)",
+         [](O& o) -> ParamRef { return &o.preview; }},
+        {"--preview-interval", nullptr, nullptr, nullptr, "N", "1", nullptr, 1, 1000, "--preview every N steps (and at the last)",
+         [](O& o) -> ParamRef { return &o.preview_interval; }},
+        {"--grid", nullptr, nullptr, nullptr, "FILE", "", nullptr, 0, 0, "also write the batch's pictures as one grid",
+         [](O& o) -> ParamRef { return &o.grid; }},
+        {"--x-axis", nullptr, nullptr, nullptr, "AXIS=V1,...", "", nullptr, 0, 0,
+         "an X/Y plot to -o: one picture per value, AXIS a generation flag without dashes (sampling-method, "
+         "scheduler, steps, cfg-scale, seed, strength, clip-skip, ...) or lora:NAME (its weight)",
+         [](O& o) -> ParamRef { return &o.x_axis; }},
+        {"--y-axis", nullptr, nullptr, nullptr, "AXIS=V1,...", "", nullptr, 0, 0, "the X/Y plot's rows (with --x-axis)",
+         [](O& o) -> ParamRef { return &o.y_axis; }},
         {"--safety-checker", nullptr, nullptr, nullptr, "PATH", "", nullptr, 0, 0,
          "check images with the SD safety checker (a safety_checker/ folder or .safetensors); a model folder's own "
          "safety_checker/ is used unless --no-safety-checker", [](O& o) -> ParamRef { return &o.safety_checker; }},
@@ -107,18 +125,35 @@ int cmd_generate(int argc, char** argv) {
     eo.safety_checker = o.safety_checker;
     eo.no_safety_checker = o.no_safety_checker;
     eo.verbose = o.verbose;
+    // the flags that only mean something beside others
+    const bool plot = !o.x_axis.empty() || !o.y_axis.empty();
+    if (o.preview.empty() && o.preview_interval != 1) fail("--preview-interval needs --preview");
+    if (plot && !o.grid.empty()) fail("--grid: an X/Y plot is already one picture (-o)");
+    const std::optional<XYPlot> xy = plot ? std::optional<XYPlot>(XYPlot::make(r, o.x_axis, o.y_axis)) : std::nullopt;
+
     Engine engine(eo);
-    const auto start = std::chrono::steady_clock::now();
-    auto step_start = start;
-    const std::vector<GeneratedImage> images = engine.run(r, [&](const Progress& s) {
+    auto step_start = std::chrono::steady_clock::now();
+    auto on_step = [&](const Progress& s, const std::string& cell) {
         if (s.step == 1) step_start = std::chrono::steady_clock::now();
         const double per = std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count() / s.step;
         const int width = 30, done = width * s.step / s.steps;
-        std::fprintf(stderr, "\r  step %d/%d |%s%s| %.2f s/it, ETA %.0f s ", s.step, s.steps, std::string(size_t(done), '#').c_str(),
-                     std::string(size_t(width - done), ' ').c_str(), per, per * (s.steps - s.step));
+        std::fprintf(stderr, "\r  %sstep %d/%d |%s%s| %.2f s/it, ETA %.0f s ", cell.c_str(), s.step, s.steps,
+                     std::string(size_t(done), '#').c_str(), std::string(size_t(width - done), ' ').c_str(), per, per * (s.steps - s.step));
         if (s.step == s.steps) std::fprintf(stderr, "\n");
         std::fflush(stderr);
-    });
+        if (!o.preview.empty() && (s.step % o.preview_interval == 0 || s.step == s.steps)) {
+            const Image shot = engine.preview().render(s.latents);
+            write_png(o.preview, pil_resize(shot, shot.width * 8, shot.height * 8, ResizeFilter::Bicubic));
+        }
+    };
+    if (xy) {
+        xy->draw(engine, o.output, [&](size_t cell, const Progress& s) {
+            on_step(s, "cell " + std::to_string(cell + 1) + "/" + std::to_string(xy->cells.size()) + ": ");
+        });
+        std::fprintf(stderr, "wrote %s (%zu cells)\n", o.output.c_str(), xy->cells.size());
+        return 0;
+    }
+    const std::vector<GeneratedImage> images = engine.run(r, [&](const Progress& s) { on_step(s, ""); });
     for (size_t b = 0; b < images.size(); ++b) {
         const GeneratedImage& img = images[b];
         if (img.nsfw) std::fprintf(stderr, "safety checker: image %zu flagged as NSFW and replaced by black\n", b);
@@ -138,6 +173,13 @@ int cmd_generate(int argc, char** argv) {
                          t.text_seconds, total, t.step_seconds.size(), total / double(t.step_seconds.size()), t.vae_seconds,
                          double(peak_resident_bytes()) / 1e6);
         }
+    }
+    if (!o.grid.empty() && !images.empty()) {
+        std::vector<Image> pictures;
+        for (const GeneratedImage& img : images) pictures.push_back(img.image);
+        const int columns = int(std::ceil(std::sqrt(double(pictures.size()))));
+        write_png(o.grid, image_grid(pictures, columns), {{"parameters", images[0].parameters}});
+        std::fprintf(stderr, "wrote %s (%zu pictures)\n", o.grid.c_str(), pictures.size());
     }
     return 0;
 }

@@ -145,11 +145,26 @@ ResBlock ResBlock::load_vae(const WeightStore& w, const std::string& p, int64_t 
     return r;
 }
 
-Tensor resblock_forward(const ResBlock& r, const Tensor& x, const float* emb_silu, int64_t groups, float eps) {
+kernels::GroupMoments* NormSequence::take() {
+    if (!replay) return &norms.emplace_back();
+    if (next >= norms.size()) fail("shared group norms: this pass has more group norms than the recorded one (", norms.size(), ")");
+    kernels::GroupMoments* m = &norms[next++];
+    m->given = true;
+    return m;
+}
+
+namespace {
+
+kernels::GroupMoments* next_norm(NormSequence* norms) { return norms ? norms->take() : nullptr; }
+
+}  // namespace
+
+Tensor resblock_forward(const ResBlock& r, const Tensor& x, const float* emb_silu, int64_t groups, float eps, NormSequence* norms) {
     const int64_t hw = x.dim(1) * x.dim(2);
     // h = conv1(silu(norm1(x)))
     Tensor h(x.shape());
-    kernels::group_norm(x.data(), h.data(), r.in, hw, groups, eps, r.norm1.weight.data(), r.norm1.bias.data(), Activation::Silu);
+    kernels::group_norm(x.data(), h.data(), r.in, hw, groups, eps, r.norm1.weight.data(), r.norm1.bias.data(), Activation::Silu,
+                        next_norm(norms));
     h = conv_forward(r.conv1, h);
     // h += emb_proj(silu(emb)), one value per channel
     if (emb_silu) {
@@ -159,7 +174,8 @@ Tensor resblock_forward(const ResBlock& r, const Tensor& x, const float* emb_sil
             for (int64_t i = 0; i < hw; ++i) h[c * hw + i] += e[size_t(c)];
     }
     // y = skip(x) + conv2(silu(norm2(h)))
-    kernels::group_norm(h.data(), h.data(), r.out, hw, groups, eps, r.norm2.weight.data(), r.norm2.bias.data(), Activation::Silu);
+    kernels::group_norm(h.data(), h.data(), r.out, hw, groups, eps, r.norm2.weight.data(), r.norm2.bias.data(), Activation::Silu,
+                        next_norm(norms));
     const Tensor skip = r.has_skip ? conv_forward(r.skip, x) : x;
     return conv_forward(r.conv2, h, 1, -1, -1, skip.data());
 }
@@ -246,10 +262,11 @@ VaeAttention VaeAttention::load(const WeightStore& w, const std::string& p, int6
     return a;
 }
 
-Tensor vae_attention_forward(const VaeAttention& a, const Tensor& x, int64_t groups) {
+Tensor vae_attention_forward(const VaeAttention& a, const Tensor& x, int64_t groups, NormSequence* norms) {
     const int64_t hw = x.dim(1) * x.dim(2), C = a.channels;
     Tensor h(x.shape());
-    kernels::group_norm(x.data(), h.data(), C, hw, groups, 1e-6f, a.norm.weight.data(), a.norm.bias.data());
+    kernels::group_norm(x.data(), h.data(), C, hw, groups, 1e-6f, a.norm.weight.data(), a.norm.bias.data(), Activation::None,
+                        next_norm(norms));
     // q, k, v = projections of the normalised pixels as tokens [HW, C]; one head of width C
     Tensor q({hw, C}), k({hw, C}), v({hw, C}), o({hw, C});
     channels_to_tokens(a.attn.q, h.data(), hw, q.data());

@@ -5,11 +5,13 @@
 // reads [C, HW] transposed in place, so no transpose is ever materialised.
 #pragma once
 
+#include <deque>
 #include <string>
 #include <vector>
 
 #include "core/tensor.h"
 #include "kernels/gemm.h"
+#include "kernels/ops.h"
 #include "models/weights.h"
 
 namespace sdref {
@@ -61,8 +63,20 @@ struct ResBlock {
     static ResBlock load_vae(const WeightStore& w, const std::string& prefix, int64_t in, int64_t out);
 };
 
-// x [in, H, W] -> [out, H, W]. emb_silu: silu(time embedding) [E] or nullptr; groups and eps of the group norms.
-Tensor resblock_forward(const ResBlock& r, const Tensor& x, const float* emb_silu, int64_t groups, float eps);
+// The group norms of one forward pass, in call order: recorded from one pass, then given to others that must
+// normalise alike (every tile of a tiled VAE decode uses the whole picture's statistics).
+struct NormSequence {
+    std::deque<kernels::GroupMoments> norms;
+    size_t next = 0;      // the next norm's index
+    bool replay = false;  // false: record each norm's moments; true: hand them out in order
+    // The next norm's moments (recording: a new entry); an error if a replayed pass has more norms than recorded.
+    kernels::GroupMoments* take();
+};
+
+// x [in, H, W] -> [out, H, W]. emb_silu: silu(time embedding) [E] or nullptr; groups and eps of the group norms;
+// norms: shared group statistics (NormSequence), or nullptr for x's own.
+Tensor resblock_forward(const ResBlock& r, const Tensor& x, const float* emb_silu, int64_t groups, float eps,
+                        NormSequence* norms = nullptr);
 
 // Multi-head attention projections: q from the tokens, k and v from the context (self-attention: the tokens).
 struct AttentionWeights {
@@ -115,7 +129,7 @@ struct VaeAttention {
 };
 
 // x [C, H, W] -> [C, H, W]
-Tensor vae_attention_forward(const VaeAttention& a, const Tensor& x, int64_t groups);
+Tensor vae_attention_forward(const VaeAttention& a, const Tensor& x, int64_t groups, NormSequence* norms = nullptr);
 
 // The arithmetic work of a block (2 flops per multiply-add of its GEMMs and attention products), for benchmarks.
 double conv_flops(const Conv& c, int64_t out_hw);

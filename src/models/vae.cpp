@@ -28,17 +28,17 @@ Tensor pointwise(const Linear& l, const Tensor& x) {
     return y;
 }
 
-Tensor mid_and_out(const VaeCoder& c, Tensor h, int64_t groups) {
-    h = resblock_forward(c.mid_block_1, h, nullptr, groups, kEps);
-    h = vae_attention_forward(c.mid_attn, h, groups);
-    h = resblock_forward(c.mid_block_2, h, nullptr, groups, kEps);
+Tensor mid_and_out(const VaeCoder& c, Tensor h, int64_t groups, NormSequence* norms = nullptr) {
+    h = resblock_forward(c.mid_block_1, h, nullptr, groups, kEps, norms);
+    h = vae_attention_forward(c.mid_attn, h, groups, norms);
+    h = resblock_forward(c.mid_block_2, h, nullptr, groups, kEps, norms);
     return h;
 }
 
-Tensor norm_silu_out(const VaeCoder& c, const Tensor& h, int64_t groups) {
+Tensor norm_silu_out(const VaeCoder& c, const Tensor& h, int64_t groups, NormSequence* norms = nullptr) {
     Tensor n(h.shape());
     kernels::group_norm(h.data(), n.data(), h.dim(0), h.dim(1) * h.dim(2), groups, kEps, c.norm_out.weight.data(),
-                        c.norm_out.bias.data(), kernels::Activation::Silu);
+                        c.norm_out.bias.data(), kernels::Activation::Silu, norms ? norms->take() : nullptr);
     return conv_forward(c.conv_out, n);
 }
 
@@ -122,19 +122,21 @@ VaeOutput Vae::encode(const Tensor& image) const {
     return out;
 }
 
-Tensor Vae::decode(const Tensor& latent) const {
+Tensor Vae::decode(const Tensor& latent) const { return decode(latent, nullptr); }
+
+Tensor Vae::decode(const Tensor& latent, NormSequence* norms) const {
     const VaeCoder& d = decoder_;
     Tensor h = conv_forward(d.conv_in, pointwise(post_quant_conv_, latent));
-    h = mid_and_out(d, h, groups_);
+    h = mid_and_out(d, h, groups_, norms);
     for (auto level = d.levels.rbegin(); level != d.levels.rend(); ++level) {
-        for (const ResBlock& b : level->blocks) h = resblock_forward(b, h, nullptr, groups_, kEps);
+        for (const ResBlock& b : level->blocks) h = resblock_forward(b, h, nullptr, groups_, kEps, norms);
         if (level->has_resample) {
             Tensor up({h.dim(0), 2 * h.dim(1), 2 * h.dim(2)});
             kernels::upsample_nearest_2x(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2));
             h = conv_forward(level->resample, up);
         }
     }
-    return norm_silu_out(d, h, groups_);
+    return norm_silu_out(d, h, groups_, norms);
 }
 
 }  // namespace sdref
@@ -166,21 +168,72 @@ float ramp(int64_t p, int64_t n, bool before, bool after, int64_t o) {
     return w;
 }
 
+// Group-norm moments pooled over several passes (tiles), norm by norm and group by group.
+struct PooledMoments {
+    std::vector<std::vector<double>> n, sum, sq;  // [norm][group]: values, their sum, the sum of their squares
+
+    void add(const NormSequence& pass) {
+        n.resize(pass.norms.size()), sum.resize(n.size()), sq.resize(n.size());
+        for (size_t k = 0; k < pass.norms.size(); ++k) {
+            const kernels::GroupMoments& m = pass.norms[k];
+            const size_t groups = m.seen_mean.size();
+            n[k].resize(groups), sum[k].resize(groups), sq[k].resize(groups);
+            for (size_t g = 0; g < groups; ++g) {
+                const double c = double(m.seen_count);
+                n[k][g] += c;
+                sum[k][g] += c * m.seen_mean[g];
+                sq[k][g] += c * (m.seen_var[g] + m.seen_mean[g] * m.seen_mean[g]);
+            }
+        }
+    }
+    // mean = sum n m / sum n,   var = sum n (v + m^2) / sum n - mean^2
+    void write(NormSequence& to) const {
+        for (size_t k = 0; k < to.norms.size() && k < n.size(); ++k)
+            for (size_t g = 0; g < n[k].size(); ++g) {
+                const double mean = sum[k][g] / n[k][g];
+                to.norms[k].mean[g] = mean;
+                to.norms[k].var[g] = std::max(sq[k][g] / n[k][g] - mean * mean, 0.0);
+            }
+    }
+};
+
 }  // namespace
 
 Tensor Vae::decode_tiled(const Tensor& latent, int64_t tile, int64_t overlap) const {
     const int64_t z = latent.dim(0), h = latent.dim(1), w = latent.dim(2);
     if (h <= tile && w <= tile) return decode(latent);
     const std::vector<int64_t> ys = tile_starts(h, tile, overlap), xs = tile_starts(w, tile, overlap);
+    // the latents of the tile at (y0, x0)
+    auto crop = [&](int64_t y0, int64_t x0) {
+        const int64_t th = std::min(tile, h), tw = std::min(tile, w);
+        Tensor c({z, th, tw});
+        for (int64_t k = 0; k < z; ++k)
+            for (int64_t y = 0; y < th; ++y)
+                std::copy_n(latent.data() + (k * h + y0 + y) * w + x0, tw, c.data() + (k * th + y) * tw);
+        return c;
+    };
+    // Every tile is normalised with the whole picture's group statistics: with each tile's own, a tile of sky and
+    // one of ground get different colours (the seams of naive tiling). They are estimated by decoding every tile
+    // once with its own and pooling each group norm's moments over the tiles by value counts (PooledMoments);
+    // these tiles do not overlap (the last one is flush with the edge), so they are fewer than the blended ones.
+    NormSequence norms;
+    PooledMoments pooled;
+    const std::vector<int64_t> ys0 = tile_starts(h, tile, 0), xs0 = tile_starts(w, tile, 0);  // (no overlap: fewer)
+    for (int64_t y0 : ys0)
+        for (int64_t x0 : xs0) {
+            NormSequence own;
+            decode(crop(y0, x0), &own);
+            pooled.add(own);
+            if (norms.norms.empty()) norms = std::move(own);
+        }
+    pooled.write(norms);
+    norms.replay = true;
     Tensor sum({3, 8 * h, 8 * w}), weight({8 * h, 8 * w});
     for (size_t a = 0; a < ys.size(); ++a)
         for (size_t b = 0; b < xs.size(); ++b) {
             const int64_t th = std::min(tile, h), tw = std::min(tile, w), y0 = ys[a], x0 = xs[b];
-            Tensor crop({z, th, tw});
-            for (int64_t c = 0; c < z; ++c)
-                for (int64_t y = 0; y < th; ++y)
-                    std::copy_n(latent.data() + (c * h + y0 + y) * w + x0, tw, crop.data() + (c * th + y) * tw);
-            const Tensor img = decode(crop);
+            norms.next = 0;
+            const Tensor img = decode(crop(y0, x0), &norms);
             const int64_t H = 8 * th, W = 8 * tw, o = 8 * overlap;
             for (int64_t y = 0; y < H; ++y) {
                 const float wy = ramp(y, H, a > 0, a + 1 < ys.size(), o);

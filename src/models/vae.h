@@ -46,6 +46,8 @@ public:
     static Vae load(std::shared_ptr<const WeightStore> w, const std::string& prefix = "first_stage_model.");
 
     int64_t latent_channels() const { return latent_channels_; }
+    // The decoder's widest level (its conv_in's outputs): 512 for the SD 1.x/2.x and SDXL VAEs.
+    int64_t decoder_width() const { return decoder_.conv_in.out; }
     // image [3, H, W] in [-1, 1] -> the posterior's mean and log-variance.
     VaeOutput encode(const Tensor& image) const;
     // latent [z, h, w] (unscaled) -> image [3, 8h, 8w].
@@ -55,6 +57,8 @@ public:
     // results differ slightly from decode() on images larger than a tile.
     static constexpr int64_t kTile = 24;  // latent pixels a side of decode_tiled's tiles (192 px: 274 MB peak for
                                           // SD 1.5 at 512x512, 441 MB with 40; bench/RESULTS.md)
+    // Every tile is normalised with group statistics of the whole picture, estimated from a decode of the latents
+    // subsampled to one tile (NormSequence).
     Tensor decode_tiled(const Tensor& latent, int64_t tile = kTile, int64_t overlap = 8) const;
 
     // An estimate of the activation memory decode() needs for a latent of h x w (bytes): three tensors of the
@@ -62,6 +66,8 @@ public:
     int64_t decode_bytes(int64_t h, int64_t w) const;
 
 private:
+    Tensor decode(const Tensor& latent, NormSequence* norms) const;
+
     std::shared_ptr<const WeightStore> weights_;  // keeps the memory-mapped checkpoint alive
     VaeCoder encoder_, decoder_;
     Linear quant_conv_;       // [2z, 2z] 1x1 quant_conv

@@ -89,8 +89,8 @@ void check_memory(const StableDiffusionModel& model, const GenerationParams& p) 
                   vae = model.weight_bytes("first_stage_model.");
     const int64_t weights = p.low_memory ? std::max({text, unet / 4, vae}) : text + unet + vae;
     const int64_t unet_act = model.unet().forward_bytes(h, w);
-    const int64_t vae_act = p.low_memory ? model.vae().decode_bytes(std::min(h, Vae::kTile), std::min(w, Vae::kTile))
-                                         : model.vae().decode_bytes(h, w);
+    const int64_t vae_act = p.vae_tile ? model.vae().decode_bytes(std::min(h, p.vae_tile), std::min(w, p.vae_tile))
+                                       : model.vae().decode_bytes(h, w);
     const int64_t need = weights + std::max(unet_act, vae_act) + 3 * 4 * int64_t(p.width) * p.height;
     auto gb = [](double bytes) {
         char text[32];
@@ -155,6 +155,10 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
         if (!(c.start >= 0 && c.start < c.end && c.end <= 1))
             fail("--control-start/--control-end: need 0 <= start < end <= 1, got ", c.start, " and ", c.end);
     }
+    if (p.init_latents && (p.init_image || p.mask)) fail("img2img starts from a picture or from latents, not both");
+    if (p.init_latents && p.init_latents->shape() != Shape{model.vae().latent_channels(), p.height / 8, p.width / 8})
+        fail("the init latents are ", shape_str(p.init_latents->shape()), ", the generation needs ", model.vae().latent_channels(),
+             " x ", p.height / 8, " x ", p.width / 8);
     const Tensor init = p.init_image ? image_to_tensor(*p.init_image) : Tensor();
     if (p.init_image && (init.dim(1) != p.height || init.dim(2) != p.width))
         fail("-i: the init image is ", init.dim(2), "x", init.dim(1), ", the requested size is ", p.width, "x", p.height);
@@ -180,7 +184,8 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
 
     // 2. schedule: img2img and inpainting with strength < 1 start part-way
     scheduler.set_timesteps(steps);
-    const int init_steps = p.init_image ? std::min(int(float(steps) * p.strength), steps) : steps;
+    const bool from_picture = p.init_image || p.init_latents;
+    const int init_steps = from_picture ? std::min(int(float(steps) * p.strength), steps) : steps;
     const int t_start = std::max(steps - init_steps, 0);
     const size_t begin = size_t(t_start) * size_t(scheduler.order());
     if (begin >= scheduler.timesteps().size()) fail("--strength ", p.strength, " leaves no step to run with --steps ", steps);
@@ -190,8 +195,8 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     TorchGenerator gen(p.seed);
     const bool full_strength = p.strength >= 1.0f;
     Tensor image_latents, noise, latents, masked_latents, latent_mask;
-    if (p.init_image && !p.mask) {
-        image_latents = encode_latents(model, init, gen);
+    if (from_picture && !p.mask) {
+        image_latents = p.init_latents ? *p.init_latents : encode_latents(model, init, gen);
         noise = gen.randn({z, h, w});
         latents = scheduler.add_noise(image_latents, noise, begin);
     } else if (p.mask) {
@@ -316,12 +321,14 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     if (p.refiner) p.refiner->release_unet();
     return_free_memory();
 
+    if (!p.decode) return result;
+
     // 5. decode (with the refiner's VAE when one took over): image = clamp(vae(latents / scale) / 2 + 1/2, 0, 1)
     t0 = std::chrono::steady_clock::now();
     const StableDiffusionModel& decoder = handed_over ? *p.refiner : model;
     Tensor scaled = latents;
     for (int64_t i = 0; i < scaled.numel(); ++i) scaled[i] = scaled[i] / decoder.info().vae_scale;
-    Tensor image = p.low_memory ? decoder.vae().decode_tiled(scaled) : decoder.vae().decode(scaled);
+    Tensor image = p.vae_tile ? decoder.vae().decode_tiled(scaled, p.vae_tile) : decoder.vae().decode(scaled);
     require_finite(image, decoder, "the VAE decoder", "first_stage_model.");
     for (int64_t i = 0; i < image.numel(); ++i) image[i] = std::min(std::max(image[i] / 2 + 0.5f, 0.0f), 1.0f);
     result.image = image;

@@ -43,7 +43,7 @@ struct SafeLatentDiffusion {
 // One ControlNet's guidance: its control image, strength and the part of the schedule it acts on.
 struct ControlSpec {
     const ControlNet* net = nullptr;
-    Tensor image;                  // [3, H, W] in [0, 1], the generation's size
+    Tensor image;                  // [3, H, W] in [0, 1] (empty without GenerationParams::decode), the generation's size
     float strength = 1.0f;         // its residuals' scale (diffusers' controlnet_conditioning_scale)
     float start = 0.0f, end = 1.0f;  // active for the calls i of n with start <= i / n and (i + 1) / n <= end
 };
@@ -60,11 +60,14 @@ struct GenerationParams {
     uint64_t seed = 42;
     int clip_skip = 0;             // A1111 numbering: 1 = last layer; 0 = the model's default
     const Image* init_image = nullptr;  // img2img / inpainting
+    const Tensor* init_latents = nullptr;  // img2img from latents [z, H/8, W/8] instead of a picture (the hires fix)
     const Image* mask = nullptr;        // inpainting: white = repaint
     MaskedContent masked_content = MaskedContent::Original;
     float strength = 0.75f;        // img2img / inpainting: how much of the schedule to run (1 = all)
     SafeLatentDiffusion sld;       // off unless enabled (needs --cfg-scale > 1)
-    bool low_memory = false;       // stream U-Net weights block by block, decode the VAE in tiles
+    bool low_memory = false;       // stream U-Net weights layer by layer
+    int64_t vae_tile = 0;          // decode in tiles of this many latent pixels a side (Vae::decode_tiled); 0: whole
+    bool decode = true;            // false: stop at the latents (GenerationResult::image stays empty)
     MicroConditioning micro;       // SDXL: original size, crop, target size, aesthetic scores
     const StableDiffusionModel* refiner = nullptr;  // SDXL refiner for the end of the schedule (ensemble of experts)
     std::vector<ControlSpec> controls;  // ControlNets, their residuals summed
@@ -79,7 +82,7 @@ struct StepInfo {
 
 struct GenerationResult {
     Tensor latents;                // [4, h, w] the final latents, before decoding
-    Tensor image;                  // [3, H, W] in [0, 1]
+    Tensor image;                  // [3, H, W] in [0, 1] (empty without GenerationParams::decode)
     double text_seconds = 0, vae_seconds = 0;
     std::vector<double> step_seconds;
 };

@@ -3,10 +3,32 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/error.h"
 #include <random>
 
+#include "core/error.h"
+
 namespace sdref {
+
+namespace {
+
+// The published factors F [4 latent channels][R, G, B] (rgb = (F^T l + 1) / 2 on the latents times the VAE scale).
+constexpr float kSdFactors[4][3] = {{0.3512f, 0.2297f, 0.3227f}, {0.3250f, 0.4974f, 0.2350f}, {-0.2829f, 0.1762f, 0.2721f}, {-0.2120f, -0.2616f, -0.7177f}};
+constexpr float kSdxlFactors[4][3] = {{0.3920f, 0.4054f, 0.4549f}, {-0.2634f, -0.0196f, 0.0653f}, {0.0568f, 0.1687f, -0.0755f}, {-0.3112f, -0.2359f, -0.2076f}};
+
+}  // namespace
+
+LatentPreview LatentPreview::for_model(const StableDiffusionModel& model) {
+    const std::string& family = model.info().family_name;
+    const bool sdxl = family.rfind("SDXL", 0) == 0, sd = family == "SD 1.x" || family == "SD 2.x";
+    if (!(sd || sdxl) || model.vae().latent_channels() != 4 || model.vae().decoder_width() != 512) return fit(model);
+    const float(*f)[3] = sdxl ? kSdxlFactors : kSdFactors;
+    LatentPreview p;
+    p.channels = 4;
+    p.weights.assign(3 * 5, 0.5f);  // b = 1/2 in the last column
+    for (int64_t ch = 0; ch < 3; ++ch)
+        for (int64_t c = 0; c < 4; ++c) p.weights[size_t(ch * 5 + c)] = f[c][ch] / 2;
+    return p;
+}
 
 LatentPreview LatentPreview::fit(const StableDiffusionModel& model) {
     const int64_t n = 16, s = 8, W = n * s, blocks = 4;
@@ -57,6 +79,7 @@ LatentPreview LatentPreview::fit(const Tensor& latents, const Tensor& image) {
     for (int64_t a = 0; a < k; ++a) xtx[size_t(a * k + a)] += 1e-6 * double(h * w);
     LatentPreview p;
     p.channels = z;
+    p.fitted = true;
     p.weights.assign(size_t(3 * k), 0.0f);
     for (int64_t ch = 0; ch < 3; ++ch) {
         // Gaussian elimination with partial pivoting on a copy of the (k x k | 1) system

@@ -1,9 +1,10 @@
-// preview.h: a cheap picture of the latents while sampling (the web page's live preview).
+// preview.h: a cheap picture of the latents while sampling (sdref --preview, the server's live preview).
 //
-// Each latent pixel becomes one RGB pixel through an affine map, rgb = A l + b (A: [3, z]). The map is fitted to
-// the model's own VAE once, by least squares: a picture of random colour patches is encoded, and every latent pixel
-// is paired with the mean colour of the 8x8 block it came from. So the preview's colours follow whatever VAE the
-// model has (SD's, SDXL's, the demo model's), at z*3 multiply-adds a pixel.
+// Each latent pixel becomes one RGB pixel through an affine map, rgb = A l + b (A: [3, z]), at z*3 multiply-adds a
+// pixel. For SD 1.x/2.x and SDXL, whose VAEs everyone shares, A and b are the published 4x3 factors F of each
+// family (as ComfyUI's latent_formats.py and A1111's "Approx cheap" preview use them): rgb = (F^T l + 1) / 2. A
+// model with another VAE (the demo model's) gets a map fitted to its own VAE by least squares: a picture of random
+// colour patches is encoded, and every latent pixel is paired with the mean colour of the 8x8 block it came from.
 #pragma once
 
 #include "core/tensor.h"
@@ -14,6 +15,9 @@ namespace sdref {
 
 class LatentPreview {
 public:
+    // The map for `model`: its family's published factors when its VAE is the family's (a 512-wide decoder), else
+    // fit(model).
+    static LatentPreview for_model(const StableDiffusionModel& model);
     // Fit the map to `model`'s VAE (one encode of a 128x128 picture).
     static LatentPreview fit(const StableDiffusionModel& model);
     // Fit it to a finished picture: its latents [z, h, w] and the decoded image [3, 8h, 8w] in [0, 1] (the server
@@ -24,6 +28,7 @@ public:
 
     std::vector<float> weights;  // [3, z + 1]: A, then b in the last column
     int64_t channels = 0;        // z
+    bool fitted = false;         // fitted to this model's VAE (true) or its family's published factors
 };
 
 }  // namespace sdref

@@ -1,6 +1,6 @@
 // clip_preprocess.h: CLIP's image preprocessing (transformers' CLIPImageProcessor), as the safety checker needs it:
 //   1. resize so the short side is 224 (long side: round(224 * long / short)) with PIL's bicubic filter on 8-bit
-//      pixels (separable, fixed point: horizontal pass, then vertical; each pass rounds to 8 bits);
+//      pixels (pil_resize, pipeline/resize.h);
 //   2. center crop 224 x 224 (offsets (size - 224) / 2, rounded down);
 //   3. x / 255, then (x - mean) / std per channel with CLIP's mean and std.
 #pragma once
@@ -9,9 +9,6 @@
 #include "pipeline/image.h"
 
 namespace sdref {
-
-// PIL Image.resize(size, Image.BICUBIC) of an 8-bit image (any channel count).
-Image pil_resize_bicubic(const Image& in, int width, int height);
 
 // image (RGB, 8-bit) -> clip_input [3, size, size]
 Tensor clip_preprocess(const Image& image, int size = 224);

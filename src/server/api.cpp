@@ -57,7 +57,7 @@ void read_fields(const std::vector<Param<T>>& table, T& obj, const json& body, c
 // Fields of A1111's that change the picture in ways sdref does not implement: refused when switched on, so no
 // client gets a silently different image.
 void refuse_unsupported(const json& body) {
-    for (const char* f : {"enable_hr", "restore_faces", "tiling", "inpaint_full_res"})
+    for (const char* f : {"restore_faces", "tiling", "inpaint_full_res"})
         if (body.contains(f) && body[f].is_boolean() && body[f].get<bool>())
             throw ApiError{422, f, std::string(f) + ": not supported by sdref"};
     if (body.contains("subseed_strength") && body["subseed_strength"].is_number() && body["subseed_strength"].get<double>() != 0)

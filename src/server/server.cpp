@@ -192,7 +192,6 @@ struct Server::Impl {
                 if (interrupt) throw Interrupted{};
             });
             *interrupted = interrupt;
-            if (!out.empty()) engine.refit_preview(out.back().result.latents, out.back().result.image);
             if (r.model.empty()) r.model = std::filesystem::path(engine.model_path()).stem().string();
             return out;
         });

@@ -1,0 +1,192 @@
+// Everyday generation features through the sdref command, on the demo model: the hires fix, previews while
+// sampling, grids and X/Y plots, VAE tiling.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+
+#include "golden.h"
+#include "pipeline/image.h"
+#include "pipeline/resize.h"
+
+using namespace sdref;
+
+namespace {
+
+using test::quote;
+using test::run;
+using Run = test::Run;
+
+std::string parameters(const std::string& png, const std::string& key = "parameters") {
+    for (const auto& [k, v] : read_png_text(png))
+        if (k == key) return v;
+    return "";
+}
+
+double psnr(const Image& a, const Image& b) {
+    REQUIRE(a.pixels.size() == b.pixels.size());
+    double sq = 0;
+    for (size_t k = 0; k < a.pixels.size(); ++k) sq += (double(a.pixels[k]) - b.pixels[k]) * (double(a.pixels[k]) - b.pixels[k]);
+    return 10 * std::log10(255.0 * 255.0 / std::max(sq / double(a.pixels.size()), 1e-12));
+}
+
+// The w x h block of `img` at (x, y).
+Image crop(const Image& img, int x, int y, int w, int h) {
+    Image out{w, h, 3, std::vector<uint8_t>(size_t(w) * size_t(h) * 3)};
+    for (int r = 0; r < h; ++r)
+        std::copy_n(img.pixels.data() + (size_t(y + r) * size_t(img.width) + size_t(x)) * 3, size_t(w) * 3,
+                    out.pixels.data() + size_t(r) * size_t(w) * 3);
+    return out;
+}
+
+void require_ok(const Run& r) {
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+}
+
+void require_error(const Run& r, const std::string& text) {
+    INFO(r.output);
+    CHECK(r.status != 0);
+    CHECK_THAT(r.output, Catch::Contains(text));
+}
+
+const std::string kPrompt = " -p 'a red circle on a blue background' ";
+
+}  // namespace
+
+TEST_CASE("hires fix: Lanczos is the base picture resized and redrawn by img2img, the latent upscalers differ, PNG says how", "[cli][hires]") {
+    const std::string dir = test::scratch_dir("hires");
+    auto out = [&](const std::string& n) { return dir + "/" + n + ".png"; };
+    // the base picture, then img2img of its Lanczos resize by hand: the hires fix must give the same bits
+    require_ok(run(kPrompt + "--steps 8 -s 5 -o " + quote(out("base"))));
+    write_png(out("base-up"), pil_resize(read_image(out("base"), 3), 128, 96, ResizeFilter::Lanczos));
+    require_ok(run(kPrompt + "--steps 6 -s 5 -i " + quote(out("base-up")) + " --strength 0.6 -o " + quote(out("by-hand"))));
+    require_ok(run(kPrompt + "--steps 8 -s 5 --hires-fix --hires-width 128 --hires-height 96 --hires-steps 6 --hires-denoise 0.6 "
+                             "--hires-upscaler lanczos -o " + quote(out("lanczos"))));
+    const Image lanczos = read_image(out("lanczos"), 3), by_hand = read_image(out("by-hand"), 3);
+    CHECK(lanczos.width == 128);
+    CHECK(lanczos.height == 96);
+    CHECK(lanczos.pixels == by_hand.pixels);
+    CHECK_THAT(parameters(out("lanczos")), Catch::EndsWith("Size: 64x64, Model: tinyshapes, Denoising strength: 0.6, Hires resize: 128x96, "
+                                                           "Hires steps: 6, Hires upscaler: Lanczos"));
+
+    // the latent upscalers: twice the size by default, A1111's keys, pictures of their own
+    require_ok(run(kPrompt + "--steps 8 -s 5 --hires-fix --hires-denoise 0.6 -o " + quote(out("latent"))));
+    require_ok(run(kPrompt + "--steps 8 -s 5 --hires-fix --hires-denoise 0.6 --hires-upscaler 'Latent (nearest)' -o " + quote(out("nearest"))));
+    const Image latent = read_image(out("latent"), 3), nearest = read_image(out("nearest"), 3);
+    CHECK(latent.width == 128);
+    CHECK(latent.height == 128);
+    CHECK(latent.pixels != nearest.pixels);
+    CHECK_THAT(parameters(out("latent")), Catch::EndsWith("Denoising strength: 0.6, Hires upscale: 2, Hires upscaler: Latent"));
+    CHECK_THAT(parameters(out("nearest")), Catch::Contains("Hires upscaler: Latent (nearest)"));
+    // the second pass redraws: the result is not the base picture upscaled
+    const Image plain_up = pil_resize(read_image(out("base"), 3), 128, 128, ResizeFilter::Lanczos);
+    CHECK(psnr(latent, plain_up) < 40);
+    CHECK(psnr(latent, plain_up) > 12);  // ... but keeps its composition
+
+    require_error(run(kPrompt + "--hires-scale 3 -o " + quote(out("x"))), "--hires-scale needs --hires-fix");
+    require_error(run(kPrompt + "--hires-fix --hires-width 100 -o " + quote(out("x"))), "multiple of 8");
+    require_error(run(kPrompt + "--hires-fix -i " + quote(out("base")) + " -o " + quote(out("x"))), "--hires-fix is for txt2img");
+    require_error(run(kPrompt + "--hires-fix --hires-upscaler esrgan -o " + quote(out("x"))), "latent, latent-nearest, lanczos");
+    require_error(run(kPrompt + "--hires-fix --hires-scale 9 -o " + quote(out("x"))), "between 1 and 8");
+    CHECK_FALSE(std::filesystem::exists(out("x")));
+}
+
+TEST_CASE("sdref --preview writes the latents' picture while sampling, and it looks like the picture", "[cli][preview]") {
+    const std::string dir = test::scratch_dir("preview");
+    // two pictures: the second one's preview uses the map refitted to the first
+    require_ok(run(kPrompt + "--steps 6 -s 9 -b 2 --preview " + quote(dir + "/preview.png") + " --preview-interval 4 -o " + quote(dir + "/out.png")));
+    const Image preview = read_image(dir + "/preview.png", 3), last = read_image(dir + "/out_1.png", 3);
+    REQUIRE(preview.width == last.width);
+    REQUIRE(preview.height == last.height);
+    // the last step's preview against the picture, 8x8 block means (the preview has one colour per latent pixel)
+    double err = 0;
+    for (int y = 0; y < last.height / 8; ++y)
+        for (int x = 0; x < last.width / 8; ++x)
+            for (int c = 0; c < 3; ++c) {
+                double a = 0, b = 0;
+                for (int dy = 0; dy < 8; ++dy)
+                    for (int dx = 0; dx < 8; ++dx) {
+                        const size_t i = (size_t(y * 8 + dy) * size_t(last.width) + size_t(x * 8 + dx)) * 3 + size_t(c);
+                        a += preview.pixels[i];
+                        b += last.pixels[i];
+                    }
+                err += std::fabs(a - b) / 64;
+            }
+    err /= double(last.width * last.height / 64 * 3);
+    INFO("mean block error " << err << " of 255");
+    CHECK(err < 20);
+    require_error(run(kPrompt + "--preview-interval 2 -o " + quote(dir + "/x.png")), "--preview-interval needs --preview");
+    require_error(run(kPrompt + "--preview " + quote(dir + "/p.png") + " --preview-interval 0 -o " + quote(dir + "/x.png")),
+                  "between 1 and 1000");
+}
+
+TEST_CASE("sdref --grid puts a batch in one picture, --x-axis/--y-axis draw a labelled plot of separate generations", "[cli][grid]") {
+    const std::string dir = test::scratch_dir("grid");
+    require_ok(run(kPrompt + "--steps 3 -s 20 -b 3 --grid " + quote(dir + "/grid.png") + " -o " + quote(dir + "/b.png")));
+    const Image grid = read_image(dir + "/grid.png", 3);
+    CHECK(grid.width == 128);
+    CHECK(grid.height == 128);
+    CHECK(crop(grid, 64, 0, 64, 64).pixels == read_image(dir + "/b_1.png", 3).pixels);
+    CHECK(crop(grid, 0, 64, 64, 64).pixels == read_image(dir + "/b_2.png", 3).pixels);
+
+    // a 2 x 2 plot: every cell is the generation its labels name
+    require_ok(run(kPrompt + "-s 4 --x-axis 'cfg-scale=1, 7' --y-axis steps=2,3 -o " + quote(dir + "/plot.png")));
+    require_ok(run(kPrompt + "-s 4 --cfg-scale 7 --steps 3 -o " + quote(dir + "/cell.png")));
+    const Image plot = read_image(dir + "/plot.png", 3), cell = read_image(dir + "/cell.png", 3);
+    REQUIRE(plot.width > 128);
+    REQUIRE(plot.height > 128);
+    const int left = plot.width - 128, top = plot.height - 128;
+    CHECK(crop(plot, left + 64, top + 64, 64, 64).pixels == cell.pixels);
+    CHECK(crop(plot, left, top, 64, 64).pixels != cell.pixels);
+    // the labels are drawn: dark pixels in the header and in the left column, the corner is white
+    auto dark_in = [&](int x, int y, int w, int h) {
+        const Image c = crop(plot, x, y, w, h);
+        return std::count_if(c.pixels.begin(), c.pixels.end(), [](uint8_t v) { return v < 100; });
+    };
+    CHECK(dark_in(left, 0, 128, top) > 20);
+    CHECK(dark_in(0, top, left, 128) > 20);
+    CHECK(dark_in(0, 0, left, top) == 0);
+    CHECK_THAT(parameters(dir + "/plot.png", "parameters 2,2"), Catch::Contains("Steps: 3,") && Catch::Contains("CFG scale: 7,"));
+    CHECK_THAT(parameters(dir + "/plot.png", "parameters 1,2"), Catch::Contains("Steps: 3,") && Catch::Contains("CFG scale: 1,"));
+    CHECK(parameters(dir + "/plot.png") == parameters(dir + "/plot.png", "parameters 1,1"));
+
+    require_error(run(kPrompt + "--x-axis colour=1,2 -o " + quote(dir + "/x.png")), "\"colour\" is not an axis");
+    require_error(run(kPrompt + "--x-axis steps=4,many -o " + quote(dir + "/x.png")), "--x-axis steps: \"many\" is not a whole number");
+    require_error(run(kPrompt + "--x-axis sampling-method=euler,warp -o " + quote(dir + "/x.png")), "unknown sampler \"warp\"");
+    require_error(run(kPrompt + "--y-axis steps=1,2 -o " + quote(dir + "/x.png")), "--y-axis needs --x-axis");
+    require_error(run(kPrompt + "--x-axis lora:none=0,1 -o " + quote(dir + "/x.png")), "no --lora file named none");
+    CHECK_FALSE(std::filesystem::exists(dir + "/x.png"));
+}
+
+TEST_CASE("an X/Y plot over a LoRA's weight: weight 0 draws what no LoRA draws", "[cli][grid][addons]") {
+    const std::string dir = test::scratch_dir("grid-lora");
+    const std::string model = "-m " + quote(test::golden_path("tiny-sd1.safetensors")) + " -W 32 -H 32 --steps 2 -s 3 ";
+    require_ok(run(model + "-p 'a cat <lora:tiny-sd1-lora:0.8>' --lora-model-dir " + quote(test::golden_v2_dir()) +
+                   " --x-axis lora:tiny-sd1-lora=0,1 -o " + quote(dir + "/plot.png")));
+    require_ok(run(model + "-p 'a cat' -o " + quote(dir + "/plain.png")));
+    const Image plot = read_image(dir + "/plot.png", 3), plain = read_image(dir + "/plain.png", 3);
+    const int top = plot.height - 32, left = plot.width - 64;
+    CHECK(crop(plot, left, top, 32, 32).pixels == plain.pixels);
+    CHECK(crop(plot, left + 32, top, 32, 32).pixels != plain.pixels);
+    CHECK_THAT(parameters(dir + "/plot.png", "parameters 2,1"), Catch::StartsWith("a cat <lora:tiny-sd1-lora:1>"));
+}
+
+// The demo model drawn at 256x192 (its VAE only ever saw 64x64 pictures) in tiles of 24 latent pixels: 47 dB from the
+// whole decode. Measured with 16-pixel tiles (six tiles): 33 dB with the pooled statistics, 20 dB with each tile's
+// own (the background's colour changed from tile to tile), 37 dB with the exact statistics of the whole decode;
+// the rest is the VAE's attention seeing one tile.
+TEST_CASE("sdref --vae-tiling decodes in blended tiles with the whole picture's group statistics (PSNR >= 40 dB from the whole decode)", "[cli][vae]") {
+    const std::string dir = test::scratch_dir("vae-tiling");
+    const std::string common = kPrompt + "-W 256 -H 192 --steps 6 -s 2 ";
+    require_ok(run(common + "-o " + quote(dir + "/whole.png")));
+    require_ok(run(common + "--vae-tiling --vae-tile-size 24 -o " + quote(dir + "/tiled.png")));
+    const Image whole = read_image(dir + "/whole.png", 3), tiled = read_image(dir + "/tiled.png", 3);
+    const double db = psnr(whole, tiled);
+    INFO("PSNR " << db << " dB");
+    CHECK(db >= 40);
+    CHECK(whole.pixels != tiled.pixels);  // it did decode in tiles
+    CHECK_THAT(parameters(dir + "/tiled.png"), Catch::Contains("VAE tiling: true, VAE tile size: 24"));
+    require_error(run(common + "--vae-tile-size 20 -o " + quote(dir + "/x.png")), "--vae-tile-size needs --vae-tiling");
+    require_error(run(common + "--vae-tiling --vae-tile-size 8 -o " + quote(dir + "/x.png")), "between 16 and 1024");
+}
