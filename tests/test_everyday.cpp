@@ -190,3 +190,26 @@ TEST_CASE("sdref --vae-tiling decodes in blended tiles with the whole picture's 
     require_error(run(common + "--vae-tile-size 20 -o " + quote(dir + "/x.png")), "--vae-tile-size needs --vae-tiling");
     require_error(run(common + "--vae-tiling --vae-tile-size 8 -o " + quote(dir + "/x.png")), "between 16 and 1024");
 }
+
+TEST_CASE("the hires fix runs for SDXL with its refiner and for SD 1.x with a ControlNet (the control image resized)", "[cli][hires][sdxl][controlnet]") {
+    const std::string dir = test::scratch_dir("hires-families");
+    const std::string sdxl = "-m " + quote(test::golden_v2_path("tiny-sdxl.safetensors")) + " -p 'a cat' -W 32 -H 32 --steps 3 -s 1 ";
+    require_ok(run(sdxl + "--refiner " + quote(test::golden_v2_path("tiny-sdxl-refiner.safetensors")) +
+                   " --hires-fix --hires-steps 2 -o " + quote(dir + "/sdxl.png")));
+    CHECK(read_image(dir + "/sdxl.png", 3).width == 64);
+    CHECK_THAT(parameters(dir + "/sdxl.png"), Catch::Contains("Hires upscale: 2, Hires steps: 2, Hires upscaler: Latent"));
+
+    // a ControlNet guides both passes: with it the picture differs from the same hires fix without it
+    Image control{32, 32, 3, std::vector<uint8_t>(32 * 32 * 3, 0)};
+    for (int y = 8; y < 24; ++y)
+        for (int x = 8; x < 24; ++x) control.pixels[size_t((y * 32 + x) * 3)] = 255;
+    write_png(dir + "/control.png", control);
+    const std::string sd1 = "-m " + quote(test::golden_path("tiny-sd1.safetensors")) + " -p 'a cat' -W 32 -H 32 --steps 3 -s 1 --hires-fix "
+                            "--hires-upscaler lanczos ";
+    require_ok(run(sd1 + "--control-net " + quote(test::golden_v2_path("tiny-controlnet-diffusers")) + " --control-image " +
+                   quote(dir + "/control.png") + " -o " + quote(dir + "/control-hires.png")));
+    require_ok(run(sd1 + "-o " + quote(dir + "/plain-hires.png")));
+    const Image with = read_image(dir + "/control-hires.png", 3), without = read_image(dir + "/plain-hires.png", 3);
+    CHECK(with.width == 64);
+    CHECK(with.pixels != without.pixels);
+}
