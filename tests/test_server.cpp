@@ -16,6 +16,7 @@
 #include "cli/default_model.h"
 #include "core/base64.h"
 #include "golden.h"
+#include "kernels/gemm.h"
 #include "io/safetensors.h"
 #include "pipeline/image.h"
 #include "core/error.h"
@@ -185,6 +186,16 @@ TEST_CASE("sdref serve: txt2img with enable_hr runs the hires fix with A1111's f
     const json plain = post(s, "/sdapi/v1/txt2img", {{"prompt", "x"}, {"steps", 2}, {"enable_hr", false}, {"hr_scale", 2}});
     CHECK(decode_b64(plain["images"][0]).width == 64);
     post(s, "/sdapi/v1/txt2img", {{"prompt", "x"}, {"steps", 2}, {"enable_hr", true}, {"hr_upscaler", "ESRGAN_4x"}}, 422);
+}
+
+TEST_CASE("sdref serve --precision bf16 runs every request's products in bf16, and the PNG says so", "[server][bf16]") {
+    ServeOptions o = TestServer::defaults();
+    o.precision = "bf16";
+    const TestServer s(demo_model(), o);
+    const json r = post(s, "/sdapi/v1/txt2img", {{"prompt", "a red circle"}, {"steps", 3}, {"seed", 1}});
+    const std::string params = parameters_of(r["images"][0]);
+    if (kernels::precision_supported(kernels::Precision::BF16)) CHECK_THAT(params, Catch::EndsWith(", Precision: bf16"));
+    else CHECK_THAT(params, !Catch::Contains("Precision"));
 }
 
 TEST_CASE("sdref serve: the listing endpoints and switching the model by name, only inside its folder", "[server]") {

@@ -69,11 +69,6 @@ std::string normalize_sld(const std::string& value, const std::string& name) {
     fail(name, ": unknown Safe Latent Diffusion preset \"", value, "\" (valid: weak, medium, strong, max)");
 }
 
-std::string normalize_precision(const std::string& value, const std::string& name) {
-    const std::string v = lower(value);
-    if (v == "fp32" || v == "bf16") return v;
-    fail(name, ": unknown precision \"", value, "\" (valid: fp32, bf16)");
-}
 
 using G = GenerationRequest;
 using C = ControlRequest;
@@ -543,6 +538,12 @@ std::string normalize_sampler(const std::string& value, const std::string& name)
     std::string valid;
     for (const SamplerNames& s : sampler_table()) valid += (valid.empty() ? "" : ", ") + s.name + " (" + s.a1111 + ")";
     fail(name, ": unknown sampler \"", value, "\" (valid: ", valid, ")");
+}
+
+std::string normalize_precision(const std::string& value, const std::string& name) {
+    const std::string v = lower(value);
+    if (v == "fp32" || v == "bf16") return v;
+    fail(name, ": unknown precision \"", value, "\" (valid: fp32, bf16)");
 }
 
 std::string normalize_schedule(const std::string& value, const std::string& name) {

@@ -131,6 +131,8 @@ std::string model_name_of(const std::string& path);
 // A sampler by sdref's, A1111's ("DPM++ 2M", "Euler a", "DPM++ 2M Karras") or k-diffusion's (k_euler_a) name:
 // sdref's name, with " karras" appended when A1111's name carries the schedule.
 std::string normalize_sampler(const std::string& value, const std::string& name);
+// The matrix products' precision: "fp32" or "bf16" (any case).
+std::string normalize_precision(const std::string& value, const std::string& name);
 // A schedule by sdref's (discrete, karras, trailing) or A1111's name (Automatic, Karras, SGM Uniform).
 std::string normalize_schedule(const std::string& value, const std::string& name);
 

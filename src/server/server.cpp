@@ -179,6 +179,7 @@ struct Server::Impl {
                 }
             } idle{this};
             r.low_memory = r.low_memory || options.low_memory;
+            if (!options.precision.empty()) r.precision = options.precision;
             std::vector<GeneratedImage> out = engine.run(r, [this](const Progress& p) {
                 Image shot = engine.preview().render(p.latents);
                 {

@@ -21,6 +21,7 @@ struct ServeOptions {
     int64_t max_queue;          // requests waiting beyond this are refused (503)
     int64_t max_images;         // images per request (n_iter * batch_size)
     bool low_memory, verbose;
+    std::string precision;      // every generation's matrix products: "fp32" or "bf16" (empty: fp32)
 };
 
 class Server {
