@@ -88,6 +88,18 @@ try {
   await page.click("#interrupt");
   await page.waitForFunction(() => /interrupted/.test(document.getElementById("status").textContent), null, { timeout: 30000 });
   check(true, "interrupt stops a run");
+
+  // the hires fix: drawn at 64, redrawn at twice that
+  const before = await page.locator("#gallery figure").count();
+  await page.fill("#steps", "6");
+  await page.check("#enable_hr");
+  await page.fill("#hr_second_pass_steps", "4");
+  await page.click("#generate");
+  await page.waitForFunction((n) => document.querySelectorAll("#gallery figure").length === n + 1, before, { timeout: 60000 });
+  const hires = await page.locator("#gallery figcaption").first().textContent();
+  const hiresSize = await page.locator("#gallery figure img").first().evaluate((img) => img.decode().then(() => img.naturalWidth));
+  check(hiresSize === 128 && hires.includes("Hires upscale: 2, Hires steps: 4, Hires upscaler: Latent"),
+        `the hires fix draws at twice the size (${hiresSize} px): ` + hires.replace(/\n/g, " | "));
   check(errors.length === 0, "no script errors: " + errors.join("; "));
 
   // phone width: nothing wider than the screen
