@@ -2,11 +2,13 @@
 // sampling, grids and X/Y plots, VAE tiling.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
 #include "golden.h"
 #include "pipeline/image.h"
+#include "pipeline/preview.h"
 #include "pipeline/resize.h"
 
 using namespace sdref;
@@ -212,4 +214,24 @@ TEST_CASE("the hires fix runs for SDXL with its refiner and for SD 1.x with a Co
     const Image with = read_image(dir + "/control-hires.png", 3), without = read_image(dir + "/plain-hires.png", 3);
     CHECK(with.width == 64);
     CHECK(with.pixels != without.pixels);
+}
+
+TEST_CASE("the published latent-to-RGB factors: SD's for SD 1.x/2.x, SDXL's for SDXL, only with the family's VAE", "[preview]") {
+    // rgb = (F^T l + 1) / 2 with ComfyUI's latent_formats.py factors: a latent pixel of (1, 0, 0, 0) is the first
+    // row's colour, (0, 0, 0, -1) the last row's negated
+    Tensor l({4, 1, 2});
+    l[0 * 2 + 0] = 1.0f;   // pixel 0: channel 0 = 1
+    l[3 * 2 + 1] = -1.0f;  // pixel 1: channel 3 = -1
+    auto colour = [](float v) { return uint8_t(std::nearbyint(std::min(std::max((v + 1) / 2, 0.0f), 1.0f) * 255)); };
+    const auto sd = LatentPreview::published("SD 2.x", 4, 512), xl = LatentPreview::published("SDXL refiner", 4, 512);
+    REQUIRE(sd);
+    REQUIRE(xl);
+    CHECK_FALSE(sd->fitted);
+    const Image a = sd->render(l), b = xl->render(l);
+    CHECK(a.pixels == std::vector<uint8_t>{colour(0.3512f), colour(0.2297f), colour(0.3227f), colour(0.2120f), colour(0.2616f), colour(0.7177f)});
+    CHECK(b.pixels == std::vector<uint8_t>{colour(0.3920f), colour(0.4054f), colour(0.4549f), colour(0.3112f), colour(0.2359f), colour(0.2076f)});
+    // another VAE (the demo model's 64-wide decoder, or other latent channels) or family: fitted instead
+    CHECK_FALSE(LatentPreview::published("SD 1.x", 4, 64));
+    CHECK_FALSE(LatentPreview::published("SD 1.x", 16, 512));
+    CHECK_FALSE(LatentPreview::published("TinyShapes", 4, 512));
 }

@@ -18,9 +18,13 @@ constexpr float kSdxlFactors[4][3] = {{0.3920f, 0.4054f, 0.4549f}, {-0.2634f, -0
 }  // namespace
 
 LatentPreview LatentPreview::for_model(const StableDiffusionModel& model) {
-    const std::string& family = model.info().family_name;
+    const std::optional<LatentPreview> p = published(model.info().family_name, model.vae().latent_channels(), model.vae().decoder_width());
+    return p ? *p : fit(model);
+}
+
+std::optional<LatentPreview> LatentPreview::published(const std::string& family, int64_t latent_channels, int64_t decoder_width) {
     const bool sdxl = family.rfind("SDXL", 0) == 0, sd = family == "SD 1.x" || family == "SD 2.x";
-    if (!(sd || sdxl) || model.vae().latent_channels() != 4 || model.vae().decoder_width() != 512) return fit(model);
+    if (!(sd || sdxl) || latent_channels != 4 || decoder_width != 512) return std::nullopt;
     const float(*f)[3] = sdxl ? kSdxlFactors : kSdFactors;
     LatentPreview p;
     p.channels = 4;
