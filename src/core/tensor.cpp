@@ -46,6 +46,7 @@ void widen(const uint8_t* bytes, int64_t n, float* out) {
 
 void TensorView::copy_to_f32(float* out) const {
     const int64_t n = numel();
+    if (n == 0) return;  // (an empty tensor's buffer may be null: memcpy must not see it)
     switch (dtype) {
         case DType::F32: std::memcpy(out, bytes, size_t(n) * 4); break;
         case DType::F16: kernels::convert_f16_to_f32(reinterpret_cast<const uint16_t*>(bytes), out, size_t(n)); break;
