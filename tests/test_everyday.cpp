@@ -157,6 +157,8 @@ TEST_CASE("sdref --grid puts a batch in one picture, --x-axis/--y-axis draw a la
     require_error(run(kPrompt + "--x-axis steps=4,many -o " + quote(dir + "/x.png")), "--x-axis steps: \"many\" is not a whole number");
     require_error(run(kPrompt + "--x-axis sampling-method=euler,warp -o " + quote(dir + "/x.png")), "unknown sampler \"warp\"");
     require_error(run(kPrompt + "--y-axis steps=1,2 -o " + quote(dir + "/x.png")), "--y-axis needs --x-axis");
+    require_error(run(kPrompt + "--x-axis steps=2 --y-axis width=64,128 -o " + quote(dir + "/x.png")), "--y-axis width: the cells would differ in size");
+    require_error(run(kPrompt + "--x-axis batch-count=1,2 -o " + quote(dir + "/x.png")), "\"batch-count\" is not an axis");
     require_error(run(kPrompt + "--x-axis lora:none=0,1 -o " + quote(dir + "/x.png")), "no --lora file named none");
     CHECK_FALSE(std::filesystem::exists(dir + "/x.png"));
 }

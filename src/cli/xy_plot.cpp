@@ -22,10 +22,10 @@ constexpr const char* kLora = "lora:";
 bool is_lora(const std::string& name) { return name.compare(0, 5, kLora) == 0; }
 
 // The table's row for an axis name, or nullptr. Only rows whose value is one piece of text qualify: not images
-// (a file per cell), lists (--lora: use the lora:NAME axis) or on/off flags.
+// (a file per cell), lists (--lora: use the lora:NAME axis), on/off flags or the batch count (one picture a cell).
 const Param<GenerationRequest>* axis_row(const std::string& name) {
     const Param<GenerationRequest>* p = find_flag(generation_params(), "--" + name);
-    if (!p || !*p->metavar) return nullptr;
+    if (!p || !*p->metavar || name == "batch-count") return nullptr;
     GenerationRequest probe{};
     const ParamRef ref = p->ref(probe);
     if (std::holds_alternative<ImageInput*>(ref) || std::holds_alternative<std::vector<std::string>*>(ref)) return nullptr;
@@ -97,6 +97,9 @@ XYPlot XYPlot::make(GenerationRequest& r, const std::string& x_spec, const std::
     if (r.images() != 1) fail("--x-axis: one picture per cell (no -b)");
     XYPlot plot{{parse_axis(x_spec, "--x-axis")}, {}, Font::load()};
     if (!y_spec.empty()) plot.axes.push_back(parse_axis(y_spec, "--y-axis"));
+    for (const PlotAxis& a : plot.axes)  // (the cells would not tile: said before any is drawn)
+        for (const char* sized : {"width", "height", "hires-scale", "hires-width", "hires-height", "outpaint"})
+            if (a.name == sized && a.values.size() > 1) fail(a.flag, " ", a.name, ": the cells would differ in size; an X/Y plot needs one size");
     if (r.seed < 0) r.seed = int64_t(std::random_device{}() & 0x7fffffff);
     const size_t rows = plot.axes.size() > 1 ? plot.axes[1].values.size() : 1;
     for (size_t y = 0; y < rows; ++y)
