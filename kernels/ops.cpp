@@ -28,19 +28,18 @@ void group_norm(const float* x, float* y, int64_t channels, int64_t hw, int64_t 
                 const float* beta, Activation act, GroupMoments* shared) {
     const int64_t per_group = channels / groups;
     const bool given = shared && shared->given;
-    if (shared) {
-        if (!given) shared->mean.assign(size_t(groups), 0.0), shared->var.assign(size_t(groups), 0.0);
-        shared->seen_mean.assign(size_t(groups), 0.0), shared->seen_var.assign(size_t(groups), 0.0);
-        shared->seen_count = per_group * hw;
+    if (shared && !given) {
+        shared->mean.assign(size_t(groups), 0.0), shared->var.assign(size_t(groups), 0.0);
+        shared->count = per_group * hw;
     }
 #pragma omp parallel for schedule(static) num_threads(num_threads())
     for (int64_t g = 0; g < groups; ++g) {
         double mean, var;
-        moments(x + g * per_group * hw, per_group * hw, &mean, &var);
-        if (shared) {
-            shared->seen_mean[size_t(g)] = mean, shared->seen_var[size_t(g)] = var;
-            if (given) mean = shared->mean[size_t(g)], var = shared->var[size_t(g)];
-            else shared->mean[size_t(g)] = mean, shared->var[size_t(g)] = var;
+        if (given) {
+            mean = shared->mean[size_t(g)], var = shared->var[size_t(g)];
+        } else {
+            moments(x + g * per_group * hw, per_group * hw, &mean, &var);
+            if (shared) shared->mean[size_t(g)] = mean, shared->var[size_t(g)] = var;
         }
         const float inv = float(1.0 / std::sqrt(var + eps));
         for (int64_t c = g * per_group; c < (g + 1) * per_group; ++c) {

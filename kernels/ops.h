@@ -15,11 +15,10 @@ namespace sdref::kernels {
 // Mean and (biased) variance per group are accumulated in double. y may alias x.
 // `shared` (optional): moments that several calls share. When shared->given, mean and var are used instead of
 // x's own (a tiled VAE decode normalises every tile with the statistics of the whole picture; given moments must
-// have `groups` entries); otherwise x's are stored there. x's own always go to seen_mean and seen_var.
+// have `groups` entries); otherwise x's own are stored there, with the count of values per group they came from.
 struct GroupMoments {
-    std::vector<double> mean, var;            // [groups] the moments normalised with
-    std::vector<double> seen_mean, seen_var;  // [groups] x's own
-    int64_t seen_count = 0;                   // values per group in x
+    std::vector<double> mean, var;  // [groups]
+    int64_t count = 0;              // values per group that mean and var were taken over (when not given)
     bool given = false;
 };
 void group_norm(const float* x, float* y, int64_t channels, int64_t hw, int64_t groups, float eps, const float* gamma,

@@ -26,19 +26,6 @@ std::string without_hash(const std::string& name) {
     return open != std::string::npos && name.back() == ']' ? name.substr(0, open) : name;
 }
 
-// "FILE[:WEIGHT]" -> the file and its weight (1 when no number follows the last colon).
-LoraSpec parse_lora(const std::string& text, const std::string& what) {
-    LoraSpec spec{text, 1.0f};
-    const size_t colon = text.rfind(':');
-    if (colon != std::string::npos && colon + 1 < text.size()) {
-        char* end = nullptr;
-        const float w = std::strtof(text.c_str() + colon + 1, &end);
-        if (*end == '\0' && std::isfinite(w)) spec = {text.substr(0, colon), w};
-    }
-    if (spec.path.empty()) fail(what, ": \"", text, "\" names no file");
-    return spec;
-}
-
 // A1111's "fill": the masked pixels take the mean colour of the rest of the image.
 void fill_masked(Image& image, const Image& mask) {
     double sum[3] = {0, 0, 0};
@@ -55,6 +42,18 @@ void fill_masked(Image& image, const Image& mask) {
 }
 
 }  // namespace
+
+LoraSpec parse_lora(const std::string& text, const std::string& what) {
+    LoraSpec spec{text, 1.0f};
+    const size_t colon = text.rfind(':');
+    if (colon != std::string::npos && colon + 1 < text.size()) {
+        char* end = nullptr;
+        const float w = std::strtof(text.c_str() + colon + 1, &end);
+        if (*end == '\0' && std::isfinite(w)) spec = {text.substr(0, colon), w};
+    }
+    if (spec.path.empty()) fail(what, ": \"", text, "\" names no file");
+    return spec;
+}
 
 Engine::Engine(EngineOptions options) : options_(std::move(options)) {}
 

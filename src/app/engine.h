@@ -54,6 +54,9 @@ struct Progress {
 // Thrown from a progress callback to stop: run() returns the images finished before it.
 struct Interrupted {};
 
+// "FILE[:WEIGHT]" (--lora) -> the file and its weight (1 when no number follows the last colon); errors name `what`.
+LoraSpec parse_lora(const std::string& text, const std::string& what);
+
 class Engine {
 public:
     explicit Engine(EngineOptions options);

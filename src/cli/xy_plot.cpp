@@ -71,12 +71,9 @@ void apply_axis(GenerationRequest& r, const PlotAxis& axis, size_t k) {
     const std::string name = axis.name.substr(5);
     bool found = false;
     for (std::string& l : r.loras) {
-        const size_t colon = l.rfind(':');
-        char* e = nullptr;
-        const bool weighted = colon != std::string::npos && colon + 1 < l.size() && (std::strtod(l.c_str() + colon + 1, &e), *e == '\0');
-        const std::string file = weighted ? l.substr(0, colon) : l;
-        if (model_name_of(file) != name) continue;
-        l = file + ":" + v;
+        const LoraSpec spec = parse_lora(l, "--lora");
+        if (model_name_of(spec.path) != name) continue;
+        l = spec.path + ":" + v;
         found = true;
     }
     const std::string tag = "<lora:" + name;

@@ -172,17 +172,18 @@ float ramp(int64_t p, int64_t n, bool before, bool after, int64_t o) {
 struct PooledMoments {
     std::vector<std::vector<double>> n, sum, sq;  // [norm][group]: values, their sum, the sum of their squares
 
+    // a pass that recorded its own moments (not a replay)
     void add(const NormSequence& pass) {
         n.resize(pass.norms.size()), sum.resize(n.size()), sq.resize(n.size());
         for (size_t k = 0; k < pass.norms.size(); ++k) {
             const kernels::GroupMoments& m = pass.norms[k];
-            const size_t groups = m.seen_mean.size();
+            const size_t groups = m.mean.size();
             n[k].resize(groups), sum[k].resize(groups), sq[k].resize(groups);
             for (size_t g = 0; g < groups; ++g) {
-                const double c = double(m.seen_count);
+                const double c = double(m.count);
                 n[k][g] += c;
-                sum[k][g] += c * m.seen_mean[g];
-                sq[k][g] += c * (m.seen_var[g] + m.seen_mean[g] * m.seen_mean[g]);
+                sum[k][g] += c * m.mean[g];
+                sq[k][g] += c * (m.var[g] + m.mean[g] * m.mean[g]);
             }
         }
     }

@@ -80,6 +80,19 @@ struct Font::Impl {
     stbtt_fontinfo info;
 };
 
+namespace {
+
+// How far the pen moves after code point i of `cps`: its advance, and the kerning towards the next one.
+float pen_advance(const stbtt_fontinfo& info, const std::vector<int>& cps, size_t i, float scale) {
+    int advance = 0, bearing = 0;
+    stbtt_GetCodepointHMetrics(&info, cps[i], &advance, &bearing);
+    float x = float(advance) * scale;
+    if (i + 1 < cps.size()) x += float(stbtt_GetCodepointKernAdvance(&info, cps[i], cps[i + 1])) * scale;
+    return x;
+}
+
+}  // namespace
+
 Font::Font() : impl_(std::make_unique<Impl>()) {}
 Font::Font(Font&&) noexcept = default;
 Font::~Font() = default;
@@ -102,12 +115,7 @@ int Font::width(const std::string& text, float size) const {
     const float scale = stbtt_ScaleForPixelHeight(&impl_->info, size);
     float x = 0;
     const std::vector<int> cps = code_points(text);
-    for (size_t i = 0; i < cps.size(); ++i) {
-        int advance = 0, bearing = 0;
-        stbtt_GetCodepointHMetrics(&impl_->info, cps[i], &advance, &bearing);
-        x += float(advance) * scale;
-        if (i + 1 < cps.size()) x += float(stbtt_GetCodepointKernAdvance(&impl_->info, cps[i], cps[i + 1])) * scale;
-    }
+    for (size_t i = 0; i < cps.size(); ++i) x += pen_advance(impl_->info, cps, i, scale);
     return int(std::ceil(x));
 }
 
@@ -137,10 +145,7 @@ void Font::draw(Image& image, int x, int y, const std::string& text, float size)
                     }
                 }
         }
-        int advance = 0, bearing = 0;
-        stbtt_GetCodepointHMetrics(&impl_->info, cps[i], &advance, &bearing);
-        pen += float(advance) * scale;
-        if (i + 1 < cps.size()) pen += float(stbtt_GetCodepointKernAdvance(&impl_->info, cps[i], cps[i + 1])) * scale;
+        pen += pen_advance(impl_->info, cps, i, scale);
     }
 }
 
