@@ -49,21 +49,18 @@ ThreadBuffers& thread_buffers() {
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 int64_t ceil_div(int64_t x, int64_t d) { return (x + d - 1) / d; }
 
-// An operand packed for a micro-kernel: fp32 panels straight from the source, or (bf16 kernels) fp32 panels
-// a few at a time into a scratch buffer that stays in L2, each then converted into the kernel's layout.
+// One operand of a product, `width` (MR for A, NR for B) wide panels. pack(): fp32 panels straight from the
+// source, or (bf16 kernels) fp32 panels a few at a time into a scratch buffer that stays in L2, each then
+// converted into the kernel's layout. A source packed already (a weight in an active WeightPanels) is read
+// where it is instead: panels(kb, w0, kc) is K block kb's panel for columns w0 (a multiple of width) on.
 struct Packer {
     const MicroKernelInfo& uk;
     const PanelSource& src;
-    void pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w, int width) const {
-        if (uk.panel == PanelType::F32) return src.pack(dst, k0, kc, w0, w, width);
-        const int64_t group = std::max<int64_t>(1, (int64_t(64) << 10) / (kc * width));  // panels per 256 KB
-        float* const tmp = thread_buffers().fp32.get(size_t(group * kc * width));
-        for (int64_t q0 = 0; q0 * width < w; q0 += group) {
-            const int64_t cols = std::min(group * width, w - q0 * width);
-            src.pack(tmp, k0, kc, w0 + q0 * width, cols, width);
-            for (int64_t q = 0; q * width < cols; ++q)
-                uk.to_panel(tmp + q * kc * width, dst + (q0 + q) * uk.panel_floats(kc, width), kc, width);
-        }
+    int width;
+    bool packed = src.packed_block(uk, width, 0) != nullptr;
+    void pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w) const { pack_panels(uk, src, dst, k0, kc, w0, w, width); }
+    const float* panels(int64_t kb, int64_t w0, int64_t kc) const {
+        return src.packed_block(uk, width, kb) + w0 / width * uk.panel_floats(kc, width);
     }
 };
 
@@ -132,8 +129,8 @@ struct Blocks {
 Blocks plan_blocks(const MicroKernelInfo& uk, int64_t M, int64_t K) {
     Blocks bl;
     // Even blocks: K = 1280 runs as 2 x 640 rather than 1024 + 256, M = 4096 as 35 x 120 (rounded to MR).
-    bl.k_blocks = ceil_div(K, uk.kc);
-    bl.KC = round_up(ceil_div(K, bl.k_blocks), 4);
+    bl.KC = gemm_k_block(uk, K);
+    bl.k_blocks = ceil_div(K, bl.KC);
     bl.MC = round_up(ceil_div(M, ceil_div(M, uk.mc)), uk.mr);
     return bl;
 }
@@ -164,26 +161,31 @@ void gemm_tall(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
     const int64_t NC = round_up(ceil_div(N, ceil_div(N, nc_max)), NR);  // even blocks: N = 1280 as 2 x 640
     const int64_t n_panels = NC / NR;
     const int64_t b_block = uk.panel_floats(bl.KC, NC);  // floats per K block of the B block
-    float* const bp = thread_buffers().b.get(size_t(bl.k_blocks * b_block));
+    float* const bp = b.packed ? nullptr : thread_buffers().b.get(size_t(bl.k_blocks * b_block));
     const int threads = int(std::min<int64_t>(num_threads(), std::max(rows.count, n_panels)));
 
 #pragma omp parallel num_threads(threads)
     {
-        float* const my_a = thread_buffers().a.get(size_t(rows.max_rows() * bl.KC));
+        float* const my_a = a.packed ? nullptr : thread_buffers().a.get(size_t(rows.max_rows() * bl.KC));
         for (int64_t jc = 0; jc < N; jc += NC) {
             const int64_t nc = std::min(NC, N - jc), nc_panels = ceil_div(nc, NR);
+            if (!b.packed) {
 #pragma omp for schedule(static)
-            for (int64_t p = 0; p < bl.k_blocks * nc_panels; ++p) {
-                const int64_t kb = p / nc_panels, jp = p % nc_panels, pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
-                b.pack(bp + kb * b_block + jp * uk.panel_floats(kc, NR), pc, kc, jc + jp * NR, std::min<int64_t>(NR, nc - jp * NR), NR);
+                for (int64_t p = 0; p < bl.k_blocks * nc_panels; ++p) {
+                    const int64_t kb = p / nc_panels, jp = p % nc_panels, pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
+                    b.pack(bp + kb * b_block + jp * uk.panel_floats(kc, NR), pc, kc, jc + jp * NR, std::min<int64_t>(NR, nc - jp * NR));
+                }
             }
 #pragma omp for schedule(dynamic)
             for (int64_t ib = 0; ib < rows.count; ++ib) {
                 const int64_t ic = rows.begin(ib), mc = std::min(rows.begin(ib + 1), M) - ic;
                 for (int64_t kb = 0; kb < bl.k_blocks; ++kb) {
                     const int64_t pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
-                    a.pack(my_a, pc, kc, ic, mc, uk.mr);
-                    const MacroTask task{my_a, uk.panel_floats(kc, uk.mr), bp + kb * b_block, kc, ic, jc, mc, nc, kb == 0,
+                    const float* a_panels = my_a;
+                    if (a.packed) a_panels = a.panels(kb, ic, kc);
+                    else a.pack(my_a, pc, kc, ic, mc);
+                    const float* b_panels = b.packed ? b.panels(kb, jc, kc) : bp + kb * b_block;
+                    const MacroTask task{a_panels, uk.panel_floats(kc, uk.mr), b_panels, kc, ic, jc, mc, nc, kb == 0,
                                          kb + 1 == bl.k_blocks};
                     macro_kernel(uk, task, c, ldc, ep);
                 }
@@ -200,26 +202,31 @@ void gemm_wide(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
     // Chunks of half an NC block, narrower when that leaves fewer than two per thread.
     const int64_t NCW = std::min(round_up(uk.nc / 2, NR), round_up(ceil_div(N, 2 * num_threads()), NR));
     const int64_t chunks = ceil_div(N, NCW);
-    float* const ap = thread_buffers().a.get(size_t(bl.k_blocks * a_block));
+    float* const ap = a.packed ? nullptr : thread_buffers().a.get(size_t(bl.k_blocks * a_block));
     const int threads = int(std::min<int64_t>(num_threads(), chunks));
 
 #pragma omp parallel num_threads(threads)
     {
+        if (!a.packed) {
 #pragma omp for schedule(static)
-        for (int64_t p = 0; p < bl.k_blocks * m_panels; ++p) {
-            const int64_t kb = p / m_panels, ip = p % m_panels, pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
-            a.pack(ap + kb * a_block + ip * uk.panel_floats(kc, MR), pc, kc, ip * MR, std::min<int64_t>(MR, M - ip * MR), MR);
+            for (int64_t p = 0; p < bl.k_blocks * m_panels; ++p) {
+                const int64_t kb = p / m_panels, ip = p % m_panels, pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
+                a.pack(ap + kb * a_block + ip * uk.panel_floats(kc, MR), pc, kc, ip * MR, std::min<int64_t>(MR, M - ip * MR));
+            }
         }
-        float* const my_b = thread_buffers().b.get(size_t(bl.KC * NCW));
+        float* const my_b = b.packed ? nullptr : thread_buffers().b.get(size_t(bl.KC * NCW));
 #pragma omp for schedule(dynamic)
         for (int64_t chunk = 0; chunk < chunks; ++chunk) {
             const int64_t jc = chunk * NCW, nc = std::min(NCW, N - jc);
             for (int64_t kb = 0; kb < bl.k_blocks; ++kb) {
                 const int64_t pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
-                b.pack(my_b, pc, kc, jc, nc, NR);
+                const float* b_panels = my_b;
+                if (b.packed) b_panels = b.panels(kb, jc, kc);
+                else b.pack(my_b, pc, kc, jc, nc);
                 const int64_t a_panel = uk.panel_floats(kc, MR);
+                const float* const a_block_kb = a.packed ? a.panels(kb, 0, kc) : ap + kb * a_block;
                 for (int64_t ic = 0; ic < M; ic += bl.MC) {
-                    const MacroTask task{ap + kb * a_block + (ic / MR) * a_panel, a_panel, my_b, kc, ic, jc,
+                    const MacroTask task{a_block_kb + (ic / MR) * a_panel, a_panel, b_panels, kc, ic, jc,
                                          std::min(bl.MC, M - ic), nc, kb == 0, kb + 1 == bl.k_blocks};
                     macro_kernel(uk, task, c, ldc, ep);
                 }
@@ -229,6 +236,21 @@ void gemm_wide(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
 }
 
 }  // namespace
+
+int64_t gemm_k_block(const MicroKernelInfo& uk, int64_t K) { return round_up(ceil_div(K, ceil_div(K, uk.kc)), 4); }
+
+void pack_panels(const MicroKernelInfo& uk, const PanelSource& src, float* dst, int64_t k0, int64_t kc, int64_t w0,
+                 int64_t w, int width) {
+    if (uk.panel == PanelType::F32) return src.pack(dst, k0, kc, w0, w, width);
+    const int64_t group = std::max<int64_t>(1, (int64_t(64) << 10) / (kc * width));  // panels per 256 KB
+    float* const tmp = thread_buffers().fp32.get(size_t(group * kc * width));
+    for (int64_t q0 = 0; q0 * width < w; q0 += group) {
+        const int64_t cols = std::min(group * width, w - q0 * width);
+        src.pack(tmp, k0, kc, w0 + q0 * width, cols, width);
+        for (int64_t q = 0; q * width < cols; ++q)
+            uk.to_panel(tmp + q * kc * width, dst + (q0 + q) * uk.panel_floats(kc, width), kc, width);
+    }
+}
 
 void set_num_threads(int n) { g_threads = n; }
 void set_precision(Precision p) { g_precision = p; }
@@ -248,8 +270,9 @@ void gemm_with_kernel(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K
         apply_epilogue(c, ldc, 0, 0, M, N, ep);
         return;
     }
-    if (N > M) gemm_wide(uk, M, N, K, Packer{uk, a}, Packer{uk, b}, c, ldc, ep);
-    else gemm_tall(uk, M, N, K, Packer{uk, a}, Packer{uk, b}, c, ldc, ep);
+    const Packer pa{uk, a, uk.mr}, pb{uk, b, uk.nr};
+    if (N > M) gemm_wide(uk, M, N, K, pa, pb, c, ldc, ep);
+    else gemm_tall(uk, M, N, K, pa, pb, c, ldc, ep);
 }
 
 void gemm(int64_t M, int64_t N, int64_t K, const PanelSource& a, const PanelSource& b, float* c, int64_t ldc,

@@ -35,10 +35,17 @@ struct StridedMatrix {
 //   dst[q * kc * width + k * width + p] = operand(k0 + k, w0 + q * width + p)
 // and zeros in the columns at or past w. width is MR for A and NR for B. Packing several panels in one call
 // lets a source walk its memory in its own best order (Im2colSource reads each image row once per k).
+struct MicroKernelInfo;
 class PanelSource {
 public:
     virtual ~PanelSource() = default;
     virtual void pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w, int width) const = 0;
+    // The operand already packed for micro-kernel uk in panels `width` wide: K block kb's first panel, laid out
+    // as weight_panels.h says; nullptr (the default) when it is not, and gemm() packs it with pack().
+    virtual const float* packed_block(const MicroKernelInfo& uk, int width, int64_t kb) const {
+        (void)uk, (void)width, (void)kb;
+        return nullptr;
+    }
 };
 
 // The strided-matrix source, fp32/fp16/bf16.
@@ -85,7 +92,6 @@ bool precision_supported(Precision p);
 }  // namespace sdref::kernels
 
 namespace sdref::kernels {
-struct MicroKernelInfo;
 // gemm() with a given micro-kernel (tests hold every ISA's kernel against the scalar oracle through this).
 void gemm_with_kernel(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const PanelSource& a,
                       const PanelSource& b, float* c, int64_t ldc, const GemmEpilogue& epilogue = {});

@@ -60,6 +60,14 @@ extern const MicroKernelInfo kAvx512_12x32;
 extern const MicroKernelInfo kAvx512Bf16_12x32;
 extern const MicroKernelInfo kNeon8x12;
 
+// The K block gemm() cuts a K-deep product into for this kernel (the last block may be shorter): even blocks of
+// at most uk.kc steps, a multiple of 4 (K = 1280 runs as 2 x 640 rather than 1024 + 256).
+int64_t gemm_k_block(const MicroKernelInfo& uk, int64_t K);
+// Pack columns w0 .. w0 + w - 1 of steps k0 .. k0 + kc - 1 of an operand into ceil(w / width) of uk's panels,
+// `width` (MR or NR) wide, one after the other, as gemm() packs them.
+void pack_panels(const MicroKernelInfo& uk, const PanelSource& src, float* dst, int64_t k0, int64_t kc, int64_t w0,
+                 int64_t w, int width);
+
 // Round fp32 to bf16 as the hardware does (nearest even, NaN kept quiet, subnormals to zero), and back.
 uint16_t bf16_round(float x);
 float bf16_value(uint16_t h);

@@ -12,6 +12,7 @@
 #include "kernels/gemm.h"
 #include "kernels/half.h"
 #include "kernels/ukernel.h"
+#include "kernels/weight_panels.h"
 
 using namespace sdref::kernels;
 
@@ -74,6 +75,13 @@ std::vector<const MicroKernelInfo*> kernels_to_test() {
     if (&best_micro_kernel() != &scalar_micro_kernel()) ks.push_back(&best_micro_kernel());
     return ks;
 }
+
+// Owns every weight, and counts what it is told was packed.
+struct EveryWeight : WeightOwner {
+    mutable int packed_weights = 0;
+    bool owns(const void*, size_t) const override { return true; }
+    void packed(const void*, size_t) const override { ++packed_weights; }
+};
 
 }  // namespace
 
@@ -335,4 +343,64 @@ TEST_CASE("bf16 GEMM: the same bits for any thread count, within bf16's rounding
         CHECK(outside == 0);
         CHECK(changed > size_t(M * N) / 2);  // and it did run in bf16
     }
+}
+
+TEST_CASE("weights packed once (WeightPanels) give the bits of packing per call: A and B, tall and wide, every kernel",
+          "[kernels][gemm]") {
+    std::mt19937 rng(31);
+    std::vector<const MicroKernelInfo*> kernels = kernels_to_test();
+    for (const MicroKernelInfo* k : bf16_kernels_to_test()) kernels.push_back(k);
+    const int64_t sizes[][3] = {{5, 7, 3}, {13, 33, 257}, {77, 40, 300}, {200, 130, 64}, {31, 700, 45}, {96, 320, 64}};
+    int packed_cases = 0;
+    for (const auto& s : sizes) {
+        const int64_t M = s[0], N = s[1], K = s[2];
+        for (ElemType wt : {ElemType::F32, ElemType::F16})
+            for (bool weight_is_a : {true, false}) {
+                const Operand a = make_operand(K, M, weight_is_a ? wt : ElemType::F32, true, rng);
+                const Operand b = make_operand(K, N, weight_is_a ? ElemType::F32 : wt, true, rng);
+                const WeightSource wa(a.m, K, M), wb(b.m, K, N);
+                const StridedSource sa(a.m), sb(b.m);
+                const PanelSource& pa = weight_is_a ? static_cast<const PanelSource&>(wa) : sa;
+                const PanelSource& pb = weight_is_a ? static_cast<const PanelSource&>(sb) : wb;
+                for (const MicroKernelInfo* kernel : kernels)
+                    for (int kc : {0, 20}) {  // 0: the kernel's own blocks; 20: several K, M and N blocks
+                        MicroKernelInfo uk = *kernel;
+                        if (kc) uk.mc = 2 * uk.mr, uk.kc = kc, uk.nc = 3 * uk.nr;
+                        INFO("M=" << M << " N=" << N << " K=" << K << " weight type " << int(wt) << " weight is "
+                                  << (weight_is_a ? "A" : "B") << " kernel " << uk.name << " KC " << kc);
+                        std::vector<float> ref(size_t(M * N)), once(size_t(M * N), NAN), again(size_t(M * N), NAN),
+                            refused(size_t(M * N), NAN);
+                        gemm_with_kernel(uk, M, N, K, sa, sb, ref.data(), N);
+                        // panels no larger than the stored weight: bf16 pairs of any, fp32 panels of fp32 (up to
+                        // the padding of the last panel and k step)
+                        const int64_t width = weight_is_a ? uk.mr : uk.nr, cols = weight_is_a ? M : N;
+                        const int64_t KC = gemm_k_block(uk, K), k_blocks = (K + KC - 1) / KC;
+                        const int64_t panel_bytes = 4 * k_blocks * uk.panel_floats(KC, width) * ((cols + width - 1) / width);
+                        const bool fits = panel_bytes <= 2 * (wt == ElemType::F32 ? 2 : 1) * K * cols * 105 / 100;
+                        packed_cases += fits;
+                        WeightPanels panels;
+                        EveryWeight owner;
+                        {
+                            WeightPanels::Scope scope(panels, owner, int64_t(1) << 30);
+                            gemm_with_kernel(uk, M, N, K, pa, pb, once.data(), N);
+                            CHECK(panels.weights() == (fits ? 1 : 0));
+                            CHECK(owner.packed_weights == (fits ? 1 : 0));
+                            gemm_with_kernel(uk, M, N, K, pa, pb, again.data(), N);
+                        }
+                        CHECK(panels.weights() == (fits ? 1 : 0));  // kept, and read where it is: not packed again
+                        CHECK(owner.packed_weights == (fits ? 1 : 0));
+                        CHECK(WeightPanels::in_use() == nullptr);
+                        {
+                            WeightPanels::Scope scope(panels, owner, 16);  // too small: dropped, packed per call
+                            CHECK(panels.weights() == 0);
+                            gemm_with_kernel(uk, M, N, K, pa, pb, refused.data(), N);
+                            CHECK(panels.weights() == 0);
+                        }
+                        CHECK(differing_bits(once, ref) == 0);
+                        CHECK(differing_bits(again, ref) == 0);
+                        CHECK(differing_bits(refused, ref) == 0);
+                    }
+            }
+    }
+    CHECK(packed_cases >= 10);
 }

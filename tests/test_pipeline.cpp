@@ -13,6 +13,7 @@
 #include "golden.h"
 #include "io/safetensors.h"
 #include "kernels/gemm.h"
+#include "kernels/ukernel.h"
 #include "pipeline/generate.h"
 
 using namespace sdref;
@@ -241,4 +242,42 @@ TEST_CASE("a whole generation gives the same bits with 1 and 2 threads", "[pipel
     kernels::set_num_threads(0);
     REQUIRE(latents[0].shape() == latents[1].shape());
     CHECK(std::memcmp(latents[0].data(), latents[1].data(), size_t(latents[0].numel()) * 4) == 0);
+}
+
+// The sampling loop packs the U-Net's weights into the GEMM's panels once and keeps them with the model
+// (kernels/weight_panels.h); --low-memory streams them instead. Same bits either way, in both precisions.
+TEST_CASE("weights packed once for the sampling loop give the bits of packing them per call, and stay with the model", "[pipeline]") {
+    const StableDiffusionModel model = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"));
+    GenerationParams p;
+    p.prompt = "a red cat";
+    p.negative_prompt = "blurry";
+    p.width = 64;
+    p.height = 64;
+    p.seed = 5;
+    p.decode = false;
+    for (kernels::Precision precision : {kernels::Precision::FP32, kernels::Precision::BF16}) {
+        kernels::set_precision(precision);
+        auto latents = [&](bool low_memory) {
+            p.low_memory = low_memory;
+            auto sched = make_scheduler("euler_a", "discrete", model.info().scheduler);
+            return generate(model, p, *sched, 3).latents;
+        };
+        const Tensor packed = latents(false);
+        const int64_t weights = model.unet_panels().weights(), bytes = model.unet_panels().bytes();
+        INFO("precision " << (precision == kernels::Precision::BF16 ? "bf16" : "fp32"));
+        // fp16 weights: fp32 panels would take twice the file, bf16 pairs the same (the 32- and 64-wide layers'
+        // 12-row panels pad past 5%: those weights stay unpacked)
+        const bool pairs = kernels::active_micro_kernel().panel == kernels::PanelType::BF16_PAIRS;
+        if (pairs) CHECK(weights >= 20);
+        else CHECK(weights == 0);
+        const Tensor again = latents(false);
+        CHECK(model.unet_panels().weights() == weights);  // kept, not packed again
+        CHECK(model.unet_panels().bytes() == bytes);
+        const Tensor streamed = latents(true);
+        CHECK(model.unet_panels().weights() == 0);
+        REQUIRE(packed.shape() == streamed.shape());
+        CHECK(std::memcmp(packed.data(), again.data(), size_t(packed.numel()) * 4) == 0);
+        CHECK(std::memcmp(packed.data(), streamed.data(), size_t(packed.numel()) * 4) == 0);
+    }
+    kernels::set_precision(kernels::Precision::FP32);
 }

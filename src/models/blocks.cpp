@@ -6,6 +6,7 @@
 #include "kernels/attention.h"
 #include "kernels/conv2d.h"
 #include "kernels/ops.h"
+#include "kernels/weight_panels.h"
 
 namespace sdref {
 
@@ -18,6 +19,10 @@ namespace {
 
 const float* bias_or_null(const Tensor& b) { return b.numel() ? b.data() : nullptr; }
 
+// A weight [out, in] as the GEMM operand of K = in steps over W = out columns (A of a product that writes
+// channels, B of one that writes tokens).
+kernels::WeightSource weight_operand(const Matrix& w) { return kernels::WeightSource({w.data, w.type, 1, w.cols}, w.cols, w.rows); }
+
 // y[rows, out] = x[rows, in] · W^T + b (+ residual), x row-major with leading dimension ldx.
 void linear_rows(const Linear& l, const float* x, int64_t rows, int64_t ldx, float* y, int64_t ldy,
                  const float* residual = nullptr, Activation act = Activation::None) {
@@ -25,7 +30,8 @@ void linear_rows(const Linear& l, const float* x, int64_t rows, int64_t ldx, flo
     ep.col_bias = bias_or_null(l.bias);
     ep.residual = residual;
     ep.activation = act;
-    kernels::linear(rows, l.weight.rows, l.weight.cols, x, ldx, l.weight.data, l.weight.type, y, ldy, ep);
+    kernels::gemm(rows, l.weight.rows, l.weight.cols, StridedSource({x, ElemType::F32, 1, ldx}), weight_operand(l.weight), y,
+                  ldy, ep);
 }
 
 // tokens[HW, out] = x^T · W^T + b for x [in, HW] (the GEMM reads x transposed in place).
@@ -33,8 +39,7 @@ void channels_to_tokens(const Linear& l, const float* x, int64_t hw, float* toke
     const int64_t in = l.weight.cols, out = l.weight.rows;
     GemmEpilogue ep;
     ep.col_bias = bias_or_null(l.bias);
-    kernels::gemm(hw, out, in, StridedSource({x, ElemType::F32, hw, 1}), StridedSource({l.weight.data, l.weight.type, 1, in}),
-                  tokens, out, ep);
+    kernels::gemm(hw, out, in, StridedSource({x, ElemType::F32, hw, 1}), weight_operand(l.weight), tokens, out, ep);
 }
 
 // y[out, HW] = W · tokens^T + b + residual for tokens [HW, in].
@@ -43,8 +48,7 @@ void tokens_to_channels(const Linear& l, const float* tokens, int64_t hw, float*
     GemmEpilogue ep;
     ep.row_bias = bias_or_null(l.bias);
     ep.residual = residual;
-    kernels::gemm(out, hw, in, StridedSource({l.weight.data, l.weight.type, 1, in}),
-                  StridedSource({tokens, ElemType::F32, 1, in}), y, hw, ep);
+    kernels::gemm(out, hw, in, weight_operand(l.weight), StridedSource({tokens, ElemType::F32, 1, in}), y, hw, ep);
 }
 
 // Multi-head attention of `n` token rows x [n, in] to `m` context rows c [m, cin]; writes [n, inner] to o.

@@ -68,6 +68,10 @@ public:
     // What the LoRAs changed: layers, and the bytes of the owned copies they made.
     int lora_layers() const { return lora_.layers; }
     int64_t lora_bytes() const { return weights_->owned_bytes(); }
+    // The U-Net's weights packed into the GEMM's panels (kernels/weight_panels.h), kept from one generation to the
+    // next (a cache: the model is const to its users, the panels fill as they run); and whose weights they are.
+    kernels::WeightPanels& unet_panels() const { return *unet_panels_; }
+    const kernels::WeightOwner& weight_owner() const { return *weights_; }
 
 private:
     ModelInfo info_;
@@ -78,6 +82,7 @@ private:
     std::shared_ptr<const Conditioner> conditioner_;
     std::shared_ptr<UNet> unet_;
     std::shared_ptr<Vae> vae_;
+    std::shared_ptr<kernels::WeightPanels> unet_panels_ = std::make_shared<kernels::WeightPanels>();
 };
 
 // The diffusers names of canonical U-Net / VAE tensors (without their model.diffusion_model. /

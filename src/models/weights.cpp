@@ -156,6 +156,33 @@ void WeightStore::release(const std::string& prefix) const {
     for_each_under(prefix, [](const Source& s, const TensorView& v) { s.file->advise(v, PageAdvice::Release); });
 }
 
+int64_t WeightStore::holder(const void* data, size_t bytes, bool* owned) const {
+    const auto* p = static_cast<const uint8_t*>(data);
+    auto within = [&](const TensorView& v) { return p >= v.bytes && p + bytes <= v.bytes + v.nbytes; };
+    *owned = false;
+    for (const auto& [key, o] : owned_)
+        if (within(o.second)) return *owned = true, -1;
+    for (size_t s = 0; s < sources_.size(); ++s)
+        for (const TensorView& v : sources_[s].file->tensors())
+            if (within(v)) return int64_t(s);
+    return -1;
+}
+
+bool WeightStore::owns(const void* data, size_t bytes) const {
+    bool owned;
+    return holder(data, bytes, &owned) >= 0 || owned;
+}
+
+void WeightStore::packed(const void* data, size_t bytes) const {
+    bool owned;
+    const int64_t s = holder(data, bytes, &owned);
+    if (s < 0) return;  // an owned copy stays: it is the only one
+    TensorView range;
+    range.bytes = static_cast<const uint8_t*>(data);
+    range.nbytes = bytes;
+    sources_[size_t(s)].file->advise(range, PageAdvice::Release);
+}
+
 void WeightStore::populate(const std::string& prefix) const {
     for_each_under(prefix, [](const Source& s, const TensorView& v) { s.file->advise(v, PageAdvice::Populate); });
 }

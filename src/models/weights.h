@@ -17,6 +17,7 @@
 #include "core/tensor.h"
 #include "io/tensor_file.h"
 #include "kernels/gemm.h"
+#include "kernels/weight_panels.h"
 
 namespace sdref {
 
@@ -29,7 +30,10 @@ struct Matrix {
     Matrix row_slice(int64_t first, int64_t count) const;
 };
 
-class WeightStore {
+// As a kernels::WeightOwner it tells the GEMM's weight panels (kernels/weight_panels.h) which matrices are its own
+// (the mapped tensors and owned copies, which stay where they are while the store lives) and gives a mapped
+// tensor's pages back once it is packed.
+class WeightStore : public kernels::WeightOwner {
 public:
     // Maps a canonical (original LDM) tensor name, less the source's prefix, to the name in the file.
     using Renamer = std::function<std::string(const std::string&)>;
@@ -80,8 +84,14 @@ public:
     // A "__metadata__" value from any of the files ("" when none has it).
     std::string metadata(const std::string& key) const;
 
+    bool owns(const void* data, size_t bytes) const override;
+    void packed(const void* data, size_t bytes) const override;
+
 private:
     const TensorView& view(const std::string& name, const Shape& expected) const;
+    // The source whose mapped tensor holds the bytes [data, data + bytes), or -1 (then `owned` says whether an
+    // owned copy does).
+    int64_t holder(const void* data, size_t bytes, bool* owned) const;
     // The file and stored name of a canonical name, or nullptr.
     const TensorView* locate(const std::string& name, size_t* source) const;
 

@@ -4,10 +4,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "core/error.h"
 #include "core/memory.h"
 #include "core/rng.h"
+#include "kernels/weight_panels.h"
 #include "text/prompt_weighting.h"
 
 namespace sdref {
@@ -80,10 +82,11 @@ Tensor mask_to_latent_grid(const Tensor& mask, int64_t h, int64_t w) {
 
 // Refuse a generation that cannot fit before it starts, instead of being killed half-way: the weights (resident
 // through the mapping; --low-memory keeps about one model at a time), the U-Net's activations and the VAE
-// decoder's (one tile with --low-memory), against what the machine has available now.
-void check_memory(const StableDiffusionModel& model, const GenerationParams& p) {
+// decoder's (one tile with --low-memory), against what the machine has available now. Returns the bytes left
+// spare (0 when the machine does not say).
+int64_t check_memory(const StableDiffusionModel& model, const GenerationParams& p) {
     const long long available = available_memory_bytes();
-    if (available < 0) return;
+    if (available < 0) return 0;
     const int64_t h = p.height / 8, w = p.width / 8;
     const int64_t text = model.weight_bytes(model.text_prefix()), unet = model.weight_bytes("model.diffusion_model."),
                   vae = model.weight_bytes("first_stage_model.");
@@ -101,6 +104,7 @@ void check_memory(const StableDiffusionModel& model, const GenerationParams& p) 
         fail("-W ", p.width, " -H ", p.height, ": this generation needs about ", gb(double(need)), " (weights ", gb(double(weights)),
              ", U-Net activations ", gb(double(unet_act)), ", VAE decoder ", gb(double(vae_act)), "), the machine has ",
              gb(double(available)), " available; use a smaller size", p.low_memory ? "" : " or --low-memory");
+    return available - need;
 }
 
 // The first z channels of an inpainting U-Net's 9-channel input: the latents a ControlNet reads.
@@ -166,8 +170,8 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     if (p.mask && (mask.dim(1) != p.height || mask.dim(2) != p.width))
         fail("--mask: the mask is ", mask.dim(2), "x", mask.dim(1), ", the image is ", p.width, "x", p.height);
 
-    check_memory(model, p);
-    if (p.refiner) check_memory(*p.refiner, p);
+    int64_t spare = check_memory(model, p);
+    if (p.refiner) spare = std::min(spare, check_memory(*p.refiner, p));
 
     GenerationResult result;
     const int64_t h = p.height / 8, w = p.width / 8, z = model.vae().latent_channels();
@@ -243,77 +247,88 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     const int64_t unet_in = model.unet().config().in_channels;
     int reported = 0;
     bool handed_over = false;
-    for (size_t call = 0; call < calls; ++call) {
-        const auto ts = std::chrono::steady_clock::now();
-        const size_t idx = begin + call;
-        const float t = timesteps[idx];
-        if (p.refiner && !handed_over && t < cutoff) {  // the base model is done: give its memory back
-            handed_over = true;
-            model.release_unet();
-            return_free_memory();
-        }
-        const StableDiffusionModel& m = handed_over ? *p.refiner : model;
-        const Prompts& c = handed_over ? refiner_prompts : prompts;
-        Tensor x = latents;
-        scheduler.scale_model_input(x);
-        if (unet_in == 9) {  // inpainting U-Net input: latents, mask, masked-image latents
-            Tensor cat({9, h, w});
-            std::copy_n(x.data(), z * h * w, cat.data());
-            std::copy_n(latent_mask.data(), h * w, cat.data() + z * h * w);
-            std::copy_n(masked_latents.data(), z * h * w, cat.data() + (z + 1) * h * w);
-            x = cat;
-        }
-        // ControlNet residuals for one conditioning, summed over the ControlNets active at this call
-        const Tensor control_input = p.controls.empty() ? Tensor() : unet_in == 9 ? latents_for_control(x, z) : x;
-        auto control = [&](const Conditioning& cond, ControlResiduals* sum) -> const ControlResiduals* {
-            bool any = false;
-            for (const ControlSpec& cs : p.controls) {
-                const float n = float(calls);
-                if (float(call) / n < cs.start || float(call + 1) / n > cs.end) continue;
-                ControlResiduals r = cs.net->forward(control_input, t, cond, cs.image, cs.strength);
-                if (!any) *sum = std::move(r);
-                else add_residuals(sum, r);
-                any = true;
+    {
+        // every call reads the same weights: packed once into the kernel's panels, kept with the model for its next
+        // generation, in half of the memory left spare (weight_panels.h: the same bits as packing them per call);
+        // --low-memory streams them from the file instead
+        const int64_t budget = p.low_memory ? 0 : spare / 2;
+        std::optional<kernels::WeightPanels::Scope> packing;
+        packing.emplace(model.unet_panels(), model.weight_owner(), budget);
+        for (size_t call = 0; call < calls; ++call) {
+            const auto ts = std::chrono::steady_clock::now();
+            const size_t idx = begin + call;
+            const float t = timesteps[idx];
+            if (p.refiner && !handed_over && t < cutoff) {  // the base model is done: give its memory back
+                handed_over = true;
+                model.release_unet();
+                packing.reset();
+                model.unet_panels().clear();
+                return_free_memory();
+                packing.emplace(p.refiner->unet_panels(), p.refiner->weight_owner(), budget);
             }
-            return any ? sum : nullptr;
-        };
-        ControlResiduals residuals;
-        Tensor eps = m.unet().forward(x, t, c.cond, p.low_memory, control(c.cond, &residuals));
-        if (guided) {
-            // eps = eps_uncond + s (eps_cond - eps_uncond), Safe Latent Diffusion subtracting its safety guidance
-            const Tensor eps_uncond = m.unet().forward(x, t, c.uncond, p.low_memory, control(c.uncond, &residuals));
-            Tensor guidance(eps.shape());
-            for (int64_t i = 0; i < eps.numel(); ++i) guidance[i] = eps[i] - eps_uncond[i];
-            if (safe) {
-                const Tensor eps_concept = m.unet().forward(x, t, c.concept, p.low_memory, control(c.concept, &residuals));
-                const SafeLatentDiffusion& s = p.sld;
-                for (int64_t i = 0; i < eps.numel(); ++i) {
-                    const float d = eps[i] - eps_concept[i];
-                    const float scale = d >= s.threshold ? 0.0f : std::min(std::fabs(d) * s.guidance_scale, 1.0f);
-                    const float g_s = (eps_concept[i] - eps_uncond[i]) * scale + s.momentum_scale * momentum[i];
-                    momentum[i] = s.mom_beta * momentum[i] + (1 - s.mom_beta) * g_s;
-                    if (call >= size_t(s.warmup_steps)) guidance[i] = guidance[i] - g_s;
+            const StableDiffusionModel& m = handed_over ? *p.refiner : model;
+            const Prompts& c = handed_over ? refiner_prompts : prompts;
+            Tensor x = latents;
+            scheduler.scale_model_input(x);
+            if (unet_in == 9) {  // inpainting U-Net input: latents, mask, masked-image latents
+                Tensor cat({9, h, w});
+                std::copy_n(x.data(), z * h * w, cat.data());
+                std::copy_n(latent_mask.data(), h * w, cat.data() + z * h * w);
+                std::copy_n(masked_latents.data(), z * h * w, cat.data() + (z + 1) * h * w);
+                x = cat;
+            }
+            // ControlNet residuals for one conditioning, summed over the ControlNets active at this call
+            const Tensor control_input = p.controls.empty() ? Tensor() : unet_in == 9 ? latents_for_control(x, z) : x;
+            auto control = [&](const Conditioning& cond, ControlResiduals* sum) -> const ControlResiduals* {
+                bool any = false;
+                for (const ControlSpec& cs : p.controls) {
+                    const float n = float(calls);
+                    if (float(call) / n < cs.start || float(call + 1) / n > cs.end) continue;
+                    ControlResiduals r = cs.net->forward(control_input, t, cond, cs.image, cs.strength);
+                    if (!any) *sum = std::move(r);
+                    else add_residuals(sum, r);
+                    any = true;
                 }
+                return any ? sum : nullptr;
+            };
+            ControlResiduals residuals;
+            Tensor eps = m.unet().forward(x, t, c.cond, p.low_memory, control(c.cond, &residuals));
+            if (guided) {
+                // eps = eps_uncond + s (eps_cond - eps_uncond), Safe Latent Diffusion subtracting its safety guidance
+                const Tensor eps_uncond = m.unet().forward(x, t, c.uncond, p.low_memory, control(c.uncond, &residuals));
+                Tensor guidance(eps.shape());
+                for (int64_t i = 0; i < eps.numel(); ++i) guidance[i] = eps[i] - eps_uncond[i];
+                if (safe) {
+                    const Tensor eps_concept = m.unet().forward(x, t, c.concept, p.low_memory, control(c.concept, &residuals));
+                    const SafeLatentDiffusion& s = p.sld;
+                    for (int64_t i = 0; i < eps.numel(); ++i) {
+                        const float d = eps[i] - eps_concept[i];
+                        const float scale = d >= s.threshold ? 0.0f : std::min(std::fabs(d) * s.guidance_scale, 1.0f);
+                        const float g_s = (eps_concept[i] - eps_uncond[i]) * scale + s.momentum_scale * momentum[i];
+                        momentum[i] = s.mom_beta * momentum[i] + (1 - s.mom_beta) * g_s;
+                        if (call >= size_t(s.warmup_steps)) guidance[i] = guidance[i] - g_s;
+                    }
+                }
+                for (int64_t i = 0; i < eps.numel(); ++i) eps[i] = eps_uncond[i] + p.cfg_scale * guidance[i];
             }
-            for (int64_t i = 0; i < eps.numel(); ++i) eps[i] = eps_uncond[i] + p.cfg_scale * guidance[i];
-        }
-        scheduler.step(eps, latents, gen);
-        if (!all_finite(latents.data(), latents.numel()))  // (the stage's name is only built on failure)
-            fail_non_finite(m, "the U-Net at step " + std::to_string(call / size_t(order) + 1) + " of " + std::to_string(steps - t_start),
-                            "model.diffusion_model.");
-        if (p.mask && !info.inpainting) {
-            // keep the unmasked area: the init latents noised to the next call's level
-            Tensor proper = image_latents;
-            if (call + 1 < calls) proper = scheduler.add_noise(image_latents, noise, idx + 1);
-            for (int64_t c = 0; c < z; ++c)
-                for (int64_t i = 0; i < h * w; ++i)
-                    latents[c * h * w + i] = (1 - latent_mask[i]) * proper[c * h * w + i] + latent_mask[i] * latents[c * h * w + i];
-        }
-        result.step_seconds.push_back(seconds_since(ts));
-        // a step is complete after `order` calls; PNDM's extra warm-up call is not a step of its own
-        if (call + 1 == calls || (call + 1 > warmup && (call + 1) % size_t(order) == 0)) {
-            ++reported;
-            if (on_step) on_step({reported, steps - t_start, latents});
+            scheduler.step(eps, latents, gen);
+            if (!all_finite(latents.data(), latents.numel()))  // (the stage's name is only built on failure)
+                fail_non_finite(m, "the U-Net at step " + std::to_string(call / size_t(order) + 1) + " of " + std::to_string(steps - t_start),
+                                "model.diffusion_model.");
+            if (p.mask && !info.inpainting) {
+                // keep the unmasked area: the init latents noised to the next call's level
+                Tensor proper = image_latents;
+                if (call + 1 < calls) proper = scheduler.add_noise(image_latents, noise, idx + 1);
+                for (int64_t c = 0; c < z; ++c)
+                    for (int64_t i = 0; i < h * w; ++i)
+                        latents[c * h * w + i] = (1 - latent_mask[i]) * proper[c * h * w + i] + latent_mask[i] * latents[c * h * w + i];
+            }
+            result.step_seconds.push_back(seconds_since(ts));
+            // a step is complete after `order` calls; PNDM's extra warm-up call is not a step of its own
+            if (call + 1 == calls || (call + 1 > warmup && (call + 1) % size_t(order) == 0)) {
+                ++reported;
+                if (on_step) on_step({reported, steps - t_start, latents});
+            }
         }
     }
     result.latents = latents;
