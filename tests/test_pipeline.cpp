@@ -225,14 +225,22 @@ TEST_CASE("Safe Latent Diffusion presets are diffusers' SafetyConfig", "[pipelin
     CHECK_THROWS_WITH(SafeLatentDiffusion::preset("extreme"), Catch::Contains("--sld"));
 }
 
-TEST_CASE("a whole generation gives the same bits with 1 and 2 threads", "[pipeline]") {
-    const StableDiffusionModel model = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"));
+// A 64x64 generation with a prompt and a negative prompt (the tiny models' tests of the pipeline's own properties).
+namespace {
+GenerationParams small_generation(const std::string& prompt, uint64_t seed) {
     GenerationParams p;
-    p.prompt = "a (red:1.2) cat";
+    p.prompt = prompt;
     p.negative_prompt = "blurry";
     p.width = 64;
     p.height = 64;
-    p.seed = 9;
+    p.seed = seed;
+    return p;
+}
+}  // namespace
+
+TEST_CASE("a whole generation gives the same bits with 1 and 2 threads", "[pipeline]") {
+    const StableDiffusionModel model = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"));
+    const GenerationParams p = small_generation("a (red:1.2) cat", 9);
     Tensor latents[2];
     for (int threads : {1, 2}) {
         kernels::set_num_threads(threads);
@@ -248,12 +256,7 @@ TEST_CASE("a whole generation gives the same bits with 1 and 2 threads", "[pipel
 // (kernels/weight_panels.h); --low-memory streams them instead. Same bits either way, in both precisions.
 TEST_CASE("weights packed once for the sampling loop give the bits of packing them per call, and stay with the model", "[pipeline]") {
     const StableDiffusionModel model = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"));
-    GenerationParams p;
-    p.prompt = "a red cat";
-    p.negative_prompt = "blurry";
-    p.width = 64;
-    p.height = 64;
-    p.seed = 5;
+    GenerationParams p = small_generation("a red cat", 5);
     p.decode = false;
     for (kernels::Precision precision : {kernels::Precision::FP32, kernels::Precision::BF16}) {
         kernels::set_precision(precision);
