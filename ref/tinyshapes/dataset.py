@@ -39,6 +39,7 @@ POSITIONS = {
     "at the bottom right": (0.7, 0.7),
     "in the center": (0.5, 0.5),
 }
+LARGE_SHARE = 0.6  # of the single shapes: the large ones show their outline in more latent pixels
 HELD_OUT = {("red", "star"), ("blue", "triangle"), ("green", "circle"), ("yellow", "cross"), ("purple", "square")}
 
 
@@ -120,7 +121,7 @@ def sample(rng, n=SIZE, held_out_ok=False):
             caption += f" on {article(bg)} {bg} background"
         return caption, render(objs, bg, n), None
     colour, shape = pick()
-    size = list(SIZES)[rng.integers(2)]
+    size = "large" if rng.random() < LARGE_SHARE else "small"
     pos = list(POSITIONS)[rng.integers(len(POSITIONS))]
     r = SIZES[size] * n * rng.uniform(0.9, 1.1)
     px, py = POSITIONS[pos]

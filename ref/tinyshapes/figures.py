@@ -68,7 +68,7 @@ def samples(run, path):
 
 
 def losses(run, path):
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.4))
     panels = [("loss_vae.csv", "reconstruction", "VAE: foreground-weighted L1 + MSE"),
               ("loss_unet.csv", "loss", "U-Net + text encoder: noise MSE")]
     for ax, (file, column, title) in zip(axes, panels):
@@ -92,6 +92,18 @@ def losses(run, path):
     ax.set_title("noise MSE: own vs shuffled captions", fontsize=10)
     ax.set_xlabel("step")
     ax.set_yscale("log")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    # pictures judged by the analytic checker (checker.py): the VAE's reconstructions, the U-Net's test prompts
+    ax = axes[3]
+    for file, column, label, colour in (("judged_vae.csv", "shape_large", "VAE reconstructions (large shapes)", "#1f5fbf"),
+                                        ("judged_unet.csv", "colours", "U-Net samples: colours", "#2a9d4b"),
+                                        ("judged_unet.csv", "shape", "U-Net samples: shape", "#d0641c")):
+        x, y = read(os.path.join(run, file), column)
+        ax.plot(x, y, color=colour, marker="o", markersize=3, label=label)
+    ax.set_title("judged right by the checker (share)", fontsize=10)
+    ax.set_xlabel("step (of each phase)")
+    ax.set_ylim(0, 1.02)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import checker
 import dataset
 import model
 from pngio import write_png
@@ -49,6 +50,34 @@ def to_tensor(imgs):
     return torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
+def probe_pictures(n=200, seed=77):
+    """Single-shape pictures with their labels (held-out pairs included), apart from the training pool."""
+    rng, out = np.random.default_rng(seed), []
+    while len(out) < n:
+        _, img, lab = dataset.sample(rng, held_out_ok=True)
+        if lab is not None:
+            out.append((img, lab))
+    return out
+
+
+def judged(pictures, labels):
+    """Shares of pictures the analytic checker (checker.py) judges right: (colours, shape, shape of the large)."""
+    got = [checker.judge(p) for p in pictures]
+    colour = np.mean([g["colour"] == l["colour"] and g["background"] == l["background"] for g, l in zip(got, labels)])
+    shape = [g["shape"] == l["shape"] for g, l in zip(got, labels)]
+    large = [ok for ok, l in zip(shape, labels) if l.get("size", "large") == "large"]
+    return float(colour), float(np.mean(shape)), float(np.mean(large))
+
+
+@torch.no_grad()
+def judge_reconstructions(vae, probe):
+    """The VAE's reconstructions (posterior mean, no noise) of the probe pictures, judged by the checker."""
+    x = to_tensor(np.stack([p for p, _ in probe]))
+    y = torch.cat([vae.decode(vae.encode(x[i : i + 50])[0]) for i in range(0, len(x), 50)])
+    pics = ((y.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    return judged(pics, [l for _, l in probe])
+
+
 def reconstruction_phase(args, vae, imgs, name, steps, lr, noise, seed):
     """Reconstruction (L1 + MSE) on whole pictures (GroupNorm statistics and the attention depend on the extent:
     crops train a VAE that shifts colours on whole pictures), of the parameters that require gradients. Pixels that
@@ -59,7 +88,7 @@ def reconstruction_phase(args, vae, imgs, name, steps, lr, noise, seed):
     params = [p for p in vae.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     g = np.random.default_rng(seed)
-    rows, t0 = [], time.time()
+    rows, judged_rows, probe, t0 = [], [], probe_pictures(), time.time()
     for step in range(1, steps + 1):
         x = to_tensor(imgs[g.integers(len(imgs), size=args.vae_batch)])
         w = 1 + args.vae_fg_weight * ((x - x[:, :, :1, :1]).abs().amax(dim=1, keepdim=True) > 0.05).float()
@@ -77,8 +106,15 @@ def reconstruction_phase(args, vae, imgs, name, steps, lr, noise, seed):
         if step % 50 == 0:
             psnr = 10 * math.log10(4 / float(((y.detach().clamp(-1, 1) - x) ** 2).mean()))
             log(args.out, f"{name} step {step} rec {rec.item():.4f} psnr {psnr:.1f} dB {time.time() - t0:.0f}s")
+        if step % 500 == 0 or step == steps:
+            judged_rows.append((step,) + judge_reconstructions(vae.eval(), probe))
+            vae.train()
+            log(args.out, f"{name} step {step} reconstructions judged right: colours {judged_rows[-1][1]:.2f} "
+                f"shape {judged_rows[-1][2]:.2f} (large {judged_rows[-1][3]:.2f})")
     with open(os.path.join(args.out, f"loss_{name}.csv"), "w") as f:
         csv.writer(f).writerows([("step", "reconstruction")] + rows)
+    with open(os.path.join(args.out, f"judged_{name}.csv"), "w") as f:
+        csv.writer(f).writerows([("step", "colours", "shape", "shape_large")] + judged_rows)
 
 
 def train_vae(args, imgs):
@@ -141,6 +177,17 @@ def ddim_sample(unet, text, vae, tok, prompts, seed, norm, alphas, steps=20, cfg
     return ((img.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
 
 
+def test_prompts():
+    """The generation test's prompts (make_checker_set.py): every large colour-shape pair on another colour."""
+    names, out = list(dataset.COLOURS), []
+    for ci, colour in enumerate(names):
+        for si, shape in enumerate(dataset.SHAPES):
+            bg = names[(ci + 1 + si) % len(names)]
+            out.append((f"a large {colour} {shape} on {dataset.article(bg)} {bg} background",
+                        {"colour": colour, "shape": shape, "background": bg}))
+    return out
+
+
 SAMPLE_PROMPTS = [
     "a red circle on a blue background",
     "a small green triangle at the top left",
@@ -195,12 +242,12 @@ def train_unet(args, caps, latents, norm, vae, tok):
               {"params": list(text.parameters()), "base_lr": args.text_lr}]
     opt = torch.optim.AdamW(groups, lr=args.lr, weight_decay=0.01)
     ema_text, ema_unet = copy.deepcopy(text).requires_grad_(False), copy.deepcopy(unet).requires_grad_(False)
-    start, rows, gaps = 1, [], []
+    start, rows, gaps, judged_rows = 1, [], [], []
     if os.path.exists(path):
         s = torch.load(path)
         text.load_state_dict(s["text"]), unet.load_state_dict(s["unet"]), opt.load_state_dict(s["opt"])
         ema_text.load_state_dict(s["ema_text"]), ema_unet.load_state_dict(s["ema_unet"])
-        start, rows, gaps = s["step"] + 1, s["rows"], s["gaps"]
+        start, rows, gaps, judged_rows = s["step"] + 1, s["rows"], s["gaps"], s["judged"]
         torch.set_rng_state(s["rng"])
     g = np.random.default_rng(args.seed + 3 + start)
     probe = torch.from_numpy(np.random.default_rng(args.seed + 4).choice(len(caps), 64, replace=False))
@@ -240,9 +287,15 @@ def train_unet(args, caps, latents, norm, vae, tok):
                 " ".join(f"{t} {r:.4f} {w:.4f}" for t, r, w in gap))
             pics = ddim_sample(ema_unet, ema_text, vae, tok, SAMPLE_PROMPTS, seed=0, norm=norm, alphas=alphas)
             write_png(os.path.join(args.out, f"samples_{step:06d}.png"), np.concatenate(list(pics), axis=1))
+            tests = test_prompts()
+            pics = ddim_sample(ema_unet, ema_text, vae, tok, [p for p, _ in tests], seed=1, norm=norm, alphas=alphas)
+            judged_rows.append((step,) + judged(pics, [l for _, l in tests])[:2])
+            log(args.out, f"unet step {step} test prompts judged right: colours {judged_rows[-1][1]:.2f} shape {judged_rows[-1][2]:.2f}")
+            with open(os.path.join(args.out, "judged_unet.csv"), "w") as f:
+                csv.writer(f).writerows([("step", "colours", "shape")] + judged_rows)
             torch.save({"text": text.state_dict(), "unet": unet.state_dict(), "opt": opt.state_dict(),
                         "ema_text": ema_text.state_dict(), "ema_unet": ema_unet.state_dict(), "step": step,
-                        "rows": rows, "gaps": gaps, "rng": torch.get_rng_state()}, path)
+                        "rows": rows, "gaps": gaps, "judged": judged_rows, "rng": torch.get_rng_state()}, path)
             with open(os.path.join(args.out, "loss_unet.csv"), "w") as f:
                 csv.writer(f).writerows([("step", "weighted_loss", "loss")] + rows)
             with open(os.path.join(args.out, "caption_gap.csv"), "w") as f:
@@ -257,21 +310,21 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--pool", type=int, default=12000, help="pictures rendered for training")
-    ap.add_argument("--vae-steps", type=int, default=1500)
+    ap.add_argument("--vae-steps", type=int, default=2200)
     ap.add_argument("--vae-batch", type=int, default=8)
     ap.add_argument("--vae-fg-weight", type=float, default=10.0, help="extra weight of the shapes' pixels")
-    ap.add_argument("--vae-noise", type=float, default=0.2, help="decoder input noise, a fraction of the spread")
+    ap.add_argument("--vae-noise", type=float, default=0.15, help="decoder input noise, a fraction of the spread")
     ap.add_argument("--vae-lr", type=float, default=5e-4)
-    ap.add_argument("--decoder-steps", type=int, default=1000, help="decoder fine-tuning after the U-Net")
+    ap.add_argument("--decoder-steps", type=int, default=500, help="decoder fine-tuning after the U-Net")
     ap.add_argument("--decoder-lr", type=float, default=2e-4)
-    ap.add_argument("--decoder-noise", type=float, default=0.1)
+    ap.add_argument("--decoder-noise", type=float, default=0.08)
     ap.add_argument("--steps", type=int, default=1800)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3, help="U-Net learning rate")
     ap.add_argument("--text-lr", type=float, default=2e-3, help="text encoder learning rate")
     ap.add_argument("--min-snr", type=float, default=5.0, help="loss weight min(SNR, gamma) / SNR")
     ap.add_argument("--ema", type=float, default=0.999)
-    ap.add_argument("--sample-every", type=int, default=300)
+    ap.add_argument("--sample-every", type=int, default=250)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_num_threads(args.threads)
