@@ -33,6 +33,8 @@ def main():
     losses(run, os.path.join(out, "losses.png"))
     pictures(os.path.join(out, "dataset.png"))
     samples(run, os.path.join(out, "samples.png"))
+    if len(sys.argv) > 3:  # the sdref binary: prompts.png too
+        prompts(sys.argv[3], os.path.join(out, "prompts.png"))
 
 
 def pictures(path, n=12):
@@ -63,6 +65,28 @@ def samples(run, path):
         ax.set_ylabel(f"step {int(f[8:14])}", rotation=0, ha="right", va="center", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def prompts(sdref, path):
+    """prompts.png: the sdref command's pictures (its defaults, seed 1) for prompts of the test, held-out pairs marked."""
+    import subprocess
+    import tempfile
+    asks = ["a large red circle on a green background", "a large blue square on a yellow background",
+            "a large white triangle on a black background", "a large orange cross on a purple background",
+            "a large black star on a white background", "a large red star on a blue background",
+            "a large blue triangle on a white background", "a large green circle on a purple background",
+            "a large yellow cross on a black background", "a large purple square on an orange background"]
+    fig, axes = plt.subplots(1, len(asks), figsize=(1.6 * len(asks), 2.2))
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (ax, prompt) in enumerate(zip(axes, asks)):
+            out = os.path.join(tmp, f"{i}.png")
+            subprocess.run([sdref, "-p", prompt, "-s", "1", "-o", out], check=True, capture_output=True)
+            ax.imshow(plt.imread(out))
+            held = "\n(held out)" if i >= 5 else ""
+            ax.set_title(prompt.replace("a large ", "").replace(" on a", "\non a").replace(" on an", "\non an") + held, fontsize=7)
+            ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
