@@ -64,8 +64,6 @@ def judge(img):
     mask = largest_component(label == fg)
     ys, xs = np.nonzero(mask)
     x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
-    sx = (np.arange(w * 2) + 0.5) / 2  # the 2 x 2 samples of every pixel
-    gx, gy = np.meshgrid(sx, sx[: h * 2])
     best = -1
     for shape in dataset.SHAPES:
         u0, u1, v0, v1 = _extent(shape)

@@ -50,6 +50,11 @@ def to_tensor(imgs):
     return torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 127.5 - 1
 
 
+def to_pixels(y):
+    """Network output in [-1, 1], NCHW -> uint8 NHWC pictures."""
+    return ((y.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+
+
 def probe_pictures(n=200, seed=77):
     """Single-shape pictures with their labels (held-out pairs included), apart from the training pool."""
     rng, out = np.random.default_rng(seed), []
@@ -74,8 +79,7 @@ def judge_reconstructions(vae, probe):
     """The VAE's reconstructions (posterior mean, no noise) of the probe pictures, judged by the checker."""
     x = to_tensor(np.stack([p for p, _ in probe]))
     y = torch.cat([vae.decode(vae.encode(x[i : i + 50])[0]) for i in range(0, len(x), 50)])
-    pics = ((y.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
-    return judged(pics, [l for _, l in probe])
+    return judged(to_pixels(y), [l for _, l in probe])
 
 
 def reconstruction_phase(args, vae, imgs, name, steps, lr, noise, seed):
@@ -173,8 +177,7 @@ def ddim_sample(unet, text, vae, tok, prompts, seed, norm, alphas, steps=20, cfg
         a_prev = alphas[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.0)
         x0 = (x - (1 - a).sqrt() * eps) / a.sqrt()
         x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
-    img = vae.decode(x * norm[1] + norm[0])
-    return ((img.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    return to_pixels(vae.decode(x * norm[1] + norm[0]))
 
 
 def test_prompts():
