@@ -1,12 +1,17 @@
 // bench_e2e.cpp: whole generations on a real-size checkpoint (build one with tools/make_random_checkpoint).
 //
 //   build/bench/sdref_bench_e2e MODEL.safetensors [--size 512] [--steps 2] [--threads 2] [--img2img] [--low-memory]
-//                                                  [--precision fp32|bf16]
+//                                                  [--precision fp32|bf16] [--profile] [--no-decode]
 //   build/bench/sdref_bench_e2e MODEL.safetensors --compare-bf16 [--size 512]
 //
 // Prints the text-encoder time, seconds per sampling step (with classifier-free guidance: two U-Net calls), the
 // work of a step in GFLOP and the rate it ran at, the VAE decode time, with --img2img the VAE encode time, and the
 // peak resident memory of the process. The model's family (SD 1.x/2.x/SDXL) comes from its tensors.
+// --profile (2 steps or more): also where the last step's time and the VAE decode's went, by kind of kernel call
+// (kernels/profile.h), each kind's arithmetic rate, and the GEMM rate to compare them with: the U-Net's
+// linear-layer shapes with fp16 weights, timed right before and right after the last step (between steps, not in
+// the step's time), since these shared machines drift from minute to minute.
+// --no-decode: stop after the sampling loop (for timing steps).
 // --compare-bf16 instead runs one U-Net call (t = 500, a seeded random latent and context) in fp32 and in bf16 and
 // prints how far apart the outputs are: ||bf16 - fp32|| / ||fp32|| and the largest difference over max |fp32|.
 #include <chrono>
@@ -20,9 +25,48 @@
 #include "core/memory.h"
 #include "kernels/cpu.h"
 #include "kernels/gemm.h"
+#include "kernels/profile.h"
 #include "pipeline/generate.h"
 
 using namespace sdref;
+
+namespace {
+
+// GFLOP/s of fp16-weight linear layers at the U-Net's shapes (M x N x K), about a second each, flops over time.
+double gemm_rate() {
+    const int64_t shapes[][3] = {{4096, 320, 320}, {4096, 1280, 320}, {1024, 5120, 640}, {4096, 320, 1280}};
+    double flops = 0, seconds = 0;
+    for (const auto& s : shapes) {
+        const int64_t M = s[0], N = s[1], K = s[2];
+        std::vector<float> x(size_t(M * K), 0.5f), y(size_t(M * N));
+        std::vector<uint16_t> w(size_t(N * K), 0x2e66);  // fp16 0.1
+        const auto t0 = std::chrono::steady_clock::now();
+        double t = 0;
+        do {
+            kernels::linear(M, N, K, x.data(), K, w.data(), kernels::ElemType::F16, y.data(), N);
+            flops += 2.0 * double(M) * double(N) * double(K);
+        } while ((t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()) < 1.0);
+        seconds += t;
+    }
+    return flops / seconds / 1e9;
+}
+
+// One table: each kind's share of `wall` seconds, its rate; the rest is time outside the kernel library.
+void print_profile(const char* what, const kernels::Profile& p, double wall, double gemm) {
+    std::printf("%s: %.2f s\n  %-40s %8s %6s %9s %8s %10s\n", what, wall, "kind", "seconds", "share", "GFLOP", "GFLOP/s", "of GEMM");
+    double inside = 0;
+    for (size_t k = 0; k < p.size(); ++k) {
+        const kernels::ProfileEntry& e = p[k];
+        if (!e.calls) continue;
+        inside += e.seconds;
+        std::printf("  %-40s %8.3f %5.1f%%", kernels::profile_kind_name(kernels::ProfileKind(k)), e.seconds, 100 * e.seconds / wall);
+        if (e.flops > 0) std::printf(" %9.1f %8.1f %9.0f%%", e.flops / 1e9, e.flops / e.seconds / 1e9, 100 * e.flops / e.seconds / 1e9 / gemm);
+        std::printf("\n");
+    }
+    std::printf("  %-40s %8.3f %5.1f%%\n", "outside the kernels (tensors, model code)", wall - inside, 100 * (wall - inside) / wall);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     if (argc < 2) {
@@ -30,7 +74,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     int size = 512, steps = 2;
-    bool img2img = false, low_memory = false, compare_bf16 = false;
+    bool img2img = false, low_memory = false, compare_bf16 = false, profile = false, decode = true;
     for (int i = 2; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--size") && i + 1 < argc) size = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoi(argv[++i]);
@@ -38,6 +82,8 @@ int main(int argc, char** argv) {
         else if (!std::strcmp(argv[i], "--img2img")) img2img = true;
         else if (!std::strcmp(argv[i], "--low-memory")) low_memory = true;
         else if (!std::strcmp(argv[i], "--compare-bf16")) compare_bf16 = true;
+        else if (!std::strcmp(argv[i], "--profile")) profile = true;
+        else if (!std::strcmp(argv[i], "--no-decode")) decode = false;
         else if (!std::strcmp(argv[i], "--precision") && i + 1 < argc) {
             const std::string v = argv[++i];
             if (v != "fp32" && v != "bf16") return std::fprintf(stderr, "sdref_bench_e2e: --precision: fp32 or bf16, got %s\n", v.c_str()), 2;
@@ -88,6 +134,7 @@ int main(int argc, char** argv) {
         p.prompt = "a photograph of an astronaut riding a horse";
         p.width = p.height = size;
         p.low_memory = low_memory;
+        p.decode = decode;
         p.vae_tile = low_memory ? Vae::kTile : 0;
         Image init;
         if (img2img) {
@@ -100,7 +147,18 @@ int main(int argc, char** argv) {
             std::printf("VAE encode %dx%d: %.2f s\n", size, size, std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count());
         }
         auto sched = make_scheduler("euler_a", "discrete", model.info().scheduler);
-        const GenerationResult r = generate(model, p, *sched, steps);
+        if (profile && steps < 2) throw std::runtime_error("--profile: needs --steps 2 or more");
+        kernels::set_profiling(profile);
+        kernels::Profile last_step;
+        double sampling_peak = 0, gemm_before = 0, gemm_after = 0;
+        const GenerationResult r = generate(model, p, *sched, steps, [&](const StepInfo& s) {
+            sampling_peak = double(peak_resident_bytes());
+            if (s.step == s.steps) last_step = kernels::take_profile();
+            if (profile && s.step + 1 >= s.steps) (s.step == s.steps ? gemm_after : gemm_before) = gemm_rate();
+            (void)kernels::take_profile();  // (the text encoder's, the earlier steps', the GEMM rate's own)
+        });
+        const kernels::Profile decode_profile = kernels::take_profile();
+        kernels::set_profiling(false);
         double total = 0;
         for (size_t i = 0; i < r.step_seconds.size(); ++i) {
             std::printf("step %zu: %.2f s\n", i + 1, r.step_seconds[i]);
@@ -111,8 +169,23 @@ int main(int argc, char** argv) {
         std::printf("text encoder: %.2f s\nsampling: %.2f s/step (mean of %zu, CFG)\nwork of a step: %.0f GFLOP (2 U-Net calls), "
                     "%.1f GFLOP/s\nVAE decode: %.2f s\n", r.text_seconds, per_step, r.step_seconds.size(), step_gflop,
                     step_gflop / per_step, r.vae_seconds);
-        std::printf("total: %.1f s, peak resident memory: %.0f MB\n",
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), double(peak_resident_bytes()) / 1e6);
+        if (profile) {
+            const double gemm = (gemm_before + gemm_after) / 2;
+            std::printf("GEMM rate (fp16 weights, the U-Net's linear shapes): %.1f GFLOP/s before the last step, %.1f after\n",
+                        gemm_before, gemm_after);
+            std::printf("the last step: %.1f GFLOP/s, %.0f%% of the GEMM rate (their mean)\n", step_gflop / r.step_seconds.back(),
+                        100 * step_gflop / r.step_seconds.back() / gemm);
+            print_profile("the last step", last_step, r.step_seconds.back(), gemm);
+        }
+        if (profile && decode) {
+            const double decode_gflop = model.vae().decode_flops(size / 8, size / 8) / 1e9;
+            std::printf("the VAE decode: %.0f GFLOP, %.1f GFLOP/s, %.0f%% of the GEMM rate after the last step\n", decode_gflop,
+                        decode_gflop / r.vae_seconds, 100 * decode_gflop / r.vae_seconds / gemm_after);
+            print_profile("the VAE decode", decode_profile, r.vae_seconds, gemm_after);
+        }
+        std::printf("total: %.1f s, peak resident memory: %.0f MB (%.0f MB until the last step's end)\n",
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), double(peak_resident_bytes()) / 1e6,
+                    sampling_peak / 1e6);
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "sdref_bench_e2e: error: %s\n", e.what());

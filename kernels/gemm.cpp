@@ -26,6 +26,7 @@
 
 #include "kernels/activation.h"
 #include "kernels/convert.h"
+#include "kernels/profile.h"
 #include "kernels/scratch.h"
 #include "kernels/transpose.h"
 #include "kernels/ukernel.h"
@@ -277,6 +278,7 @@ void gemm_with_kernel(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K
 
 void gemm(int64_t M, int64_t N, int64_t K, const PanelSource& a, const PanelSource& b, float* c, int64_t ldc,
           const GemmEpilogue& ep) {
+    const ProfileScope profile(ProfileKind::Gemm, 2.0 * double(M) * double(N) * double(K));
     gemm_with_kernel(active_micro_kernel(), M, N, K, a, b, c, ldc, ep);
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "kernels/eltwise.h"
+#include "kernels/profile.h"
 
 namespace sdref::kernels {
 
@@ -26,6 +27,7 @@ void moments(const float* x, int64_t n, double* mean, double* var) {
 
 void group_norm(const float* x, float* y, int64_t channels, int64_t hw, int64_t groups, float eps, const float* gamma,
                 const float* beta, Activation act, GroupMoments* shared) {
+    const ProfileScope profile(ProfileKind::GroupNorm, 0);
     const int64_t per_group = channels / groups;
     const bool given = shared && shared->given;
     if (shared && !given) {
@@ -54,6 +56,7 @@ void group_norm(const float* x, float* y, int64_t channels, int64_t hw, int64_t 
 }
 
 void layer_norm(const float* x, float* y, int64_t rows, int64_t cols, float eps, const float* gamma, const float* beta) {
+    const ProfileScope profile(ProfileKind::LayerNorm, 0);
 #pragma omp parallel for schedule(static) num_threads(num_threads())
     for (int64_t r = 0; r < rows; ++r) {
         double mean, var;
@@ -66,6 +69,7 @@ void layer_norm(const float* x, float* y, int64_t rows, int64_t cols, float eps,
 }
 
 void softmax_rows(float* x, int64_t rows, int64_t cols) {
+    const ProfileScope profile(ProfileKind::Elementwise, 0);
     const EltwiseKernels& ew = eltwise();
 #pragma omp parallel for schedule(static) num_threads(num_threads())
     for (int64_t r = 0; r < rows; ++r) {
@@ -76,6 +80,7 @@ void softmax_rows(float* x, int64_t rows, int64_t cols) {
 }
 
 void geglu(const float* x, float* y, int64_t rows, int64_t f) {
+    const ProfileScope profile(ProfileKind::Elementwise, 0);
 #pragma omp parallel for schedule(static) num_threads(num_threads())
     for (int64_t r = 0; r < rows; ++r) {
         float* yr = y + r * f;
@@ -87,12 +92,14 @@ void geglu(const float* x, float* y, int64_t rows, int64_t f) {
 }
 
 void activation(float* x, int64_t n, Activation act) {
+    const ProfileScope profile(ProfileKind::Elementwise, 0);
     const int64_t chunk = 1 << 14;
 #pragma omp parallel for schedule(static) num_threads(num_threads())
     for (int64_t i = 0; i < n; i += chunk) eltwise().activation(x + i, std::min(chunk, n - i), act);
 }
 
 void upsample_nearest_2x(const float* x, float* y, int64_t channels, int64_t h, int64_t w) {
+    const ProfileScope profile(ProfileKind::Copy, 0);
 #pragma omp parallel for schedule(static) num_threads(num_threads())
     for (int64_t c = 0; c < channels; ++c)
         for (int64_t i = 0; i < h; ++i) {
@@ -104,6 +111,7 @@ void upsample_nearest_2x(const float* x, float* y, int64_t channels, int64_t h, 
 }
 
 void resize_nearest(const float* x, float* y, int64_t channels, int64_t h, int64_t w, int64_t H, int64_t W) {
+    const ProfileScope profile(ProfileKind::Copy, 0);
     const float sy = float(h) / float(H), sx = float(w) / float(W);
 #pragma omp parallel for schedule(static) num_threads(num_threads())
     for (int64_t c = 0; c < channels; ++c)
@@ -114,16 +122,19 @@ void resize_nearest(const float* x, float* y, int64_t channels, int64_t h, int64
 }
 
 void add(const float* a, const float* b, float* y, int64_t n) {
+    const ProfileScope profile(ProfileKind::Elementwise, 0);
 #pragma omp parallel for schedule(static) num_threads(num_threads())
     for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
 }
 
 void mul(const float* a, const float* b, float* y, int64_t n) {
+    const ProfileScope profile(ProfileKind::Elementwise, 0);
 #pragma omp parallel for schedule(static) num_threads(num_threads())
     for (int64_t i = 0; i < n; ++i) y[i] = a[i] * b[i];
 }
 
 void concat_channels(const float* a, int64_t ca, const float* b, int64_t cb, int64_t hw, float* y) {
+    const ProfileScope profile(ProfileKind::Copy, 0);
     std::memmove(y, a, size_t(ca * hw) * 4);
     std::memmove(y + ca * hw, b, size_t(cb * hw) * 4);
 }

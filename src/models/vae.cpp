@@ -48,6 +48,7 @@ Vae Vae::load(std::shared_ptr<const WeightStore> store, const std::string& p) {
     const WeightStore& w = *store;
     Vae vae;
     vae.weights_ = store;
+    vae.prefix_ = p;
     const std::string enc = p + "encoder.", dec = p + "decoder.";
     const int64_t levels = count(w, enc + "down.", ".block.0.conv1.weight");
     const int64_t per_level = count(w, enc + "down.0.block.", ".conv1.weight");
@@ -122,19 +123,32 @@ VaeOutput Vae::encode(const Tensor& image) const {
     return out;
 }
 
-Tensor Vae::decode(const Tensor& latent) const { return decode(latent, nullptr); }
+Tensor Vae::decode(const Tensor& latent) const { return decode(latent, nullptr, false); }
 
-Tensor Vae::decode(const Tensor& latent, NormSequence* norms) const {
+Tensor Vae::decode(const Tensor& latent, NormSequence* norms, bool stream_weights) const {
+    // --low-memory: map a part's weights in at once before it runs, give them back after
+    auto about_to_use = [&](const std::string& part) {
+        if (stream_weights) weights_->populate(prefix_ + "decoder." + part);
+    };
+    auto done_with = [&](const std::string& part) {
+        if (stream_weights) weights_->release(prefix_ + "decoder." + part);
+    };
     const VaeCoder& d = decoder_;
     Tensor h = conv_forward(d.conv_in, pointwise(post_quant_conv_, latent));
+    about_to_use("mid.");
     h = mid_and_out(d, h, groups_, norms);
-    for (auto level = d.levels.rbegin(); level != d.levels.rend(); ++level) {
-        for (const ResBlock& b : level->blocks) h = resblock_forward(b, h, nullptr, groups_, kEps, norms);
-        if (level->has_resample) {
+    done_with("mid.");
+    for (size_t i = d.levels.size(); i-- > 0;) {  // deepest first
+        const VaeLevel& level = d.levels[i];
+        const std::string part = "up." + std::to_string(i) + ".";
+        about_to_use(part);
+        for (const ResBlock& b : level.blocks) h = resblock_forward(b, h, nullptr, groups_, kEps, norms);
+        if (level.has_resample) {
             Tensor up({h.dim(0), 2 * h.dim(1), 2 * h.dim(2)});
             kernels::upsample_nearest_2x(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2));
-            h = conv_forward(level->resample, up);
+            h = conv_forward(level.resample, up);
         }
+        done_with(part);
     }
     return norm_silu_out(d, h, groups_, norms);
 }
@@ -200,9 +214,9 @@ struct PooledMoments {
 
 }  // namespace
 
-Tensor Vae::decode_tiled(const Tensor& latent, int64_t tile, int64_t overlap) const {
+Tensor Vae::decode_tiled(const Tensor& latent, int64_t tile, int64_t overlap, bool stream_weights) const {
     const int64_t z = latent.dim(0), h = latent.dim(1), w = latent.dim(2);
-    if (h <= tile && w <= tile) return decode(latent);
+    if (h <= tile && w <= tile) return decode(latent, nullptr, stream_weights);
     const std::vector<int64_t> ys = tile_starts(h, tile, overlap), xs = tile_starts(w, tile, overlap);
     // the latents of the tile at (y0, x0)
     auto crop = [&](int64_t y0, int64_t x0) {
@@ -223,7 +237,7 @@ Tensor Vae::decode_tiled(const Tensor& latent, int64_t tile, int64_t overlap) co
     for (int64_t y0 : ys0)
         for (int64_t x0 : xs0) {
             NormSequence own;
-            decode(crop(y0, x0), &own);
+            decode(crop(y0, x0), &own, stream_weights);
             pooled.add(own);
             if (norms.norms.empty()) norms = std::move(own);
         }
@@ -234,7 +248,7 @@ Tensor Vae::decode_tiled(const Tensor& latent, int64_t tile, int64_t overlap) co
         for (size_t b = 0; b < xs.size(); ++b) {
             const int64_t th = std::min(tile, h), tw = std::min(tile, w), y0 = ys[a], x0 = xs[b];
             norms.next = 0;
-            const Tensor img = decode(crop(y0, x0), &norms);
+            const Tensor img = decode(crop(y0, x0), &norms, stream_weights);
             const int64_t H = 8 * th, W = 8 * tw, o = 8 * overlap;
             for (int64_t y = 0; y < H; ++y) {
                 const float wy = ramp(y, H, a > 0, a + 1 < ys.size(), o);
@@ -249,6 +263,19 @@ Tensor Vae::decode_tiled(const Tensor& latent, int64_t tile, int64_t overlap) co
     for (int64_t c = 0; c < 3; ++c)
         for (int64_t i = 0; i < 64 * h * w; ++i) sum[c * 64 * h * w + i] /= weight[i];
     return sum;
+}
+
+double Vae::decode_flops(int64_t h, int64_t w) const {
+    const VaeCoder& d = decoder_;
+    double hw = double(h * w), C = double(d.mid_attn.channels);
+    double f = 2.0 * double(post_quant_conv_.weight.rows * post_quant_conv_.weight.cols) * hw + conv_flops(d.conv_in, h * w);
+    f += resblock_flops(d.mid_block_1, h * w) + resblock_flops(d.mid_block_2, h * w);
+    f += 2 * 4 * C * C * hw + 2 * 2 * hw * hw * C;  // attention: q, k, v, out; QK^T, PV
+    for (size_t i = d.levels.size(); i-- > 0;) {
+        for (const ResBlock& b : d.levels[i].blocks) f += resblock_flops(b, h * w);
+        if (d.levels[i].has_resample) h *= 2, w *= 2, f += conv_flops(d.levels[i].resample, h * w);
+    }
+    return f + conv_flops(d.conv_out, h * w);
 }
 
 int64_t Vae::decode_bytes(int64_t h, int64_t w) const {

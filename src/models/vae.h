@@ -55,20 +55,26 @@ public:
     // The same in tiles of `tile` latent pixels overlapping by `overlap`, blended with linear ramps across the
     // overlaps (--low-memory: activations of one tile at a time). The decoder's attention then sees one tile, so
     // results differ slightly from decode() on images larger than a tile.
+    static constexpr int64_t kOverlap = 8;  // latent pixels two neighbouring tiles share
     static constexpr int64_t kTile = 24;  // latent pixels a side of decode_tiled's tiles (192 px: 274 MB peak for
                                           // SD 1.5 at 512x512, 441 MB with 40; bench/RESULTS.md)
-    // Every tile is normalised with group statistics of the whole picture, estimated from a decode of the latents
-    // subsampled to one tile (NormSequence).
-    Tensor decode_tiled(const Tensor& latent, int64_t tile = kTile, int64_t overlap = 8) const;
+    // Every tile is normalised with group statistics of the whole picture, pooled over a first pass of tiles
+    // (NormSequence). stream_weights (--low-memory): each part of the decoder (the middle, then each level) maps
+    // its weights in before it runs and gives them back after, for every tile.
+    Tensor decode_tiled(const Tensor& latent, int64_t tile = kTile, int64_t overlap = kOverlap, bool stream_weights = false) const;
 
     // An estimate of the activation memory decode() needs for a latent of h x w (bytes): three tensors of the
     // largest level at once (its input, upsampled copy and convolution output; measured: 2.5).
     int64_t decode_bytes(int64_t h, int64_t w) const;
+    // The arithmetic work of decode() for a latent of h x w: 2 flops per multiply-add of every convolution and
+    // of the middle attention's projections and products (for benchmarks).
+    double decode_flops(int64_t h, int64_t w) const;
 
 private:
-    Tensor decode(const Tensor& latent, NormSequence* norms) const;
+    Tensor decode(const Tensor& latent, NormSequence* norms, bool stream_weights) const;
 
     std::shared_ptr<const WeightStore> weights_;  // keeps the memory-mapped checkpoint alive
+    std::string prefix_;                          // "first_stage_model."
     VaeCoder encoder_, decoder_;
     Linear quant_conv_;       // [2z, 2z] 1x1 quant_conv
     Linear post_quant_conv_;  // [z, z]   1x1 post_quant_conv

@@ -343,7 +343,7 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     const StableDiffusionModel& decoder = handed_over ? *p.refiner : model;
     Tensor scaled = latents;
     for (int64_t i = 0; i < scaled.numel(); ++i) scaled[i] = scaled[i] / decoder.info().vae_scale;
-    Tensor image = p.vae_tile ? decoder.vae().decode_tiled(scaled, p.vae_tile) : decoder.vae().decode(scaled);
+    Tensor image = p.vae_tile ? decoder.vae().decode_tiled(scaled, p.vae_tile, Vae::kOverlap, p.low_memory) : decoder.vae().decode(scaled);
     require_finite(image, decoder, "the VAE decoder", "first_stage_model.");
     for (int64_t i = 0; i < image.numel(); ++i) image[i] = std::min(std::max(image[i] / 2 + 0.5f, 0.0f), 1.0f);
     result.image = image;
