@@ -340,6 +340,20 @@ void gather_rows(float* dst, const float* src, int64_t stride, int64_t kc, int64
 
 }  // namespace
 
+template <int W>
+void StridedSource::convert_gather_rows(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w) const {
+    constexpr int64_t kStretch = 128;  // W rows of 128 floats: 16 KB at W = 32, in L1 while they are gathered
+    alignas(64) float rows[W * kStretch];
+    for (int64_t kk = 0; kk < kc; kk += kStretch) {
+        const int64_t len = std::min(kStretch, kc - kk);
+        for (int64_t p = 0; p < W; ++p) {
+            if (p < w) load_row(m_, (k0 + kk) + (w0 + p) * m_.w_stride, 1, len, rows + p * kStretch);
+            else std::fill(rows + p * kStretch, rows + p * kStretch + len, 0.0f);
+        }
+        gather_rows<W>(dst + kk * W, rows, kStretch, len, W);
+    }
+}
+
 void StridedSource::pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w, int width) const {
     for (int64_t q = 0; q * width < w; ++q)
         pack_panel(dst + q * kc * width, k0, kc, w0 + q * width, std::min<int64_t>(width, w - q * width), width);
@@ -368,6 +382,14 @@ void StridedSource::pack_panel(float* dst, int64_t k0, int64_t kc, int64_t w0, i
             case 32: return gather_rows<32>(dst, src, m_.w_stride, kc, w);
             default: break;
         }
+    }
+    // fp16/bf16: convert the rows a stretch of k at a time into fp32 rows (zeros past w), then gather those
+    switch (width) {
+        case 8: return convert_gather_rows<8>(dst, k0, kc, w0, w);
+        case 12: return convert_gather_rows<12>(dst, k0, kc, w0, w);
+        case 16: return convert_gather_rows<16>(dst, k0, kc, w0, w);
+        case 32: return convert_gather_rows<32>(dst, k0, kc, w0, w);
+        default: break;
     }
     // otherwise: convert each column's kc values in one sweep, then interleave them into the panel
     float column[512];

@@ -56,6 +56,8 @@ public:
 
 private:
     void pack_panel(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w, int width) const;  // w <= width
+    template <int W>
+    void convert_gather_rows(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w) const;  // k-contiguous fp16/bf16
     StridedMatrix m_;
 };
 
