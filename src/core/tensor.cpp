@@ -21,6 +21,13 @@ std::string shape_str(const Shape& shape) {
 
 Tensor::Tensor(Shape shape) : shape_(std::move(shape)), data_(size_t(shape_numel(shape_)), 0.0f) {}
 
+Tensor Tensor::uninitialized(Shape shape) {
+    Tensor t;
+    t.data_.resize(size_t(shape_numel(shape)));  // (default-inserted: AlignedAllocator leaves them as they are)
+    t.shape_ = std::move(shape);
+    return t;
+}
+
 Tensor::Tensor(Shape shape, std::vector<float> values) : shape_(std::move(shape)) {
     if (int64_t(values.size()) != shape_numel(shape_))
         fail("tensor of shape ", shape_str(shape_), " given ", values.size(), " values");

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,9 @@ using Shape = std::vector<int64_t>;
 int64_t shape_numel(const Shape& shape);
 std::string shape_str(const Shape& shape);  // "[2, 4, 16, 16]"
 
-// 64-byte aligned storage, so SIMD loads of a tensor's start never split a cache line.
+// 64-byte aligned storage, so SIMD loads of a tensor's start never split a cache line. Elements made without a
+// value (vector(n)) are left as the memory holds them: Tensor::uninitialized's outputs are written in full by a
+// kernel, and zeroing 134 MB of a VAE activation first would be a wasted pass over it.
 template <typename T>
 struct AlignedAllocator {
     using value_type = T;
@@ -28,6 +31,10 @@ struct AlignedAllocator {
     AlignedAllocator(const AlignedAllocator<U>&) {}
     T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
     void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(64)); }
+    template <typename U>
+    void construct(U* p) noexcept { ::new (static_cast<void*>(p)) U; }
+    template <typename U, typename... Args>
+    void construct(U* p, Args&&... args) { ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...); }
     bool operator==(const AlignedAllocator&) const { return true; }
     bool operator!=(const AlignedAllocator&) const { return false; }
 };
@@ -36,6 +43,7 @@ class Tensor {
 public:
     Tensor() = default;
     explicit Tensor(Shape shape);                 // zero-filled
+    static Tensor uninitialized(Shape shape);     // values undefined: for an output a kernel writes in full
     Tensor(Shape shape, std::vector<float> values);  // values.size() must equal the shape's element count
 
     const Shape& shape() const { return shape_; }

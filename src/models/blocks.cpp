@@ -114,7 +114,7 @@ Tensor conv_forward(const Conv& c, const Tensor& x, int64_t stride, int64_t padd
         fail("convolution with ", c.in, " input channels given a tensor of shape ", shape_str(x.shape()));
     kernels::Conv2dShape s{c.in, x.dim(1), x.dim(2), c.out, c.kernel, stride, padding < 0 ? (c.kernel - 1) / 2 : padding,
                            padding_end};
-    Tensor y({c.out, s.out_height(), s.out_width()});
+    Tensor y = Tensor::uninitialized({c.out, s.out_height(), s.out_width()});
     GemmEpilogue ep;
     ep.row_bias = c.bias.data();
     ep.residual = residual;
@@ -171,7 +171,7 @@ constexpr int64_t kFeedForwardRows = 1024;
 Tensor resblock_forward(const ResBlock& r, const Tensor& x, const float* emb_silu, int64_t groups, float eps, NormSequence* norms) {
     const int64_t hw = x.dim(1) * x.dim(2);
     // h = conv1(silu(norm1(x)))
-    Tensor h(x.shape());
+    Tensor h = Tensor::uninitialized(x.shape());
     kernels::group_norm(x.data(), h.data(), r.in, hw, groups, eps, r.norm1.weight.data(), r.norm1.bias.data(), Activation::Silu,
                         next_norm(norms));
     h = conv_forward(r.conv1, h);
@@ -185,8 +185,8 @@ Tensor resblock_forward(const ResBlock& r, const Tensor& x, const float* emb_sil
     // y = skip(x) + conv2(silu(norm2(h)))
     kernels::group_norm(h.data(), h.data(), r.out, hw, groups, eps, r.norm2.weight.data(), r.norm2.bias.data(), Activation::Silu,
                         next_norm(norms));
-    const Tensor skip = r.has_skip ? conv_forward(r.skip, x) : x;
-    return conv_forward(r.conv2, h, 1, -1, -1, skip.data());
+    if (!r.has_skip) return conv_forward(r.conv2, h, 1, -1, -1, x.data());
+    return conv_forward(r.conv2, h, 1, -1, -1, conv_forward(r.skip, x).data());
 }
 
 SpatialTransformer SpatialTransformer::load(const WeightStore& w, const std::string& p, int64_t channels, int64_t heads) {
@@ -225,7 +225,7 @@ Tensor spatial_transformer_forward(const SpatialTransformer& st, const Tensor& x
     if (context.dim(1) != st.context_dim)
         fail("text conditioning is ", context.dim(1), " wide, the U-Net's cross-attention expects ", st.context_dim);
     // tokens = proj_in(groupnorm(x))^T   [HW, D]
-    Tensor h(x.shape());
+    Tensor h = Tensor::uninitialized(x.shape());
     kernels::group_norm(x.data(), h.data(), C, hw, groups, 1e-6f, st.norm.weight.data(), st.norm.bias.data());
     Tensor tokens({hw, D}), t({hw, D}), next({hw, D}), q({hw, D}), k({std::max(hw, m), D}), v({std::max(hw, m), D}),
         o({hw, D});
@@ -258,7 +258,7 @@ Tensor spatial_transformer_forward(const SpatialTransformer& st, const Tensor& x
         std::swap(tokens, next);
     }
     // y = x + proj_out(tokens)^T
-    Tensor y(x.shape());
+    Tensor y = Tensor::uninitialized(x.shape());
     tokens_to_channels(st.proj_out, tokens.data(), hw, y.data(), x.data());
     return y;
 }
@@ -280,17 +280,18 @@ VaeAttention VaeAttention::load(const WeightStore& w, const std::string& p, int6
 
 Tensor vae_attention_forward(const VaeAttention& a, const Tensor& x, int64_t groups, NormSequence* norms) {
     const int64_t hw = x.dim(1) * x.dim(2), C = a.channels;
-    Tensor h(x.shape());
+    Tensor h = Tensor::uninitialized(x.shape());
     kernels::group_norm(x.data(), h.data(), C, hw, groups, 1e-6f, a.norm.weight.data(), a.norm.bias.data(), Activation::None,
                         next_norm(norms));
     // q, k, v = projections of the normalised pixels as tokens [HW, C]; one head of width C
-    Tensor q({hw, C}), k({hw, C}), v({hw, C}), o({hw, C});
+    Tensor q = Tensor::uninitialized({hw, C}), k = Tensor::uninitialized({hw, C}), v = Tensor::uninitialized({hw, C}),
+           o = Tensor::uninitialized({hw, C});
     channels_to_tokens(a.attn.q, h.data(), hw, q.data());
     channels_to_tokens(a.attn.k, h.data(), hw, k.data());
     channels_to_tokens(a.attn.v, h.data(), hw, v.data());
     kernels::attention({1, C, hw, hw}, q.data(), C, k.data(), C, v.data(), C, o.data(), C, 1.0f / std::sqrt(float(C)));
     // y = x + to_out(o)^T
-    Tensor y(x.shape());
+    Tensor y = Tensor::uninitialized(x.shape());
     tokens_to_channels(a.attn.out, o.data(), hw, y.data(), x.data());
     return y;
 }

@@ -238,7 +238,7 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool st
     for (const UNetUpLevel& u : up_) {
         for (size_t j = 0; j < u.res.size(); ++j) {
             const Tensor& skip = skips.back();
-            Tensor cat({h.dim(0) + skip.dim(0), h.dim(1), h.dim(2)});
+            Tensor cat = Tensor::uninitialized({h.dim(0) + skip.dim(0), h.dim(1), h.dim(2)});
             kernels::concat_channels(h.data(), h.dim(0), skip.data(), skip.dim(0), h.dim(1) * h.dim(2), cat.data());
             skips.pop_back();
             about_to_use(u.names[j] + "0.");
@@ -254,7 +254,7 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool st
         if (u.has_up) {
             // nearest 2x, or to the next skip's size when an odd size was halved (rounding up) on the way down
             const Tensor& next = skips.back();
-            Tensor up({h.dim(0), next.dim(1), next.dim(2)});
+            Tensor up = Tensor::uninitialized({h.dim(0), next.dim(1), next.dim(2)});
             if (next.dim(1) == 2 * h.dim(1) && next.dim(2) == 2 * h.dim(2))
                 kernels::upsample_nearest_2x(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2));
             else
@@ -265,7 +265,7 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool st
         }
     }
     // out
-    Tensor n(h.shape());
+    Tensor n = Tensor::uninitialized(h.shape());
     kernels::group_norm(h.data(), n.data(), h.dim(0), h.dim(1) * h.dim(2), kGroups, kEps, out_norm_.weight.data(),
                         out_norm_.bias.data(), kernels::Activation::Silu);
     Tensor out = conv_forward(out_conv_, n);

@@ -19,7 +19,7 @@ int64_t count(const WeightStore& w, const std::string& prefix, const std::string
 
 // x [C, HW] -> channels_out via a 1x1 convolution stored as a matrix.
 Tensor pointwise(const Linear& l, const Tensor& x) {
-    Tensor y({l.weight.rows, x.dim(1), x.dim(2)});
+    Tensor y = Tensor::uninitialized({l.weight.rows, x.dim(1), x.dim(2)});
     kernels::GemmEpilogue ep;
     ep.row_bias = l.bias.data();
     const int64_t hw = x.dim(1) * x.dim(2);
@@ -36,7 +36,7 @@ Tensor mid_and_out(const VaeCoder& c, Tensor h, int64_t groups, NormSequence* no
 }
 
 Tensor norm_silu_out(const VaeCoder& c, const Tensor& h, int64_t groups, NormSequence* norms = nullptr) {
-    Tensor n(h.shape());
+    Tensor n = Tensor::uninitialized(h.shape());
     kernels::group_norm(h.data(), n.data(), h.dim(0), h.dim(1) * h.dim(2), groups, kEps, c.norm_out.weight.data(),
                         c.norm_out.bias.data(), kernels::Activation::Silu, norms ? norms->take() : nullptr);
     return conv_forward(c.conv_out, n);
@@ -144,7 +144,7 @@ Tensor Vae::decode(const Tensor& latent, NormSequence* norms, bool stream_weight
         about_to_use(part);
         for (const ResBlock& b : level.blocks) h = resblock_forward(b, h, nullptr, groups_, kEps, norms);
         if (level.has_resample) {
-            Tensor up({h.dim(0), 2 * h.dim(1), 2 * h.dim(2)});
+            Tensor up = Tensor::uninitialized({h.dim(0), 2 * h.dim(1), 2 * h.dim(2)});
             kernels::upsample_nearest_2x(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2));
             h = conv_forward(level.resample, up);
         }
