@@ -194,8 +194,8 @@ const std::vector<Param<GenerationRequest>>& generation_params() {
          "the concept to steer away from (default: diffusers' safety concept)",
          [](G& r) -> ParamRef { return &r.sld_concept; }},
         {"--low-memory", nullptr, nullptr, "Low memory", "", "false", nullptr, 0, 0,
-         "keep one U-Net block's weights in memory at a time and decode the VAE in overlapping tiles (slower; about "
-         "a third of the memory)", [](G& r) -> ParamRef { return &r.low_memory; }},
+         "keep one layer's weights in memory at a time and decode the VAE in overlapping tiles (slower: SD 1.5 at "
+         "512x512 in about 0.2 GB instead of 1.9, steps 1.2x as long)", [](G& r) -> ParamRef { return &r.low_memory; }},
         {"--vae-tiling", nullptr, "vae_tiling", "VAE tiling", "", "false", nullptr, 0, 0,
          "decode the VAE in overlapping tiles blended across their seams (less memory for large pictures)",
          [](G& r) -> ParamRef { return &r.vae_tiling; }},

@@ -45,7 +45,7 @@ const std::vector<Param<ServeFlags>>& serve_params() {
         {"--max-images", nullptr, nullptr, nullptr, "N", "16", nullptr, 1, 10000, "images one request may ask for",
          [](S& s) -> ParamRef { return &s.server.max_images; }},
         {"--low-memory", nullptr, nullptr, nullptr, "", "false", nullptr, 0, 0,
-         "every generation with --low-memory (one U-Net block's weights at a time, tiled VAE)",
+         "every generation with --low-memory (one layer's weights at a time, tiled VAE)",
          [](S& s) -> ParamRef { return &s.server.low_memory; }},
         {"--precision", nullptr, nullptr, nullptr, "fp32|bf16", "fp32", nullptr, 0, 0,
          "every generation's matrix products (bf16: AVX512_BF16 CPUs, about 1.5x faster; the PNG says so)",

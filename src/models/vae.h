@@ -56,8 +56,9 @@ public:
     // overlaps (--low-memory: activations of one tile at a time). The decoder's attention then sees one tile, so
     // results differ slightly from decode() on images larger than a tile.
     static constexpr int64_t kOverlap = 8;  // latent pixels two neighbouring tiles share
-    static constexpr int64_t kTile = 24;  // latent pixels a side of decode_tiled's tiles (192 px: 274 MB peak for
-                                          // SD 1.5 at 512x512, 441 MB with 40; bench/RESULTS.md)
+    static constexpr int64_t kTile = 24;  // latent pixels a side of decode_tiled's tiles (192 px; with --low-memory's
+                                          // streamed weights the decode of SD 1.5 at 512x512 stays under the
+                                          // sampling loop's 216 MB, 345 MB with 32, 436 MB with 40; bench/RESULTS.md)
     // Every tile is normalised with group statistics of the whole picture, pooled over a first pass of tiles
     // (NormSequence). stream_weights (--low-memory): each part of the decoder (the middle, then each level) maps
     // its weights in before it runs and gives them back after, for every tile.
