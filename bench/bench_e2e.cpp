@@ -9,7 +9,7 @@
 // peak resident memory of the process. The model's family (SD 1.x/2.x/SDXL) comes from its tensors.
 // --profile (2 steps or more): also where the last step's time and the VAE decode's went, by kind of kernel call
 // (kernels/profile.h), each kind's arithmetic rate, and the GEMM rate to compare them with: the U-Net's
-// linear-layer shapes with fp16 weights, timed right before and right after the last step (between steps, not in
+// linear-layer shapes with fp16 weights in the run's precision, timed right before and right after the last step (between steps, not in
 // the step's time), since these shared machines drift from minute to minute.
 // --no-decode: stop after the sampling loop (for timing steps).
 // --compare-bf16 instead runs one U-Net call (t = 500, a seeded random latent and context) in fp32 and in bf16 and
@@ -70,7 +70,8 @@ void print_profile(const char* what, const kernels::Profile& p, double wall, dou
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: sdref_bench_e2e MODEL [--size N] [--steps N] [--threads N] [--img2img] [--low-memory] [--precision fp32|bf16]\n");
+        std::fprintf(stderr, "usage: sdref_bench_e2e MODEL [--size N] [--steps N] [--threads N] [--img2img] [--low-memory] [--precision fp32|bf16] "
+                             "[--profile] [--no-decode] | --compare-bf16\n");
         return 2;
     }
     int size = 512, steps = 2;
