@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
             const std::string v = argv[++i];
             if (v != "fp32" && v != "bf16") return std::fprintf(stderr, "sdref_bench_e2e: --precision: fp32 or bf16, got %s\n", v.c_str()), 2;
             if (v == "bf16" && !kernels::precision_supported(kernels::Precision::BF16))
-                return std::fprintf(stderr, "sdref_bench_e2e: --precision bf16: this CPU has no AVX512_BF16\n"), 2;
+                return std::fprintf(stderr, "sdref_bench_e2e: --precision bf16: this CPU has no AVX512_BF16 nor Arm BF16\n"), 2;
             kernels::set_precision(v == "bf16" ? kernels::Precision::BF16 : kernels::Precision::FP32);
         } else return std::fprintf(stderr, "sdref_bench_e2e: unknown argument %s\n", argv[i]), 2;
     }

@@ -5,6 +5,8 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#elif defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
 #endif
 
 namespace sdref::kernels {
@@ -25,11 +27,15 @@ CpuFeatures detect() {
     f.avx512_bf16 = f.avx512 && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));
 #elif defined(__aarch64__)
     f.neon = true;
+#if defined(__linux__)
+    f.neon_bf16 = (getauxval(AT_HWCAP2) & (1ul << 14)) != 0;  // HWCAP2_BF16
+#endif
 #endif
     const char* cap = std::getenv("SDREF_ISA");
     if (cap && std::strcmp(cap, "scalar") == 0) f = CpuFeatures{};
     if (cap && std::strcmp(cap, "avx2") == 0) f.avx512 = f.avx512_bf16 = false;
     if (cap && std::strcmp(cap, "avx512") == 0) f.avx512_bf16 = false;
+    if (cap && std::strcmp(cap, "neon") == 0) f.neon_bf16 = false;
     return f;
 }
 

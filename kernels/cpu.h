@@ -2,7 +2,8 @@
 //
 // Every SIMD kernel is compiled for its own ISA in its own file (convert_f16c.cpp, ...) and chosen at run time
 // from these flags, so one binary runs on any x86-64 or aarch64 machine and takes the fastest path it has.
-// SDREF_ISA=scalar|avx2|avx512|avx512bf16 in the environment caps the choice (tests use it to compare the paths).
+// SDREF_ISA=scalar|avx2|avx512|avx512bf16 (x86), scalar|neon|neonbf16 (aarch64) in the environment caps the choice
+// (tests use it to compare the paths).
 #pragma once
 
 namespace sdref::kernels {
@@ -12,6 +13,7 @@ struct CpuFeatures {
     bool avx512 = false;   // x86: AVX-512 F, BW, DQ, VL (Skylake-SP and later)
     bool avx512_bf16 = false;  // x86: AVX512_BF16 on top of that (Cooper Lake, Sapphire Rapids, Zen 4 and later)
     bool neon = false;     // aarch64: Advanced SIMD with fp16 conversion (every aarch64 core)
+    bool neon_bf16 = false;  // aarch64: the BF16 extension on top of that (FEAT_BF16: BFMLALB/BFMLALT)
 };
 
 // The features of this processor, less whatever SDREF_ISA switches off.

@@ -59,6 +59,10 @@ extern const MicroKernelInfo kAvx2_6x16;
 extern const MicroKernelInfo kAvx512_12x32;
 extern const MicroKernelInfo kAvx512Bf16_12x32;
 extern const MicroKernelInfo kNeon8x12;
+extern const MicroKernelInfo kNeonBf16_8x12;
+
+// The scalar oracle's fp32 -> bf16 pair-panel converter, for a bf16 kernel without a faster one of its own.
+void to_bf16_pairs_scalar(const float* src, void* dst, int64_t kc, int width);
 
 // The K block gemm() cuts a K-deep product into for this kernel (the last block may be shorter): even blocks of
 // at most uk.kc steps, a multiple of 4 (K = 1280 runs as 2 x 640 rather than 1024 + 256).

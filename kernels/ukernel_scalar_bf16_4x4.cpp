@@ -50,6 +50,8 @@ void ukernel_scalar_bf16_4x4(int64_t kc, const void* a_, const void* b_, float* 
         for (int j = 0; j < NR; ++j) c[r * ldc + j] = acc[r][j];
 }
 
+}  // namespace
+
 // dst[(k/2) * 2w + 2p + k%2] = bf16(src[k * w + p]); the missing odd step of an odd kc is zero
 void to_bf16_pairs_scalar(const float* src, void* dst_, int64_t kc, int width) {
     auto* dst = static_cast<uint16_t*>(dst_);
@@ -58,8 +60,6 @@ void to_bf16_pairs_scalar(const float* src, void* dst_, int64_t kc, int width) {
     if (kc % 2)
         for (int p = 0; p < width; ++p) dst[(kc / 2) * 2 * width + 2 * p + 1] = 0;
 }
-
-}  // namespace
 
 const MicroKernelInfo kScalarBf16_4x4 = {"scalar_bf16_4x4", ukernel_scalar_bf16_4x4, MR, NR, 64, 256, 1024,
                                          PanelType::BF16_PAIRS, to_bf16_pairs_scalar};

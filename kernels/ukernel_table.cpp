@@ -21,6 +21,8 @@ const MicroKernelInfo* best_micro_kernel(Precision p) {
     if (p == Precision::FP32) return &best_micro_kernel();
 #if defined(__x86_64__)
     if (cpu_features().avx512_bf16) return &kAvx512Bf16_12x32;
+#elif defined(__aarch64__)
+    if (cpu_features().neon_bf16) return &kNeonBf16_8x12;
 #endif
     return nullptr;
 }

@@ -207,7 +207,7 @@ std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::functio
 
     // the matrix products' precision: bf16 only where the CPU has the instructions (the PNG says what ran)
     if (r.precision == "bf16" && !kernels::precision_supported(kernels::Precision::BF16)) {
-        std::fprintf(stderr, "%s bf16: this CPU has no bf16 dot-product instructions (AVX512_BF16); using fp32\n", name(r.precision).c_str());
+        std::fprintf(stderr, "%s bf16: this CPU has no bf16 instructions (AVX512_BF16, Arm's BF16); using fp32\n", name(r.precision).c_str());
         r.precision = "fp32";
     }
     kernels::set_precision(r.precision == "bf16" ? kernels::Precision::BF16 : kernels::Precision::FP32);

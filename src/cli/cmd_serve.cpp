@@ -48,7 +48,7 @@ const std::vector<Param<ServeFlags>>& serve_params() {
          "every generation with --low-memory (one layer's weights at a time, tiled VAE)",
          [](S& s) -> ParamRef { return &s.server.low_memory; }},
         {"--precision", nullptr, nullptr, nullptr, "fp32|bf16", "fp32", nullptr, 0, 0,
-         "every generation's matrix products (bf16: AVX512_BF16 CPUs, about 1.5x faster; the PNG says so)",
+         "every generation's matrix products (bf16: CPUs with AVX512_BF16 or Arm's BF16; the PNG says so)",
          [](S& s) -> ParamRef { return &s.server.precision; }, normalize_precision},
         {"--threads", "-t", nullptr, nullptr, "N", "0", nullptr, 1, 1024, "CPU threads (0: all)",
          [](S& s) -> ParamRef { return &s.threads; }},
