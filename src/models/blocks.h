@@ -116,9 +116,17 @@ public:
     virtual bool transform(const float* c, int64_t m, int64_t width, Tensor* ck, Tensor* cv) const = 0;
 };
 
-// x [C, H, W], context [77, context_dim] -> [C, H, W]; hook: nullptr, or applied in every attention layer.
+// --low-memory: a transformer's weights mapped in part by part as it runs, each transformer block's before it
+// and given back after it (SDXL's deepest transformers hold ten blocks, 0.7 GB of fp16 weights).
+struct WeightStream {
+    const WeightStore* store;
+    std::string prefix;  // the transformer's: "model.diffusion_model.input_blocks.7.1."
+};
+
+// x [C, H, W], context [77, context_dim] -> [C, H, W]; hook: nullptr, or applied in every attention layer;
+// stream: nullptr, or the weights to map in and give back block by block.
 Tensor spatial_transformer_forward(const SpatialTransformer& st, const Tensor& x, const Tensor& context, int64_t groups,
-                                   const ContextHook* hook = nullptr);
+                                   const ContextHook* hook = nullptr, const WeightStream* stream = nullptr);
 
 // The VAE's single-head self-attention over pixels (AttnBlock): y = x + to_out(attention(groupnorm(x))).
 struct VaeAttention {

@@ -139,6 +139,12 @@ UNet UNet::load(std::shared_ptr<const WeightStore> store, const std::string& p, 
     return u;
 }
 
+Tensor UNet::transformer(const SpatialTransformer& st, const Tensor& h, const Tensor& context, const std::string& prefix,
+                         bool stream_weights) const {
+    const WeightStream stream{weights_.get(), prefix};
+    return spatial_transformer_forward(st, h, context, kGroups, hook_.get(), stream_weights ? &stream : nullptr);
+}
+
 UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, bool stream_weights, const Tensor* hint) const {
     // --low-memory: map a layer's weights in at once before it runs, give them back after
     auto about_to_use = [&](const std::string& layer_prefix) {
@@ -182,10 +188,7 @@ UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, bo
             about_to_use(d.names[j] + "0.");
             h = resblock_forward(d.res[j], h, emb_silu, kGroups, kEps);
             done_with(d.names[j] + "0.");  // (--low-memory: one layer's weights at a time, not the whole block's)
-            if (!d.attn.empty()) {
-                about_to_use(d.names[j] + "1.");
-                h = spatial_transformer_forward(d.attn[j], h, context, kGroups, hook_.get());
-            }
+            if (!d.attn.empty()) h = transformer(d.attn[j], h, context, d.names[j] + "1.", stream_weights);
             done_with(d.names[j]);
             skips.push_back(h);
         }
@@ -200,8 +203,7 @@ UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, bo
     about_to_use(prefix_ + "middle_block.0.");
     h = resblock_forward(mid_res1_, h, emb_silu, kGroups, kEps);
     done_with(prefix_ + "middle_block.0.");
-    about_to_use(prefix_ + "middle_block.1.");
-    h = spatial_transformer_forward(mid_attn_, h, context, kGroups, hook_.get());
+    h = transformer(mid_attn_, h, context, prefix_ + "middle_block.1.", stream_weights);
     done_with(prefix_ + "middle_block.1.");
     about_to_use(prefix_ + "middle_block.2.");
     h = resblock_forward(mid_res2_, h, emb_silu, kGroups, kEps);
@@ -245,8 +247,7 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool st
             h = resblock_forward(u.res[j], cat, emb_silu, kGroups, kEps);
             done_with(u.names[j] + "0.");
             if (!u.attn.empty()) {
-                about_to_use(u.names[j] + "1.");
-                h = spatial_transformer_forward(u.attn[j], h, context, kGroups, hook_.get());
+                h = transformer(u.attn[j], h, context, u.names[j] + "1.", stream_weights);
                 done_with(u.names[j] + "1.");
             }
             if (j + 1 < u.res.size() || !u.has_up) done_with(u.names[j]);

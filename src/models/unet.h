@@ -97,8 +97,9 @@ public:
     double forward_flops(int64_t h, int64_t w, int64_t context_tokens) const;
     // x [in_channels, h, w] at timestep t (integer or fractional), conditioned on c -> [out_channels, h, w].
     // Any h, w: sizes halved with rounding up on the way down are restored to the skip's size on the way up.
-    // stream_weights: give each block's weight pages back once it has run (--low-memory), so only one block's
-    // weights are resident at a time; they are read again from the page cache on the next call.
+    // stream_weights: map each layer's weights in before it runs and give them back after (--low-memory; a
+    // transformer's one transformer block at a time), so only one layer's weights are resident at a time; they are
+    // read again from the page cache on the next call.
     // control: ControlNet residuals to add, or nullptr.
     Tensor forward(const Tensor& x, float t, const Conditioning& c, bool stream_weights = false,
                    const ControlResiduals* control = nullptr) const;
@@ -107,6 +108,10 @@ public:
                         const Tensor* hint = nullptr) const;
 
 private:
+    // A transformer under `prefix`, its weights mapped in block by block with stream_weights
+    Tensor transformer(const SpatialTransformer& st, const Tensor& h, const Tensor& context, const std::string& prefix,
+                       bool stream_weights) const;
+
     std::shared_ptr<const WeightStore> weights_;  // keeps the memory-mapped checkpoint alive
     UNetConfig config_;
     std::string prefix_;   // "model.diffusion_model."
