@@ -220,19 +220,13 @@ SpatialTransformer SpatialTransformer::load(const WeightStore& w, const std::str
 }
 
 Tensor spatial_transformer_forward(const SpatialTransformer& st, const Tensor& x, const Tensor& context, int64_t groups,
-                                   const ContextHook* hook, const WeightStream* stream) {
-    auto about_to_use = [&](const std::string& part) {
-        if (stream) stream->store->populate(stream->prefix + part);
-    };
-    auto done_with = [&](const std::string& part) {
-        if (stream) stream->store->release(stream->prefix + part);
-    };
+                                   const ContextHook* hook, const WeightStream& stream) {
     const int64_t hw = x.dim(1) * x.dim(2), D = st.inner, C = st.channels, m = context.dim(0);
     if (context.dim(1) != st.context_dim)
         fail("text conditioning is ", context.dim(1), " wide, the U-Net's cross-attention expects ", st.context_dim);
     // tokens = proj_in(groupnorm(x))^T   [HW, D]
-    about_to_use("norm.");
-    about_to_use("proj_in.");
+    stream.about_to_use("norm.");
+    stream.about_to_use("proj_in.");
     Tensor h = Tensor::uninitialized(x.shape());
     kernels::group_norm(x.data(), h.data(), C, hw, groups, 1e-6f, st.norm.weight.data(), st.norm.bias.data());
     Tensor tokens({hw, D}), t({hw, D}), next({hw, D}), q({hw, D}), k({std::max(hw, m), D}), v({std::max(hw, m), D}),
@@ -245,7 +239,7 @@ Tensor spatial_transformer_forward(const SpatialTransformer& st, const Tensor& x
     for (size_t i = 0; i < st.blocks.size(); ++i) {
         const TransformerBlock& b = st.blocks[i];
         const std::string block = "transformer_blocks." + std::to_string(i) + ".";
-        about_to_use(block);
+        stream.about_to_use(block);
         // tokens += attn1(norm1(tokens))
         kernels::layer_norm(tokens.data(), t.data(), hw, D, 1e-5f, b.norm1.weight.data(), b.norm1.bias.data());
         attention_forward(b.attn1, t.data(), hw, t.data(), hw, st.heads, q.data(), k.data(), v.data(), o.data(), hook);
@@ -267,9 +261,9 @@ Tensor spatial_transformer_forward(const SpatialTransformer& st, const Tensor& x
             linear_rows(b.ff2, gated.data(), rows, F, next.data() + r0 * D, D, tokens.data() + r0 * D);
         }
         std::swap(tokens, next);
-        done_with(block);
+        stream.done_with(block);
     }
-    about_to_use("proj_out.");
+    stream.about_to_use("proj_out.");
     // y = x + proj_out(tokens)^T
     Tensor y = Tensor::uninitialized(x.shape());
     tokens_to_channels(st.proj_out, tokens.data(), hw, y.data(), x.data());

@@ -116,17 +116,26 @@ public:
     virtual bool transform(const float* c, int64_t m, int64_t width, Tensor* ck, Tensor* cv) const = 0;
 };
 
-// --low-memory: a transformer's weights mapped in part by part as it runs, each transformer block's before it
-// and given back after it (SDXL's deepest transformers hold ten blocks, 0.7 GB of fp16 weights).
+// --low-memory: a model's weights mapped in part by part as it runs (one MADV_POPULATE_READ per part, before it
+// runs) and given back after (the pages stay in the page cache). A null store streams nothing.
 struct WeightStream {
-    const WeightStore* store;
-    std::string prefix;  // the transformer's: "model.diffusion_model.input_blocks.7.1."
+    const WeightStore* store = nullptr;
+    std::string prefix;  // of every part named: "model.diffusion_model.input_blocks.7.1.", "first_stage_model.decoder."
+
+    void about_to_use(const std::string& part) const {
+        if (store) store->populate(prefix + part);
+    }
+    void done_with(const std::string& part) const {
+        if (store) store->release(prefix + part);
+    }
+    WeightStream under(const std::string& part) const { return {store, prefix + part}; }
 };
 
 // x [C, H, W], context [77, context_dim] -> [C, H, W]; hook: nullptr, or applied in every attention layer;
-// stream: nullptr, or the weights to map in and give back block by block.
+// stream: the transformer's weights, mapped in and given back one transformer block at a time (SDXL's deepest
+// transformers hold ten blocks, 0.7 GB of fp16 weights).
 Tensor spatial_transformer_forward(const SpatialTransformer& st, const Tensor& x, const Tensor& context, int64_t groups,
-                                   const ContextHook* hook = nullptr, const WeightStream* stream = nullptr);
+                                   const ContextHook* hook = nullptr, const WeightStream& stream = {});
 
 // The VAE's single-head self-attention over pixels (AttnBlock): y = x + to_out(attention(groupnorm(x))).
 struct VaeAttention {

@@ -139,20 +139,13 @@ UNet UNet::load(std::shared_ptr<const WeightStore> store, const std::string& p, 
     return u;
 }
 
-Tensor UNet::transformer(const SpatialTransformer& st, const Tensor& h, const Tensor& context, const std::string& prefix,
-                         bool stream_weights) const {
-    const WeightStream stream{weights_.get(), prefix};
-    return spatial_transformer_forward(st, h, context, kGroups, hook_.get(), stream_weights ? &stream : nullptr);
+Tensor UNet::transformer(const SpatialTransformer& st, const Tensor& h, const Tensor& context, const WeightStream& stream) const {
+    return spatial_transformer_forward(st, h, context, kGroups, hook_.get(), stream);
 }
 
 UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, bool stream_weights, const Tensor* hint) const {
     // --low-memory: map a layer's weights in at once before it runs, give them back after
-    auto about_to_use = [&](const std::string& layer_prefix) {
-        if (stream_weights) weights_->populate(layer_prefix);
-    };
-    auto done_with = [&](const std::string& block_prefix) {
-        if (stream_weights) weights_->release(block_prefix);
-    };
+    const WeightStream stream{stream_weights ? weights_.get() : nullptr, ""};
     const UNetConfig& c = config_;
     const Tensor& context = cond.context;
     if (x.shape().size() != 3 || x.dim(0) != c.in_channels)
@@ -185,29 +178,29 @@ UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, bo
     skips.push_back(h);
     for (const UNetDownLevel& d : down_) {
         for (size_t j = 0; j < d.res.size(); ++j) {
-            about_to_use(d.names[j] + "0.");
+            stream.about_to_use(d.names[j] + "0.");
             h = resblock_forward(d.res[j], h, emb_silu, kGroups, kEps);
-            done_with(d.names[j] + "0.");  // (--low-memory: one layer's weights at a time, not the whole block's)
-            if (!d.attn.empty()) h = transformer(d.attn[j], h, context, d.names[j] + "1.", stream_weights);
-            done_with(d.names[j]);
+            stream.done_with(d.names[j] + "0.");  // (--low-memory: one layer's weights at a time, not the whole block's)
+            if (!d.attn.empty()) h = transformer(d.attn[j], h, context, stream.under(d.names[j] + "1."));
+            stream.done_with(d.names[j]);
             skips.push_back(h);
         }
         if (d.has_down) {
-            about_to_use(d.names.back());
+            stream.about_to_use(d.names.back());
             h = conv_forward(d.down, h, 2, 1);
-            done_with(d.names.back());
+            stream.done_with(d.names.back());
             skips.push_back(h);
         }
     }
     // middle
-    about_to_use(prefix_ + "middle_block.0.");
+    stream.about_to_use(prefix_ + "middle_block.0.");
     h = resblock_forward(mid_res1_, h, emb_silu, kGroups, kEps);
-    done_with(prefix_ + "middle_block.0.");
-    h = transformer(mid_attn_, h, context, prefix_ + "middle_block.1.", stream_weights);
-    done_with(prefix_ + "middle_block.1.");
-    about_to_use(prefix_ + "middle_block.2.");
+    stream.done_with(prefix_ + "middle_block.0.");
+    h = transformer(mid_attn_, h, context, stream.under(prefix_ + "middle_block.1."));
+    stream.done_with(prefix_ + "middle_block.1.");
+    stream.about_to_use(prefix_ + "middle_block.2.");
     h = resblock_forward(mid_res2_, h, emb_silu, kGroups, kEps);
-    done_with(prefix_ + "middle_block.");
+    stream.done_with(prefix_ + "middle_block.");
     out.mid = std::move(h);
     return out;
 }
@@ -215,12 +208,7 @@ UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, bo
 Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool stream_weights, const ControlResiduals* control) const {
     if (up_.empty()) fail("this U-Net is an encoder copy (a ControlNet's): it has no decoder half");
     // --low-memory: map a layer's weights in at once before it runs, give them back after
-    auto about_to_use = [&](const std::string& layer_prefix) {
-        if (stream_weights) weights_->populate(layer_prefix);
-    };
-    auto done_with = [&](const std::string& block_prefix) {
-        if (stream_weights) weights_->release(block_prefix);
-    };
+    const WeightStream stream{stream_weights ? weights_.get() : nullptr, ""};
     UNetEncoding enc = encode(x, t, cond, stream_weights);
     std::vector<Tensor>& skips = enc.skips;
     Tensor h = std::move(enc.mid);
@@ -243,14 +231,14 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool st
             Tensor cat = Tensor::uninitialized({h.dim(0) + skip.dim(0), h.dim(1), h.dim(2)});
             kernels::concat_channels(h.data(), h.dim(0), skip.data(), skip.dim(0), h.dim(1) * h.dim(2), cat.data());
             skips.pop_back();
-            about_to_use(u.names[j] + "0.");
+            stream.about_to_use(u.names[j] + "0.");
             h = resblock_forward(u.res[j], cat, emb_silu, kGroups, kEps);
-            done_with(u.names[j] + "0.");
+            stream.done_with(u.names[j] + "0.");
             if (!u.attn.empty()) {
-                h = transformer(u.attn[j], h, context, u.names[j] + "1.", stream_weights);
-                done_with(u.names[j] + "1.");
+                h = transformer(u.attn[j], h, context, stream.under(u.names[j] + "1."));
+                stream.done_with(u.names[j] + "1.");
             }
-            if (j + 1 < u.res.size() || !u.has_up) done_with(u.names[j]);
+            if (j + 1 < u.res.size() || !u.has_up) stream.done_with(u.names[j]);
         }
         if (u.has_up) {
             // nearest 2x, or to the next skip's size when an odd size was halved (rounding up) on the way down
@@ -260,9 +248,9 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool st
                 kernels::upsample_nearest_2x(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2));
             else
                 kernels::resize_nearest(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2), next.dim(1), next.dim(2));
-            about_to_use(u.names.back() + (u.attn.empty() ? "1." : "2."));
+            stream.about_to_use(u.names.back() + (u.attn.empty() ? "1." : "2."));
             h = conv_forward(u.up, up);
-            done_with(u.names.back());
+            stream.done_with(u.names.back());
         }
     }
     // out
@@ -270,7 +258,7 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool st
     kernels::group_norm(h.data(), n.data(), h.dim(0), h.dim(1) * h.dim(2), kGroups, kEps, out_norm_.weight.data(),
                         out_norm_.bias.data(), kernels::Activation::Silu);
     Tensor out = conv_forward(out_conv_, n);
-    done_with(prefix_);  // conv_in, time_embed, out
+    stream.done_with(prefix_);  // conv_in, time_embed, out
     return out;
 }
 

@@ -108,9 +108,8 @@ public:
                         const Tensor* hint = nullptr) const;
 
 private:
-    // A transformer under `prefix`, its weights mapped in block by block with stream_weights
-    Tensor transformer(const SpatialTransformer& st, const Tensor& h, const Tensor& context, const std::string& prefix,
-                       bool stream_weights) const;
+    // A transformer, its weights (stream: under its prefix) mapped in block by block with --low-memory
+    Tensor transformer(const SpatialTransformer& st, const Tensor& h, const Tensor& context, const WeightStream& stream) const;
 
     std::shared_ptr<const WeightStore> weights_;  // keeps the memory-mapped checkpoint alive
     UNetConfig config_;

@@ -127,28 +127,23 @@ Tensor Vae::decode(const Tensor& latent) const { return decode(latent, nullptr, 
 
 Tensor Vae::decode(const Tensor& latent, NormSequence* norms, bool stream_weights) const {
     // --low-memory: map a part's weights in at once before it runs, give them back after
-    auto about_to_use = [&](const std::string& part) {
-        if (stream_weights) weights_->populate(prefix_ + "decoder." + part);
-    };
-    auto done_with = [&](const std::string& part) {
-        if (stream_weights) weights_->release(prefix_ + "decoder." + part);
-    };
+    const WeightStream stream{stream_weights ? weights_.get() : nullptr, prefix_ + "decoder."};
     const VaeCoder& d = decoder_;
     Tensor h = conv_forward(d.conv_in, pointwise(post_quant_conv_, latent));
-    about_to_use("mid.");
+    stream.about_to_use("mid.");
     h = mid_and_out(d, h, groups_, norms);
-    done_with("mid.");
+    stream.done_with("mid.");
     for (size_t i = d.levels.size(); i-- > 0;) {  // deepest first
         const VaeLevel& level = d.levels[i];
         const std::string part = "up." + std::to_string(i) + ".";
-        about_to_use(part);
+        stream.about_to_use(part);
         for (const ResBlock& b : level.blocks) h = resblock_forward(b, h, nullptr, groups_, kEps, norms);
         if (level.has_resample) {
             Tensor up = Tensor::uninitialized({h.dim(0), 2 * h.dim(1), 2 * h.dim(2)});
             kernels::upsample_nearest_2x(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2));
             h = conv_forward(level.resample, up);
         }
-        done_with(part);
+        stream.done_with(part);
     }
     return norm_silu_out(d, h, groups_, norms);
 }
