@@ -24,19 +24,11 @@ int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 //   m' = max(m, max_j s_j),  r = e^(m - m'),  P = e^(S - m'),  l' = l r + sum_j P
 // The tile becomes P (rows valid .. width zeroed); m and l are updated; r is returned for rescaling O.
 // Each column is reduced in key order: the bits do not depend on how queries are split between threads.
-// Lanes: queries of the max loop held in registers together, a divisor of NR (16 for the x86 kernels' NR of 16
-// and 32, 4 for the scalar kernel's 4 and NEON's 12).
-template <int kLanes>
 void online_softmax_update(const EltwiseKernels& ew, float* tile, int64_t valid, int64_t width, int64_t NR, float* m,
                            float* l, float* r) {
-    float m_new[32] = {}, block_sum[32] = {};  // NR <= 32
-    for (int64_t p0 = 0; p0 < NR; p0 += kLanes) {
-        float lanes[kLanes];  // a local array of fixed size: the compiler keeps it in registers
-        for (int p = 0; p < kLanes; ++p) lanes[p] = m[p0 + p];
-        for (int64_t j = 0; j < valid; ++j)
-            for (int p = 0; p < kLanes; ++p) lanes[p] = std::max(lanes[p], tile[j * NR + p0 + p]);
-        for (int p = 0; p < kLanes; ++p) m_new[p0 + p] = lanes[p];
-    }
+    float m_new[32], block_sum[32] = {};  // NR <= 32
+    std::copy(m, m + NR, m_new);
+    ew.max_columns(tile, valid, NR, m_new);
     ew.exp_columns(tile, valid, NR, m_new, block_sum);
     std::fill(tile + valid * NR, tile + width * NR, 0.0f);
     for (int64_t p = 0; p < NR; ++p) {
@@ -138,7 +130,7 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
                         for (int64_t j = 0; j < valid; ++j)
                             for (int64_t p = 0; p < NR; ++p)
                                 if (j0 + j > n0 + qp * NR + p) tile[j * NR + p] = -std::numeric_limits<float>::infinity();
-                    (NR % 16 == 0 ? online_softmax_update<16> : online_softmax_update<4>)(ew, tile, valid, width, NR, m, l, r);
+                    online_softmax_update(ew, tile, valid, width, NR, m, l, r);
                     float* const o_t = acc + qp * Dp * NR;  // [Dp dims][NR queries]
                     for (int64_t i = 0; i < Dp; ++i)
                         for (int64_t p = 0; p < NR; ++p) o_t[i * NR + p] *= r[p];

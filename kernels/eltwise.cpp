@@ -45,8 +45,13 @@ void exp_columns_scalar(float* x, int64_t rows, int64_t width, const float* shif
         }
 }
 
+void max_columns_scalar(const float* x, int64_t rows, int64_t width, float* m) {
+    for (int64_t j = 0; j < rows; ++j)
+        for (int64_t p = 0; p < width; ++p) m[p] = std::max(m[p], x[j * width + p]);
+}
+
 const EltwiseKernels kEltwiseScalar = {"scalar", activation_scalar, exp_shift_sum_scalar, max_scalar,
-                                       exp_columns_scalar};
+                                       exp_columns_scalar, max_columns_scalar};
 
 }  // namespace
 

@@ -20,6 +20,9 @@ struct EltwiseKernels {
     // down the columns of a [rows][width] tile: x[j][p] = exp(x[j][p] - shift[p]), then sum[p] += x[j][p] in
     // order j = 0, 1, ... (one softmax per column: attention's queries)
     void (*exp_columns)(float* x, int64_t rows, int64_t width, const float* shift, float* sum);
+    // down the columns of a [rows][width] tile: m[p] = max(m[p], x[0][p], ..., x[rows-1][p]) (exact in any
+    // order: the SIMD paths keep several running maxima to hide the latency)
+    void (*max_columns)(const float* x, int64_t rows, int64_t width, float* m);
 };
 
 const EltwiseKernels& eltwise();         // the best path for this CPU

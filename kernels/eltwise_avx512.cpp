@@ -5,6 +5,6 @@ namespace sdref::kernels {
 
 using Avx512 = EltwiseSimd<xsimd::avx512f>;
 const EltwiseKernels kEltwiseAvx512 = {"avx512", Avx512::activation, Avx512::exp_shift_sum, Avx512::max,
-                                       Avx512::exp_columns};
+                                       Avx512::exp_columns, Avx512::max_columns};
 
 }  // namespace sdref::kernels

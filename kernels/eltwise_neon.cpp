@@ -5,6 +5,6 @@ namespace sdref::kernels {
 
 using Neon = EltwiseSimd<xsimd::neon64>;
 const EltwiseKernels kEltwiseNeon = {"neon", Neon::activation, Neon::exp_shift_sum, Neon::max,
-                                       Neon::exp_columns};
+                                       Neon::exp_columns, Neon::max_columns};
 
 }  // namespace sdref::kernels

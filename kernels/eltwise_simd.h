@@ -63,6 +63,26 @@ struct EltwiseSimd {
             }
     }
 
+    // Four running maxima per vector of columns (rows j, j+1, j+2, j+3), combined at the end: a chain of maxima
+    // one row long would wait on the instruction's latency at every row.
+    static void max_columns(const float* x, int64_t rows, int64_t width, float* m) {
+        int64_t p = 0;
+        for (; p + W <= width; p += W) {
+            batch m0 = batch::load_unaligned(m + p), m1 = m0, m2 = m0, m3 = m0;
+            int64_t j = 0;
+            for (; j + 4 <= rows; j += 4) {
+                m0 = xsimd::max(m0, batch::load_unaligned(x + j * width + p));
+                m1 = xsimd::max(m1, batch::load_unaligned(x + (j + 1) * width + p));
+                m2 = xsimd::max(m2, batch::load_unaligned(x + (j + 2) * width + p));
+                m3 = xsimd::max(m3, batch::load_unaligned(x + (j + 3) * width + p));
+            }
+            for (; j < rows; ++j) m0 = xsimd::max(m0, batch::load_unaligned(x + j * width + p));
+            xsimd::max(xsimd::max(m0, m1), xsimd::max(m2, m3)).store_unaligned(m + p);
+        }
+        for (int64_t j = 0; j < rows; ++j)
+            for (int64_t c = p; c < width; ++c) m[c] = std::max(m[c], x[j * width + c]);
+    }
+
     static float max(const float* x, int64_t n) {
         if (n < W) return eltwise_scalar().max(x, n);
         batch m = batch::load_unaligned(x);

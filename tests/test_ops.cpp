@@ -164,4 +164,16 @@ TEST_CASE("this CPU's element-wise kernels agree with the scalar definitions", "
         worst = std::max(worst, std::fabs(sums_scalar[size_t(p)] - col) / col);
     }
     CHECK(worst <= 1e-6);
+    // the maxima down the columns of the same 7 x 29 tile (7 rows: the 4-row unrolled part and a tail), against
+    // the plain definition, starting from maxima that win in some columns
+    std::vector<float> m_simd(static_cast<size_t>(width)), m_scalar(static_cast<size_t>(width)), m_def(static_cast<size_t>(width));
+    for (int64_t p = 0; p < width; ++p) m_simd[size_t(p)] = m_scalar[size_t(p)] = m_def[size_t(p)] = p % 3 == 0 ? 3.9f : -1.0f;
+    for (int64_t j = 0; j < rows; ++j)
+        for (int64_t p = 0; p < width; ++p) m_def[size_t(p)] = std::max(m_def[size_t(p)], x[size_t(j * width + p)]);
+    simd.max_columns(x.data(), rows, width, m_simd.data());
+    scalar.max_columns(x.data(), rows, width, m_scalar.data());
+    CHECK(m_simd == m_def);
+    CHECK(m_scalar == m_def);
+    CHECK(std::count(m_def.begin(), m_def.end(), 3.9f) > 0);
+    CHECK(std::count(m_def.begin(), m_def.end(), 3.9f) < width);
 }
