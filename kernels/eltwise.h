@@ -18,7 +18,8 @@ struct EltwiseKernels {
     // max over x[0..n), n >= 1
     float (*max)(const float* x, int64_t n);
     // down the columns of a [rows][width] tile: x[j][p] = exp(x[j][p] - shift[p]), then sum[p] += x[j][p] in
-    // order j = 0, 1, ... (one softmax per column: attention's queries)
+    // order j = 0, 1, ... (one softmax per column: attention's queries); x[j][p] <= shift[p] (the SIMD paths use
+    // an exp for arguments <= 0 only)
     void (*exp_columns)(float* x, int64_t rows, int64_t width, const float* shift, float* sum);
     // down the columns of a [rows][width] tile: m[p] = max(m[p], x[0][p], ..., x[rows-1][p]) (exact in any
     // order: the SIMD paths keep several running maxima to hide the latency)

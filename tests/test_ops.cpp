@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -143,11 +144,15 @@ TEST_CASE("this CPU's element-wise kernels agree with the scalar definitions", "
     CHECK(std::fabs(sa - sum) <= 1e-5 * sum);
     CHECK(std::fabs(sb - sum) <= 1e-5 * sum);
 
-    // exp down the columns of a 7 x 29 tile, with a shift per column, added to sums that start non-zero
+    // exp down the columns of a 7 x 29 tile, shifted by a bound of each column as attention's softmax shifts by
+    // the running maximum (at or above every value), added to sums that start non-zero
     const int64_t rows = 7, width = 29;
     std::vector<float> shift(static_cast<size_t>(width)), sums_simd(static_cast<size_t>(width)),
         sums_scalar(static_cast<size_t>(width));
-    for (int64_t p = 0; p < width; ++p) shift[size_t(p)] = x[size_t(p)] + 1.0f, sums_simd[size_t(p)] = sums_scalar[size_t(p)] = float(p);
+    for (int64_t p = 0; p < width; ++p) {
+        shift[size_t(p)] = p % 2 == 0 ? 4.0f : 4.5f;  // x lies in [0, 4)
+        sums_simd[size_t(p)] = sums_scalar[size_t(p)] = float(p);
+    }
     std::vector<float> ta(x.begin(), x.begin() + rows * width), tb = ta;
     simd.exp_columns(ta.data(), rows, width, shift.data(), sums_simd.data());
     scalar.exp_columns(tb.data(), rows, width, shift.data(), sums_scalar.data());
@@ -164,6 +169,32 @@ TEST_CASE("this CPU's element-wise kernels agree with the scalar definitions", "
         worst = std::max(worst, std::fabs(sums_scalar[size_t(p)] - col) / col);
     }
     CHECK(worst <= 1e-6);
+    // the exponentials' whole range: e^x for x from -100 to 0 in one column per vector lane (0 below about -87.34,
+    // where float's normal range ends; the cut-off's neighbourhood either), e^-inf = 0 (a causal mask), and a NaN stays NaN
+    const int64_t lanes = 16, steps = 4000;
+    std::vector<float> range(static_cast<size_t>((steps + 2) * lanes)), zero_shift(static_cast<size_t>(lanes), 0.0f);
+    for (int64_t j = 0; j < steps; ++j)
+        for (int64_t p = 0; p < lanes; ++p) range[size_t(j * lanes + p)] = -100.0f * float(j * lanes + p) / float(steps * lanes);
+    for (int64_t p = 0; p < lanes; ++p) {
+        range[size_t(steps * lanes + p)] = -std::numeric_limits<float>::infinity();
+        range[size_t((steps + 1) * lanes + p)] = p == 3 ? std::numeric_limits<float>::quiet_NaN() : 0.0f;
+    }
+    const std::vector<float> arguments = range;
+    std::vector<float> range_sums(static_cast<size_t>(lanes), 0.0f);
+    simd.exp_columns(range.data(), steps + 2, lanes, zero_shift.data(), range_sums.data());
+    double worst_range = 0;
+    for (int64_t i = 0; i < steps * lanes; ++i) {
+        const double e = std::exp(double(arguments[size_t(i)]));
+        if (arguments[size_t(i)] < -87.34f) REQUIRE(range[size_t(i)] == 0.0f);
+        else if (arguments[size_t(i)] > -87.33f) worst_range = std::max(worst_range, std::fabs(range[size_t(i)] - e) / e);
+    }
+    CHECK(worst_range <= 2.4e-7);  // 2 ulp
+    for (int64_t p = 0; p < lanes; ++p) {
+        CHECK(range[size_t(steps * lanes + p)] == 0.0f);
+        CHECK((p == 3) == std::isnan(range[size_t((steps + 1) * lanes + p)]));
+        if (p != 3) CHECK(range[size_t((steps + 1) * lanes + p)] == 1.0f);
+    }
+
     // the maxima down the columns of the same 7 x 29 tile (7 rows: the 4-row unrolled part and a tail), against
     // the plain definition, starting from maxima that win in some columns
     std::vector<float> m_simd(static_cast<size_t>(width)), m_scalar(static_cast<size_t>(width)), m_def(static_cast<size_t>(width));
