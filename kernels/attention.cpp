@@ -58,8 +58,14 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
     const int64_t Br = NR * std::max<int64_t>(1, 96 / NR);     // queries per block (whole Q panels)
     const int64_t q_panels = Br / NR;
     const int64_t Nk = round_up(s.keys, Bc);                   // keys, padded to whole blocks
-    const int64_t Dp = round_up(d, MR);                        // head dim, padded to whole V^T panels
-    const int64_t key_panels = Nk / MR, d_panels = Dp / MR;
+    // V^T's panels: whole MR-row panels of the head dimension, then what is left over in one 4-row panel where
+    // the kernel has a 4-row form and at most 4 are left (d = 40 on MR = 12: 3 x 12 + 4, not 4 x 12 with 8 rows
+    // of zeros), else in one more padded MR-row panel
+    const bool tail_4_rows = uk.kernel_4_rows && d % MR != 0 && d % MR <= 4;
+    const int64_t d_panels = (d + MR - 1) / MR;
+    const int64_t Dp = tail_4_rows ? (d_panels - 1) * MR + 4 : d_panels * MR;  // head dim, padded to the panels
+    const auto panel_rows = [&](int64_t dp) { return tail_4_rows && dp == d_panels - 1 ? int64_t(4) : MR; };
+    const int64_t key_panels = Nk / MR;
 
     // Pack K (MR-key panels, d deep) and V^T (MR-dim panels, Nk deep) of every head once; padding is zero.
     ScratchFloats k_buffer, v_buffer;  // freed when the call returns (the VAE's attention packs 2 x 8 MB)
@@ -84,10 +90,11 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
         for (int64_t hp = 0; hp < s.heads * d_panels; ++hp) {
             const int64_t h = hp / d_panels, p = hp % d_panels;
             const StridedSource values_t({v + h * d, ElemType::F32, ldv, 1});
+            const int64_t rows_p = panel_rows(p);
             float* dst = pairs ? f32 : vp + hp * v_panel;
-            values_t.pack(dst, 0, s.keys, p * MR, std::min(MR, d - p * MR), int(MR));
-            std::fill(dst + s.keys * MR, dst + Nk * MR, 0.0f);
-            if (pairs) uk.to_panel(f32, vp + hp * v_panel, Nk, int(MR));
+            values_t.pack(dst, 0, s.keys, p * MR, std::min(rows_p, d - p * MR), int(rows_p));
+            std::fill(dst + s.keys * rows_p, dst + Nk * rows_p, 0.0f);
+            if (pairs) uk.to_panel(f32, vp + hp * v_panel, Nk, int(rows_p));
         }
 
         // per-thread tiles: Q^T panels, S^T = P^T panels, O^T accumulators, and per query the running m and l
@@ -136,9 +143,12 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
                         for (int64_t p = 0; p < NR; ++p) o_t[i * NR + p] *= r[p];
                     // O^T += V^T P^T for this key block (j0 and width are whole MR panels: even, whole bf16 pairs)
                     if (pairs) uk.to_panel(tile, pt_bf16, width, int(NR));
-                    for (int64_t dp = 0; dp < d_panels; ++dp)
-                        uk.kernel(width, vp + (h * d_panels + dp) * v_panel + uk.panel_floats(j0, MR), pairs ? pt_bf16 : tile,
-                                  o_t + dp * MR * NR, NR, true);
+                    for (int64_t dp = 0; dp < d_panels; ++dp) {
+                        const int64_t rows_p = panel_rows(dp);
+                        (rows_p == MR ? uk.kernel : uk.kernel_4_rows)(
+                            width, vp + (h * d_panels + dp) * v_panel + uk.panel_floats(j0, rows_p), pairs ? pt_bf16 : tile,
+                            o_t + dp * MR * NR, NR, true);
+                    }
                 }
             }
             // O = (O^T / l)^T, in 8 x 8 blocks through registers where they are whole

@@ -39,6 +39,10 @@ struct MicroKernelInfo {
                        // chunk KC x NC/2 (wide problems)
     PanelType panel = PanelType::F32;
     PanelConverter to_panel = nullptr;  // BF16_PAIRS only
+    // The same chain on an A panel of 4 rows (a[k * 4 + r], bf16: a[(k/2) * 8 + 2r + k%2]), writing a 4 x NR
+    // tile: attention's last V^T panel when the head dimension leaves 4 rows over (d = 40 or 64 on MR = 12),
+    // where a whole panel would pad them to MR. nullptr where MR is 4 or no such remainder arises.
+    MicroKernel kernel_4_rows = nullptr;
 
     // The size of one packed panel of kc steps, in floats (bf16 pairs: two values in each float's bytes).
     int64_t panel_floats(int64_t kc, int64_t width) const { return panel == PanelType::F32 ? kc * width : (kc + 1) / 2 * width; }

@@ -7,6 +7,7 @@
 
 namespace sdref::kernels {
 
-const MicroKernelInfo kAvx2_6x16 = {"avx2_6x16", ukernel_simd<xsimd::fma3<xsimd::avx2>, 6, 2>, 6, 16, 120, 640, 1024};
+const MicroKernelInfo kAvx2_6x16 = {"avx2_6x16", ukernel_simd<xsimd::fma3<xsimd::avx2>, 6, 2>, 6, 16, 120, 640, 1024,
+                                    PanelType::F32, nullptr, ukernel_simd<xsimd::fma3<xsimd::avx2>, 4, 2>};
 
 }  // namespace sdref::kernels

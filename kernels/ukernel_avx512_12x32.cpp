@@ -7,6 +7,7 @@
 
 namespace sdref::kernels {
 
-const MicroKernelInfo kAvx512_12x32 = {"avx512_12x32", ukernel_simd<xsimd::avx512f, 12, 2>, 12, 32, 144, 640, 1024};
+const MicroKernelInfo kAvx512_12x32 = {"avx512_12x32", ukernel_simd<xsimd::avx512f, 12, 2>, 12, 32, 144, 640, 1024,
+                                       PanelType::F32, nullptr, ukernel_simd<xsimd::avx512f, 4, 2>};
 
 }  // namespace sdref::kernels

@@ -11,9 +11,10 @@ namespace sdref::kernels {
 
 namespace {
 
-constexpr int MR = 12, NV = 2, NR = NV * 16;
+constexpr int NV = 2, NR = NV * 16;
 
-void ukernel_avx512bf16_12x32(int64_t kc, const void* a_, const void* b_, float* c, int64_t ldc, bool load_c) {
+template <int MR>  // 12, and 4 for attention's last V^T panel
+void ukernel_avx512bf16(int64_t kc, const void* a_, const void* b_, float* c, int64_t ldc, bool load_c) {
     const auto* a = static_cast<const uint32_t*>(a_);  // one pair of bf16 steps per row
     const auto* b = static_cast<const __m512i*>(b_);    // NV vectors of 16 pairs per pair of steps
     __m512 acc[MR][NV];
@@ -64,7 +65,7 @@ void to_bf16_pairs_avx512(const float* src, void* dst_, int64_t kc, int width) {
 
 }  // namespace
 
-const MicroKernelInfo kAvx512Bf16_12x32 = {"avx512bf16_12x32", ukernel_avx512bf16_12x32, MR, NR, 144, 640, 1024,
-                                           PanelType::BF16_PAIRS, to_bf16_pairs_avx512};
+const MicroKernelInfo kAvx512Bf16_12x32 = {"avx512bf16_12x32", ukernel_avx512bf16<12>, 12, NR, 144, 640, 1024,
+                                           PanelType::BF16_PAIRS, to_bf16_pairs_avx512, ukernel_avx512bf16<4>};
 
 }  // namespace sdref::kernels

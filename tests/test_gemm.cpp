@@ -2,6 +2,7 @@
 // all operand types and layouts; epilogues against the scalar definitions; identical bits for 1 and 2 threads.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -403,4 +404,40 @@ TEST_CASE("weights packed once (WeightPanels) give the bits of packing per call:
             }
     }
     CHECK(packed_cases >= 10);
+}
+
+TEST_CASE("a kernel's 4-row form gives the bits of its first 4 rows, fp32 and bf16 panels", "[kernels][gemm][bf16]") {
+    std::vector<const MicroKernelInfo*> ks = {&best_micro_kernel()};
+    if (const MicroKernelInfo* bf16 = best_micro_kernel(Precision::BF16)) ks.push_back(bf16);
+    std::mt19937 rng(5);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    for (const MicroKernelInfo* uk : ks) {
+        if (!uk->kernel_4_rows) continue;  // (the scalar and NEON kernels: no such remainder)
+        INFO(uk->name);
+        const int64_t kc = 37, MR = uk->mr, NR = uk->nr;  // odd kc: the bf16 pair panel's padding step
+        auto aligned = [](std::vector<float>& v) { return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(v.data()) + 63) & ~uintptr_t(63)); };
+        std::vector<float> a_full(size_t(kc * MR + 16)), a_four(size_t(kc * 4 + 16)), b(size_t(kc * NR + 16));
+        std::vector<float> a_full_t(a_full.size() + 16), a_four_t(a_four.size() + 16), b_t(b.size() + 16);
+        float *af = aligned(a_full), *a4 = aligned(a_four), *bp = aligned(b);
+        for (int64_t k = 0; k < kc; ++k) {
+            for (int64_t r = 0; r < MR; ++r) af[k * MR + r] = dist(rng);
+            for (int64_t r = 0; r < 4; ++r) a4[k * 4 + r] = af[k * MR + r];
+            for (int64_t j = 0; j < NR; ++j) bp[k * NR + j] = dist(rng);
+        }
+        const void *A_full = af, *A_four = a4, *B = bp;
+        if (uk->panel == PanelType::BF16_PAIRS) {  // the same values as bf16 pair panels
+            float *tf = aligned(a_full_t), *t4 = aligned(a_four_t), *tb = aligned(b_t);
+            uk->to_panel(af, tf, kc, int(MR)), uk->to_panel(a4, t4, kc, 4), uk->to_panel(bp, tb, kc, int(NR));
+            A_full = tf, A_four = t4, B = tb;
+        }
+        for (bool load_c : {false, true}) {
+            std::vector<float> c_full(size_t(MR * NR)), c_four(size_t(4 * NR));
+            for (size_t i = 0; i < c_four.size(); ++i) c_full[i] = c_four[i] = dist(rng);
+            uk->kernel(kc, A_full, B, c_full.data(), NR, load_c);
+            uk->kernel_4_rows(kc, A_four, B, c_four.data(), NR, load_c);
+            c_full.resize(c_four.size());
+            CHECK(differing_bits(c_full, c_four) == 0);
+            CHECK(std::count(c_four.begin(), c_four.end(), 0.0f) == 0);
+        }
+    }
 }
