@@ -45,14 +45,15 @@ struct EltwiseSimd {
         return xsimd::hadd(acc) + eltwise_scalar().exp_shift_sum(x + i, n - i, shift);
     }
 
+    // one rounding each (fma_simd.h): xsimd 8's fma() is a multiply and an add
+    static batch fma(batch a, batch b, batch c) { return FusedMultiplyAdd<Arch>::apply(a, b, c); }
+    static batch fnma(batch a, batch b, batch c) { return FusedMultiplyAdd<Arch>::apply(-a, b, c); }  // c - a b
+
     // e^x for x <= 0 (a softmax's shifted scores, -inf included), within 2 ulp of std::exp, with fused
     // multiply-adds and none of the general exp's overflow handling (about 18 instructions, xsimd's 28):
     //   x = k ln2 + r, |r| <= ln2/2 (ln2 in two parts),  e^r = 1 + r + r^2 P(r) (Cephes' expf polynomial),
     //   e^x = e^r 2^k (2^k built in the exponent field; k >= -126 above the cut-off, where e^x becomes 0).
     // A NaN stays NaN.
-    static batch fma(batch a, batch b, batch c) { return FusedMultiplyAdd<Arch>::apply(a, b, c); }
-    static batch fnma(batch a, batch b, batch c) { return FusedMultiplyAdd<Arch>::apply(-a, b, c); }  // c - a b
-
     static batch exp_nonpositive(batch x) {
         const batch k = xsimd::nearbyint(x * batch(1.44269504088896341f));
         batch r = fnma(k, batch(0.693359375f), x);
