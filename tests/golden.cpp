@@ -50,8 +50,18 @@ Run run_binary(const std::string& binary, const std::string& args) {
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+// Under a folder of this process's own (ctest runs some tests twice at once, under different environments),
+// removed when the process ends.
 std::string scratch_dir(const std::string& name) {
-    const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("sdref-test-" + name);
+    struct ProcessFolder {
+        std::filesystem::path path = std::filesystem::temp_directory_path() / ("sdref-test-" + std::to_string(getpid()));
+        ~ProcessFolder() {
+            std::error_code ignored;
+            std::filesystem::remove_all(path, ignored);
+        }
+    };
+    static const ProcessFolder folder;
+    const std::filesystem::path dir = folder.path / name;
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     return dir.string();

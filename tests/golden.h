@@ -28,7 +28,7 @@ Run run(const std::string& args);
 Run run_binary(const std::string& binary, const std::string& args);  // another binary (a copy of sdref)
 // `s` as one single-quoted shell word.
 std::string quote(const std::string& s);
-// A fresh scratch folder for one test (removed and recreated).
+// A fresh scratch folder for one test (removed and recreated), in a folder of this process's own.
 std::string scratch_dir(const std::string& name);
 // A golden uint8 picture stored as floats [3, H, W] (control_image_u8) as an RGB image.
 Image image_from_u8(const Tensor& u8);

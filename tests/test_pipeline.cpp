@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -52,6 +54,18 @@ Image chw_to_image(const Tensor& t) {
     for (int64_t c = 0; c < C; ++c)
         for (int64_t i = 0; i < H * W; ++i) img.pixels[size_t(i * C + c)] = uint8_t(t[c * H * W + i]);
     return img;
+}
+
+// With $SDREF_RECORD_OUTPUTS set (tools/output-hashes.sh), the final latents and the picture as raw floats in
+// that folder, NAME.f32: what a refactoring must leave bit for bit as it was.
+void record_output(const std::string& file, const GenerationResult& r) {
+    const char* dir = std::getenv("SDREF_RECORD_OUTPUTS");
+    if (!dir) return;
+    std::FILE* f = std::fopen((std::string(dir) + "/" + file + ".f32").c_str(), "wb");
+    REQUIRE(f);
+    std::fwrite(r.latents.data(), sizeof(float), size_t(r.latents.numel()), f);
+    std::fwrite(r.image.data(), sizeof(float), size_t(r.image.numel()), f);
+    std::fclose(f);
 }
 
 void run_case(const std::string& dir, const std::string& file) {
@@ -156,6 +170,7 @@ void run_case(const std::string& dir, const std::string& file) {
     CHECK(seen == trace.dim(0));
     CHECK(base_checked == bool(g.find("base_latents")));
     const Tensor ref_latents = g.load_f32("latents");
+    record_output(file, r);
     test::check_close(file + " final latents", r.latents.data(), ref_latents.data(), size_t(ref_latents.numel()), 1e-3);
 
     const Image got = tensor_to_image(r.image);
