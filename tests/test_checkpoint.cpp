@@ -42,8 +42,8 @@ TEST_CASE("tiny-sd1 as a single file and as a diffusers folder: same outputs, bo
     const StableDiffusionModel folder = StableDiffusionModel::load(test::golden_path("tiny-sd1-diffusers"));
     for (const StableDiffusionModel* m : {&file, &folder}) {
         CHECK(m->info().family == ModelFamily::SD1);
-        CHECK_FALSE(m->info().inpainting);
-        CHECK(m->info().scheduler.prediction_type == "epsilon");
+        CHECK_FALSE(m->denoiser().info().inpainting);
+        CHECK(m->denoiser().info().scheduler.prediction_type == "epsilon");
     }
     const SafetensorsFile u(test::golden_path("unet_sd1.safetensors"));
     const Tensor x = u.load_f32("x"), t = u.load_f32("t"), ctx = u.load_f32("context"), eps = u.load_f32("eps");
@@ -64,7 +64,7 @@ TEST_CASE("tiny-sd1 as a single file and as a diffusers folder: same outputs, bo
 
 TEST_CASE("model kinds: inpainting and SD 2.x v-prediction are detected, overrides apply", "[checkpoint][golden]") {
     const StableDiffusionModel inpaint = StableDiffusionModel::load(test::golden_path("tiny-sd1-inpaint.safetensors"));
-    CHECK(inpaint.info().inpainting);
+    CHECK(inpaint.denoiser().info().inpainting);
     const StableDiffusionModel sd2 = StableDiffusionModel::load(test::golden_path("tiny-sd2v.safetensors"));
     CHECK(sd2.info().family == ModelFamily::SD2);
     // its conditioner pads with 0 and takes the penultimate layer: clip_text_sd2's conditioning for the prompts
@@ -75,9 +75,9 @@ TEST_CASE("model kinds: inpainting and SD 2.x v-prediction are detected, overrid
     for (size_t b = 0; b < prompts.items().size(); ++b)
         test::check_close("SD 2.x conditioning of prompt " + std::to_string(b),
                           sd2.conditioner().encode(prompts.items()[b].as_string(), false, {}).context, test::batch_item(pen, int64_t(b)), 1e-4);
-    CHECK(sd2.info().scheduler.prediction_type == "v_prediction");
+    CHECK(sd2.denoiser().info().scheduler.prediction_type == "v_prediction");
     const StableDiffusionModel eps = StableDiffusionModel::load(test::golden_path("tiny-sd2v.safetensors"), with_prediction("epsilon"));
-    CHECK(eps.info().scheduler.prediction_type == "epsilon");
+    CHECK(eps.denoiser().info().scheduler.prediction_type == "epsilon");
     CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_path("tiny-sd2v.safetensors"), with_prediction("x0")),
                       Catch::Contains("--prediction-type"));
 }

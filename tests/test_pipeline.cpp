@@ -259,7 +259,7 @@ TEST_CASE("a whole generation gives the same bits with 1 and 2 threads", "[pipel
     Tensor latents[2];
     for (int threads : {1, 2}) {
         kernels::set_num_threads(threads);
-        auto sched = make_scheduler("dpm++2m_sde", "karras", model.info().scheduler);
+        auto sched = make_scheduler("dpm++2m_sde", "karras", model.denoiser().info().scheduler);
         latents[threads - 1] = generate(model, p, *sched, 4).latents;
     }
     kernels::set_num_threads(0);
@@ -277,11 +277,11 @@ TEST_CASE("weights packed once for the sampling loop give the bits of packing th
         kernels::set_precision(precision);
         auto latents = [&](bool low_memory) {
             p.low_memory = low_memory;
-            auto sched = make_scheduler("euler_a", "discrete", model.info().scheduler);
+            auto sched = make_scheduler("euler_a", "discrete", model.denoiser().info().scheduler);
             return generate(model, p, *sched, 3).latents;
         };
         const Tensor packed = latents(false);
-        const int64_t weights = model.unet_panels().weights(), bytes = model.unet_panels().bytes();
+        const int64_t weights = model.denoiser_panels().weights(), bytes = model.denoiser_panels().bytes();
         INFO("precision " << (precision == kernels::Precision::BF16 ? "bf16" : "fp32"));
         // fp16 weights: fp32 panels would take twice the file, bf16 pairs the same (the 32- and 64-wide layers'
         // 12-row panels pad past 5%: those weights stay unpacked)
@@ -289,10 +289,10 @@ TEST_CASE("weights packed once for the sampling loop give the bits of packing th
         if (pairs) CHECK(weights >= 20);
         else CHECK(weights == 0);
         const Tensor again = latents(false);
-        CHECK(model.unet_panels().weights() == weights);  // kept, not packed again
-        CHECK(model.unet_panels().bytes() == bytes);
+        CHECK(model.denoiser_panels().weights() == weights);  // kept, not packed again
+        CHECK(model.denoiser_panels().bytes() == bytes);
         const Tensor streamed = latents(true);
-        CHECK(model.unet_panels().weights() == 0);
+        CHECK(model.denoiser_panels().weights() == 0);
         REQUIRE(packed.shape() == streamed.shape());
         CHECK(std::memcmp(packed.data(), again.data(), size_t(packed.numel()) * 4) == 0);
         CHECK(std::memcmp(packed.data(), streamed.data(), size_t(packed.numel()) * 4) == 0);

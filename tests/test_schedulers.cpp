@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 
 #include "core/error.h"
 #include "golden.h"
@@ -112,4 +113,35 @@ TEST_CASE("every schedule of timesteps.safetensors: same count, same values", "[
         if (file.find(name + ".sigmas")) check_vector(name + ".sigmas", sched->sigmas(), file.load_f32(name + ".sigmas"), tol);
         if (const Json* s = c.find("init_noise_sigma")) CHECK(sched->init_noise_sigma() == Approx(s->as_number()).epsilon(1e-6));
     }
+}
+
+// Flow prediction (SD 3.x): x_sigma = (1 - sigma) x0 + sigma eps, the model predicts v = eps - x0. On one
+// straight path from eps to x0, v is the same at every sigma, so every step of an ODE solver stays on the path and
+// the last one (sigma 0) lands on x0. The input is x unscaled, the starting noise has sigma 1.
+TEST_CASE("flow prediction: the ODE samplers land on the x0 an exact model predicts; the others refuse it", "[schedulers]") {
+    SchedulerConfig config;
+    config.prediction_type = "flow";
+    TorchGenerator gen(3);
+    const Tensor x0 = gen.randn({4, 3, 3}), noise = gen.randn({4, 3, 3});
+    Tensor v(x0.shape());
+    for (int64_t i = 0; i < v.numel(); ++i) v[i] = noise[i] - x0[i];
+    for (const char* name : {"euler", "heun", "dpm2", "lms"}) {
+        INFO(name);
+        std::unique_ptr<Scheduler> s = make_scheduler(name, "discrete", config);
+        s->set_timesteps(6);
+        CHECK(s->init_noise_sigma() == 1.0f);
+        const float sigma0 = s->sigmas()[0];
+        Tensor x = s->add_noise(x0, noise, 0);
+        CHECK(x[5] == (1.0f - sigma0) * x0[5] + sigma0 * noise[5]);
+        for (size_t call = 0; call < s->timesteps().size(); ++call) {
+            Tensor in = x;
+            s->scale_model_input(in);
+            REQUIRE(std::memcmp(in.data(), x.data(), sizeof(float) * size_t(x.numel())) == 0);
+            s->step(v, x, gen);
+        }
+        test::check_close(std::string(name) + " final latents against x0", x, x0, 1e-4);
+    }
+    CHECK_THROWS_WITH(make_scheduler("ddim", "discrete", config), Catch::Contains("does not sample flow-prediction models") &&
+                                                                       Catch::Contains("euler"));
+    CHECK_THROWS_WITH(make_scheduler("euler_a", "discrete", config), Catch::Contains("euler_a does not sample flow"));
 }

@@ -97,10 +97,10 @@ TEST_CASE("the SDXL U-Net with label_emb and micro-conditioning matches unet_sdx
 TEST_CASE("SDXL checkpoints: family, refiner and defaults are detected from the tensors", "[sdxl][checkpoint][golden]") {
     const StableDiffusionModel base = StableDiffusionModel::load(test::golden_v2_path("tiny-sdxl.safetensors"));
     CHECK(base.info().family_name == "SDXL");
-    CHECK(base.info().default_width == 1024);
-    CHECK(base.info().default_height == 1024);
-    CHECK(base.info().vae_scale == 0.13025f);
-    CHECK(base.info().scheduler.timestep_spacing == "leading");
+    CHECK(base.denoiser().info().default_width == 1024);
+    CHECK(base.denoiser().info().default_height == 1024);
+    CHECK(base.denoiser().info().vae_scale == 0.13025f);
+    CHECK(base.denoiser().info().scheduler.timestep_spacing == "leading");
     // unused: logit_scale (only CLIP's contrastive training uses it), nothing of the models
     const std::vector<std::string> unused = base.unused_tensors();
     CHECK(std::any_of(unused.begin(), unused.end(), [](const std::string& u) { return u.find("logit_scale") != std::string::npos; }));
@@ -214,8 +214,8 @@ TEST_CASE("SDXL base and refiner as diffusers folders (text_encoder_2, add_embed
         const StableDiffusionModel file = StableDiffusionModel::load(test::golden_v2_path(std::string(name) + ".safetensors"));
         const StableDiffusionModel folder = StableDiffusionModel::load(dir);
         CHECK(folder.info().family == file.info().family);
-        CHECK(folder.info().vae_scale == file.info().vae_scale);
-        CHECK(folder.info().scheduler.timestep_spacing == "leading");
+        CHECK(folder.denoiser().info().vae_scale == file.denoiser().info().vae_scale);
+        CHECK(folder.denoiser().info().scheduler.timestep_spacing == "leading");
         ConditioningOptions o;
         o.width = o.height = 128;
         for (bool negative : {false, true}) {
@@ -299,7 +299,7 @@ TEST_CASE("a 9-channel SDXL inpainting U-Net is detected and gets the mask and t
     const StableDiffusionModel inpaint = StableDiffusionModel::load(dir + "/inpaint.safetensors");
     const StableDiffusionModel base = StableDiffusionModel::load(test::golden_v2_path("tiny-sdxl.safetensors"));
     CHECK(inpaint.info().family == ModelFamily::SDXL);
-    CHECK(inpaint.info().inpainting);
+    CHECK(inpaint.denoiser().info().inpainting);
 
     const SafetensorsFile u(test::golden_v2_path("unet_sdxl.safetensors"));
     const Tensor x = test::batch_item(u.load_f32("x"), 0);
@@ -320,7 +320,7 @@ TEST_CASE("a 9-channel SDXL inpainting U-Net is detected and gets the mask and t
     p.width = p.height = 32;
     p.init_image = &init;
     p.mask = &mask;
-    auto sched = make_scheduler("euler", "discrete", inpaint.info().scheduler);
+    auto sched = make_scheduler("euler", "discrete", inpaint.denoiser().info().scheduler);
     const GenerationResult r = generate(inpaint, p, *sched, 3);
     CHECK(r.image.shape() == Shape{3, 32, 32});
 }

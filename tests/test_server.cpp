@@ -369,7 +369,7 @@ TEST_CASE("sdref serve: the live preview's colours follow the decoded picture", 
     GenerationParams p;
     p.prompt = "a yellow star on a green background";
     p.width = p.height = 64;
-    auto scheduler = make_scheduler("euler_a", "discrete", model.info().scheduler);
+    auto scheduler = make_scheduler("euler_a", "discrete", model.denoiser().info().scheduler);
     const GenerationResult g = generate(model, p, *scheduler, 10);
     // refitted to a finished picture (as the server does after each one), the map reproduces its colours
     const double refit = preview_error(LatentPreview::fit(g.latents, g.image), g);

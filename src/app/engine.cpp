@@ -140,9 +140,9 @@ const StableDiffusionModel& Engine::load(const std::string& path, const Checkpoi
     model_key_ = key;
     model_path_ = path;
     if (options_.verbose) {
-        const ModelInfo& info = model_->info();
+        const DenoiserInfo& info = model_->denoiser().info();
         std::fprintf(stderr, "loaded %s in %.2f s (%s, %s%s, %s)\n", path.c_str(),
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), info.family_name.c_str(),
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), model_->info().family_name.c_str(),
                      info.inpainting ? "inpainting, " : "", info.scheduler.prediction_type.c_str(), kernels::cpu_isa_name());
         if (!o.loras.empty())
             std::fprintf(stderr, "LoRAs: %d layers changed, %.1f MB of merged copies\n", model_->lora_layers(), double(model_->lora_bytes()) / 1e6);
@@ -312,8 +312,8 @@ std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::functio
         }
         p.refiner = &*refiner_;
     }
-    if (r.width == 0) r.width = model.info().default_width;
-    if (r.height == 0) r.height = model.info().default_height;
+    if (r.width == 0) r.width = model.denoiser().info().default_width;
+    if (r.height == 0) r.height = model.denoiser().info().default_height;
     if (r.width % 8 || r.height % 8)
         fail(name(r.width), "/", name(r.height), ": the image size must be a positive multiple of 8, got ", r.width, "x", r.height);
     for (size_t i = 0; i < r.controls.size(); ++i) {
@@ -377,14 +377,14 @@ std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::functio
         if (!r.sld_concept.empty()) p.sld.concept = r.sld_concept;
         if (p.cfg_scale <= 1.0f) fail(name(r.sld), " needs ", name(r.cfg_scale), " above 1 (it steers the guided prediction)");
     }
-    (void)make_scheduler(r.sampler, r.scheduler, model.info().scheduler);  // the names, before the first step
+    (void)make_scheduler(r.sampler, r.scheduler, model.denoiser().info().scheduler);  // the names, before the first step
 
     const std::string addons = addon_parameters(overrides);
     std::vector<GeneratedImage> out;
     const int64_t images = r.images();
     for (int64_t b = 0; b < images; ++b) {
         p.seed = uint64_t(r.seed) + uint64_t(b);
-        auto scheduler = [&] { return make_scheduler(r.sampler, r.scheduler, model.info().scheduler); };
+        auto scheduler = [&] { return make_scheduler(r.sampler, r.scheduler, model.denoiser().info().scheduler); };
         auto progress = [&](const StepInfo& s) {
             if (on_step) on_step({b, images, s.step, s.steps, s.latents});
         };

@@ -6,6 +6,7 @@
 #include "core/limits.h"
 #include "addons/hypernetwork.h"
 #include "io/mapped_file.h"
+#include "models/unet_denoiser.h"
 
 namespace sdref {
 
@@ -141,6 +142,7 @@ std::string diffusers_vae_name(const std::string& ldm, int64_t levels) {
 
 StableDiffusionModel StableDiffusionModel::load(const std::string& path, const CheckpointOverrides& overrides) {
     StableDiffusionModel m;
+    DenoiserInfo d;  // what the pipeline needs to know of the U-Net: filled on the way, kept by its Denoiser
     m.info_.source = path;
     m.weights_ = std::make_shared<WeightStore>();
     WeightStore& w = *m.weights_;
@@ -194,8 +196,8 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
         }
         if (path_exists(path + "/scheduler/scheduler_config.json")) {
             scheduler_config = load_json(path + "/scheduler/scheduler_config.json");
-            m.info_.scheduler.update_from_json(scheduler_config, path + "/scheduler/scheduler_config.json");
-            prediction_type = m.info_.scheduler.prediction_type;
+            d.scheduler.update_from_json(scheduler_config, path + "/scheduler/scheduler_config.json");
+            prediction_type = d.scheduler.prediction_type;
         }
         if (const Json* s = vae_config.find("scaling_factor")) vae_scale = float(s->as_number(path + "/vae/config.json: scaling_factor"));
     } else {
@@ -214,13 +216,13 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
     m.info_.family = family.family;
     m.info_.family_name = family.name;
     m.text_prefix_ = family.text_prefix;
-    m.info_.default_width = m.info_.default_height = family.native_size;
+    d.default_width = d.default_height = family.native_size;
     if (!is_directory(path)) {
         if (const std::string r = w.metadata("modelspec.resolution"); !r.empty())
-            parse_resolution(r, path, &m.info_.default_width, &m.info_.default_height);
-        m.info_.scheduler.timestep_spacing = family.timestep_spacing;  // a single file has no scheduler config
+            parse_resolution(r, path, &d.default_width, &d.default_height);
+        d.scheduler.timestep_spacing = family.timestep_spacing;  // a single file has no scheduler config
     }
-    m.info_.vae_scale = vae_scale > 0 ? vae_scale : family.vae_scale;
+    d.vae_scale = vae_scale > 0 ? vae_scale : family.vae_scale;
     m.lora_ = apply_loras(w, overrides.loras, family.text_embedders);
 
     m.unet_ = std::make_shared<UNet>(UNet::load(m.weights_, "model.diffusion_model.", unet_cfg));
@@ -239,13 +241,20 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
     for (const std::string& e : overrides.embeddings) cs.embeddings.push_back(load_textual_inversion(e));
     m.conditioner_ = family.make_conditioner(cs);
 
-    m.info_.inpainting = m.unet_->config().in_channels == 9;
     if (!overrides.prediction_type.empty()) prediction_type = overrides.prediction_type;
     if (prediction_type.empty()) prediction_type = family.prediction_type;
     if (prediction_type != "epsilon" && prediction_type != "v_prediction")
         fail("--prediction-type: \"", prediction_type, "\" is not epsilon or v_prediction");
-    m.info_.scheduler.prediction_type = prediction_type;
+    d.scheduler.prediction_type = prediction_type;
+    d.inpainting = m.unet_->config().in_channels == 9;
+    d.latent_channels = m.vae_->latent_channels();
+    m.denoiser_ = std::make_shared<UNetDenoiser>(m.unet_, std::move(d));
     return m;
+}
+
+const std::string& StableDiffusionModel::prefix(Part part) const {
+    static const std::string denoiser = "model.diffusion_model.", vae = "first_stage_model.";
+    return part == Part::TextEncoder ? text_prefix_ : part == Part::Denoiser ? denoiser : vae;
 }
 
 std::vector<std::string> StableDiffusionModel::unused_tensors() const {

@@ -13,6 +13,7 @@
 #include "addons/lora.h"
 #include "io/json.h"
 #include "models/conditioner.h"
+#include "models/denoiser.h"
 #include "models/unet.h"
 #include "models/vae.h"
 #include "schedulers/scheduler.h"
@@ -20,13 +21,11 @@
 
 namespace sdref {
 
+// What a model is; what its denoiser needs the pipeline to know (latent channels, VAE scale, training schedule
+// and size) is denoiser().info().
 struct ModelInfo {
     ModelFamily family = ModelFamily::SD1;
     std::string family_name;            // "SD 1.x", "SD 2.x", "SDXL", "SDXL refiner"
-    bool inpainting = false;            // a U-Net with 9 input channels (latent + mask + masked-image latent)
-    float vae_scale = 0.18215f;         // latents are VAE means times this (SDXL: 0.13025)
-    int64_t default_width = 512, default_height = 512;  // the training size: modelspec.resolution, else the family's
-    SchedulerConfig scheduler;          // training noise schedule and prediction type
     std::string source;                 // the file or folder
 };
 
@@ -49,31 +48,35 @@ public:
 
     const ModelInfo& info() const { return info_; }
     const Conditioner& conditioner() const { return *conditioner_; }
+    // The model the sampling loop runs (for these families, the U-Net behind the Denoiser interface).
+    const Denoiser& denoiser() const { return *denoiser_; }
     const UNet& unet() const { return *unet_; }
     const Vae& vae() const { return *vae_; }
-    // Give back the resident memory of a model's weights until it is used again (the pipeline does this after
-    // each phase, so the text encoder, U-Net and VAE weights are not all resident at once).
-    void release_text_encoder() const { weights_->release(text_prefix_); }
-    void release_unet() const { weights_->release("model.diffusion_model."); }
-    void release_vae() const { weights_->release("first_stage_model."); }
-    // The canonical prefix of the text encoders' tensors ("cond_stage_model.", SDXL: "conditioner.").
-    const std::string& text_prefix() const { return text_prefix_; }
-    // The stored bytes of a model's weights (text_prefix(), "model.diffusion_model.", "first_stage_model.").
-    int64_t weight_bytes(const std::string& prefix) const { return weights_->bytes(prefix); }
-    // The weights of a model (text_prefix(), "model.diffusion_model.", "first_stage_model.") that hold NaN
-    // or Inf, as "file: tensor (N of M values)": what a non-finite result is traced back to.
-    std::vector<std::string> non_finite_weights(const std::string& prefix) const { return weights_->non_finite(prefix); }
+    // The parts of a model, each with its own weights (their prefixes are the family's business, not the pipeline's).
+    enum class Part { TextEncoder, Denoiser, Vae };
+    // Give back the resident memory of a part's weights until it is used again (the pipeline does this after each
+    // phase, so the text encoder, denoiser and VAE weights are not all resident at once).
+    void release(Part part) const { weights_->release(prefix(part)); }
+    // The stored bytes of a part's weights.
+    int64_t weight_bytes(Part part) const { return weights_->bytes(prefix(part)); }
+    // The weights of a part that hold NaN or Inf, as "file: tensor (N of M values)": what a non-finite result is
+    // traced back to.
+    std::vector<std::string> non_finite_weights(Part part) const { return weights_->non_finite(prefix(part)); }
     // Tensors in the files that no model used (EMA copies, schedule buffers, an add-on's extra keys), for `sdref -v`.
     std::vector<std::string> unused_tensors() const;
     // What the LoRAs changed: layers, and the bytes of the owned copies they made.
     int lora_layers() const { return lora_.layers; }
     int64_t lora_bytes() const { return weights_->owned_bytes(); }
-    // The U-Net's weights packed into the GEMM's panels (kernels/weight_panels.h), kept from one generation to the
-    // next (a cache: the model is const to its users, the panels fill as they run); and whose weights they are.
-    kernels::WeightPanels& unet_panels() const { return *unet_panels_; }
+    // The denoiser's weights packed into the GEMM's panels (kernels/weight_panels.h), kept from one generation to
+    // the next (a cache: the model is const to its users, the panels fill as they run); and whose weights they are.
+    kernels::WeightPanels& denoiser_panels() const { return *denoiser_panels_; }
     const kernels::WeightOwner& weight_owner() const { return *weights_; }
 
 private:
+    // The canonical prefix of a part's tensors ("cond_stage_model." or SDXL's "conditioner.", "model.diffusion_model.",
+    // "first_stage_model.").
+    const std::string& prefix(Part part) const;
+
     ModelInfo info_;
     std::shared_ptr<WeightStore> weights_;
     LoraReport lora_;
@@ -81,8 +84,9 @@ private:
     std::shared_ptr<const ClipTokenizer> tokenizer_;
     std::shared_ptr<const Conditioner> conditioner_;
     std::shared_ptr<UNet> unet_;
+    std::shared_ptr<const Denoiser> denoiser_;
     std::shared_ptr<Vae> vae_;
-    std::shared_ptr<kernels::WeightPanels> unet_panels_ = std::make_shared<kernels::WeightPanels>();
+    std::shared_ptr<kernels::WeightPanels> denoiser_panels_ = std::make_shared<kernels::WeightPanels>();
 };
 
 // The diffusers names of canonical U-Net / VAE tensors (without their model.diffusion_model. /

@@ -30,6 +30,7 @@
 
 #include "io/json.h"
 #include "models/blocks.h"
+#include "models/conditioning.h"
 
 namespace sdref {
 
@@ -42,12 +43,6 @@ struct UNetConfig {
     int64_t context_dim = 768;
     int64_t time_embed_dim = 1280;           // E
     int64_t adm_in_channels = 0;             // width of y for label_emb (SDXL: 2816, refiner: 2560); 0: none
-};
-
-// What the U-Net is conditioned on for one prompt.
-struct Conditioning {
-    Tensor context;  // [77 k, context_dim] the cross-attention context (k 77-token chunks)
-    Tensor vector;   // [adm_in_channels] label_emb's input y (SDXL), empty otherwise
 };
 
 struct UNetDownLevel {

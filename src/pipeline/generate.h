@@ -1,14 +1,16 @@
-// generate.h: one generation, end to end. The pipeline only orchestrates the modules:
+// generate.h: one generation, end to end. The pipeline only orchestrates the modules, in named stages:
 //
-//   conditioner     prompt, negative prompt -> contexts [77, D] (and SDXL's vector y)
-//   generator       seed -> starting noise [4, H/8, W/8] (img2img/inpainting: VAE posterior sample first)
-//   sampler loop    U-Net (twice with classifier-free guidance) -> scheduler step, per timestep; with a
-//                   refiner, its U-Net takes over for the last part of the schedule
-//   VAE decoder     latents / scale -> image in [0, 1]
+//   validate        every check that can fail before any work (sizes, strengths, the refiner, ControlNets, memory)
+//   conditioning    conditioner: prompt, negative prompt (, safety concept) -> Conditioning (contexts, vector y)
+//   initial latents generator: seed -> starting noise [z, H/8, W/8] (img2img/inpainting: VAE posterior sample first)
+//   sample          per call: the Denoiser (once per conditioning) -> guidance -> scheduler step; with a refiner,
+//                   its denoiser takes over for the last part of the schedule
+//   decode          VAE decoder: latents / scale -> image in [0, 1]
 //
-// txt2img, img2img (init image + strength), inpainting (init image + mask: a 9-channel inpainting U-Net gets the
-// mask and the masked image's latents as extra input; an ordinary U-Net has the unmasked area restored after every
-// step). docs/pipeline.md follows one generation with its shapes.
+// txt2img, img2img (init image + strength), inpainting (init image + mask: an inpainting model reads the mask and the
+// masked image's latents beside the latents; an ordinary one has the unmasked area restored after every step).
+// The pipeline talks to the model through its Denoiser (models/denoiser.h) and never names an architecture.
+// docs/pipeline.md follows one generation with its shapes.
 #pragma once
 
 #include <cstdint>
@@ -38,14 +40,6 @@ struct SafeLatentDiffusion {
         "cruelty";
     // The presets of diffusers' SafetyConfig: "weak", "medium", "strong", "max".
     static SafeLatentDiffusion preset(const std::string& name);
-};
-
-// One ControlNet's guidance: its control image, strength and the part of the schedule it acts on.
-struct ControlSpec {
-    const ControlNet* net = nullptr;
-    Tensor image;                  // [3, H, W] in [0, 1] (empty without GenerationParams::decode), the generation's size
-    float strength = 1.0f;         // its residuals' scale (diffusers' controlnet_conditioning_scale)
-    float start = 0.0f, end = 1.0f;  // active for the calls i of n with start <= i / n and (i + 1) / n <= end
 };
 
 // Where the repainted area starts when an ordinary (4-channel) U-Net inpaints: the init image's latents (noised,

@@ -53,9 +53,9 @@ LatentPreview LatentPreview::fit(const StableDiffusionModel& model) {
             }
         }
     Tensor latents = model.vae().encode(image).mean;  // [z, n, n]
-    model.release_vae();
+    model.release(StableDiffusionModel::Part::Vae);
     if (latents.dim(1) != n || latents.dim(2) != n) fail("latent preview: the VAE does not downsample by 8");
-    for (int64_t i = 0; i < latents.numel(); ++i) latents[i] *= model.info().vae_scale;
+    for (int64_t i = 0; i < latents.numel(); ++i) latents[i] *= model.denoiser().info().vae_scale;
     for (int64_t i = 0; i < image.numel(); ++i) image[i] = image[i] / 2 + 0.5f;  // the [0, 1] of a decoded picture
     return fit(latents, image);
 }

@@ -27,8 +27,8 @@ void SchedulerConfig::update_from_json(const Json& json, const std::string& sour
         else if (key == "trained_betas") fail(what, ": explicit trained_betas are not supported");
     }
     if (num_train_timesteps < 2) fail(source, ": num_train_timesteps must be at least 2");
-    if (prediction_type != "epsilon" && prediction_type != "v_prediction" && prediction_type != "sample")
-        fail(source, ": unknown prediction_type \"", prediction_type, "\" (epsilon, v_prediction, sample)");
+    if (prediction_type != "epsilon" && prediction_type != "v_prediction" && prediction_type != "sample" && prediction_type != "flow")
+        fail(source, ": unknown prediction_type \"", prediction_type, "\" (epsilon, v_prediction, sample, flow)");
     if (!timestep_spacing.empty() && timestep_spacing != "leading" && timestep_spacing != "linspace" &&
         timestep_spacing != "trailing")
         fail(source, ": unknown timestep_spacing \"", timestep_spacing, "\" (leading, linspace, trailing)");

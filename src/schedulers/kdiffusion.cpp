@@ -94,12 +94,14 @@ void KDiffusionScheduler::plan_single_pass(int steps, const std::string& default
 }
 
 float KDiffusionScheduler::init_noise_sigma() const {
+    if (flow()) return 1.0f;  // x_1 is the noise itself
     const float max_sigma = *std::max_element(sigmas_.begin(), sigmas_.end());
     if (spacing_ == "leading") return std::sqrt(max_sigma * max_sigma + 1.0f);
     return max_sigma;
 }
 
 void KDiffusionScheduler::scale_model_input(Tensor& x) const {
+    if (flow()) return;  // a flow model reads x_sigma as it is
     const float sigma = input_sigma();
     const float scale = std::sqrt(sigma * sigma + 1.0f);
     for (int64_t i = 0; i < x.numel(); ++i) x[i] = x[i] / scale;
@@ -108,12 +110,16 @@ void KDiffusionScheduler::scale_model_input(Tensor& x) const {
 Tensor KDiffusionScheduler::add_noise(const Tensor& x0, const Tensor& noise, size_t index) const {
     const float sigma = sigmas_.at(index);
     Tensor y(x0.shape());
+    if (flow()) {
+        for (int64_t i = 0; i < y.numel(); ++i) y[i] = (1.0f - sigma) * x0[i] + sigma * noise[i];
+        return y;
+    }
     for (int64_t i = 0; i < y.numel(); ++i) y[i] = x0[i] + noise[i] * sigma;
     return y;
 }
 
 float KDiffusionScheduler::predict_x0(float model_output, float x, float sigma) const {
-    if (config_.prediction_type == "epsilon") return x - sigma * model_output;
+    if (config_.prediction_type == "epsilon" || flow()) return x - sigma * model_output;
     if (config_.prediction_type == "v_prediction") {
         const float s2 = sigma * sigma + 1.0f;
         return model_output * (-sigma / std::sqrt(s2)) + x / s2;

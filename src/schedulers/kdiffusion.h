@@ -29,6 +29,11 @@ std::vector<double> karras_sigmas(double first, double last, int steps);
 double sigma_to_t(double sigma, const std::vector<float>& log_sigmas);
 
 // The base of the k-diffusion samplers: sigma table, starting noise, input scaling.
+//
+// Flow-prediction models (prediction_type "flow", SD 3.x) live on x_sigma = (1 - sigma) x0 + sigma eps and
+// predict v = eps - x0; then x0 = x_sigma - sigma v, the input is x_sigma unscaled and the starting noise has
+// sigma 1. The deterministic solvers need nothing else: Euler's slope (x - x0) / sigma is v itself, so its step is
+// diffusers' FlowMatchEulerDiscreteScheduler's x + (sigma_next - sigma) v (registry.cpp lists which samplers apply).
 class KDiffusionScheduler : public Scheduler {
 public:
     using Scheduler::Scheduler;
@@ -36,7 +41,7 @@ public:
     float init_noise_sigma() const override;
     // x / sqrt(sigma^2 + 1) with the sigma of the current call.
     void scale_model_input(Tensor& x) const override;
-    // x0 + sigma_index * noise
+    // x0 + sigma_index * noise (flow: (1 - sigma) x0 + sigma noise)
     Tensor add_noise(const Tensor& x0, const Tensor& noise, size_t index) const override;
 
 protected:
@@ -46,9 +51,10 @@ protected:
     // plan_sigmas with the sampler's default spacing, stored as diffusers' tables (sigmas end with 0); resets the
     // call counter. What Euler, Euler a and LMS do in set_timesteps.
     void plan_single_pass(int steps, const std::string& default_spacing);
+    bool flow() const { return config_.prediction_type == "flow"; }
     // The sigma the model input of the current call is scaled with.
     virtual float input_sigma() const { return sigmas_[index_]; }
-    // x_0 predicted from the model output at noise level sigma (epsilon, v or sample parameterisation).
+    // x_0 predicted from the model output at noise level sigma (epsilon, v, sample or flow parameterisation).
     float predict_x0(float model_output, float x, float sigma) const;
     // The probability-flow ODE's slope dx/dsigma = (x - x0(x, sigma)) / sigma.
     float slope(float model_output, float x, float sigma) const {

@@ -14,23 +14,25 @@ struct SamplerEntry {
     std::unique_ptr<Scheduler> (*make)(const SchedulerConfig&);
     bool karras;             // whether --scheduler karras applies
     const char* algorithm;   // DPM-Solver algorithm_type, or nullptr
+    bool flow;               // whether it samples flow-prediction models (the deterministic sigma-space ODE solvers,
+                             // which need only x0 = x - sigma v: kdiffusion.h)
 };
 
 const SamplerEntry kSamplers[] = {
-    {"ddim", "DDIM", "ddim", "DDIMScheduler", make_ddim, false, nullptr},
-    {"pndm", "PLMS", "plms", "PNDMScheduler", make_pndm, false, nullptr},
-    {"lms", "LMS", "k_lms", "LMSDiscreteScheduler", make_lms, true, nullptr},
-    {"euler", "Euler", "k_euler", "EulerDiscreteScheduler", make_euler, true, nullptr},
-    {"euler_a", "Euler a", "k_euler_a", "EulerAncestralDiscreteScheduler", make_euler_ancestral, true, nullptr},
-    {"heun", "Heun", "k_heun", "HeunDiscreteScheduler", make_heun, true, nullptr},
-    {"dpm2", "DPM2", "k_dpm_2", "KDPM2DiscreteScheduler", make_dpm2, true, nullptr},
-    {"dpm2_a", "DPM2 a", "k_dpm_2_a", "KDPM2AncestralDiscreteScheduler", make_dpm2_ancestral, true, nullptr},
-    {"dpm++2m", "DPM++ 2M", "k_dpmpp_2m", "DPMSolverMultistepScheduler", make_dpm_solver_multistep, true, "dpmsolver++"},
-    {"dpm++2m_sde", "DPM++ 2M SDE", "k_dpmpp_2m_sde", "DPMSolverMultistepScheduler", make_dpm_solver_multistep, true, "sde-dpmsolver++"},
-    {"dpm++2s", "DPM++ 2S", "k_dpmpp_2s", "DPMSolverSinglestepScheduler", make_dpm_solver_singlestep, true, "dpmsolver++"},
-    {"unipc", "UniPC", "uni_pc", "UniPCMultistepScheduler", make_unipc, true, nullptr},
-    {"deis", "DEIS", "deis", "DEISMultistepScheduler", make_deis, true, nullptr},
-    {"lcm", "LCM", "k_lcm", "LCMScheduler", make_lcm, false, nullptr},
+    {"ddim", "DDIM", "ddim", "DDIMScheduler", make_ddim, false, nullptr, false},
+    {"pndm", "PLMS", "plms", "PNDMScheduler", make_pndm, false, nullptr, false},
+    {"lms", "LMS", "k_lms", "LMSDiscreteScheduler", make_lms, true, nullptr, true},
+    {"euler", "Euler", "k_euler", "EulerDiscreteScheduler", make_euler, true, nullptr, true},
+    {"euler_a", "Euler a", "k_euler_a", "EulerAncestralDiscreteScheduler", make_euler_ancestral, true, nullptr, false},
+    {"heun", "Heun", "k_heun", "HeunDiscreteScheduler", make_heun, true, nullptr, true},
+    {"dpm2", "DPM2", "k_dpm_2", "KDPM2DiscreteScheduler", make_dpm2, true, nullptr, true},
+    {"dpm2_a", "DPM2 a", "k_dpm_2_a", "KDPM2AncestralDiscreteScheduler", make_dpm2_ancestral, true, nullptr, false},
+    {"dpm++2m", "DPM++ 2M", "k_dpmpp_2m", "DPMSolverMultistepScheduler", make_dpm_solver_multistep, true, "dpmsolver++", false},
+    {"dpm++2m_sde", "DPM++ 2M SDE", "k_dpmpp_2m_sde", "DPMSolverMultistepScheduler", make_dpm_solver_multistep, true, "sde-dpmsolver++", false},
+    {"dpm++2s", "DPM++ 2S", "k_dpmpp_2s", "DPMSolverSinglestepScheduler", make_dpm_solver_singlestep, true, "dpmsolver++", false},
+    {"unipc", "UniPC", "uni_pc", "UniPCMultistepScheduler", make_unipc, true, nullptr, false},
+    {"deis", "DEIS", "deis", "DEISMultistepScheduler", make_deis, true, nullptr, false},
+    {"lcm", "LCM", "k_lcm", "LCMScheduler", make_lcm, false, nullptr, false},
 };
 
 std::string joined(const std::vector<std::string>& names) {
@@ -69,6 +71,12 @@ std::unique_ptr<Scheduler> make_scheduler(const std::string& sampling_method, co
     for (const SamplerEntry& e : kSamplers) {
         if (sampling_method != e.name) continue;
         if (e.algorithm) config.algorithm_type = e.algorithm;
+        if (config.prediction_type == "flow" && !e.flow) {
+            std::vector<std::string> valid;
+            for (const SamplerEntry& f : kSamplers)
+                if (f.flow) valid.push_back(f.name);
+            fail("--sampling-method ", e.name, " does not sample flow-prediction models (valid: ", joined(valid), ")");
+        }
         if (schedule == "karras") {
             if (!e.karras) fail("--scheduler karras does not apply to --sampling-method ", e.name);
             config.use_karras_sigmas = true;

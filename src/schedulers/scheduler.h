@@ -33,7 +33,7 @@ struct SchedulerConfig {
     std::string beta_schedule = "scaled_linear";  // linear | scaled_linear | squaredcos_cap_v2
     int steps_offset = 1;
     bool set_alpha_to_one = false;
-    std::string prediction_type = "epsilon";      // epsilon | v_prediction | sample
+    std::string prediction_type = "epsilon";      // epsilon | v_prediction | sample | flow (models/denoiser.h)
     std::string timestep_spacing;                 // leading | linspace | trailing; empty: the sampler's default
     bool use_karras_sigmas = false;
     std::string algorithm_type = "dpmsolver++";   // DPM-Solver family: dpmsolver++ | sde-dpmsolver++

@@ -1,0 +1,13 @@
+// forward_context.h: how one forward pass runs, passed down from the pipeline to every layer instead of
+// process-wide settings, so two generations with different settings never see each other's.
+#pragma once
+
+namespace sdref {
+
+struct ForwardContext {
+    // --low-memory: a model maps each layer's weights in just before the layer runs and gives them back after
+    // (WeightStream, blocks.h), so only one layer's weights are resident at a time
+    bool stream_weights = false;
+};
+
+}  // namespace sdref

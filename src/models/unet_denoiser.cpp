@@ -1,0 +1,49 @@
+#include "models/unet_denoiser.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "models/controlnet.h"
+
+namespace sdref {
+
+namespace {
+
+void add_residuals(ControlResiduals* sum, const ControlResiduals& r) {
+    for (size_t i = 0; i < sum->down.size(); ++i)
+        for (int64_t k = 0; k < r.down[i].numel(); ++k) sum->down[i][k] += r.down[i][k];
+    for (int64_t k = 0; k < r.mid.numel(); ++k) sum->mid[k] += r.mid[k];
+}
+
+}  // namespace
+
+Tensor UNetDenoiser::predict(const Tensor& x, float t, const Conditioning& c, const DenoiserInputs& in, const ForwardContext& ctx) const {
+    // an inpainting U-Net reads [latents; mask; masked-image latents]
+    Tensor input = x;
+    if (info_.inpainting) {
+        if (!in.mask || !in.masked_latents) fail("an inpainting U-Net needs the mask and the masked picture's latents");
+        const int64_t z = x.dim(0), hw = x.dim(1) * x.dim(2);
+        input = Tensor({2 * z + 1, x.dim(1), x.dim(2)});
+        std::copy_n(x.data(), z * hw, input.data());
+        std::copy_n(in.mask->data(), hw, input.data() + z * hw);
+        std::copy_n(in.masked_latents->data(), z * hw, input.data() + (z + 1) * hw);
+    }
+    // ControlNet residuals, summed over the ControlNets acting at this call (they read the latents alone)
+    ControlResiduals residuals;
+    for (size_t i = 0; i < in.controls.size(); ++i) {
+        const ControlSpec& cs = *in.controls[i];
+        ControlResiduals r = cs.net->forward(x, t, c, cs.image, cs.strength);
+        if (i == 0) residuals = std::move(r);
+        else add_residuals(&residuals, r);
+    }
+    return unet_->forward(input, t, c, ctx.stream_weights, in.controls.empty() ? nullptr : &residuals);
+}
+
+void UNetDenoiser::check_control(const ControlNet& net) const {
+    const UNetConfig &a = net.encoder().config(), &b = unet_->config();
+    if (a.context_dim != b.context_dim || a.adm_in_channels != b.adm_in_channels)
+        fail("--control-net: ", net.source(), " is a ControlNet for another model family (cross-attention width ", a.context_dim,
+             ", the model's ", b.context_dim, ")");
+}
+
+}  // namespace sdref

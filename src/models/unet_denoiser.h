@@ -1,0 +1,30 @@
+// unet_denoiser.h: the U-Net families (SD 1.x, 2.x, SDXL and its refiner) as a Denoiser.
+//
+//   inpainting U-Net input   x' = [x; mask; masked-image latents]       [9, h, w]
+//   ControlNet residuals     r = sum over the active ControlNets of net(x, t, c, image) x strength
+//   prediction               unet(x', t, c, r)
+#pragma once
+
+#include <memory>
+
+#include "models/denoiser.h"
+#include "models/unet.h"
+
+namespace sdref {
+
+class UNetDenoiser : public Denoiser {
+public:
+    UNetDenoiser(std::shared_ptr<const UNet> unet, DenoiserInfo info) : unet_(std::move(unet)), info_(std::move(info)) {}
+
+    const DenoiserInfo& info() const override { return info_; }
+    const char* name() const override { return "U-Net"; }
+    Tensor predict(const Tensor& x, float t, const Conditioning& c, const DenoiserInputs& in, const ForwardContext& ctx) const override;
+    int64_t predict_bytes(int64_t h, int64_t w) const override { return unet_->forward_bytes(h, w); }
+    void check_control(const ControlNet& net) const override;
+
+private:
+    std::shared_ptr<const UNet> unet_;
+    DenoiserInfo info_;
+};
+
+}  // namespace sdref
