@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
             (void)model.vae().encode(image_to_tensor(init));
             std::printf("VAE encode %dx%d: %.2f s\n", size, size, std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count());
         }
-        auto sched = make_scheduler("euler_a", "discrete", model.info().scheduler);
+        auto sched = make_scheduler("euler_a", "discrete", model.denoiser().info().scheduler);
         if (profile && steps < 2) throw std::runtime_error("--profile: needs --steps 2 or more");
         kernels::set_profiling(profile);
         kernels::Profile last_step;
