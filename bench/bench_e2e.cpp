@@ -33,7 +33,7 @@ using namespace sdref;
 namespace {
 
 // GFLOP/s of fp16-weight linear layers at the U-Net's shapes (M x N x K), about a second each, flops over time.
-double gemm_rate() {
+double gemm_rate(kernels::Precision precision) {
     const int64_t shapes[][3] = {{4096, 320, 320}, {4096, 1280, 320}, {1024, 5120, 640}, {4096, 320, 1280}};
     double flops = 0, seconds = 0;
     for (const auto& s : shapes) {
@@ -43,7 +43,7 @@ double gemm_rate() {
         const auto t0 = std::chrono::steady_clock::now();
         double t = 0;
         do {
-            kernels::linear(M, N, K, x.data(), K, w.data(), kernels::ElemType::F16, y.data(), N);
+            kernels::linear(M, N, K, x.data(), K, w.data(), kernels::ElemType::F16, y.data(), N, {}, precision);
             flops += 2.0 * double(M) * double(N) * double(K);
         } while ((t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()) < 1.0);
         seconds += t;
@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
     }
     int size = 512, steps = 2;
     bool img2img = false, low_memory = false, compare_bf16 = false, profile = false, decode = true;
+    ForwardContext forward;  // --precision
     for (int i = 2; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--size") && i + 1 < argc) size = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoi(argv[++i]);
@@ -90,7 +91,7 @@ int main(int argc, char** argv) {
             if (v != "fp32" && v != "bf16") return std::fprintf(stderr, "sdref_bench_e2e: --precision: fp32 or bf16, got %s\n", v.c_str()), 2;
             if (v == "bf16" && !kernels::precision_supported(kernels::Precision::BF16))
                 return std::fprintf(stderr, "sdref_bench_e2e: --precision bf16: this CPU has no AVX512_BF16 nor Arm BF16\n"), 2;
-            kernels::set_precision(v == "bf16" ? kernels::Precision::BF16 : kernels::Precision::FP32);
+            forward.precision = v == "bf16" ? kernels::Precision::BF16 : kernels::Precision::FP32;
         } else return std::fprintf(stderr, "sdref_bench_e2e: unknown argument %s\n", argv[i]), 2;
     }
     if (low_memory) return_freed_memory_at_once();
@@ -99,7 +100,7 @@ int main(int argc, char** argv) {
         const auto t0 = std::chrono::steady_clock::now();
         const StableDiffusionModel model = StableDiffusionModel::load(argv[1]);
         std::printf("model %s (%s), %dx%d, %d steps, %d threads, %s, %s%s\n", argv[1], model.info().family_name.c_str(), size, size, steps,
-                    kernels::num_threads(), kernels::cpu_isa_name(), kernels::precision() == kernels::Precision::BF16 ? "bf16" : "fp32",
+                    kernels::num_threads(), kernels::cpu_isa_name(), forward.precision == kernels::Precision::BF16 ? "bf16" : "fp32",
                     low_memory ? ", --low-memory" : "");
         if (compare_bf16) {
             if (!kernels::precision_supported(kernels::Precision::BF16)) throw std::runtime_error("--compare-bf16: this CPU has no AVX512_BF16");
@@ -116,9 +117,10 @@ int main(int argc, char** argv) {
             if (model.unet().config().adm_in_channels) c.vector = random({model.unet().config().adm_in_channels});
             Tensor out[2];
             for (int i = 0; i < 2; ++i) {
-                kernels::set_precision(i ? kernels::Precision::BF16 : kernels::Precision::FP32);
+                ForwardContext call;
+                call.precision = i ? kernels::Precision::BF16 : kernels::Precision::FP32;
                 const auto ts = std::chrono::steady_clock::now();
-                out[i] = model.unet().forward(x, 500.0f, c);
+                out[i] = model.unet().forward(x, 500.0f, c, call);
                 std::printf("U-Net call, %s: %.2f s\n", i ? "bf16" : "fp32", std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count());
             }
             double diff2 = 0, ref2 = 0, max_diff = 0, max_ref = 0;
@@ -134,7 +136,8 @@ int main(int argc, char** argv) {
         GenerationParams p;
         p.prompt = "a photograph of an astronaut riding a horse";
         p.width = p.height = size;
-        p.low_memory = low_memory;
+        forward.stream_weights = low_memory;
+        p.forward = forward;
         p.decode = decode;
         p.vae_tile = low_memory ? Vae::kTile : 0;
         Image init;
@@ -155,7 +158,7 @@ int main(int argc, char** argv) {
         const GenerationResult r = generate(model, p, *sched, steps, [&](const StepInfo& s) {
             sampling_peak = double(peak_resident_bytes());
             if (s.step == s.steps) last_step = kernels::take_profile();
-            if (profile && s.step + 1 >= s.steps) (s.step == s.steps ? gemm_after : gemm_before) = gemm_rate();
+            if (profile && s.step + 1 >= s.steps) (s.step == s.steps ? gemm_after : gemm_before) = gemm_rate(forward.precision);
             (void)kernels::take_profile();  // (the text encoder's, the earlier steps', the GEMM rate's own)
         });
         const kernels::Profile decode_profile = kernels::take_profile();

@@ -65,16 +65,14 @@ void BM_GemmF32(benchmark::State& state) {
 // fp16 weights, the products in fp32 or (--precision bf16) in bf16
 void BM_GemmF16Weights(benchmark::State& state, Precision precision) {
     if (!precision_supported(precision)) return state.SkipWithError("no bf16 instructions on this CPU");
-    set_precision(precision);
     const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
     const std::vector<float> x = random_floats(size_t(M * K), 1), wf = random_floats(size_t(N * K), 2);
     std::vector<uint16_t> w(wf.size());
     for (size_t i = 0; i < w.size(); ++i) w[i] = f32_to_f16(wf[i]);
     std::vector<float> y(size_t(M * N));
-    for (auto _ : state) linear(M, N, K, x.data(), K, w.data(), ElemType::F16, y.data(), N);
+    for (auto _ : state) linear(M, N, K, x.data(), K, w.data(), ElemType::F16, y.data(), N, {}, precision);
     set_flops(state, 2.0 * double(M * N * K));
     state.SetLabel(best_micro_kernel(precision)->name);
-    set_precision(Precision::FP32);
 }
 
 
@@ -97,7 +95,6 @@ void BM_OpenBlasSgemm(benchmark::State& state) {
 // VAE decoder's 128->128 at 512x512.
 void BM_Conv3x3F16(benchmark::State& state, Precision precision) {
     if (!precision_supported(precision)) return state.SkipWithError("no bf16 instructions on this CPU");
-    set_precision(precision);
     const int64_t C = state.range(0), HW = state.range(1);
     const Conv2dShape s{C, HW, HW, C, 3, 1, 1};
     const std::vector<float> in = random_floats(size_t(C * HW * HW), 3), wf = random_floats(size_t(C * C * 9), 4);
@@ -106,10 +103,9 @@ void BM_Conv3x3F16(benchmark::State& state, Precision precision) {
     std::vector<float> bias(size_t(C), 0.1f), out(size_t(C * HW * HW));
     GemmEpilogue ep;
     ep.row_bias = bias.data();
-    for (auto _ : state) conv2d(s, in.data(), w.data(), ElemType::F16, out.data(), ep);
+    for (auto _ : state) conv2d(s, in.data(), w.data(), ElemType::F16, out.data(), ep, precision);
     set_flops(state, 2.0 * double(C * C * 9) * double(HW * HW));
     state.SetLabel(best_micro_kernel(precision)->name);
-    set_precision(Precision::FP32);
 }
 BENCHMARK_CAPTURE(BM_Conv3x3F16, fp32, Precision::FP32)->Args({320, 64})->Args({640, 32})->Args({128, 512})->ArgNames({"C", "HW"})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Conv3x3F16, bf16, Precision::BF16)->Args({320, 64})->Args({640, 32})->Args({128, 512})->ArgNames({"C", "HW"})->UseRealTime()->Unit(benchmark::kMillisecond);

@@ -47,10 +47,10 @@ void online_softmax_update(const EltwiseKernels& ew, float* tile, int64_t valid,
 // With --precision bf16 both products run on the bf16 micro-kernel: K, V^T and Q^T are packed in fp32 as
 // always, then rounded into bf16 pair panels (the kernel's to_panel), and so is each P^T tile after its softmax.
 void attention(const AttentionShape& s, const float* q, int64_t ldq, const float* k, int64_t ldk, const float* v,
-               int64_t ldv, float* o, int64_t ldo, float scale) {
+               int64_t ldv, float* o, int64_t ldo, float scale, Precision precision) {
     // (QK^T and PV: 2 x 2 flops per query, key and channel; a causal mask skips about half, not counted)
     const ProfileScope profile(ProfileKind::Attention, 4.0 * double(s.heads) * double(s.queries) * double(s.keys) * double(s.head_dim));
-    const MicroKernelInfo& uk = active_micro_kernel();
+    const MicroKernelInfo& uk = micro_kernel_for(precision);
     const bool pairs = uk.panel == PanelType::BF16_PAIRS;
     const EltwiseKernels& ew = eltwise();
     const int64_t MR = uk.mr, NR = uk.nr, d = s.head_dim;

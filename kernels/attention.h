@@ -14,6 +14,8 @@
 
 #include <cstdint>
 
+#include "kernels/gemm.h"
+
 namespace sdref::kernels {
 
 struct AttentionShape {
@@ -21,8 +23,9 @@ struct AttentionShape {
     bool causal = false;  // query n sees keys 0..n only (CLIP's text transformer)
 };
 
+// `precision`: both products' (gemm.h), the softmax is fp32.
 void attention(const AttentionShape& shape, const float* q, int64_t ldq, const float* k, int64_t ldk, const float* v,
-               int64_t ldv, float* o, int64_t ldo, float scale);
+               int64_t ldv, float* o, int64_t ldo, float scale, Precision precision = Precision::FP32);
 
 // The direct computation in double precision (the full score matrix, one row at a time): the test oracle.
 void attention_reference(const AttentionShape& shape, const float* q, int64_t ldq, const float* k, int64_t ldk,

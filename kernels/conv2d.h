@@ -37,6 +37,6 @@ private:
 
 // out [Cout, OH, OW] = conv(in [Cin, H, W]) with the epilogue (its row_bias is the per-channel bias).
 void conv2d(const Conv2dShape& shape, const float* in, const void* weight, ElemType weight_type, float* out,
-            const GemmEpilogue& epilogue = {});
+            const GemmEpilogue& epilogue = {}, Precision precision = Precision::FP32);
 
 }  // namespace sdref::kernels

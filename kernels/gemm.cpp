@@ -36,7 +36,6 @@ namespace sdref::kernels {
 namespace {
 
 int g_threads = 0;
-Precision g_precision = Precision::FP32;
 
 // Packing buffers, one set per thread (OpenMP keeps its threads, so they are allocated once per process).
 struct ThreadBuffers {
@@ -254,11 +253,9 @@ void pack_panels(const MicroKernelInfo& uk, const PanelSource& src, float* dst, 
 }
 
 void set_num_threads(int n) { g_threads = n; }
-void set_precision(Precision p) { g_precision = p; }
-Precision precision() { return g_precision; }
 bool precision_supported(Precision p) { return best_micro_kernel(p) != nullptr; }
-const MicroKernelInfo& active_micro_kernel() {
-    const MicroKernelInfo* uk = best_micro_kernel(g_precision);
+const MicroKernelInfo& micro_kernel_for(Precision p) {
+    const MicroKernelInfo* uk = best_micro_kernel(p);
     return uk ? *uk : best_micro_kernel();
 }
 int num_threads() { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
@@ -277,16 +274,16 @@ void gemm_with_kernel(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K
 }
 
 void gemm(int64_t M, int64_t N, int64_t K, const PanelSource& a, const PanelSource& b, float* c, int64_t ldc,
-          const GemmEpilogue& ep) {
+          const GemmEpilogue& ep, Precision precision) {
     const ProfileScope profile(ProfileKind::Gemm, 2.0 * double(M) * double(N) * double(K));
-    gemm_with_kernel(active_micro_kernel(), M, N, K, a, b, c, ldc, ep);
+    gemm_with_kernel(micro_kernel_for(precision), M, N, K, a, b, c, ldc, ep);
 }
 
 void linear(int64_t M, int64_t N, int64_t K, const float* x, int64_t ldx, const void* w, ElemType w_type, float* y,
-            int64_t ldy, const GemmEpilogue& ep) {
+            int64_t ldy, const GemmEpilogue& ep, Precision precision) {
     const StridedSource a({x, ElemType::F32, 1, ldx});
     const StridedSource b({w, w_type, 1, K});
-    gemm(M, N, K, a, b, y, ldy, ep);
+    gemm(M, N, K, a, b, y, ldy, ep, precision);
 }
 
 // ---- packing ------------------------------------------------------------------------------------------------

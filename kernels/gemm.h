@@ -72,23 +72,22 @@ struct GemmEpilogue {
                                       // kernel may write parts of c before it reads their residual)
 };
 
+// `precision`: the products' (below). The caller says which: a model's forward pass passes its ForwardContext's.
 void gemm(int64_t M, int64_t N, int64_t K, const PanelSource& a, const PanelSource& b, float* c, int64_t ldc,
-          const GemmEpilogue& epilogue = {});
+          const GemmEpilogue& epilogue = {}, Precision precision = Precision::FP32);
 
 // Linear layer: y[M, N] = x[M, K] · w[N, K]^T (+ bias) with x fp32 row-major (leading dimension ldx) and
 // w in its stored type, row-major (PyTorch's [out_features, in_features]).
 void linear(int64_t M, int64_t N, int64_t K, const float* x, int64_t ldx, const void* w, ElemType w_type,
-            float* y, int64_t ldy, const GemmEpilogue& epilogue = {});
+            float* y, int64_t ldy, const GemmEpilogue& epilogue = {}, Precision precision = Precision::FP32);
 
 // Threads used by every kernel (OpenMP); 0 means OpenMP's default.
 void set_num_threads(int n);
 int num_threads();
 
-// The precision of gemm()'s products (ukernel.h): FP32 by default. BF16 rounds both operands to bf16 as they are
-// packed and accumulates in fp32; on a CPU without bf16 instructions (precision_supported() false) gemm()
-// stays fp32. Attention's products and everything that is not a GEMM stay fp32.
-void set_precision(Precision p);
-Precision precision();
+// The precision of a product (ukernel.h), given with each call: FP32, or BF16, which rounds both operands to bf16
+// as they are packed and accumulates in fp32; on a CPU without bf16 instructions (precision_supported() false) a
+// BF16 product runs in fp32. Everything that is not a product stays fp32.
 bool precision_supported(Precision p);
 
 }  // namespace sdref::kernels

@@ -53,8 +53,8 @@ struct MicroKernelInfo {
 const MicroKernelInfo& best_micro_kernel();
 const MicroKernelInfo* best_micro_kernel(Precision p);
 const MicroKernelInfo& scalar_micro_kernel(Precision p = Precision::FP32);
-// What gemm() and attention() run: the best kernel for precision(), fp32's where that precision is unsupported.
-const MicroKernelInfo& active_micro_kernel();
+// What gemm() and attention() run for a precision: its best kernel, fp32's where that precision is unsupported.
+const MicroKernelInfo& micro_kernel_for(Precision p);
 
 // Per-ISA entries, defined in ukernel_<isa>_<MR>x<NR>.cpp.
 extern const MicroKernelInfo kScalar4x4;

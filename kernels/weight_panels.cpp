@@ -31,8 +31,9 @@ const float* WeightSource::packed_block(const MicroKernelInfo& uk, int width, in
     return panels ? panels->block(uk, width, m_, K_, W_, kb) : nullptr;
 }
 
-WeightPanels::Scope::Scope(WeightPanels& panels, const WeightOwner& owner, int64_t budget_bytes) : previous_(g_in_use) {
-    const MicroKernelInfo* const uk = &active_micro_kernel();
+WeightPanels::Scope::Scope(WeightPanels& panels, const WeightOwner& owner, const MicroKernelInfo& kernel, int64_t budget_bytes)
+    : previous_(g_in_use) {
+    const MicroKernelInfo* const uk = &kernel;
     for (auto it = panels.packed_.begin(); it != panels.packed_.end();) {
         if (std::get<6>(it->first) == uk) {
             ++it;

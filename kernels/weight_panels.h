@@ -14,7 +14,7 @@
 // each K block kb (gemm_k_block(uk, K) steps, the last one shorter), ceil(W / width) panels of
 // uk.panel_floats(kc, width) floats, in column order; block(kb) points at its first panel.
 //
-// One generation at a time, like set_precision(): the store in use is process-wide and not locked.
+// One generation at a time: the store in use is process-wide and not locked (a ForwardContext member to come).
 #pragma once
 
 #include <cstdint>
@@ -60,11 +60,11 @@ public:
     WeightPanels& operator=(const WeightPanels&) = delete;
 
     // The store in use from construction to destruction (the previous one again after it), for the owner's
-    // weights, at most budget_bytes of panels: what it holds beyond that, or for another micro-kernel than the
-    // active one, is dropped first.
+    // weights packed for micro-kernel uk, at most budget_bytes of panels: what it holds beyond that, or for another
+    // micro-kernel, is dropped first.
     class Scope {
     public:
-        Scope(WeightPanels& panels, const WeightOwner& owner, int64_t budget_bytes);
+        Scope(WeightPanels& panels, const WeightOwner& owner, const MicroKernelInfo& uk, int64_t budget_bytes);
         ~Scope();
         Scope(const Scope&) = delete;
         Scope& operator=(const Scope&) = delete;

@@ -32,11 +32,12 @@ Problem make(int64_t heads, int64_t d, int64_t nq, int64_t nk, float magnitude, 
     return p;
 }
 
-std::vector<float> run(const Problem& p, bool reference) {
+std::vector<float> run(const Problem& p, bool reference, Precision precision = Precision::FP32) {
     const int64_t w = p.width();
     std::vector<float> o(size_t(p.s.queries * w), NAN);
     const float scale = 1.0f / std::sqrt(float(p.s.head_dim));
-    (reference ? attention_reference : attention)(p.s, p.q.data(), w, p.k.data(), w, p.v.data(), w, o.data(), w, scale);
+    if (reference) attention_reference(p.s, p.q.data(), w, p.k.data(), w, p.v.data(), w, o.data(), w, scale);
+    else attention(p.s, p.q.data(), w, p.k.data(), w, p.v.data(), w, o.data(), w, scale, precision);
     return o;
 }
 
@@ -83,13 +84,11 @@ TEST_CASE("fused attention in bf16: within bf16's rounding, the same bits for an
         INFO("heads " << c[0] << " d " << c[1] << " queries " << c[2] << " keys " << c[3] << " causal " << c[4]);
         const Problem p = make(c[0], c[1], c[2], c[3], 1.0f, unsigned(c[2] * 7 + c[3]), c[4] != 0);
         const std::vector<float> fp32 = run(p, false), ref = run(p, true);
-        set_precision(Precision::BF16);
         set_num_threads(1);
-        const std::vector<float> one = run(p, false);
+        const std::vector<float> one = run(p, false, Precision::BF16);
         set_num_threads(3);
-        const std::vector<float> three = run(p, false);
+        const std::vector<float> three = run(p, false, Precision::BF16);
         set_num_threads(0);
-        set_precision(Precision::FP32);
         CHECK(std::memcmp(one.data(), three.data(), one.size() * 4) == 0);
         if (!precision_supported(Precision::BF16)) {
             CHECK(std::memcmp(one.data(), fp32.data(), one.size() * 4) == 0);

@@ -105,9 +105,11 @@ TEST_CASE("low-memory mode: streamed U-Net weights give the same bits, tiled VAE
     const StableDiffusionModel m = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"));
     const SafetensorsFile u(test::golden_path("unet_sd1.safetensors"));
     const Tensor x = test::batch_item(u.load_f32("x"), 0), ctx = test::batch_item(u.load_f32("context"), 0);
-    const Tensor a = m.unet().forward(x, 500.0f, {ctx, {}}, false);
-    const Tensor b = m.unet().forward(x, 500.0f, {ctx, {}}, true);  // weights released after each block
-    const Tensor c = m.unet().forward(x, 500.0f, {ctx, {}}, false); // and read back in afterwards
+    ForwardContext streamed;
+    streamed.stream_weights = true;
+    const Tensor a = m.unet().forward(x, 500.0f, {ctx, {}});
+    const Tensor b = m.unet().forward(x, 500.0f, {ctx, {}}, streamed);  // weights released after each block
+    const Tensor c = m.unet().forward(x, 500.0f, {ctx, {}});            // and read back in afterwards
     CHECK(same_bits(a, b));
     CHECK(same_bits(a, c));
 
@@ -118,7 +120,7 @@ TEST_CASE("low-memory mode: streamed U-Net weights give the same bits, tiled VAE
     const Tensor tiled = m.vae().decode_tiled(large, 12, 4), full = m.vae().decode(large);
     REQUIRE(tiled.shape() == full.shape());
     // --low-memory's decode gives each part's weights back after it runs and maps them in again: the same bits
-    CHECK(same_bits(m.vae().decode_tiled(large, 12, 4, true), tiled));
+    CHECK(same_bits(m.vae().decode_tiled(large, 12, 4, streamed), tiled));
     for (int64_t i = 0; i < tiled.numel(); ++i) REQUIRE(std::isfinite(tiled[i]));
     // where only the first tile covers the image (before the first overlap), the tiled decode is that tile decoded
     // with the whole picture's group statistics: nearer the whole decode than the tile decoded on its own

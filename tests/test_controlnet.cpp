@@ -106,11 +106,11 @@ TEST_CASE("an SDXL ControlNet goes through the same code: zero convolutions at z
     const Tensor plain = model.unet().forward(x, 500.0f, c);
     const ControlNet zero = ControlNet::load(make_sdxl_controlnet(dir, 0.0f));
     const ControlResiduals r0 = zero.forward(x, 500.0f, c, hint, 1.0f);
-    const Tensor guided0 = model.unet().forward(x, 500.0f, c, false, &r0);
+    const Tensor guided0 = model.unet().forward(x, 500.0f, c, {}, &r0);
     REQUIRE(guided0.shape() == plain.shape());
     CHECK(std::memcmp(guided0.data(), plain.data(), size_t(plain.numel()) * 4) == 0);
     const ControlNet live = ControlNet::load(make_sdxl_controlnet(dir, 0.01f));
     const ControlResiduals r1 = live.forward(x, 500.0f, c, hint, 1.0f);
-    const Tensor guided1 = model.unet().forward(x, 500.0f, c, false, &r1);
+    const Tensor guided1 = model.unet().forward(x, 500.0f, c, {}, &r1);
     CHECK(std::memcmp(guided1.data(), plain.data(), size_t(plain.numel()) * 4) != 0);
 }

@@ -315,13 +315,11 @@ TEST_CASE("bf16 GEMM: the same bits for any thread count, within bf16's rounding
         const Operand b = make_operand(K, N, ElemType::F16, true, rng);
         std::vector<float> fp32(size_t(M * N)), one(size_t(M * N)), two(size_t(M * N)), three(size_t(M * N));
         gemm(M, N, K, StridedSource(a.m), StridedSource(b.m), fp32.data(), N);
-        set_precision(Precision::BF16);
         for (auto [threads, out] : {std::pair{1, &one}, std::pair{2, &two}, std::pair{3, &three}}) {
             set_num_threads(threads);
-            gemm(M, N, K, StridedSource(a.m), StridedSource(b.m), out->data(), N);
+            gemm(M, N, K, StridedSource(a.m), StridedSource(b.m), out->data(), N, {}, Precision::BF16);
         }
         set_num_threads(0);
-        set_precision(Precision::FP32);
         INFO("M=" << M << " N=" << N);
         CHECK(differing_bits(one, two) == 0);
         CHECK(differing_bits(one, three) == 0);
@@ -382,7 +380,7 @@ TEST_CASE("weights packed once (WeightPanels) give the bits of packing per call:
                         WeightPanels panels;
                         EveryWeight owner;
                         {
-                            WeightPanels::Scope scope(panels, owner, int64_t(1) << 30);
+                            WeightPanels::Scope scope(panels, owner, uk, int64_t(1) << 30);
                             gemm_with_kernel(uk, M, N, K, pa, pb, once.data(), N);
                             CHECK(panels.weights() == (fits ? 1 : 0));
                             CHECK(owner.packed_weights == (fits ? 1 : 0));
@@ -392,7 +390,7 @@ TEST_CASE("weights packed once (WeightPanels) give the bits of packing per call:
                         CHECK(owner.packed_weights == (fits ? 1 : 0));
                         CHECK(WeightPanels::in_use() == nullptr);
                         {
-                            WeightPanels::Scope scope(panels, owner, 16);  // too small: dropped, packed per call
+                            WeightPanels::Scope scope(panels, owner, uk, 16);  // too small: dropped, packed per call
                             CHECK(panels.weights() == 0);
                             gemm_with_kernel(uk, M, N, K, pa, pb, refused.data(), N);
                             CHECK(panels.weights() == 0);

@@ -274,9 +274,9 @@ TEST_CASE("weights packed once for the sampling loop give the bits of packing th
     GenerationParams p = small_generation("a red cat", 5);
     p.decode = false;
     for (kernels::Precision precision : {kernels::Precision::FP32, kernels::Precision::BF16}) {
-        kernels::set_precision(precision);
+        p.forward.precision = precision;
         auto latents = [&](bool low_memory) {
-            p.low_memory = low_memory;
+            p.forward.stream_weights = low_memory;
             auto sched = make_scheduler("euler_a", "discrete", model.denoiser().info().scheduler);
             return generate(model, p, *sched, 3).latents;
         };
@@ -285,7 +285,7 @@ TEST_CASE("weights packed once for the sampling loop give the bits of packing th
         INFO("precision " << (precision == kernels::Precision::BF16 ? "bf16" : "fp32"));
         // fp16 weights: fp32 panels would take twice the file, bf16 pairs the same (the 32- and 64-wide layers'
         // 12-row panels pad past 5%: those weights stay unpacked)
-        const bool pairs = kernels::active_micro_kernel().panel == kernels::PanelType::BF16_PAIRS;
+        const bool pairs = kernels::micro_kernel_for(precision).panel == kernels::PanelType::BF16_PAIRS;
         if (pairs) CHECK(weights >= 20);
         else CHECK(weights == 0);
         const Tensor again = latents(false);
@@ -297,5 +297,4 @@ TEST_CASE("weights packed once for the sampling loop give the bits of packing th
         CHECK(std::memcmp(packed.data(), again.data(), size_t(packed.numel()) * 4) == 0);
         CHECK(std::memcmp(packed.data(), streamed.data(), size_t(packed.numel()) * 4) == 0);
     }
-    kernels::set_precision(kernels::Precision::FP32);
 }

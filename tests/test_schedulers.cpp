@@ -118,7 +118,7 @@ TEST_CASE("every schedule of timesteps.safetensors: same count, same values", "[
 // Flow prediction (SD 3.x): x_sigma = (1 - sigma) x0 + sigma eps, the model predicts v = eps - x0. On one
 // straight path from eps to x0, v is the same at every sigma, so every step of an ODE solver stays on the path and
 // the last one (sigma 0) lands on x0. The input is x unscaled, the starting noise has sigma 1.
-TEST_CASE("flow prediction: the ODE samplers land on the x0 an exact model predicts; the others refuse it", "[schedulers]") {
+TEST_CASE("flow prediction: the ODE samplers land on the x0 an exact model predicts, the others refuse it", "[schedulers]") {
     SchedulerConfig config;
     config.prediction_type = "flow";
     TorchGenerator gen(3);

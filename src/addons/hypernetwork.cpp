@@ -70,14 +70,14 @@ HypernetworkMlp load_mlp(const PyTorchFile& f, const std::string& prefix, int64_
 
 }  // namespace
 
-Tensor HypernetworkMlp::apply(const float* x, int64_t m, int64_t d, float strength, const std::string& activation) const {
+Tensor HypernetworkMlp::apply(const ForwardContext& ctx, const float* x, int64_t m, int64_t d, float strength, const std::string& activation) const {
     Tensor h({m, d}, std::vector<float>(x, x + m * d));
     for (const Layer& l : layers) {
         const int64_t out = l.weight.dim(0), in = l.weight.dim(1);
         Tensor y({m, out});
         kernels::GemmEpilogue bias;
         bias.col_bias = l.bias.data();
-        kernels::linear(m, out, in, h.data(), in, l.weight.data(), kernels::ElemType::F32, y.data(), out, bias);
+        kernels::linear(m, out, in, h.data(), in, l.weight.data(), kernels::ElemType::F32, y.data(), out, bias, ctx.precision);
         if (l.activation)
             for (int64_t i = 0; i < m * out; ++i) y[i] = activate(y[i], activation);
         if (l.norm_w.numel()) {
@@ -116,15 +116,15 @@ Hypernetwork load_hypernetwork(const std::string& path, float strength) {
     return hn;
 }
 
-bool HypernetworkHook::transform(const float* c, int64_t m, int64_t width, Tensor* ck, Tensor* cv) const {
+bool HypernetworkHook::transform(const ForwardContext& ctx, const float* c, int64_t m, int64_t width, Tensor* ck, Tensor* cv) const {
     bool changed = false;
     for (const Hypernetwork& hn : networks_) {
         const auto it = hn.by_width.find(width);
         if (it == hn.by_width.end()) continue;
         const float* k_in = changed ? ck->data() : c;
         const float* v_in = changed ? cv->data() : c;
-        Tensor k = it->second.first.apply(k_in, m, width, hn.strength, hn.activation);
-        Tensor v = it->second.second.apply(v_in, m, width, hn.strength, hn.activation);
+        Tensor k = it->second.first.apply(ctx, k_in, m, width, hn.strength, hn.activation);
+        Tensor v = it->second.second.apply(ctx, v_in, m, width, hn.strength, hn.activation);
         *ck = std::move(k);
         *cv = std::move(v);
         changed = true;

@@ -27,7 +27,7 @@ struct HypernetworkMlp {
     };
     std::vector<Layer> layers;
     // y [m, d] = x + mlp(x) s
-    Tensor apply(const float* x, int64_t m, int64_t d, float strength, const std::string& activation) const;
+    Tensor apply(const ForwardContext& ctx, const float* x, int64_t m, int64_t d, float strength, const std::string& activation) const;
 };
 
 struct Hypernetwork {
@@ -42,7 +42,7 @@ Hypernetwork load_hypernetwork(const std::string& path, float strength);
 class HypernetworkHook : public ContextHook {
 public:
     explicit HypernetworkHook(std::vector<Hypernetwork> networks) : networks_(std::move(networks)) {}
-    bool transform(const float* c, int64_t m, int64_t width, Tensor* ck, Tensor* cv) const override;
+    bool transform(const ForwardContext& ctx, const float* c, int64_t m, int64_t width, Tensor* ck, Tensor* cv) const override;
 
 private:
     std::vector<Hypernetwork> networks_;

@@ -210,7 +210,6 @@ std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::functio
         std::fprintf(stderr, "%s bf16: this CPU has no bf16 instructions (AVX512_BF16, Arm's BF16); using fp32\n", name(r.precision).c_str());
         r.precision = "fp32";
     }
-    kernels::set_precision(r.precision == "bf16" ? kernels::Precision::BF16 : kernels::Precision::FP32);
 
     // add-ons: <lora:NAME:W> and <hypernet:NAME:S> tags name files in their folders; the prompt is encoded without them
     CheckpointOverrides overrides;
@@ -349,7 +348,8 @@ std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::functio
     p.cfg_scale = float(r.cfg_scale);
     p.clip_skip = int(r.clip_skip);
     p.strength = float(r.denoising_strength);
-    p.low_memory = r.low_memory;
+    p.forward.precision = r.precision == "bf16" ? kernels::Precision::BF16 : kernels::Precision::FP32;
+    p.forward.stream_weights = r.low_memory;
     p.vae_tile = r.vae_tiling ? r.vae_tile_size : r.low_memory ? Vae::kTile : 0;
     const HiresFix hires = r.hires_fix ? hires_of(r) : HiresFix();
     if (r.init_image.given() || !r.outpaint.empty()) p.init_image = &init;

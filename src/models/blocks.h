@@ -12,6 +12,7 @@
 #include "core/tensor.h"
 #include "kernels/gemm.h"
 #include "kernels/ops.h"
+#include "models/forward_context.h"
 #include "models/weights.h"
 
 namespace sdref {
@@ -42,7 +43,7 @@ struct Conv {
 };
 
 // y [out, OH, OW] = conv(x [in, H, W]) (+ residual [out, OH, OW]); padding (kernel-1)/2 on all sides unless given.
-Tensor conv_forward(const Conv& c, const Tensor& x, int64_t stride = 1, int64_t padding = -1, int64_t padding_end = -1,
+Tensor conv_forward(const ForwardContext& ctx, const Conv& c, const Tensor& x, int64_t stride = 1, int64_t padding = -1, int64_t padding_end = -1,
                     const float* residual = nullptr);
 
 // ResNet block (LDM ResBlock / ResnetBlock):
@@ -75,7 +76,7 @@ struct NormSequence {
 
 // x [in, H, W] -> [out, H, W]. emb_silu: silu(time embedding) [E] or nullptr; groups and eps of the group norms;
 // norms: shared group statistics (NormSequence), or nullptr for x's own.
-Tensor resblock_forward(const ResBlock& r, const Tensor& x, const float* emb_silu, int64_t groups, float eps,
+Tensor resblock_forward(const ForwardContext& ctx, const ResBlock& r, const Tensor& x, const float* emb_silu, int64_t groups, float eps,
                         NormSequence* norms = nullptr);
 
 // Multi-head attention projections: q from the tokens, k and v from the context (self-attention: the tokens).
@@ -113,7 +114,7 @@ struct SpatialTransformer {
 class ContextHook {
 public:
     virtual ~ContextHook() = default;
-    virtual bool transform(const float* c, int64_t m, int64_t width, Tensor* ck, Tensor* cv) const = 0;
+    virtual bool transform(const ForwardContext& ctx, const float* c, int64_t m, int64_t width, Tensor* ck, Tensor* cv) const = 0;
 };
 
 // --low-memory: a model's weights mapped in part by part as it runs (one MADV_POPULATE_READ per part, before it
@@ -134,7 +135,7 @@ struct WeightStream {
 // x [C, H, W], context [77, context_dim] -> [C, H, W]; hook: nullptr, or applied in every attention layer;
 // stream: the transformer's weights, mapped in and given back one transformer block at a time (SDXL's deepest
 // transformers hold ten blocks, 0.7 GB of fp16 weights).
-Tensor spatial_transformer_forward(const SpatialTransformer& st, const Tensor& x, const Tensor& context, int64_t groups,
+Tensor spatial_transformer_forward(const ForwardContext& ctx, const SpatialTransformer& st, const Tensor& x, const Tensor& context, int64_t groups,
                                    const ContextHook* hook = nullptr, const WeightStream& stream = {});
 
 // The VAE's single-head self-attention over pixels (AttnBlock): y = x + to_out(attention(groupnorm(x))).
@@ -146,7 +147,7 @@ struct VaeAttention {
 };
 
 // x [C, H, W] -> [C, H, W]
-Tensor vae_attention_forward(const VaeAttention& a, const Tensor& x, int64_t groups, NormSequence* norms = nullptr);
+Tensor vae_attention_forward(const ForwardContext& ctx, const VaeAttention& a, const Tensor& x, int64_t groups, NormSequence* norms = nullptr);
 
 // The arithmetic work of a block (2 flops per multiply-add of its GEMMs and attention products), for benchmarks.
 double conv_flops(const Conv& c, int64_t out_hw);

@@ -63,7 +63,7 @@ ClipLayer load_clip_layer_hf(const WeightStore& w, const std::string& p, int64_t
     return L;
 }
 
-void clip_layer_forward(const ClipLayer& L, Tensor& x, int64_t heads, bool causal, kernels::Activation act) {
+void clip_layer_forward(const ForwardContext& ctx, const ClipLayer& L, Tensor& x, int64_t heads, bool causal, kernels::Activation act) {
     const int64_t T = x.dim(0), D = x.dim(1), F = L.fc1.rows;
     Tensor h({T, D}), qkv({T, 3 * D}), attn({T, D}), mlp({T, F}), next({T, D});
     const kernels::AttentionShape shape{heads, D / heads, T, T, causal};
@@ -75,24 +75,24 @@ void clip_layer_forward(const ClipLayer& L, Tensor& x, int64_t heads, bool causa
     for (int i = 0; i < 3; ++i) {
         kernels::GemmEpilogue ep;
         ep.col_bias = bias[i]->data();
-        kernels::linear(T, D, D, h.data(), D, proj[i]->data, proj[i]->type, qkv.data() + i * D, 3 * D, ep);
+        kernels::linear(T, D, D, h.data(), D, proj[i]->data, proj[i]->type, qkv.data() + i * D, 3 * D, ep, ctx.precision);
     }
-    kernels::attention(shape, qkv.data(), 3 * D, qkv.data() + D, 3 * D, qkv.data() + 2 * D, 3 * D, attn.data(), D, scale);
+    kernels::attention(shape, qkv.data(), 3 * D, qkv.data() + D, 3 * D, qkv.data() + 2 * D, 3 * D, attn.data(), D, scale, ctx.precision);
     kernels::GemmEpilogue out_ep;
     out_ep.col_bias = L.out_b.data();
     out_ep.residual = x.data();
-    kernels::linear(T, D, D, attn.data(), D, L.out.data, L.out.type, next.data(), D, out_ep);
+    kernels::linear(T, D, D, attn.data(), D, L.out.data, L.out.type, next.data(), D, out_ep, ctx.precision);
     std::swap(x, next);
     // x = x + fc2(act(fc1(LN2(x))))
     kernels::layer_norm(x.data(), h.data(), T, D, 1e-5f, L.ln2_w.data(), L.ln2_b.data());
     kernels::GemmEpilogue fc1_ep;
     fc1_ep.col_bias = L.fc1_b.data();
     fc1_ep.activation = act;
-    kernels::linear(T, F, D, h.data(), D, L.fc1.data, L.fc1.type, mlp.data(), F, fc1_ep);
+    kernels::linear(T, F, D, h.data(), D, L.fc1.data, L.fc1.type, mlp.data(), F, fc1_ep, ctx.precision);
     kernels::GemmEpilogue fc2_ep;
     fc2_ep.col_bias = L.fc2_b.data();
     fc2_ep.residual = x.data();
-    kernels::linear(T, D, F, mlp.data(), F, L.fc2.data, L.fc2.type, next.data(), D, fc2_ep);
+    kernels::linear(T, D, F, mlp.data(), F, L.fc2.data, L.fc2.type, next.data(), D, fc2_ep, ctx.precision);
     std::swap(x, next);
 }
 
@@ -238,7 +238,7 @@ Tensor ClipTextEncoder::final_norm(const Tensor& x) const {
     return y;
 }
 
-ClipTextOutput ClipTextEncoder::forward(const std::vector<int>& ids, bool stream_weights) const {
+ClipTextOutput ClipTextEncoder::forward(const std::vector<int>& ids, const ForwardContext& ctx) const {
     const ClipTextConfig& c = config_;
     const int64_t T = c.context, D = c.width;
     if (int64_t(ids.size()) != T) fail("text encoder: expected ", T, " token ids, got ", ids.size());
@@ -267,8 +267,8 @@ ClipTextOutput ClipTextEncoder::forward(const std::vector<int>& ids, bool stream
     ClipTextOutput out;
     out.hidden.push_back(x);
     for (size_t l = 0; l < layers_.size(); ++l) {
-        clip_layer_forward(layers_[l], x, c.heads, /*causal=*/true, c.act);
-        if (stream_weights && weights_) weights_->release(layer_prefixes_[l]);
+        clip_layer_forward(ctx, layers_[l], x, c.heads, /*causal=*/true, c.act);
+        if (ctx.stream_weights && weights_) weights_->release(layer_prefixes_[l]);
         out.hidden.push_back(x);
     }
     out.last_hidden = final_norm(x);

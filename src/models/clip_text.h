@@ -19,6 +19,7 @@
 
 #include "core/tensor.h"
 #include "io/json.h"
+#include "models/forward_context.h"
 #include "models/weights.h"
 
 namespace sdref {
@@ -50,7 +51,7 @@ struct ClipLayer {
 ClipLayer load_clip_layer_hf(const WeightStore& w, const std::string& prefix, int64_t D, int64_t F);
 
 // x [T, D] <- x + attn(LN1(x)); x <- x + mlp(LN2(x)). Causal: each position sees only itself and earlier ones.
-void clip_layer_forward(const ClipLayer& L, Tensor& x, int64_t heads, bool causal, kernels::Activation act);
+void clip_layer_forward(const ForwardContext& ctx, const ClipLayer& L, Tensor& x, int64_t heads, bool causal, kernels::Activation act);
 
 struct ClipTextOutput {
     std::vector<Tensor> hidden;  // [L + 1] x [77, D]: the embeddings, then x after each layer (no final LN)
@@ -95,7 +96,7 @@ public:
     void keep_alive(std::shared_ptr<const WeightStore> store) { weights_ = std::move(store); }
     // Every hidden state, the final output and the pooled vector of one prompt's 77 ids. stream_weights: give
     // each layer's weight pages back once it has run (--low-memory), so one layer is resident at a time.
-    ClipTextOutput forward(const std::vector<int>& ids, bool stream_weights = false) const;
+    ClipTextOutput forward(const std::vector<int>& ids, const ForwardContext& ctx = {}) const;
     // The conditioning [77, D]: final_LN of the output of layer L - clip_skip + 1 (clip_skip >= 1).
     Tensor encode(const std::vector<int>& ids, int clip_skip) const;
     // final_LN(x) for a hidden state.

@@ -52,7 +52,7 @@ Tensor ClipVisionEncoder::forward(const Tensor& image) const {
     for (int64_t t = 1; t < T; ++t)
         for (int64_t d = 0; d < D; ++d) x[t * D + d] = patches[d * side * side + (t - 1)] + position_embedding_[t * D + d];
     kernels::layer_norm(x.data(), x.data(), T, D, 1e-5f, pre_ln_w_.data(), pre_ln_b_.data());
-    for (const ClipLayer& L : layers_) clip_layer_forward(L, x, c.heads, /*causal=*/false, c.act);
+    for (const ClipLayer& L : layers_) clip_layer_forward(ForwardContext{}, L, x, c.heads, /*causal=*/false, c.act);
     Tensor pooled({D});
     kernels::layer_norm(x.data(), pooled.data(), 1, D, 1e-5f, post_ln_w_.data(), post_ln_b_.data());
     return pooled;

@@ -43,14 +43,14 @@ const Json* encoder_settings(const ConditionerSource& s, int index, const Json& 
 }
 
 EncodedPrompt encode_weighted(const ClipTokenizer& tokenizer, const ClipTextEncoder& encoder, const std::string& prompt,
-                              int pad_id, int layer, bool final_norm, bool stream_weights, const std::vector<EmbeddingWord>& words) {
+                              int pad_id, int layer, bool final_norm, const ForwardContext& ctx, const std::vector<EmbeddingWord>& words) {
     const int64_t L = encoder.config().layers, D = encoder.config().width, T = ClipTokenizer::kContextLength;
     if (layer < 1 || layer > L) fail("--clip-skip must be between 1 and ", L, " for this text encoder, got ", layer);
     const std::vector<PromptChunk> chunks = tokenize_weighted(tokenizer, prompt, pad_id, words);
     EncodedPrompt out;
     out.context = Tensor({T * int64_t(chunks.size()), D});
     for (size_t c = 0; c < chunks.size(); ++c) {
-        const ClipTextOutput o = encoder.forward(chunks[c].ids, stream_weights);
+        const ClipTextOutput o = encoder.forward(chunks[c].ids, ctx);
         if (c == 0) out.pooled = o.pooled;
         const Tensor& chosen = o.hidden[size_t(L - layer + 1)];
         Tensor z = !final_norm ? chosen : layer == 1 ? o.last_hidden : encoder.final_norm(chosen);

@@ -45,7 +45,7 @@ struct ConditioningOptions {
     int clip_skip = 0;                // A1111 numbering (1 = the last layer); 0: the family's default
     int64_t width = 0, height = 0;    // the image being made
     MicroConditioning micro;
-    bool stream_weights = false;      // --low-memory: one text-encoder layer's weights resident at a time
+    ForwardContext forward;           // precision; --low-memory: one text-encoder layer's weights resident at a time
 };
 
 class Conditioner {
@@ -108,7 +108,7 @@ struct EncodedPrompt {
 };
 // layer: the layer counted from the end (1 = last), final_norm: whether the final LayerNorm is applied to it.
 EncodedPrompt encode_weighted(const ClipTokenizer& tokenizer, const ClipTextEncoder& encoder, const std::string& prompt,
-                              int pad_id, int layer, bool final_norm, bool stream_weights, const std::vector<EmbeddingWord>& words);
+                              int pad_id, int layer, bool final_norm, const ForwardContext& ctx, const std::vector<EmbeddingWord>& words);
 // Give every embedding its token ids in each encoder (the same ids in all of them, as their outputs are
 // concatenated token by token): encoder i takes the embedding's vectors under keys[i] ("" for one encoder,
 // "clip_l" / "clip_g" for SDXL's). An embedding without them, or of another width, is an error naming its file.

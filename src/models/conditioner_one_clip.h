@@ -20,7 +20,7 @@ public:
     Conditioning encode(const std::string& prompt, bool /*negative*/, const ConditioningOptions& o) const override {
         const ClipTokenizer& tok = tokenizer_ ? *tokenizer_ : ClipTokenizer::builtin();
         const int layer = o.clip_skip > 0 ? o.clip_skip : default_clip_skip_;
-        return {encode_weighted(tok, encoder_, prompt, pad_id_, layer, /*final_norm=*/true, o.stream_weights, words_).context, Tensor()};
+        return {encode_weighted(tok, encoder_, prompt, pad_id_, layer, /*final_norm=*/true, o.forward, words_).context, Tensor()};
     }
 
 private:

@@ -46,8 +46,8 @@ public:
             pooled = Tensor({projection_.weight.dim(0)});
         } else {
             // the final LayerNorm is applied only when the last layer itself is asked for (--clip-skip 1)
-            const EncodedPrompt l = encode_weighted(tok, clip_l_, prompt, kPadL, layer, /*final_norm=*/layer == 1, o.stream_weights, words_);
-            const EncodedPrompt g = encode_weighted(tok, clip_g_, prompt, kPadG, layer, /*final_norm=*/layer == 1, o.stream_weights, words_);
+            const EncodedPrompt l = encode_weighted(tok, clip_l_, prompt, kPadL, layer, /*final_norm=*/layer == 1, o.forward, words_);
+            const EncodedPrompt g = encode_weighted(tok, clip_g_, prompt, kPadG, layer, /*final_norm=*/layer == 1, o.forward, words_);
             c.context = concat_features(l.context, g.context);
             pooled = projection_.apply(g.pooled);
         }

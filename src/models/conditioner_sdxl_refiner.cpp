@@ -32,7 +32,7 @@ public:
     Conditioning encode(const std::string& prompt, bool negative, const ConditioningOptions& o) const override {
         const ClipTokenizer& tok = tokenizer_ ? *tokenizer_ : ClipTokenizer::builtin();
         const int layer = o.clip_skip > 0 ? o.clip_skip : 2;
-        const EncodedPrompt g = encode_weighted(tok, clip_g_, prompt, ClipTokenizer::kPadSd2, layer, /*final_norm=*/layer == 1, o.stream_weights, words_);
+        const EncodedPrompt g = encode_weighted(tok, clip_g_, prompt, ClipTokenizer::kPadSd2, layer, /*final_norm=*/layer == 1, o.forward, words_);
         const MicroConditioning& m = o.micro;
         auto or_image = [](int64_t v, int64_t image) { return float(v > 0 ? v : image); };
         const float score = negative ? m.negative_aesthetic_score : m.aesthetic_score;

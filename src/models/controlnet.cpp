@@ -13,14 +13,14 @@ namespace {
 const std::string kPrefix = "control_model.";
 
 // [C, HW] -> 1x1 conv -> [C', HW]
-Tensor conv1x1(const Linear& l, const Tensor& x) {
+Tensor conv1x1(const ForwardContext& ctx, const Linear& l, const Tensor& x) {
     Conv c;
     c.weight = l.weight;
     c.bias = l.bias;
     c.in = l.weight.cols;
     c.out = l.weight.rows;
     c.kernel = 1;
-    return conv_forward(c, x);
+    return conv_forward(ctx, c, x);
 }
 
 }  // namespace
@@ -97,15 +97,18 @@ ControlNet ControlNet::load(const std::string& path) {
     return cn;
 }
 
-ControlResiduals ControlNet::forward(const Tensor& x, float t, const Conditioning& c, const Tensor& image, float scale) const {
+ControlResiduals ControlNet::forward(const Tensor& x, float t, const Conditioning& c, const Tensor& image, float scale,
+                                     const ForwardContext& generation) const {
+    ForwardContext ctx = generation;
+    ctx.stream_weights = false;  // (a ControlNet is small beside its U-Net: it stays mapped)
     // hint = input_hint_block(image): conv, SiLU, ..., conv (no SiLU after the last)
     Tensor h = image;
     for (size_t i = 0; i < hint_.size(); ++i) {
         const bool down = i == 2 || i == 4 || i == 6;  // input_hint_block.4, .8, .12
-        h = conv_forward(hint_[i], h, down ? 2 : 1, 1);
+        h = conv_forward(ctx, hint_[i], h, down ? 2 : 1, 1);
         if (i + 1 < hint_.size()) kernels::activation(h.data(), h.numel(), kernels::Activation::Silu);
     }
-    const UNetEncoding e = encoder_->encode(x, t, c, false, &h);
+    const UNetEncoding e = encoder_->encode(x, t, c, ctx, &h);
     if (e.skips.size() != zero_convs_.size())
         fail(source_, ": ", zero_convs_.size(), " zero convolutions for ", e.skips.size(), " skip connections");
     auto scaled = [scale](Tensor t) {
@@ -113,8 +116,8 @@ ControlResiduals ControlNet::forward(const Tensor& x, float t, const Conditionin
         return t;
     };
     ControlResiduals r;
-    for (size_t i = 0; i < e.skips.size(); ++i) r.down.push_back(scaled(conv1x1(zero_convs_[i], e.skips[i])));
-    r.mid = scaled(conv1x1(middle_out_, e.mid));
+    for (size_t i = 0; i < e.skips.size(); ++i) r.down.push_back(scaled(conv1x1(ctx, zero_convs_[i], e.skips[i])));
+    r.mid = scaled(conv1x1(ctx, middle_out_, e.mid));
     return r;
 }
 

@@ -31,7 +31,8 @@ public:
     const UNet& encoder() const { return *encoder_; }
     const std::string& source() const { return source_; }
     // The residuals for latent x at timestep t, for the control image `hint` [3, 8h, 8w] in [0, 1], times scale.
-    ControlResiduals forward(const Tensor& x, float t, const Conditioning& c, const Tensor& hint, float scale) const;
+    ControlResiduals forward(const Tensor& x, float t, const Conditioning& c, const Tensor& hint, float scale,
+                             const ForwardContext& ctx = {}) const;
 
 private:
     std::shared_ptr<WeightStore> weights_;

@@ -17,16 +17,16 @@ std::string block(const std::string& p, const char* kind, int64_t n, int64_t m) 
 }
 
 // out [E] = second(silu(first(in))) (+ residual [E]); hidden [E] is scratch.
-void mlp_silu(const Linear& first, const Linear& second, const float* in, float* hidden, float* out, const float* residual) {
+void mlp_silu(const ForwardContext& ctx, const Linear& first, const Linear& second, const float* in, float* hidden, float* out, const float* residual) {
     const int64_t E = first.weight.rows;
     kernels::GemmEpilogue silu;
     silu.col_bias = first.bias.data();
     silu.activation = kernels::Activation::Silu;
-    kernels::linear(1, E, first.weight.cols, in, first.weight.cols, first.weight.data, first.weight.type, hidden, E, silu);
+    kernels::linear(1, E, first.weight.cols, in, first.weight.cols, first.weight.data, first.weight.type, hidden, E, silu, ctx.precision);
     kernels::GemmEpilogue plain;
     plain.col_bias = second.bias.data();
     plain.residual = residual;
-    kernels::linear(1, E, E, hidden, E, second.weight.data, second.weight.type, out, E, plain);
+    kernels::linear(1, E, E, hidden, E, second.weight.data, second.weight.type, out, E, plain, ctx.precision);
 }
 
 }  // namespace
@@ -139,13 +139,13 @@ UNet UNet::load(std::shared_ptr<const WeightStore> store, const std::string& p, 
     return u;
 }
 
-Tensor UNet::transformer(const SpatialTransformer& st, const Tensor& h, const Tensor& context, const WeightStream& stream) const {
-    return spatial_transformer_forward(st, h, context, kGroups, hook_.get(), stream);
+Tensor UNet::transformer(const ForwardContext& ctx, const SpatialTransformer& st, const Tensor& h, const Tensor& context, const WeightStream& stream) const {
+    return spatial_transformer_forward(ctx, st, h, context, kGroups, hook_.get(), stream);
 }
 
-UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, bool stream_weights, const Tensor* hint) const {
+UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, const ForwardContext& ctx, const Tensor* hint) const {
     // --low-memory: map a layer's weights in at once before it runs, give them back after
-    const WeightStream stream{stream_weights ? weights_.get() : nullptr, ""};
+    const WeightStream stream{ctx.stream_weights ? weights_.get() : nullptr, ""};
     const UNetConfig& c = config_;
     const Tensor& context = cond.context;
     if (x.shape().size() != 3 || x.dim(0) != c.in_channels)
@@ -158,10 +158,10 @@ UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, bo
     const int64_t E = c.time_embed_dim;
     UNetEncoding out;
     std::vector<float> hidden(static_cast<size_t>(E)), emb(static_cast<size_t>(E));
-    mlp_silu(time_embed_0, time_embed_2, sinusoid.data(), hidden.data(), emb.data(), nullptr);
+    mlp_silu(ctx, time_embed_0, time_embed_2, sinusoid.data(), hidden.data(), emb.data(), nullptr);
     if (c.adm_in_channels > 0) {
         const std::vector<float> time = emb;
-        mlp_silu(label_emb_0, label_emb_2, cond.vector.data(), hidden.data(), emb.data(), time.data());
+        mlp_silu(ctx, label_emb_0, label_emb_2, cond.vector.data(), hidden.data(), emb.data(), time.data());
     }
     // every ResBlock reads silu(emb)
     out.emb_silu = emb;
@@ -169,7 +169,7 @@ UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, bo
     const float* emb_silu = out.emb_silu.data();
 
     // down, keeping the skip connections (a ControlNet adds its encoded hint after conv_in)
-    Tensor h = conv_forward(conv_in, x);
+    Tensor h = conv_forward(ctx, conv_in, x);
     if (hint) {
         if (hint->shape() != h.shape()) fail("ControlNet: the encoded hint is ", shape_str(hint->shape()), ", the latent's features ", shape_str(h.shape()));
         for (int64_t i = 0; i < h.numel(); ++i) h[i] += (*hint)[i];
@@ -179,37 +179,37 @@ UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, bo
     for (const UNetDownLevel& d : down_) {
         for (size_t j = 0; j < d.res.size(); ++j) {
             stream.about_to_use(d.names[j] + "0.");
-            h = resblock_forward(d.res[j], h, emb_silu, kGroups, kEps);
+            h = resblock_forward(ctx, d.res[j], h, emb_silu, kGroups, kEps);
             stream.done_with(d.names[j] + "0.");  // (--low-memory: one layer's weights at a time, not the whole block's)
-            if (!d.attn.empty()) h = transformer(d.attn[j], h, context, stream.under(d.names[j] + "1."));
+            if (!d.attn.empty()) h = transformer(ctx, d.attn[j], h, context, stream.under(d.names[j] + "1."));
             stream.done_with(d.names[j]);
             skips.push_back(h);
         }
         if (d.has_down) {
             stream.about_to_use(d.names.back());
-            h = conv_forward(d.down, h, 2, 1);
+            h = conv_forward(ctx, d.down, h, 2, 1);
             stream.done_with(d.names.back());
             skips.push_back(h);
         }
     }
     // middle
     stream.about_to_use(prefix_ + "middle_block.0.");
-    h = resblock_forward(mid_res1_, h, emb_silu, kGroups, kEps);
+    h = resblock_forward(ctx, mid_res1_, h, emb_silu, kGroups, kEps);
     stream.done_with(prefix_ + "middle_block.0.");
-    h = transformer(mid_attn_, h, context, stream.under(prefix_ + "middle_block.1."));
+    h = transformer(ctx, mid_attn_, h, context, stream.under(prefix_ + "middle_block.1."));
     stream.done_with(prefix_ + "middle_block.1.");
     stream.about_to_use(prefix_ + "middle_block.2.");
-    h = resblock_forward(mid_res2_, h, emb_silu, kGroups, kEps);
+    h = resblock_forward(ctx, mid_res2_, h, emb_silu, kGroups, kEps);
     stream.done_with(prefix_ + "middle_block.");
     out.mid = std::move(h);
     return out;
 }
 
-Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool stream_weights, const ControlResiduals* control) const {
+Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, const ForwardContext& ctx, const ControlResiduals* control) const {
     if (up_.empty()) fail("this U-Net is an encoder copy (a ControlNet's): it has no decoder half");
     // --low-memory: map a layer's weights in at once before it runs, give them back after
-    const WeightStream stream{stream_weights ? weights_.get() : nullptr, ""};
-    UNetEncoding enc = encode(x, t, cond, stream_weights);
+    const WeightStream stream{ctx.stream_weights ? weights_.get() : nullptr, ""};
+    UNetEncoding enc = encode(x, t, cond, ctx);
     std::vector<Tensor>& skips = enc.skips;
     Tensor h = std::move(enc.mid);
     const float* emb_silu = enc.emb_silu.data();
@@ -232,10 +232,10 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool st
             kernels::concat_channels(h.data(), h.dim(0), skip.data(), skip.dim(0), h.dim(1) * h.dim(2), cat.data());
             skips.pop_back();
             stream.about_to_use(u.names[j] + "0.");
-            h = resblock_forward(u.res[j], cat, emb_silu, kGroups, kEps);
+            h = resblock_forward(ctx, u.res[j], cat, emb_silu, kGroups, kEps);
             stream.done_with(u.names[j] + "0.");
             if (!u.attn.empty()) {
-                h = transformer(u.attn[j], h, context, stream.under(u.names[j] + "1."));
+                h = transformer(ctx, u.attn[j], h, context, stream.under(u.names[j] + "1."));
                 stream.done_with(u.names[j] + "1.");
             }
             if (j + 1 < u.res.size() || !u.has_up) stream.done_with(u.names[j]);
@@ -249,7 +249,7 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool st
             else
                 kernels::resize_nearest(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2), next.dim(1), next.dim(2));
             stream.about_to_use(u.names.back() + (u.attn.empty() ? "1." : "2."));
-            h = conv_forward(u.up, up);
+            h = conv_forward(ctx, u.up, up);
             stream.done_with(u.names.back());
         }
     }
@@ -257,7 +257,7 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, bool st
     Tensor n = Tensor::uninitialized(h.shape());
     kernels::group_norm(h.data(), n.data(), h.dim(0), h.dim(1) * h.dim(2), kGroups, kEps, out_norm_.weight.data(),
                         out_norm_.bias.data(), kernels::Activation::Silu);
-    Tensor out = conv_forward(out_conv_, n);
+    Tensor out = conv_forward(ctx, out_conv_, n);
     stream.done_with(prefix_);  // conv_in, time_embed, out
     return out;
 }

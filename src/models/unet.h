@@ -92,19 +92,19 @@ public:
     double forward_flops(int64_t h, int64_t w, int64_t context_tokens) const;
     // x [in_channels, h, w] at timestep t (integer or fractional), conditioned on c -> [out_channels, h, w].
     // Any h, w: sizes halved with rounding up on the way down are restored to the skip's size on the way up.
-    // stream_weights: map each layer's weights in before it runs and give them back after (--low-memory; a
+    // ctx.stream_weights: map each layer's weights in before it runs and give them back after (--low-memory; a
     // transformer's one transformer block at a time), so only one layer's weights are resident at a time; they are
     // read again from the page cache on the next call.
     // control: ControlNet residuals to add, or nullptr.
-    Tensor forward(const Tensor& x, float t, const Conditioning& c, bool stream_weights = false,
+    Tensor forward(const Tensor& x, float t, const Conditioning& c, const ForwardContext& ctx = {},
                    const ControlResiduals* control = nullptr) const;
     // The encoder half alone (what a ControlNet runs); hint: added to conv_in's output when given.
-    UNetEncoding encode(const Tensor& x, float t, const Conditioning& c, bool stream_weights = false,
+    UNetEncoding encode(const Tensor& x, float t, const Conditioning& c, const ForwardContext& ctx = {},
                         const Tensor* hint = nullptr) const;
 
 private:
     // A transformer, its weights (stream: under its prefix) mapped in block by block with --low-memory
-    Tensor transformer(const SpatialTransformer& st, const Tensor& h, const Tensor& context, const WeightStream& stream) const;
+    Tensor transformer(const ForwardContext& ctx, const SpatialTransformer& st, const Tensor& h, const Tensor& context, const WeightStream& stream) const;
 
     std::shared_ptr<const WeightStore> weights_;  // keeps the memory-mapped checkpoint alive
     UNetConfig config_;

@@ -32,11 +32,11 @@ Tensor UNetDenoiser::predict(const Tensor& x, float t, const Conditioning& c, co
     ControlResiduals residuals;
     for (size_t i = 0; i < in.controls.size(); ++i) {
         const ControlSpec& cs = *in.controls[i];
-        ControlResiduals r = cs.net->forward(x, t, c, cs.image, cs.strength);
+        ControlResiduals r = cs.net->forward(x, t, c, cs.image, cs.strength, ctx);
         if (i == 0) residuals = std::move(r);
         else add_residuals(&residuals, r);
     }
-    return unet_->forward(input, t, c, ctx.stream_weights, in.controls.empty() ? nullptr : &residuals);
+    return unet_->forward(input, t, c, ctx, in.controls.empty() ? nullptr : &residuals);
 }
 
 void UNetDenoiser::check_control(const ControlNet& net) const {

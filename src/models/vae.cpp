@@ -18,28 +18,28 @@ int64_t count(const WeightStore& w, const std::string& prefix, const std::string
 }
 
 // x [C, HW] -> channels_out via a 1x1 convolution stored as a matrix.
-Tensor pointwise(const Linear& l, const Tensor& x) {
+Tensor pointwise(const ForwardContext& ctx, const Linear& l, const Tensor& x) {
     Tensor y = Tensor::uninitialized({l.weight.rows, x.dim(1), x.dim(2)});
     kernels::GemmEpilogue ep;
     ep.row_bias = l.bias.data();
     const int64_t hw = x.dim(1) * x.dim(2);
     kernels::gemm(l.weight.rows, hw, l.weight.cols, kernels::StridedSource({l.weight.data, l.weight.type, 1, l.weight.cols}),
-                  kernels::StridedSource({x.data(), kernels::ElemType::F32, hw, 1}), y.data(), hw, ep);
+                  kernels::StridedSource({x.data(), kernels::ElemType::F32, hw, 1}), y.data(), hw, ep, ctx.precision);
     return y;
 }
 
-Tensor mid_and_out(const VaeCoder& c, Tensor h, int64_t groups, NormSequence* norms = nullptr) {
-    h = resblock_forward(c.mid_block_1, h, nullptr, groups, kEps, norms);
-    h = vae_attention_forward(c.mid_attn, h, groups, norms);
-    h = resblock_forward(c.mid_block_2, h, nullptr, groups, kEps, norms);
+Tensor mid_and_out(const ForwardContext& ctx, const VaeCoder& c, Tensor h, int64_t groups, NormSequence* norms = nullptr) {
+    h = resblock_forward(ctx, c.mid_block_1, h, nullptr, groups, kEps, norms);
+    h = vae_attention_forward(ctx, c.mid_attn, h, groups, norms);
+    h = resblock_forward(ctx, c.mid_block_2, h, nullptr, groups, kEps, norms);
     return h;
 }
 
-Tensor norm_silu_out(const VaeCoder& c, const Tensor& h, int64_t groups, NormSequence* norms = nullptr) {
+Tensor norm_silu_out(const ForwardContext& ctx, const VaeCoder& c, const Tensor& h, int64_t groups, NormSequence* norms = nullptr) {
     Tensor n = Tensor::uninitialized(h.shape());
     kernels::group_norm(h.data(), n.data(), h.dim(0), h.dim(1) * h.dim(2), groups, kEps, c.norm_out.weight.data(),
                         c.norm_out.bias.data(), kernels::Activation::Silu, norms ? norms->take() : nullptr);
-    return conv_forward(c.conv_out, n);
+    return conv_forward(ctx, c.conv_out, n);
 }
 
 }  // namespace
@@ -106,16 +106,16 @@ Vae Vae::load(std::shared_ptr<const WeightStore> store, const std::string& p) {
     return vae;
 }
 
-VaeOutput Vae::encode(const Tensor& image) const {
+VaeOutput Vae::encode(const Tensor& image, const ForwardContext& ctx) const {
     const VaeCoder& e = encoder_;
-    Tensor h = conv_forward(e.conv_in, image);
+    Tensor h = conv_forward(ctx, e.conv_in, image);
     for (const VaeLevel& level : e.levels) {
-        for (const ResBlock& b : level.blocks) h = resblock_forward(b, h, nullptr, groups_, kEps);
+        for (const ResBlock& b : level.blocks) h = resblock_forward(ctx, b, h, nullptr, groups_, kEps);
         // downsample: pad right and bottom by one, 3x3 conv with stride 2
-        if (level.has_resample) h = conv_forward(level.resample, h, 2, 0, 1);
+        if (level.has_resample) h = conv_forward(ctx, level.resample, h, 2, 0, 1);
     }
-    h = mid_and_out(e, h, groups_);
-    const Tensor moments = pointwise(quant_conv_, norm_silu_out(e, h, groups_));
+    h = mid_and_out(ctx, e, h, groups_);
+    const Tensor moments = pointwise(ctx, quant_conv_, norm_silu_out(ctx, e, h, groups_));
     const int64_t z = latent_channels_, hw = moments.dim(1) * moments.dim(2);
     VaeOutput out{Tensor({z, moments.dim(1), moments.dim(2)}), Tensor({z, moments.dim(1), moments.dim(2)})};
     std::copy_n(moments.data(), z * hw, out.mean.data());
@@ -123,29 +123,29 @@ VaeOutput Vae::encode(const Tensor& image) const {
     return out;
 }
 
-Tensor Vae::decode(const Tensor& latent) const { return decode(latent, nullptr, false); }
+Tensor Vae::decode(const Tensor& latent, const ForwardContext& ctx) const { return decode(latent, nullptr, ctx); }
 
-Tensor Vae::decode(const Tensor& latent, NormSequence* norms, bool stream_weights) const {
+Tensor Vae::decode(const Tensor& latent, NormSequence* norms, const ForwardContext& ctx) const {
     // --low-memory: map a part's weights in at once before it runs, give them back after
-    const WeightStream stream{stream_weights ? weights_.get() : nullptr, prefix_ + "decoder."};
+    const WeightStream stream{ctx.stream_weights ? weights_.get() : nullptr, prefix_ + "decoder."};
     const VaeCoder& d = decoder_;
-    Tensor h = conv_forward(d.conv_in, pointwise(post_quant_conv_, latent));
+    Tensor h = conv_forward(ctx, d.conv_in, pointwise(ctx, post_quant_conv_, latent));
     stream.about_to_use("mid.");
-    h = mid_and_out(d, h, groups_, norms);
+    h = mid_and_out(ctx, d, h, groups_, norms);
     stream.done_with("mid.");
     for (size_t i = d.levels.size(); i-- > 0;) {  // deepest first
         const VaeLevel& level = d.levels[i];
         const std::string part = "up." + std::to_string(i) + ".";
         stream.about_to_use(part);
-        for (const ResBlock& b : level.blocks) h = resblock_forward(b, h, nullptr, groups_, kEps, norms);
+        for (const ResBlock& b : level.blocks) h = resblock_forward(ctx, b, h, nullptr, groups_, kEps, norms);
         if (level.has_resample) {
             Tensor up = Tensor::uninitialized({h.dim(0), 2 * h.dim(1), 2 * h.dim(2)});
             kernels::upsample_nearest_2x(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2));
-            h = conv_forward(level.resample, up);
+            h = conv_forward(ctx, level.resample, up);
         }
         stream.done_with(part);
     }
-    return norm_silu_out(d, h, groups_, norms);
+    return norm_silu_out(ctx, d, h, groups_, norms);
 }
 
 }  // namespace sdref
@@ -209,9 +209,9 @@ struct PooledMoments {
 
 }  // namespace
 
-Tensor Vae::decode_tiled(const Tensor& latent, int64_t tile, int64_t overlap, bool stream_weights) const {
+Tensor Vae::decode_tiled(const Tensor& latent, int64_t tile, int64_t overlap, const ForwardContext& ctx) const {
     const int64_t z = latent.dim(0), h = latent.dim(1), w = latent.dim(2);
-    if (h <= tile && w <= tile) return decode(latent, nullptr, stream_weights);
+    if (h <= tile && w <= tile) return decode(latent, nullptr, ctx);
     const std::vector<int64_t> ys = tile_starts(h, tile, overlap), xs = tile_starts(w, tile, overlap);
     // the latents of the tile at (y0, x0)
     auto crop = [&](int64_t y0, int64_t x0) {
@@ -232,7 +232,7 @@ Tensor Vae::decode_tiled(const Tensor& latent, int64_t tile, int64_t overlap, bo
     for (int64_t y0 : ys0)
         for (int64_t x0 : xs0) {
             NormSequence own;
-            decode(crop(y0, x0), &own, stream_weights);
+            decode(crop(y0, x0), &own, ctx);
             pooled.add(own);
             if (norms.norms.empty()) norms = std::move(own);
         }
@@ -243,7 +243,7 @@ Tensor Vae::decode_tiled(const Tensor& latent, int64_t tile, int64_t overlap, bo
         for (size_t b = 0; b < xs.size(); ++b) {
             const int64_t th = std::min(tile, h), tw = std::min(tile, w), y0 = ys[a], x0 = xs[b];
             norms.next = 0;
-            const Tensor img = decode(crop(y0, x0), &norms, stream_weights);
+            const Tensor img = decode(crop(y0, x0), &norms, ctx);
             const int64_t H = 8 * th, W = 8 * tw, o = 8 * overlap;
             for (int64_t y = 0; y < H; ++y) {
                 const float wy = ramp(y, H, a > 0, a + 1 < ys.size(), o);

@@ -49,9 +49,9 @@ public:
     // The decoder's widest level (its conv_in's outputs): 512 for the SD 1.x/2.x and SDXL VAEs.
     int64_t decoder_width() const { return decoder_.conv_in.out; }
     // image [3, H, W] in [-1, 1] -> the posterior's mean and log-variance.
-    VaeOutput encode(const Tensor& image) const;
+    VaeOutput encode(const Tensor& image, const ForwardContext& ctx = {}) const;
     // latent [z, h, w] (unscaled) -> image [3, 8h, 8w].
-    Tensor decode(const Tensor& latent) const;
+    Tensor decode(const Tensor& latent, const ForwardContext& ctx = {}) const;
     // The same in tiles of `tile` latent pixels overlapping by `overlap`, blended with linear ramps across the
     // overlaps (--low-memory: activations of one tile at a time). The decoder's attention then sees one tile, so
     // results differ slightly from decode() on images larger than a tile.
@@ -60,9 +60,9 @@ public:
                                           // streamed weights the decode of SD 1.5 at 512x512 stays under the
                                           // sampling loop's 216 MB, 345 MB with 32, 436 MB with 40; bench/RESULTS.md)
     // Every tile is normalised with group statistics of the whole picture, pooled over a first pass of tiles
-    // (NormSequence). stream_weights (--low-memory): each part of the decoder (the middle, then each level) maps
+    // (NormSequence). ctx.stream_weights (--low-memory): each part of the decoder (the middle, then each level) maps
     // its weights in before it runs and gives them back after, for every tile.
-    Tensor decode_tiled(const Tensor& latent, int64_t tile = kTile, int64_t overlap = kOverlap, bool stream_weights = false) const;
+    Tensor decode_tiled(const Tensor& latent, int64_t tile = kTile, int64_t overlap = kOverlap, const ForwardContext& ctx = {}) const;
 
     // An estimate of the activation memory decode() needs for a latent of h x w (bytes): three tensors of the
     // largest level at once (its input, upsampled copy and convolution output; measured: 2.5).
@@ -72,7 +72,7 @@ public:
     double decode_flops(int64_t h, int64_t w) const;
 
 private:
-    Tensor decode(const Tensor& latent, NormSequence* norms, bool stream_weights) const;
+    Tensor decode(const Tensor& latent, NormSequence* norms, const ForwardContext& ctx) const;
 
     std::shared_ptr<const WeightStore> weights_;  // keeps the memory-mapped checkpoint alive
     std::string prefix_;                          // "first_stage_model."

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/memory.h"
 #include "core/rng.h"
+#include "kernels/ukernel.h"
 #include "kernels/weight_panels.h"
 #include "models/controlnet.h"
 
@@ -85,7 +86,7 @@ int64_t check_memory(const StableDiffusionModel& model, const GenerationParams& 
     const int64_t h = p.height / 8, w = p.width / 8;
     const int64_t text = model.weight_bytes(Part::TextEncoder), denoiser = model.weight_bytes(Part::Denoiser),
                   vae = model.weight_bytes(Part::Vae);
-    const int64_t weights = p.low_memory ? std::max({text, denoiser / 4, vae}) : text + denoiser + vae;
+    const int64_t weights = p.forward.stream_weights ? std::max({text, denoiser / 4, vae}) : text + denoiser + vae;
     const int64_t denoiser_act = model.denoiser().predict_bytes(h, w);
     const int64_t vae_act = p.vae_tile ? model.vae().decode_bytes(std::min(h, p.vae_tile), std::min(w, p.vae_tile))
                                        : model.vae().decode_bytes(h, w);
@@ -98,7 +99,7 @@ int64_t check_memory(const StableDiffusionModel& model, const GenerationParams& 
     if (need > available)
         fail("-W ", p.width, " -H ", p.height, ": this generation needs about ", gb(double(need)), " (weights ", gb(double(weights)),
              ", ", model.denoiser().name(), " activations ", gb(double(denoiser_act)), ", VAE decoder ", gb(double(vae_act)), "), the machine has ",
-             gb(double(available)), " available; use a smaller size", p.low_memory ? "" : " or --low-memory");
+             gb(double(available)), " available; use a smaller size", p.forward.stream_weights ? "" : " or --low-memory");
     return available - need;
 }
 
@@ -120,7 +121,7 @@ Prompts encode_prompts(const StableDiffusionModel& model, const GenerationParams
     o.width = p.width;
     o.height = p.height;
     o.micro = p.micro;
-    o.stream_weights = p.low_memory;
+    o.forward = p.forward;
     const Conditioner& c = model.conditioner();
     Prompts out;
     out.cond = c.encode(p.prompt, /*negative=*/false, o);
@@ -137,9 +138,9 @@ Prompts encode_prompts(const StableDiffusionModel& model, const GenerationParams
 // ---- initial latents ---------------------------------------------------------------------------------------
 
 // A sample of the VAE posterior, shifted and scaled: ((mean + e^(logvar / 2) n) - shift) * scale, n from the generator.
-Tensor encode_latents(const StableDiffusionModel& model, const Tensor& image, TorchGenerator& gen) {
+Tensor encode_latents(const StableDiffusionModel& model, const Tensor& image, TorchGenerator& gen, const ForwardContext& ctx) {
     const DenoiserInfo& info = model.denoiser().info();
-    const VaeOutput post = model.vae().encode(image);
+    const VaeOutput post = model.vae().encode(image, ctx);
     const Tensor n = gen.randn(post.mean.shape());
     Tensor z(post.mean.shape());
     for (int64_t i = 0; i < z.numel(); ++i) z[i] = (post.mean[i] + std::exp(0.5f * post.logvar[i]) * n[i] - info.vae_shift) * info.vae_scale;
@@ -188,13 +189,13 @@ Start initial_latents(const StableDiffusionModel& model, const GenerationParams&
     const Tensor init = p.init_image ? image_to_tensor(*p.init_image) : Tensor();
     Start s;
     if ((p.init_image || p.init_latents) && !p.mask) {
-        s.image_latents = p.init_latents ? *p.init_latents : encode_latents(model, init, gen);
+        s.image_latents = p.init_latents ? *p.init_latents : encode_latents(model, init, gen, p.forward);
         s.noise = gen.randn({z, h, w});
         s.latents = scheduler.add_noise(s.image_latents, s.noise, begin);
     } else if (p.mask) {
         const Tensor mask = mask_to_tensor(*p.mask);
         const bool legacy = !info.inpainting;
-        if (legacy || !full_strength) s.image_latents = encode_latents(model, init, gen);
+        if (legacy || !full_strength) s.image_latents = encode_latents(model, init, gen, p.forward);
         s.noise = gen.randn({z, h, w});
         if (legacy) fill_masked_latents(s.image_latents, mask, p.masked_content, gen);
         if (full_strength) {
@@ -209,7 +210,7 @@ Start initial_latents(const StableDiffusionModel& model, const GenerationParams&
         for (int64_t c = 0; c < 3; ++c)
             for (int64_t i = 0; i < HW; ++i) masked[c * HW + i] = mask[i] < 0.5f ? init[c * HW + i] : 0.0f;
         s.mask = mask_to_latent_grid(mask, h, w);
-        s.masked_latents = encode_latents(model, masked, gen);
+        s.masked_latents = encode_latents(model, masked, gen, p.forward);
     } else {
         s.latents = gen.randn({z, h, w});
         for (int64_t i = 0; i < s.latents.numel(); ++i) s.latents[i] = s.latents[i] * scheduler.init_noise_sigma();
@@ -273,9 +274,10 @@ void restore_unmasked(Tensor& latents, const Start& s, const Scheduler& schedule
 class HandOver {
 public:
     HandOver(const StableDiffusionModel& base, const Prompts& base_prompts, const StableDiffusionModel* refiner,
-             const Prompts& refiner_prompts, float cutoff, int64_t budget)
-        : base_(base), refiner_(refiner), base_prompts_(base_prompts), refiner_prompts_(refiner_prompts), cutoff_(cutoff), budget_(budget) {
-        packing_.emplace(base.denoiser_panels(), base.weight_owner(), budget);
+             const Prompts& refiner_prompts, float cutoff, const kernels::MicroKernelInfo& kernel, int64_t budget)
+        : base_(base), refiner_(refiner), base_prompts_(base_prompts), refiner_prompts_(refiner_prompts), cutoff_(cutoff),
+          kernel_(kernel), budget_(budget) {
+        packing_.emplace(base.denoiser_panels(), base.weight_owner(), kernel, budget);
     }
 
     // The model that runs the call at timestep t (handing over, and giving the base model's memory back, once).
@@ -286,7 +288,7 @@ public:
             packing_.reset();
             base_.denoiser_panels().clear();
             return_free_memory();
-            packing_.emplace(refiner_->denoiser_panels(), refiner_->weight_owner(), budget_);
+            packing_.emplace(refiner_->denoiser_panels(), refiner_->weight_owner(), kernel_, budget_);
         }
         return handed_over_ ? *refiner_ : base_;
     }
@@ -299,6 +301,7 @@ private:
     const StableDiffusionModel* refiner_;
     const Prompts &base_prompts_, &refiner_prompts_;
     float cutoff_;
+    const kernels::MicroKernelInfo& kernel_;  // the products' micro-kernel, whose layout the panels take
     int64_t budget_;
     bool handed_over_ = false;
     std::optional<kernels::WeightPanels::Scope> packing_;
@@ -310,7 +313,7 @@ const StableDiffusionModel& sample(const StableDiffusionModel& model, const Gene
                                    const Prompts& refiner_prompts, Scheduler& scheduler, int steps, int t_start, Start& start,
                                    TorchGenerator& gen, int64_t spare, GenerationResult& result,
                                    const std::function<void(const StepInfo&)>& on_step) {
-    const ForwardContext ctx{p.low_memory};
+    const ForwardContext& ctx = p.forward;
     const size_t begin = scheduler.step_index();
     const std::vector<float>& timesteps = scheduler.timesteps();
     const size_t calls = timesteps.size() - begin;
@@ -319,7 +322,8 @@ const StableDiffusionModel& sample(const StableDiffusionModel& model, const Gene
     const float cutoff = std::round(float(scheduler.config().num_train_timesteps) * (1.0f - p.refiner_start));
     Guidance guidance(p, safe(p), start.latents.shape());
     // (every call reads the same weights: packed once, in half of the memory left spare; --low-memory streams them)
-    HandOver hand_over(model, prompts, p.refiner, refiner_prompts, cutoff, p.low_memory ? 0 : spare / 2);
+    HandOver hand_over(model, prompts, p.refiner, refiner_prompts, cutoff, kernels::micro_kernel_for(ctx.precision),
+                       ctx.stream_weights ? 0 : spare / 2);
     int reported = 0;
     for (size_t call = 0; call < calls; ++call) {
         const auto ts = std::chrono::steady_clock::now();
@@ -361,7 +365,8 @@ Tensor decode(const StableDiffusionModel& decoder, const GenerationParams& p, co
     const DenoiserInfo& info = decoder.denoiser().info();
     Tensor scaled = latents;
     for (int64_t i = 0; i < scaled.numel(); ++i) scaled[i] = scaled[i] / info.vae_scale + info.vae_shift;
-    Tensor image = p.vae_tile ? decoder.vae().decode_tiled(scaled, p.vae_tile, Vae::kOverlap, p.low_memory) : decoder.vae().decode(scaled);
+    Tensor image = p.vae_tile ? decoder.vae().decode_tiled(scaled, p.vae_tile, Vae::kOverlap, p.forward)
+                                : decoder.vae().decode(scaled, p.forward);
     require_finite(image, decoder, "the VAE decoder", Part::Vae);
     for (int64_t i = 0; i < image.numel(); ++i) image[i] = std::min(std::max(image[i] / 2 + 0.5f, 0.0f), 1.0f);
     decoder.release(Part::Vae);

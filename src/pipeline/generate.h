@@ -59,7 +59,7 @@ struct GenerationParams {
     MaskedContent masked_content = MaskedContent::Original;
     float strength = 0.75f;        // img2img / inpainting: how much of the schedule to run (1 = all)
     SafeLatentDiffusion sld;       // off unless enabled (needs --cfg-scale > 1)
-    bool low_memory = false;       // stream U-Net weights layer by layer
+    ForwardContext forward;        // the products' precision; --low-memory (stream the weights layer by layer)
     int64_t vae_tile = 0;          // decode in tiles of this many latent pixels a side (Vae::decode_tiled); 0: whole
     bool decode = true;            // false: stop at the latents (GenerationResult::image stays empty)
     MicroConditioning micro;       // SDXL: original size, crop, target size, aesthetic scores
