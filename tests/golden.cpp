@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "io/mapped_file.h"
+#include "io/safetensors.h"
 
 namespace sdref::test {
 
@@ -27,6 +28,10 @@ std::string golden_v2_dir() {
 }
 
 std::string golden_v2_path(const std::string& file) { return golden_v2_dir() + "/" + file; }
+
+std::string bundled_golden_path(const std::string& file) { return std::string(SDREF_SOURCE_DIR) + "/tests/golden/v1/" + file; }
+
+std::string embedding_word() { return SafetensorsFile(golden_v2_path("textual_inversion.safetensors")).meta("word"); }
 
 std::string sdref_binary() { return SDREF_BINARY; }
 

@@ -17,6 +17,12 @@ std::string golden_path(const std::string& file);
 // $SDREF_GOLDEN_V2, or tests/golden/v2 of the source tree.
 std::string golden_v2_dir();
 std::string golden_v2_path(const std::string& file);
+// The copy of set v1 shipped in tests/golden/v1, whatever $SDREF_GOLDEN says: what a fixture made from one of its
+// files (tests/data/pytorch, by ref/fixtures) is compared with.
+std::string bundled_golden_path(const std::string& file);
+// The word of set v2's textual-inversion case (textual_inversion.safetensors "word"): its files are <word>.pt and
+// <word>.safetensors.
+std::string embedding_word();
 // The sdref binary under test.
 std::string sdref_binary();
 // One run of the sdref binary with these (shell-quoted) arguments: its exit status and stdout + stderr together.

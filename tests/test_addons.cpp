@@ -152,7 +152,7 @@ TEST_CASE("an A1111 hypernetwork changes every attention layer's keys and values
     const Tensor x0 = test::batch_item(x, 0), c0 = test::batch_item(ctx, 0);
     test::check_close("strength 0", off.unet().forward(x0, t[0], {c0, {}}), plain.unet().forward(x0, t[0], {c0, {}}), 1e-6);
     // not a hypernetwork
-    o.hypernetworks = {{test::golden_v2_path("mychar.pt"), 1.0f}};
+    o.hypernetworks = {{test::golden_v2_path(test::embedding_word() + ".pt"), 1.0f}};
     CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"), o), Catch::Contains("not a hypernetwork"));
 }
 

@@ -67,14 +67,25 @@ TEST_CASE("model kinds: inpainting and SD 2.x v-prediction are detected, overrid
     CHECK(inpaint.denoiser().info().inpainting);
     const StableDiffusionModel sd2 = StableDiffusionModel::load(test::golden_path("tiny-sd2v.safetensors"));
     CHECK(sd2.info().family == ModelFamily::SD2);
-    // its conditioner pads with 0 and takes the penultimate layer: clip_text_sd2's conditioning for the prompts
+    // its conditioner pads with 0 and takes the penultimate layer: clip_text_sd2's conditioning for its texts. The
+    // golden is raw CLIP on input_ids, made from clip_text_sd1's prompts (asserted: each tokenizes to its row), and
+    // the conditioner reads A1111's syntax, so a prompt goes in with ( ) [ ] \ escaped; BREAK cannot be escaped
     const SafetensorsFile c1(test::golden_path("clip_text_sd1.safetensors")), c2(test::golden_path("clip_text_sd2.safetensors"));
     const Json prompts = Json::parse(c1.meta("prompts"), "clip_text_sd1 prompts");
-    const Tensor pen = c2.load_f32("penultimate_normed");
+    const Tensor pen = c2.load_f32("penultimate_normed"), ids = c2.load_f32("input_ids");
     REQUIRE(int64_t(prompts.items().size()) == pen.dim(0));
-    for (size_t b = 0; b < prompts.items().size(); ++b)
-        test::check_close("SD 2.x conditioning of prompt " + std::to_string(b),
-                          sd2.conditioner().encode(prompts.items()[b].as_string(), false, {}).context, test::batch_item(pen, int64_t(b)), 1e-4);
+    for (size_t b = 0; b < prompts.items().size(); ++b) {
+        const std::string prompt = prompts.items()[b].as_string();
+        INFO("prompt " << b << ": " << prompt);
+        const std::vector<int> expected = ClipTokenizer::builtin().encode_padded(prompt, ClipTokenizer::kPadSd2);
+        REQUIRE(int64_t(expected.size()) == ids.dim(1));
+        for (size_t i = 0; i < expected.size(); ++i) REQUIRE(expected[i] == int(ids[int64_t(b) * ids.dim(1) + int64_t(i)]));
+        if (prompt.find("BREAK") != std::string::npos) continue;
+        std::string escaped;
+        for (char ch : prompt) escaped += std::string(std::string("()[]\\").find(ch) != std::string::npos ? "\\" : "") + ch;
+        test::check_close("SD 2.x conditioning of prompt " + std::to_string(b), sd2.conditioner().encode(escaped, false, {}).context,
+                          test::batch_item(pen, int64_t(b)), 1e-4);
+    }
     CHECK(sd2.denoiser().info().scheduler.prediction_type == "v_prediction");
     const StableDiffusionModel eps = StableDiffusionModel::load(test::golden_path("tiny-sd2v.safetensors"), with_prediction("epsilon"));
     CHECK(eps.denoiser().info().scheduler.prediction_type == "epsilon");
@@ -143,9 +154,10 @@ TEST_CASE("low-memory mode: streamed U-Net weights give the same bits, tiled VAE
 
 TEST_CASE("a .ckpt checkpoint loads like its safetensors twin, --use-ema takes the EMA copy", "[checkpoint][pytorch][golden]") {
     const std::string ckpt = std::string(SDREF_SOURCE_DIR) + "/tests/data/pytorch/tiny-sd1.ckpt";
-    const StableDiffusionModel st = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"));
+    // (the fixture was made from the shipped tiny-sd1: compared with it and its U-Net golden, whatever $SDREF_GOLDEN says)
+    const StableDiffusionModel st = StableDiffusionModel::load(test::bundled_golden_path("tiny-sd1.safetensors"));
     const StableDiffusionModel pt = StableDiffusionModel::load(ckpt);
-    const SafetensorsFile u(test::golden_path("unet_sd1.safetensors"));
+    const SafetensorsFile u(test::bundled_golden_path("unet_sd1.safetensors"));
     const Tensor x = test::batch_item(u.load_f32("x"), 0), ctx = test::batch_item(u.load_f32("context"), 0), eps = u.load_f32("eps");
     const float t = u.load_f32("t")[0];
     const Tensor a = pt.unet().forward(x, t, {ctx, {}});

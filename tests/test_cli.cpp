@@ -381,7 +381,8 @@ TEST_CASE("sdref draws the SDXL goldens from single files with the family's defa
         std::string params;
         for (const auto& [k, v] : read_png_text(dir + "/refined.png"))
             if (k == "parameters") params = v;
-        CHECK(params.find("Model: tiny-sdxl, Refiner: tiny-sdxl-refiner, Refiner switch at: 0.8") != std::string::npos);
+        CHECK(params.find("Model: tiny-sdxl, Refiner: tiny-sdxl-refiner, Refiner switch at: " + cat(c.at("denoising_split").as_number())) !=
+              std::string::npos);
     }
     const Run pair = run("-m " + base + " -p x --original-size 1024");
     CHECK(pair.status != 0);
@@ -396,12 +397,20 @@ TEST_CASE("sdref --lora and <lora:NAME:WEIGHT> prompt tags merge the same LoRA, 
     const std::string model = quote(test::golden_path("tiny-sd1.safetensors"));
     const std::string common = " -W 32 -H 32 --steps 2 -s 3 -t 1";
     auto latents = [&](const std::string& name) { return SafetensorsFile(dir + "/" + name + ".safetensors").load_f32("latents"); };
-    const Run tag = run("-m " + model + " -p 'a cat <lora:tiny-sd1-lora:0.8>' --lora-model-dir " + quote(test::golden_v2_dir()) + common +
+    // the case's tag and multiplier (lora.safetensors), and the layers its file holds (one lora_down per layer)
+    const SafetensorsFile g(test::golden_v2_path("lora.safetensors"));
+    const std::string tag_text = g.meta("a1111_prompt_tag"), multiplier = g.meta("multiplier");
+    REQUIRE(tag_text == "<lora:tiny-sd1-lora:" + multiplier + ">");
+    const std::string down = ".lora_down.weight";
+    size_t layers = 0;
+    for (const TensorView& v : SafetensorsFile(test::golden_v2_path("tiny-sd1-lora.safetensors")).tensors())
+        layers += v.name.size() > down.size() && v.name.compare(v.name.size() - down.size(), down.size(), down) == 0;
+    const Run tag = run("-m " + model + " -p 'a cat " + tag_text + "' --lora-model-dir " + quote(test::golden_v2_dir()) + common +
                         " -o " + quote(dir + "/tag.png") + " --save-latents " + quote(dir + "/tag.safetensors") + " -v");
     INFO(tag.output);
     REQUIRE(tag.status == 0);
-    CHECK(tag.output.find("LoRAs: 15 layers changed") != std::string::npos);
-    const Run flag = run("-m " + model + " -p 'a cat' --lora " + quote(test::golden_v2_path("tiny-sd1-lora.safetensors") + ":0.8") + common +
+    CHECK(tag.output.find("LoRAs: " + std::to_string(layers) + " layers changed") != std::string::npos);
+    const Run flag = run("-m " + model + " -p 'a cat' --lora " + quote(test::golden_v2_path("tiny-sd1-lora.safetensors") + ":" + multiplier) + common +
                          " -o " + quote(dir + "/flag.png") + " --save-latents " + quote(dir + "/flag.safetensors"));
     REQUIRE(flag.status == 0);
     const Run plain = run("-m " + model + " -p 'a cat'" + common + " -o " + quote(dir + "/plain.png") + " --save-latents " +
@@ -413,11 +422,11 @@ TEST_CASE("sdref --lora and <lora:NAME:WEIGHT> prompt tags merge the same LoRA, 
     std::string params;
     for (const auto& [k, v] : read_png_text(dir + "/tag.png"))
         if (k == "parameters") params = v;
-    CHECK(params.rfind("a cat <lora:tiny-sd1-lora:0.8>\n", 0) == 0);
+    CHECK(params.rfind("a cat " + tag_text + "\n", 0) == 0);
     CHECK(params.find(", Lora hashes: \"tiny-sd1-lora: " + addon_sha256(test::golden_v2_path("tiny-sd1-lora.safetensors")).substr(0, 12) + "\"") !=
           std::string::npos);
 
-    const Run no_dir = run("-m " + model + " -p 'a cat <lora:tiny-sd1-lora:0.8>'" + common + " -o " + quote(dir + "/x.png"));
+    const Run no_dir = run("-m " + model + " -p 'a cat " + tag_text + "'" + common + " -o " + quote(dir + "/x.png"));
     CHECK(no_dir.status != 0);
     CHECK(no_dir.output.find("--lora-model-dir") != std::string::npos);
     const Run missing = run("-m " + model + " -p 'a <lora:nothing>' --lora-model-dir " + quote(dir) + common + " -o " + quote(dir + "/x.png"));
@@ -466,8 +475,8 @@ TEST_CASE("sdref --control-net draws the ControlNet golden, the control image mu
     std::string params;
     for (const auto& [k, v] : read_png_text(dir + "/out.png"))
         if (k == "parameters") params = v;
-    CHECK(params.find("ControlNet 0: \"Model: tiny-controlnet-diffusers, Module: none, Weight: 0.8, Guidance Start: 0, Guidance End: 1\"") !=
-          std::string::npos);
+    CHECK(params.find("ControlNet 0: \"Model: tiny-controlnet-diffusers, Module: none, Weight: " +
+                      cat(c.at("controlnet_conditioning_scale").as_number()) + ", Guidance Start: 0, Guidance End: 1\"") != std::string::npos);
 
     const Run small = run(args + " -W 64 -H 64 -o " + quote(dir + "/small.png"));
     CHECK(small.status != 0);

@@ -28,7 +28,7 @@ bool same_bytes(const TensorView& a, const TensorView& b) {
 }  // namespace
 
 TEST_CASE("a torch.save checkpoint reads to the safetensors file's exact tensors", "[pytorch]") {
-    const SafetensorsFile st(test::golden_path("tiny-sd1.safetensors"));
+    const SafetensorsFile st(test::bundled_golden_path("tiny-sd1.safetensors"));  // what the fixtures were made from
     const PyTorchFile ckpt(fixture("tiny-sd1.ckpt"));  // {"state_dict": {...}, "global_step": 1}
     size_t matched = 0;
     for (const TensorView& v : st.tensors()) {
@@ -57,8 +57,8 @@ TEST_CASE("a torch.save checkpoint reads to the safetensors file's exact tensors
 }
 
 TEST_CASE("A1111's embedding and hypernetwork pickles read: tensors by path, settings from the object", "[pytorch][golden]") {
-    const PyTorchFile pt(test::golden_v2_path("mychar.pt"));
-    const SafetensorsFile st(test::golden_v2_path("mychar.safetensors"));
+    const PyTorchFile pt(test::golden_v2_path(test::embedding_word() + ".pt"));
+    const SafetensorsFile st(test::golden_v2_path(test::embedding_word() + ".safetensors"));
     const TensorView* vectors = pt.find("string_to_param.*");
     REQUIRE(vectors != nullptr);
     const Tensor a = vectors->to_f32(), b = st.load_f32("emb_params");  // F32 in the pickle, F16 in the safetensors
@@ -72,7 +72,11 @@ TEST_CASE("A1111's embedding and hypernetwork pickles read: tensors by path, set
     const PyObject* layers = hn.root().get("layer_structure");
     REQUIRE(layers != nullptr);
     CHECK(layers->kind == PyObject::Kind::List);
-    CHECK(hn.tensors().size() == 16);  // two context widths x (k, v) x two linear layers x (weight, bias)
+    // per context width (the root's integer keys) x (k, v) x linear layers (between the structure's entries) x (weight, bias)
+    size_t widths = 0;
+    for (const auto& [key, value] : hn.root().dict) widths += key->kind == PyObject::Kind::Int;
+    CHECK(widths > 0);
+    CHECK(hn.tensors().size() == widths * 2 * (layers->items.size() - 1) * 2);
     const PyObject* act = hn.root().get("activation_func");
     REQUIRE(act != nullptr);
     CHECK(act->s == "relu");
@@ -89,7 +93,7 @@ TEST_CASE("a pickle that would run a shell command is refused, naming the global
 }
 
 TEST_CASE("every truncation and byte flip of a PyTorch file loads or fails cleanly", "[pytorch][malformed]") {
-    const std::string valid = test::read_bytes(test::golden_v2_path("mychar.pt"));
+    const std::string valid = test::read_bytes(test::golden_v2_path(test::embedding_word() + ".pt"));
     const std::string path = test::scratch_dir("pytorch-mutate") + "/mutant.pt";
     std::mt19937 rng(99);
     size_t rejected = 0, accepted = 0;

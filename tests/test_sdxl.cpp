@@ -28,21 +28,11 @@ std::vector<int> ids_of(const SafetensorsFile& g, const std::string& name) {
     return ids;
 }
 
-// The prompt the set's README quotes for a case (its line: "| `file` | both encoders on \"a photo of a cat\": ...").
-std::string readme_prompt(const std::string& file) {
-    const std::string readme = test::read_bytes(test::golden_v2_path("README.md"));
-    const size_t line = readme.find("| `" + file + "`");
-    REQUIRE(line != std::string::npos);
-    const size_t a = readme.find('"', line), b = readme.find('"', a + 1);
-    REQUIRE((b != std::string::npos && readme.find('\n', line) > b));
-    return readme.substr(a + 1, b - a - 1);
-}
-
 }  // namespace
 
 TEST_CASE("SDXL's two text encoders and its conditioner match clip_text_sdxl", "[sdxl][clip][golden]") {
     const SafetensorsFile g(test::golden_v2_path("clip_text_sdxl.safetensors"));
-    const std::string prompt = readme_prompt("clip_text_sdxl.safetensors");
+    const std::string prompt = g.meta("prompt");
     const std::vector<int> ids_l = ids_of(g, "input_ids_l"), ids_g = ids_of(g, "input_ids_g");
     // the two tokenizations: the end token pads encoder 1 (CLIP-L), 0 pads encoder 2 (OpenCLIP-G)
     CHECK(ClipTokenizer::builtin().encode_padded(prompt, ClipTokenizer::kPadSd1) == ids_l);
