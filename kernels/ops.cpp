@@ -127,6 +127,25 @@ void add(const float* a, const float* b, float* y, int64_t n) {
     for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
 }
 
+void sub(const float* a, const float* b, float* y, int64_t n) {
+    const ProfileScope profile(ProfileKind::Elementwise, 0);
+#pragma omp parallel for schedule(static) num_threads(num_threads())
+    for (int64_t i = 0; i < n; ++i) y[i] = a[i] - b[i];
+}
+
+void add_scaled(const float* a, float s, const float* b, float* y, int64_t n) {
+    const ProfileScope profile(ProfileKind::Elementwise, 0);
+#pragma omp parallel for schedule(static) num_threads(num_threads())
+    for (int64_t i = 0; i < n; ++i) y[i] = a[i] + s * b[i];
+}
+
+void add_per_channel(float* x, const float* v, int64_t channels, int64_t hw) {
+    const ProfileScope profile(ProfileKind::Elementwise, 0);
+#pragma omp parallel for schedule(static) num_threads(num_threads())
+    for (int64_t c = 0; c < channels; ++c)
+        for (int64_t i = 0; i < hw; ++i) x[c * hw + i] += v[c];
+}
+
 void mul(const float* a, const float* b, float* y, int64_t n) {
     const ProfileScope profile(ProfileKind::Elementwise, 0);
 #pragma omp parallel for schedule(static) num_threads(num_threads())

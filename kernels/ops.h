@@ -42,9 +42,15 @@ void upsample_nearest_2x(const float* x, float* y, int64_t channels, int64_t h, 
 // Nearest-neighbour resize: x [C, h, w] -> y [C, H, W], source index floor(dst * in / out) (PyTorch 'nearest').
 void resize_nearest(const float* x, float* y, int64_t channels, int64_t h, int64_t w, int64_t H, int64_t W);
 
-// y[i] = a[i] + b[i];  y[i] = a[i] * b[i];  y may alias a or b.
+// y[i] = a[i] + b[i];  y[i] = a[i] - b[i];  y[i] = a[i] * b[i];  y[i] = a[i] + s b[i] (a multiply, then an add:
+// never fused);  y may alias a or b.
 void add(const float* a, const float* b, float* y, int64_t n);
+void sub(const float* a, const float* b, float* y, int64_t n);
 void mul(const float* a, const float* b, float* y, int64_t n);
+void add_scaled(const float* a, float s, const float* b, float* y, int64_t n);
+
+// x[c, i] += v[c] for x [C, HW]: one value per channel (a time embedding's projection).
+void add_per_channel(float* x, const float* v, int64_t channels, int64_t hw);
 
 // Channel concatenation of two images: y [Ca + Cb, HW] = [a [Ca, HW]; b [Cb, HW]].
 void concat_channels(const float* a, int64_t ca, const float* b, int64_t cb, int64_t hw, float* y);

@@ -208,3 +208,18 @@ TEST_CASE("this CPU's element-wise kernels agree with the scalar definitions", "
     CHECK(std::count(m_def.begin(), m_def.end(), 3.9f) > 0);
     CHECK(std::count(m_def.begin(), m_def.end(), 3.9f) < width);
 }
+
+TEST_CASE("element-wise ops: sub, add_scaled (a multiply, then an add) and add_per_channel, bit for bit", "[kernels][ops]") {
+    const int64_t C = 5, HW = 333, n = C * HW;
+    const std::vector<float> a = randoms(size_t(n), 7), b = randoms(size_t(n), 8), v = randoms(size_t(C), 9);
+    std::vector<float> d(static_cast<size_t>(n)), s(static_cast<size_t>(n)), x = a;
+    sub(a.data(), b.data(), d.data(), n);
+    add_scaled(a.data(), 7.5f, b.data(), s.data(), n);
+    add_per_channel(x.data(), v.data(), C, HW);
+    for (int64_t i = 0; i < n; ++i) {
+        const float product = 7.5f * b[size_t(i)];  // (rounded on its own: no fused multiply-add)
+        REQUIRE(d[size_t(i)] == a[size_t(i)] - b[size_t(i)]);
+        REQUIRE(s[size_t(i)] == a[size_t(i)] + product);
+        REQUIRE(x[size_t(i)] == a[size_t(i)] + v[size_t(i / HW)]);
+    }
+}

@@ -77,12 +77,13 @@ Tensor HypernetworkMlp::apply(const ForwardContext& ctx, const float* x, int64_t
         Tensor y({m, out});
         kernels::GemmEpilogue bias;
         bias.col_bias = l.bias.data();
-        kernels::linear(m, out, in, h.data(), in, l.weight.data(), kernels::ElemType::F32, y.data(), out, bias, ctx.precision);
+        ctx.ops().matmul(m, out, in, {{h.data(), kernels::ElemType::F32, 1, in}}, {{l.weight.data(), kernels::ElemType::F32, 1, in}, /*weight=*/true},
+                         y.data(), out, bias, ctx.precision);
         if (l.activation)
             for (int64_t i = 0; i < m * out; ++i) y[i] = activate(y[i], activation);
         if (l.norm_w.numel()) {
             Tensor n({m, out});
-            kernels::layer_norm(y.data(), n.data(), m, out, 1e-5f, l.norm_w.data(), l.norm_b.data());
+            ctx.ops().layer_norm(y.data(), n.data(), m, out, 1e-5f, l.norm_w.data(), l.norm_b.data());
             y = std::move(n);
         }
         h = std::move(y);

@@ -3,17 +3,12 @@
 #include <cmath>
 
 #include "core/error.h"
-#include "kernels/attention.h"
-#include "kernels/conv2d.h"
-#include "kernels/ops.h"
-#include "kernels/weight_panels.h"
 
 namespace sdref {
 
 using kernels::Activation;
 using kernels::ElemType;
 using kernels::GemmEpilogue;
-using kernels::StridedSource;
 
 namespace {
 
@@ -21,25 +16,29 @@ const float* bias_or_null(const Tensor& b) { return b.numel() ? b.data() : nullp
 
 // A weight [out, in] as the GEMM operand of K = in steps over W = out columns (A of a product that writes
 // channels, B of one that writes tokens).
-kernels::WeightSource weight_operand(const Matrix& w) { return kernels::WeightSource({w.data, w.type, 1, w.cols}, w.cols, w.rows); }
+kernels::Operand weight_operand(const Matrix& w) { return {{w.data, w.type, 1, w.cols}, /*weight=*/true}; }
+// Activations in fp32: element (k, w) at x[k * k_stride + w * w_stride].
+kernels::Operand activations(const float* x, int64_t k_stride, int64_t w_stride) { return {{x, ElemType::F32, k_stride, w_stride}}; }
 
-// y[rows, out] = x[rows, in] · W^T + b (+ residual), x row-major with leading dimension ldx.
-void linear_rows(const ForwardContext& ctx, const Linear& l, const float* x, int64_t rows, int64_t ldx, float* y, int64_t ldy,
-                 const float* residual = nullptr, Activation act = Activation::None) {
+}  // namespace
+
+void linear_forward(const ForwardContext& ctx, const Linear& l, const float* x, int64_t rows, int64_t ldx, float* y, int64_t ldy,
+                    const float* residual, Activation act) {
     GemmEpilogue ep;
     ep.col_bias = bias_or_null(l.bias);
     ep.residual = residual;
     ep.activation = act;
-    kernels::gemm(rows, l.weight.rows, l.weight.cols, StridedSource({x, ElemType::F32, 1, ldx}), weight_operand(l.weight), y,
-                  ldy, ep, ctx.precision);
+    ctx.ops().matmul(rows, l.weight.rows, l.weight.cols, activations(x, 1, ldx), weight_operand(l.weight), y, ldy, ep, ctx.precision);
 }
+
+namespace {
 
 // tokens[HW, out] = x^T · W^T + b for x [in, HW] (the GEMM reads x transposed in place).
 void channels_to_tokens(const ForwardContext& ctx, const Linear& l, const float* x, int64_t hw, float* tokens) {
     const int64_t in = l.weight.cols, out = l.weight.rows;
     GemmEpilogue ep;
     ep.col_bias = bias_or_null(l.bias);
-    kernels::gemm(hw, out, in, StridedSource({x, ElemType::F32, hw, 1}), weight_operand(l.weight), tokens, out, ep, ctx.precision);
+    ctx.ops().matmul(hw, out, in, activations(x, hw, 1), weight_operand(l.weight), tokens, out, ep, ctx.precision);
 }
 
 // y[out, HW] = W · tokens^T + b + residual for tokens [HW, in].
@@ -48,7 +47,7 @@ void tokens_to_channels(const ForwardContext& ctx, const Linear& l, const float*
     GemmEpilogue ep;
     ep.row_bias = bias_or_null(l.bias);
     ep.residual = residual;
-    kernels::gemm(out, hw, in, weight_operand(l.weight), StridedSource({tokens, ElemType::F32, 1, in}), y, hw, ep, ctx.precision);
+    ctx.ops().matmul(out, hw, in, weight_operand(l.weight), activations(tokens, 1, in), y, hw, ep, ctx.precision);
 }
 
 // Multi-head attention of `n` token rows x [n, in] to `m` context rows c [m, cin]; writes [n, inner] to o.
@@ -56,13 +55,13 @@ void tokens_to_channels(const ForwardContext& ctx, const Linear& l, const float*
 void attention_forward(const ForwardContext& ctx, const AttentionWeights& a, const float* x, int64_t n, const float* c, int64_t m, int64_t heads,
                        float* q, float* k, float* v, float* o, const ContextHook* hook) {
     const int64_t inner = a.q.weight.rows, width = a.k.weight.cols;
-    linear_rows(ctx, a.q, x, n, a.q.weight.cols, q, inner);
+    linear_forward(ctx, a.q, x, n, a.q.weight.cols, q, inner);
     Tensor ck, cv;
     const bool changed = hook && hook->transform(ctx, c, m, width, &ck, &cv);
-    linear_rows(ctx, a.k, changed ? ck.data() : c, m, width, k, inner);
-    linear_rows(ctx, a.v, changed ? cv.data() : c, m, width, v, inner);
+    linear_forward(ctx, a.k, changed ? ck.data() : c, m, width, k, inner);
+    linear_forward(ctx, a.v, changed ? cv.data() : c, m, width, v, inner);
     const int64_t d = inner / heads;
-    kernels::attention({heads, d, n, m}, q, inner, k, inner, v, inner, o, inner, 1.0f / std::sqrt(float(d)), ctx.precision);
+    ctx.ops().attention({heads, d, n, m}, q, inner, k, inner, v, inner, o, inner, 1.0f / std::sqrt(float(d)), ctx.precision);
 }
 
 }  // namespace
@@ -118,7 +117,7 @@ Tensor conv_forward(const ForwardContext& ctx, const Conv& c, const Tensor& x, i
     GemmEpilogue ep;
     ep.row_bias = c.bias.data();
     ep.residual = residual;
-    kernels::conv2d(s, x.data(), c.weight.data, c.weight.type, y.data(), ep, ctx.precision);
+    ctx.ops().conv2d(s, x.data(), c.weight.data, c.weight.type, y.data(), ep, ctx.precision);
     return y;
 }
 
@@ -172,18 +171,17 @@ Tensor resblock_forward(const ForwardContext& ctx, const ResBlock& r, const Tens
     const int64_t hw = x.dim(1) * x.dim(2);
     // h = conv1(silu(norm1(x)))
     Tensor h = Tensor::uninitialized(x.shape());
-    kernels::group_norm(x.data(), h.data(), r.in, hw, groups, eps, r.norm1.weight.data(), r.norm1.bias.data(), Activation::Silu,
+    ctx.ops().group_norm(x.data(), h.data(), r.in, hw, groups, eps, r.norm1.weight.data(), r.norm1.bias.data(), Activation::Silu,
                         next_norm(norms));
     h = conv_forward(ctx, r.conv1, h);
     // h += emb_proj(silu(emb)), one value per channel
     if (emb_silu) {
         std::vector<float> e(static_cast<size_t>(r.out));
-        linear_rows(ctx, r.emb, emb_silu, 1, r.emb.weight.cols, e.data(), r.out);
-        for (int64_t c = 0; c < r.out; ++c)
-            for (int64_t i = 0; i < hw; ++i) h[c * hw + i] += e[size_t(c)];
+        linear_forward(ctx, r.emb, emb_silu, 1, r.emb.weight.cols, e.data(), r.out);
+        ctx.ops().add_per_channel(h.data(), e.data(), r.out, hw);
     }
     // y = skip(x) + conv2(silu(norm2(h)))
-    kernels::group_norm(h.data(), h.data(), r.out, hw, groups, eps, r.norm2.weight.data(), r.norm2.bias.data(), Activation::Silu,
+    ctx.ops().group_norm(h.data(), h.data(), r.out, hw, groups, eps, r.norm2.weight.data(), r.norm2.bias.data(), Activation::Silu,
                         next_norm(norms));
     if (!r.has_skip) return conv_forward(ctx, r.conv2, h, 1, -1, -1, x.data());
     return conv_forward(ctx, r.conv2, h, 1, -1, -1, conv_forward(ctx, r.skip, x).data());
@@ -228,7 +226,7 @@ Tensor spatial_transformer_forward(const ForwardContext& ctx, const SpatialTrans
     stream.about_to_use("norm.");
     stream.about_to_use("proj_in.");
     Tensor h = Tensor::uninitialized(x.shape());
-    kernels::group_norm(x.data(), h.data(), C, hw, groups, 1e-6f, st.norm.weight.data(), st.norm.bias.data());
+    ctx.ops().group_norm(x.data(), h.data(), C, hw, groups, 1e-6f, st.norm.weight.data(), st.norm.bias.data(), Activation::None, nullptr);
     Tensor tokens({hw, D}), t({hw, D}), next({hw, D}), q({hw, D}), k({std::max(hw, m), D}), v({std::max(hw, m), D}),
         o({hw, D});
     channels_to_tokens(ctx, st.proj_in, h.data(), hw, tokens.data());
@@ -241,24 +239,24 @@ Tensor spatial_transformer_forward(const ForwardContext& ctx, const SpatialTrans
         const std::string block = "transformer_blocks." + std::to_string(i) + ".";
         stream.about_to_use(block);
         // tokens += attn1(norm1(tokens))
-        kernels::layer_norm(tokens.data(), t.data(), hw, D, 1e-5f, b.norm1.weight.data(), b.norm1.bias.data());
+        ctx.ops().layer_norm(tokens.data(), t.data(), hw, D, 1e-5f, b.norm1.weight.data(), b.norm1.bias.data());
         attention_forward(ctx, b.attn1, t.data(), hw, t.data(), hw, st.heads, q.data(), k.data(), v.data(), o.data(), hook);
-        linear_rows(ctx, b.attn1.out, o.data(), hw, D, next.data(), D, tokens.data());
+        linear_forward(ctx, b.attn1.out, o.data(), hw, D, next.data(), D, tokens.data());
         std::swap(tokens, next);
         // tokens += attn2(norm2(tokens), context)
-        kernels::layer_norm(tokens.data(), t.data(), hw, D, 1e-5f, b.norm2.weight.data(), b.norm2.bias.data());
+        ctx.ops().layer_norm(tokens.data(), t.data(), hw, D, 1e-5f, b.norm2.weight.data(), b.norm2.bias.data());
         attention_forward(ctx, b.attn2, t.data(), hw, context.data(), m, st.heads, q.data(), k.data(), v.data(), o.data(), hook);
-        linear_rows(ctx, b.attn2.out, o.data(), hw, D, next.data(), D, tokens.data());
+        linear_forward(ctx, b.attn2.out, o.data(), hw, D, next.data(), D, tokens.data());
         std::swap(tokens, next);
         // tokens += ff2(geglu(ff1(norm3(tokens))))
-        kernels::layer_norm(tokens.data(), t.data(), hw, D, 1e-5f, b.norm3.weight.data(), b.norm3.bias.data());
+        ctx.ops().layer_norm(tokens.data(), t.data(), hw, D, 1e-5f, b.norm3.weight.data(), b.norm3.bias.data());
         const int64_t F = b.ff2.weight.cols;
         // (kFeedForwardRows rows at a time; every row is computed alone, so the chunks give the bits of one pass)
         for (int64_t r0 = 0; r0 < hw; r0 += chunk) {
             const int64_t rows = std::min(chunk, hw - r0);
-            linear_rows(ctx, b.ff1, t.data() + r0 * D, rows, D, proj.data(), 2 * F);
-            kernels::geglu(proj.data(), gated.data(), rows, F);
-            linear_rows(ctx, b.ff2, gated.data(), rows, F, next.data() + r0 * D, D, tokens.data() + r0 * D);
+            linear_forward(ctx, b.ff1, t.data() + r0 * D, rows, D, proj.data(), 2 * F);
+            ctx.ops().geglu(proj.data(), gated.data(), rows, F);
+            linear_forward(ctx, b.ff2, gated.data(), rows, F, next.data() + r0 * D, D, tokens.data() + r0 * D);
         }
         std::swap(tokens, next);
         stream.done_with(block);
@@ -288,7 +286,7 @@ VaeAttention VaeAttention::load(const WeightStore& w, const std::string& p, int6
 Tensor vae_attention_forward(const ForwardContext& ctx, const VaeAttention& a, const Tensor& x, int64_t groups, NormSequence* norms) {
     const int64_t hw = x.dim(1) * x.dim(2), C = a.channels;
     Tensor h = Tensor::uninitialized(x.shape());
-    kernels::group_norm(x.data(), h.data(), C, hw, groups, 1e-6f, a.norm.weight.data(), a.norm.bias.data(), Activation::None,
+    ctx.ops().group_norm(x.data(), h.data(), C, hw, groups, 1e-6f, a.norm.weight.data(), a.norm.bias.data(), Activation::None,
                         next_norm(norms));
     // q, k, v = projections of the normalised pixels as tokens [HW, C]; one head of width C
     Tensor q = Tensor::uninitialized({hw, C}), k = Tensor::uninitialized({hw, C}), v = Tensor::uninitialized({hw, C}),
@@ -296,7 +294,7 @@ Tensor vae_attention_forward(const ForwardContext& ctx, const VaeAttention& a, c
     channels_to_tokens(ctx, a.attn.q, h.data(), hw, q.data());
     channels_to_tokens(ctx, a.attn.k, h.data(), hw, k.data());
     channels_to_tokens(ctx, a.attn.v, h.data(), hw, v.data());
-    kernels::attention({1, C, hw, hw}, q.data(), C, k.data(), C, v.data(), C, o.data(), C, 1.0f / std::sqrt(float(C)), ctx.precision);
+    ctx.ops().attention({1, C, hw, hw}, q.data(), C, k.data(), C, v.data(), C, o.data(), C, 1.0f / std::sqrt(float(C)), ctx.precision);
     // y = x + to_out(o)^T
     Tensor y = Tensor::uninitialized(x.shape());
     tokens_to_channels(ctx, a.attn.out, o.data(), hw, y.data(), x.data());

@@ -42,6 +42,10 @@ struct Conv {
     static Conv load(const WeightStore& w, const std::string& name, int64_t out, int64_t in, int64_t kernel);
 };
 
+// y [rows, out] = act(x [rows, in] · W^T + b) (+ residual [rows, out]), x row-major with leading dimension ldx, y ldy.
+void linear_forward(const ForwardContext& ctx, const Linear& l, const float* x, int64_t rows, int64_t ldx, float* y, int64_t ldy,
+                    const float* residual = nullptr, kernels::Activation act = kernels::Activation::None);
+
 // y [out, OH, OW] = conv(x [in, H, W]) (+ residual [out, OH, OW]); padding (kernel-1)/2 on all sides unless given.
 Tensor conv_forward(const ForwardContext& ctx, const Conv& c, const Tensor& x, int64_t stride = 1, int64_t padding = -1, int64_t padding_end = -1,
                     const float* residual = nullptr);

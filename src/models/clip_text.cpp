@@ -63,36 +63,44 @@ ClipLayer load_clip_layer_hf(const WeightStore& w, const std::string& p, int64_t
     return L;
 }
 
+namespace {
+
+// x [rows, K] row-major as the A operand of a product; a weight [N, K] as its B operand.
+kernels::Operand rows(const float* x, int64_t K) { return {{x, kernels::ElemType::F32, 1, K}}; }
+kernels::Operand weight(const Matrix& w) { return {{w.data, w.type, 1, w.cols}, /*weight=*/true}; }
+
+}  // namespace
+
 void clip_layer_forward(const ForwardContext& ctx, const ClipLayer& L, Tensor& x, int64_t heads, bool causal, kernels::Activation act) {
     const int64_t T = x.dim(0), D = x.dim(1), F = L.fc1.rows;
     Tensor h({T, D}), qkv({T, 3 * D}), attn({T, D}), mlp({T, F}), next({T, D});
     const kernels::AttentionShape shape{heads, D / heads, T, T, causal};
     const float scale = 1.0f / std::sqrt(float(D / heads));
     // x = x + out_proj(attention(LN1(x)))
-    kernels::layer_norm(x.data(), h.data(), T, D, 1e-5f, L.ln1_w.data(), L.ln1_b.data());
+    ctx.ops().layer_norm(x.data(), h.data(), T, D, 1e-5f, L.ln1_w.data(), L.ln1_b.data());
     const Matrix* proj[3] = {&L.q, &L.k, &L.v};
     const Tensor* bias[3] = {&L.q_b, &L.k_b, &L.v_b};
     for (int i = 0; i < 3; ++i) {
         kernels::GemmEpilogue ep;
         ep.col_bias = bias[i]->data();
-        kernels::linear(T, D, D, h.data(), D, proj[i]->data, proj[i]->type, qkv.data() + i * D, 3 * D, ep, ctx.precision);
+        ctx.ops().matmul(T, D, D, rows(h.data(), D), weight(*proj[i]), qkv.data() + i * D, 3 * D, ep, ctx.precision);
     }
-    kernels::attention(shape, qkv.data(), 3 * D, qkv.data() + D, 3 * D, qkv.data() + 2 * D, 3 * D, attn.data(), D, scale, ctx.precision);
+    ctx.ops().attention(shape, qkv.data(), 3 * D, qkv.data() + D, 3 * D, qkv.data() + 2 * D, 3 * D, attn.data(), D, scale, ctx.precision);
     kernels::GemmEpilogue out_ep;
     out_ep.col_bias = L.out_b.data();
     out_ep.residual = x.data();
-    kernels::linear(T, D, D, attn.data(), D, L.out.data, L.out.type, next.data(), D, out_ep, ctx.precision);
+    ctx.ops().matmul(T, D, D, rows(attn.data(), D), weight(L.out), next.data(), D, out_ep, ctx.precision);
     std::swap(x, next);
     // x = x + fc2(act(fc1(LN2(x))))
-    kernels::layer_norm(x.data(), h.data(), T, D, 1e-5f, L.ln2_w.data(), L.ln2_b.data());
+    ctx.ops().layer_norm(x.data(), h.data(), T, D, 1e-5f, L.ln2_w.data(), L.ln2_b.data());
     kernels::GemmEpilogue fc1_ep;
     fc1_ep.col_bias = L.fc1_b.data();
     fc1_ep.activation = act;
-    kernels::linear(T, F, D, h.data(), D, L.fc1.data, L.fc1.type, mlp.data(), F, fc1_ep, ctx.precision);
+    ctx.ops().matmul(T, F, D, rows(h.data(), D), weight(L.fc1), mlp.data(), F, fc1_ep, ctx.precision);
     kernels::GemmEpilogue fc2_ep;
     fc2_ep.col_bias = L.fc2_b.data();
     fc2_ep.residual = x.data();
-    kernels::linear(T, D, F, mlp.data(), F, L.fc2.data, L.fc2.type, next.data(), D, fc2_ep, ctx.precision);
+    ctx.ops().matmul(T, D, F, rows(mlp.data(), F), weight(L.fc2), next.data(), D, fc2_ep, ctx.precision);
     std::swap(x, next);
 }
 
@@ -232,9 +240,9 @@ int ClipTextEncoder::add_token_rows(const Tensor& rows, const std::string& sourc
     return int(config_.vocab + before);
 }
 
-Tensor ClipTextEncoder::final_norm(const Tensor& x) const {
+Tensor ClipTextEncoder::final_norm(const Tensor& x, const ForwardContext& ctx) const {
     Tensor y(x.shape());
-    kernels::layer_norm(x.data(), y.data(), x.dim(0), x.dim(1), 1e-5f, final_ln_w_.data(), final_ln_b_.data());
+    ctx.ops().layer_norm(x.data(), y.data(), x.dim(0), x.dim(1), 1e-5f, final_ln_w_.data(), final_ln_b_.data());
     return y;
 }
 
@@ -271,7 +279,7 @@ ClipTextOutput ClipTextEncoder::forward(const std::vector<int>& ids, const Forwa
         if (ctx.stream_weights && weights_) weights_->release(layer_prefixes_[l]);
         out.hidden.push_back(x);
     }
-    out.last_hidden = final_norm(x);
+    out.last_hidden = final_norm(x, ctx);
     // pooled: at the end token's first position (without one, the largest id's, as CLIP's argmax)
     const auto end = std::find(ids.begin(), ids.end(), ClipTokenizer::kEndOfText);
     const int64_t eos = (end != ids.end() ? end : std::max_element(ids.begin(), ids.end())) - ids.begin();

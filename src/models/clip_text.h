@@ -100,7 +100,7 @@ public:
     // The conditioning [77, D]: final_LN of the output of layer L - clip_skip + 1 (clip_skip >= 1).
     Tensor encode(const std::vector<int>& ids, int clip_skip) const;
     // final_LN(x) for a hidden state.
-    Tensor final_norm(const Tensor& x) const;
+    Tensor final_norm(const Tensor& x, const ForwardContext& ctx = {}) const;
 
 private:
     std::shared_ptr<const WeightStore> weights_;  // keeps the memory-mapped checkpoint alive

@@ -38,23 +38,23 @@ ClipVisionEncoder ClipVisionEncoder::load(std::shared_ptr<const WeightStore> sto
     return m;
 }
 
-Tensor ClipVisionEncoder::forward(const Tensor& image) const {
+Tensor ClipVisionEncoder::forward(const Tensor& image, const ForwardContext& ctx) const {
     const ClipVisionConfig& c = config_;
     const int64_t D = c.width, S = c.image_size, side = S / c.patch_size, T = 1 + side * side;
     if (image.shape() != Shape{3, S, S}) fail("CLIP vision expects an image [3, ", S, ", ", S, "], got ", shape_str(image.shape()));
     // patch embedding: a PxP convolution with stride P, no bias -> [D, side*side]
     Tensor patches({D, side * side});
-    kernels::conv2d({3, S, S, D, c.patch_size, c.patch_size, 0}, image.data(), patch_embedding_.data, patch_embedding_.type,
-                    patches.data());
+    ctx.ops().conv2d({3, S, S, D, c.patch_size, c.patch_size, 0}, image.data(), patch_embedding_.data, patch_embedding_.type,
+                     patches.data(), {}, ctx.precision);
     // x = [class; patches^T] + positions
     Tensor x({T, D});
     for (int64_t d = 0; d < D; ++d) x[d] = class_embedding_[d] + position_embedding_[d];
     for (int64_t t = 1; t < T; ++t)
         for (int64_t d = 0; d < D; ++d) x[t * D + d] = patches[d * side * side + (t - 1)] + position_embedding_[t * D + d];
-    kernels::layer_norm(x.data(), x.data(), T, D, 1e-5f, pre_ln_w_.data(), pre_ln_b_.data());
-    for (const ClipLayer& L : layers_) clip_layer_forward(ForwardContext{}, L, x, c.heads, /*causal=*/false, c.act);
+    ctx.ops().layer_norm(x.data(), x.data(), T, D, 1e-5f, pre_ln_w_.data(), pre_ln_b_.data());
+    for (const ClipLayer& L : layers_) clip_layer_forward(ctx, L, x, c.heads, /*causal=*/false, c.act);
     Tensor pooled({D});
-    kernels::layer_norm(x.data(), pooled.data(), 1, D, 1e-5f, post_ln_w_.data(), post_ln_b_.data());
+    ctx.ops().layer_norm(x.data(), pooled.data(), 1, D, 1e-5f, post_ln_w_.data(), post_ln_b_.data());
     return pooled;
 }
 

@@ -27,7 +27,7 @@ public:
     static ClipVisionEncoder load(std::shared_ptr<const WeightStore> w, const std::string& prefix, int64_t heads);
     const ClipVisionConfig& config() const { return config_; }
     // image [3, S, S] (preprocessed, S = image_size) -> pooled [D]
-    Tensor forward(const Tensor& image) const;
+    Tensor forward(const Tensor& image, const ForwardContext& ctx = {}) const;
 
 private:
     std::shared_ptr<const WeightStore> weights_;  // keeps the memory-mapped file alive

@@ -53,7 +53,7 @@ EncodedPrompt encode_weighted(const ClipTokenizer& tokenizer, const ClipTextEnco
         const ClipTextOutput o = encoder.forward(chunks[c].ids, ctx);
         if (c == 0) out.pooled = o.pooled;
         const Tensor& chosen = o.hidden[size_t(L - layer + 1)];
-        Tensor z = !final_norm ? chosen : layer == 1 ? o.last_hidden : encoder.final_norm(chosen);
+        Tensor z = !final_norm ? chosen : layer == 1 ? o.last_hidden : encoder.final_norm(chosen, ctx);
         bool weighted = false;
         for (float w : chunks[c].weights) weighted = weighted || w != 1.0f;
         if (weighted) {

@@ -106,7 +106,7 @@ ControlResiduals ControlNet::forward(const Tensor& x, float t, const Conditionin
     for (size_t i = 0; i < hint_.size(); ++i) {
         const bool down = i == 2 || i == 4 || i == 6;  // input_hint_block.4, .8, .12
         h = conv_forward(ctx, hint_[i], h, down ? 2 : 1, 1);
-        if (i + 1 < hint_.size()) kernels::activation(h.data(), h.numel(), kernels::Activation::Silu);
+        if (i + 1 < hint_.size()) ctx.ops().activation(h.data(), h.numel(), kernels::Activation::Silu);
     }
     const UNetEncoding e = encoder_->encode(x, t, c, ctx, &h);
     if (e.skips.size() != zero_convs_.size())

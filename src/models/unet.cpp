@@ -19,14 +19,8 @@ std::string block(const std::string& p, const char* kind, int64_t n, int64_t m) 
 // out [E] = second(silu(first(in))) (+ residual [E]); hidden [E] is scratch.
 void mlp_silu(const ForwardContext& ctx, const Linear& first, const Linear& second, const float* in, float* hidden, float* out, const float* residual) {
     const int64_t E = first.weight.rows;
-    kernels::GemmEpilogue silu;
-    silu.col_bias = first.bias.data();
-    silu.activation = kernels::Activation::Silu;
-    kernels::linear(1, E, first.weight.cols, in, first.weight.cols, first.weight.data, first.weight.type, hidden, E, silu, ctx.precision);
-    kernels::GemmEpilogue plain;
-    plain.col_bias = second.bias.data();
-    plain.residual = residual;
-    kernels::linear(1, E, E, hidden, E, second.weight.data, second.weight.type, out, E, plain, ctx.precision);
+    linear_forward(ctx, first, in, 1, first.weight.cols, hidden, E, nullptr, kernels::Activation::Silu);
+    linear_forward(ctx, second, hidden, 1, E, out, E, residual);
 }
 
 }  // namespace
@@ -165,14 +159,14 @@ UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, co
     }
     // every ResBlock reads silu(emb)
     out.emb_silu = emb;
-    kernels::activation(out.emb_silu.data(), E, kernels::Activation::Silu);
+    ctx.ops().activation(out.emb_silu.data(), E, kernels::Activation::Silu);
     const float* emb_silu = out.emb_silu.data();
 
     // down, keeping the skip connections (a ControlNet adds its encoded hint after conv_in)
     Tensor h = conv_forward(ctx, conv_in, x);
     if (hint) {
         if (hint->shape() != h.shape()) fail("ControlNet: the encoded hint is ", shape_str(hint->shape()), ", the latent's features ", shape_str(h.shape()));
-        for (int64_t i = 0; i < h.numel(); ++i) h[i] += (*hint)[i];
+        ctx.ops().add(h.data(), hint->data(), h.data(), h.numel());
     }
     std::vector<Tensor>& skips = out.skips;
     skips.push_back(h);
@@ -216,9 +210,9 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, const F
     // ControlNet: its residuals join the middle block's output and every skip connection
     if (control) {
         if (control->down.size() != skips.size()) fail("ControlNet: ", control->down.size(), " residuals for ", skips.size(), " skip connections");
-        auto add = [](Tensor& to, const Tensor& r, const char* what) {
+        auto add = [&](Tensor& to, const Tensor& r, const char* what) {
             if (to.shape() != r.shape()) fail("ControlNet: a ", what, " residual is ", shape_str(r.shape()), ", the U-Net's ", shape_str(to.shape()));
-            for (int64_t i = 0; i < to.numel(); ++i) to[i] += r[i];
+            ctx.ops().add(to.data(), r.data(), to.data(), to.numel());
         };
         add(h, control->mid, "middle");
         for (size_t i = 0; i < skips.size(); ++i) add(skips[i], control->down[i], "skip");
@@ -229,7 +223,7 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, const F
         for (size_t j = 0; j < u.res.size(); ++j) {
             const Tensor& skip = skips.back();
             Tensor cat = Tensor::uninitialized({h.dim(0) + skip.dim(0), h.dim(1), h.dim(2)});
-            kernels::concat_channels(h.data(), h.dim(0), skip.data(), skip.dim(0), h.dim(1) * h.dim(2), cat.data());
+            ctx.ops().concat_channels(h.data(), h.dim(0), skip.data(), skip.dim(0), h.dim(1) * h.dim(2), cat.data());
             skips.pop_back();
             stream.about_to_use(u.names[j] + "0.");
             h = resblock_forward(ctx, u.res[j], cat, emb_silu, kGroups, kEps);
@@ -245,9 +239,9 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, const F
             const Tensor& next = skips.back();
             Tensor up = Tensor::uninitialized({h.dim(0), next.dim(1), next.dim(2)});
             if (next.dim(1) == 2 * h.dim(1) && next.dim(2) == 2 * h.dim(2))
-                kernels::upsample_nearest_2x(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2));
+                ctx.ops().upsample_nearest_2x(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2));
             else
-                kernels::resize_nearest(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2), next.dim(1), next.dim(2));
+                ctx.ops().resize_nearest(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2), next.dim(1), next.dim(2));
             stream.about_to_use(u.names.back() + (u.attn.empty() ? "1." : "2."));
             h = conv_forward(ctx, u.up, up);
             stream.done_with(u.names.back());
@@ -255,8 +249,8 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, const F
     }
     // out
     Tensor n = Tensor::uninitialized(h.shape());
-    kernels::group_norm(h.data(), n.data(), h.dim(0), h.dim(1) * h.dim(2), kGroups, kEps, out_norm_.weight.data(),
-                        out_norm_.bias.data(), kernels::Activation::Silu);
+    ctx.ops().group_norm(h.data(), n.data(), h.dim(0), h.dim(1) * h.dim(2), kGroups, kEps, out_norm_.weight.data(),
+                         out_norm_.bias.data(), kernels::Activation::Silu, nullptr);
     Tensor out = conv_forward(ctx, out_conv_, n);
     stream.done_with(prefix_);  // conv_in, time_embed, out
     return out;

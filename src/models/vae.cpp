@@ -23,8 +23,8 @@ Tensor pointwise(const ForwardContext& ctx, const Linear& l, const Tensor& x) {
     kernels::GemmEpilogue ep;
     ep.row_bias = l.bias.data();
     const int64_t hw = x.dim(1) * x.dim(2);
-    kernels::gemm(l.weight.rows, hw, l.weight.cols, kernels::StridedSource({l.weight.data, l.weight.type, 1, l.weight.cols}),
-                  kernels::StridedSource({x.data(), kernels::ElemType::F32, hw, 1}), y.data(), hw, ep, ctx.precision);
+    ctx.ops().matmul(l.weight.rows, hw, l.weight.cols, {{l.weight.data, l.weight.type, 1, l.weight.cols}, /*weight=*/true},
+                     {{x.data(), kernels::ElemType::F32, hw, 1}}, y.data(), hw, ep, ctx.precision);
     return y;
 }
 
@@ -37,7 +37,7 @@ Tensor mid_and_out(const ForwardContext& ctx, const VaeCoder& c, Tensor h, int64
 
 Tensor norm_silu_out(const ForwardContext& ctx, const VaeCoder& c, const Tensor& h, int64_t groups, NormSequence* norms = nullptr) {
     Tensor n = Tensor::uninitialized(h.shape());
-    kernels::group_norm(h.data(), n.data(), h.dim(0), h.dim(1) * h.dim(2), groups, kEps, c.norm_out.weight.data(),
+    ctx.ops().group_norm(h.data(), n.data(), h.dim(0), h.dim(1) * h.dim(2), groups, kEps, c.norm_out.weight.data(),
                         c.norm_out.bias.data(), kernels::Activation::Silu, norms ? norms->take() : nullptr);
     return conv_forward(ctx, c.conv_out, n);
 }
@@ -140,7 +140,7 @@ Tensor Vae::decode(const Tensor& latent, NormSequence* norms, const ForwardConte
         for (const ResBlock& b : level.blocks) h = resblock_forward(ctx, b, h, nullptr, groups_, kEps, norms);
         if (level.has_resample) {
             Tensor up = Tensor::uninitialized({h.dim(0), 2 * h.dim(1), 2 * h.dim(2)});
-            kernels::upsample_nearest_2x(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2));
+            ctx.ops().upsample_nearest_2x(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2));
             h = conv_forward(ctx, level.resample, up);
         }
         stream.done_with(part);

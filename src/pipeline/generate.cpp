@@ -232,10 +232,11 @@ public:
 
     // The guided prediction of call `call` from the conditional, unconditional and (SLD) concept predictions.
     Tensor combine(Tensor eps, const Tensor& eps_uncond, const Tensor* eps_concept, size_t call) {
-        Tensor guidance(eps.shape());
-        for (int64_t i = 0; i < eps.numel(); ++i) guidance[i] = eps[i] - eps_uncond[i];
+        const kernels::Backend& ops = p_.forward.ops();
+        Tensor guidance = Tensor::uninitialized(eps.shape());
+        ops.sub(eps.data(), eps_uncond.data(), guidance.data(), eps.numel());
         if (safe_) safety_guidance(guidance, eps, eps_uncond, *eps_concept, call);
-        for (int64_t i = 0; i < eps.numel(); ++i) eps[i] = eps_uncond[i] + p_.cfg_scale * guidance[i];
+        ops.add_scaled(eps_uncond.data(), p_.cfg_scale, guidance.data(), eps.data(), eps.numel());
         return eps;
     }
 

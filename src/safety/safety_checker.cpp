@@ -60,12 +60,14 @@ SafetyChecker SafetyChecker::load(const std::string& path) {
 }
 
 SafetyResult SafetyChecker::check(const Image& image) const {
+    const ForwardContext ctx;  // (fp32, the CPU: the checker's verdict does not depend on a generation's settings)
     SafetyResult r;
     r.clip_input = clip_preprocess(image, int(vision_->config().image_size));
-    const Tensor pooled = vision_->forward(r.clip_input);
+    const Tensor pooled = vision_->forward(r.clip_input, ctx);
     const int64_t P = projection_.rows, D = projection_.cols;
     r.image_embeds = Tensor({P});
-    kernels::linear(1, P, D, pooled.data(), D, projection_.data, projection_.type, r.image_embeds.data(), P);
+    ctx.ops().matmul(1, P, D, {{pooled.data(), kernels::ElemType::F32, 1, D}}, {{projection_.data, projection_.type, 1, D}, /*weight=*/true},
+                     r.image_embeds.data(), P, {}, ctx.precision);
     double adjustment = 0.0;
     for (int64_t j = 0; j < special_embeds_.dim(0); ++j) {
         const float c = cosine(r.image_embeds.data(), special_embeds_.data() + j * P, P);
