@@ -167,7 +167,9 @@ constexpr int64_t kFeedForwardRows = 1024;
 
 }  // namespace
 
-Tensor resblock_forward(const ForwardContext& ctx, const ResBlock& r, const Tensor& x, const float* emb_silu, int64_t groups, float eps, NormSequence* norms) {
+Tensor resblock_forward(const ForwardContext& ctx, const ResBlock& r, const Tensor& x, const float* emb_silu, int64_t groups, float eps, NormSequence* norms,
+                        const WeightStream& stream) {
+    const WeightStream::InUse weights = stream.use();
     const int64_t hw = x.dim(1) * x.dim(2);
     // h = conv1(silu(norm1(x)))
     Tensor h = Tensor::uninitialized(x.shape());
@@ -222,6 +224,7 @@ Tensor spatial_transformer_forward(const ForwardContext& ctx, const SpatialTrans
     const int64_t hw = x.dim(1) * x.dim(2), D = st.inner, C = st.channels, m = context.dim(0);
     if (context.dim(1) != st.context_dim)
         fail("text conditioning is ", context.dim(1), " wide, the U-Net's cross-attention expects ", st.context_dim);
+    const WeightStream::InUse weights = stream.hold();  // (its blocks map themselves in, one at a time)
     // tokens = proj_in(groupnorm(x))^T   [HW, D]
     stream.about_to_use("norm.");
     stream.about_to_use("proj_in.");
@@ -236,8 +239,7 @@ Tensor spatial_transformer_forward(const ForwardContext& ctx, const SpatialTrans
     Tensor proj({chunk, 2 * widest}), gated({chunk, widest});
     for (size_t i = 0; i < st.blocks.size(); ++i) {
         const TransformerBlock& b = st.blocks[i];
-        const std::string block = "transformer_blocks." + std::to_string(i) + ".";
-        stream.about_to_use(block);
+        const WeightStream::InUse block = stream.use("transformer_blocks." + std::to_string(i) + ".");
         // tokens += attn1(norm1(tokens))
         ctx.ops().layer_norm(tokens.data(), t.data(), hw, D, 1e-5f, b.norm1.weight.data(), b.norm1.bias.data());
         attention_forward(ctx, b.attn1, t.data(), hw, t.data(), hw, st.heads, q.data(), k.data(), v.data(), o.data(), hook);
@@ -259,7 +261,6 @@ Tensor spatial_transformer_forward(const ForwardContext& ctx, const SpatialTrans
             linear_forward(ctx, b.ff2, gated.data(), rows, F, next.data() + r0 * D, D, tokens.data() + r0 * D);
         }
         std::swap(tokens, next);
-        stream.done_with(block);
     }
     stream.about_to_use("proj_out.");
     // y = x + proj_out(tokens)^T

@@ -50,6 +50,45 @@ void linear_forward(const ForwardContext& ctx, const Linear& l, const float* x, 
 Tensor conv_forward(const ForwardContext& ctx, const Conv& c, const Tensor& x, int64_t stride = 1, int64_t padding = -1, int64_t padding_end = -1,
                     const float* residual = nullptr);
 
+// --low-memory (ForwardContext::stream_weights): a model's weights mapped in part by part as it runs (one
+// MADV_POPULATE_READ per part, before it runs) and given back after (the pages stay in the page cache), so a forward
+// pass holds one layer's weights at a time. A block streams itself: it takes the stream of its own prefix and holds
+// a guard for as long as it runs. A null store streams nothing.
+struct WeightStream {
+    const WeightStore* store = nullptr;
+    std::string prefix;  // of every part named: "model.diffusion_model.input_blocks.7.1.", "first_stage_model.decoder."
+
+    // The model's weights under `prefix`, streamed when the context says so.
+    static WeightStream of(const ForwardContext& ctx, const WeightStore* store, std::string prefix) {
+        return {ctx.stream_weights ? store : nullptr, std::move(prefix)};
+    }
+    // A part in use from the guard's construction to its end: mapped in at once when it starts (unless its own parts
+    // map themselves in: a transformer, block by block), given back when it ends.
+    class InUse {
+    public:
+        InUse(const WeightStream& stream, std::string part, bool map_in) : stream_(stream), part_(std::move(part)) {
+            if (map_in) stream_.about_to_use(part_);
+        }
+        ~InUse() { stream_.done_with(part_); }
+        InUse(const InUse&) = delete;
+        InUse& operator=(const InUse&) = delete;
+
+    private:
+        const WeightStream& stream_;
+        std::string part_;
+    };
+    InUse use(const std::string& part = "") const { return InUse(*this, part, true); }
+    InUse hold(const std::string& part = "") const { return InUse(*this, part, false); }
+
+    void about_to_use(const std::string& part) const {
+        if (store) store->populate(prefix + part);
+    }
+    void done_with(const std::string& part) const {
+        if (store) store->release(prefix + part);
+    }
+    WeightStream under(const std::string& part) const { return {store, prefix + part}; }
+};
+
 // ResNet block (LDM ResBlock / ResnetBlock):
 //   h = conv1(silu(norm1(x)));  h += emb_proj(silu(emb)) per channel (U-Net only)
 //   h = conv2(silu(norm2(h)));  y = skip(x) + h                  (skip: 1x1 conv when in != out)
@@ -80,8 +119,9 @@ struct NormSequence {
 
 // x [in, H, W] -> [out, H, W]. emb_silu: silu(time embedding) [E] or nullptr; groups and eps of the group norms;
 // norms: shared group statistics (NormSequence), or nullptr for x's own.
+// stream: the block's weights (under its prefix), in use while it runs.
 Tensor resblock_forward(const ForwardContext& ctx, const ResBlock& r, const Tensor& x, const float* emb_silu, int64_t groups, float eps,
-                        NormSequence* norms = nullptr);
+                        NormSequence* norms = nullptr, const WeightStream& stream = {});
 
 // Multi-head attention projections: q from the tokens, k and v from the context (self-attention: the tokens).
 struct AttentionWeights {
@@ -121,24 +161,9 @@ public:
     virtual bool transform(const ForwardContext& ctx, const float* c, int64_t m, int64_t width, Tensor* ck, Tensor* cv) const = 0;
 };
 
-// --low-memory: a model's weights mapped in part by part as it runs (one MADV_POPULATE_READ per part, before it
-// runs) and given back after (the pages stay in the page cache). A null store streams nothing.
-struct WeightStream {
-    const WeightStore* store = nullptr;
-    std::string prefix;  // of every part named: "model.diffusion_model.input_blocks.7.1.", "first_stage_model.decoder."
-
-    void about_to_use(const std::string& part) const {
-        if (store) store->populate(prefix + part);
-    }
-    void done_with(const std::string& part) const {
-        if (store) store->release(prefix + part);
-    }
-    WeightStream under(const std::string& part) const { return {store, prefix + part}; }
-};
-
 // x [C, H, W], context [77, context_dim] -> [C, H, W]; hook: nullptr, or applied in every attention layer;
 // stream: the transformer's weights, mapped in and given back one transformer block at a time (SDXL's deepest
-// transformers hold ten blocks, 0.7 GB of fp16 weights).
+// transformers hold ten blocks, 0.7 GB of fp16 weights), all given back when it ends.
 Tensor spatial_transformer_forward(const ForwardContext& ctx, const SpatialTransformer& st, const Tensor& x, const Tensor& context, int64_t groups,
                                    const ContextHook* hook = nullptr, const WeightStream& stream = {});
 

@@ -138,8 +138,7 @@ Tensor UNet::transformer(const ForwardContext& ctx, const SpatialTransformer& st
 }
 
 UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, const ForwardContext& ctx, const Tensor* hint) const {
-    // --low-memory: map a layer's weights in at once before it runs, give them back after
-    const WeightStream stream{ctx.stream_weights ? weights_.get() : nullptr, ""};
+    const WeightStream stream = WeightStream::of(ctx, weights_.get(), "");  // (--low-memory: each block streams itself)
     const UNetConfig& c = config_;
     const Tensor& context = cond.context;
     if (x.shape().size() != 3 || x.dim(0) != c.in_channels)
@@ -172,37 +171,28 @@ UNetEncoding UNet::encode(const Tensor& x, float t, const Conditioning& cond, co
     skips.push_back(h);
     for (const UNetDownLevel& d : down_) {
         for (size_t j = 0; j < d.res.size(); ++j) {
-            stream.about_to_use(d.names[j] + "0.");
-            h = resblock_forward(ctx, d.res[j], h, emb_silu, kGroups, kEps);
-            stream.done_with(d.names[j] + "0.");  // (--low-memory: one layer's weights at a time, not the whole block's)
+            h = resblock_forward(ctx, d.res[j], h, emb_silu, kGroups, kEps, nullptr, stream.under(d.names[j] + "0."));
             if (!d.attn.empty()) h = transformer(ctx, d.attn[j], h, context, stream.under(d.names[j] + "1."));
-            stream.done_with(d.names[j]);
             skips.push_back(h);
         }
         if (d.has_down) {
-            stream.about_to_use(d.names.back());
+            const WeightStream::InUse weights = stream.use(d.names.back());
             h = conv_forward(ctx, d.down, h, 2, 1);
-            stream.done_with(d.names.back());
             skips.push_back(h);
         }
     }
     // middle
-    stream.about_to_use(prefix_ + "middle_block.0.");
-    h = resblock_forward(ctx, mid_res1_, h, emb_silu, kGroups, kEps);
-    stream.done_with(prefix_ + "middle_block.0.");
+    h = resblock_forward(ctx, mid_res1_, h, emb_silu, kGroups, kEps, nullptr, stream.under(prefix_ + "middle_block.0."));
     h = transformer(ctx, mid_attn_, h, context, stream.under(prefix_ + "middle_block.1."));
-    stream.done_with(prefix_ + "middle_block.1.");
-    stream.about_to_use(prefix_ + "middle_block.2.");
-    h = resblock_forward(ctx, mid_res2_, h, emb_silu, kGroups, kEps);
-    stream.done_with(prefix_ + "middle_block.");
+    h = resblock_forward(ctx, mid_res2_, h, emb_silu, kGroups, kEps, nullptr, stream.under(prefix_ + "middle_block.2."));
     out.mid = std::move(h);
     return out;
 }
 
 Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, const ForwardContext& ctx, const ControlResiduals* control) const {
     if (up_.empty()) fail("this U-Net is an encoder copy (a ControlNet's): it has no decoder half");
-    // --low-memory: map a layer's weights in at once before it runs, give them back after
-    const WeightStream stream{ctx.stream_weights ? weights_.get() : nullptr, ""};
+    const WeightStream stream = WeightStream::of(ctx, weights_.get(), "");  // (--low-memory: each block streams itself)
+    const WeightStream::InUse rest = stream.hold(prefix_);  // conv_in, time_embed and out, read where they lie, given back at the end
     UNetEncoding enc = encode(x, t, cond, ctx);
     std::vector<Tensor>& skips = enc.skips;
     Tensor h = std::move(enc.mid);
@@ -225,14 +215,8 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, const F
             Tensor cat = Tensor::uninitialized({h.dim(0) + skip.dim(0), h.dim(1), h.dim(2)});
             ctx.ops().concat_channels(h.data(), h.dim(0), skip.data(), skip.dim(0), h.dim(1) * h.dim(2), cat.data());
             skips.pop_back();
-            stream.about_to_use(u.names[j] + "0.");
-            h = resblock_forward(ctx, u.res[j], cat, emb_silu, kGroups, kEps);
-            stream.done_with(u.names[j] + "0.");
-            if (!u.attn.empty()) {
-                h = transformer(ctx, u.attn[j], h, context, stream.under(u.names[j] + "1."));
-                stream.done_with(u.names[j] + "1.");
-            }
-            if (j + 1 < u.res.size() || !u.has_up) stream.done_with(u.names[j]);
+            h = resblock_forward(ctx, u.res[j], cat, emb_silu, kGroups, kEps, nullptr, stream.under(u.names[j] + "0."));
+            if (!u.attn.empty()) h = transformer(ctx, u.attn[j], h, context, stream.under(u.names[j] + "1."));
         }
         if (u.has_up) {
             // nearest 2x, or to the next skip's size when an odd size was halved (rounding up) on the way down
@@ -242,9 +226,8 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, const F
                 ctx.ops().upsample_nearest_2x(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2));
             else
                 ctx.ops().resize_nearest(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2), next.dim(1), next.dim(2));
-            stream.about_to_use(u.names.back() + (u.attn.empty() ? "1." : "2."));
+            const WeightStream::InUse weights = stream.use(u.names.back() + (u.attn.empty() ? "1." : "2."));
             h = conv_forward(ctx, u.up, up);
-            stream.done_with(u.names.back());
         }
     }
     // out
@@ -252,7 +235,6 @@ Tensor UNet::forward(const Tensor& x, float t, const Conditioning& cond, const F
     ctx.ops().group_norm(h.data(), n.data(), h.dim(0), h.dim(1) * h.dim(2), kGroups, kEps, out_norm_.weight.data(),
                          out_norm_.bias.data(), kernels::Activation::Silu, nullptr);
     Tensor out = conv_forward(ctx, out_conv_, n);
-    stream.done_with(prefix_);  // conv_in, time_embed, out
     return out;
 }
 

@@ -126,24 +126,22 @@ VaeOutput Vae::encode(const Tensor& image, const ForwardContext& ctx) const {
 Tensor Vae::decode(const Tensor& latent, const ForwardContext& ctx) const { return decode(latent, nullptr, ctx); }
 
 Tensor Vae::decode(const Tensor& latent, NormSequence* norms, const ForwardContext& ctx) const {
-    // --low-memory: map a part's weights in at once before it runs, give them back after
-    const WeightStream stream{ctx.stream_weights ? weights_.get() : nullptr, prefix_ + "decoder."};
+    const WeightStream stream = WeightStream::of(ctx, weights_.get(), prefix_ + "decoder.");  // (--low-memory: part by part)
     const VaeCoder& d = decoder_;
     Tensor h = conv_forward(ctx, d.conv_in, pointwise(ctx, post_quant_conv_, latent));
-    stream.about_to_use("mid.");
-    h = mid_and_out(ctx, d, h, groups_, norms);
-    stream.done_with("mid.");
+    {
+        const WeightStream::InUse weights = stream.use("mid.");
+        h = mid_and_out(ctx, d, h, groups_, norms);
+    }
     for (size_t i = d.levels.size(); i-- > 0;) {  // deepest first
         const VaeLevel& level = d.levels[i];
-        const std::string part = "up." + std::to_string(i) + ".";
-        stream.about_to_use(part);
+        const WeightStream::InUse weights = stream.use("up." + std::to_string(i) + ".");
         for (const ResBlock& b : level.blocks) h = resblock_forward(ctx, b, h, nullptr, groups_, kEps, norms);
         if (level.has_resample) {
             Tensor up = Tensor::uninitialized({h.dim(0), 2 * h.dim(1), 2 * h.dim(2)});
             ctx.ops().upsample_nearest_2x(h.data(), up.data(), h.dim(0), h.dim(1), h.dim(2));
             h = conv_forward(ctx, level.resample, up);
         }
-        stream.done_with(part);
     }
     return norm_silu_out(ctx, d, h, groups_, norms);
 }
