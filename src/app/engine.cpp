@@ -41,6 +41,12 @@ void fill_masked(Image& image, const Image& mask) {
             for (int c = 0; c < 3; ++c) image.pixels[i * 3 + size_t(c)] = uint8_t(std::nearbyint(sum[c] / double(kept)));
 }
 
+// Whether any Safe Latent Diffusion value is given beside (or instead of) a preset.
+bool sld_values_given(const GenerationRequest& r) {
+    return !std::isnan(r.sld_guidance_scale) || !std::isnan(r.sld_threshold) || !std::isnan(r.sld_momentum_scale) ||
+           !std::isnan(r.sld_mom_beta) || r.sld_warmup_steps >= 0;
+}
+
 }  // namespace
 
 LoraSpec parse_lora(const std::string& text, const std::string& what) {
@@ -196,67 +202,71 @@ HiresFix Engine::hires_of(GenerationRequest& r) const {
     return hires;
 }
 
-std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::function<void(const Progress&)>& on_step) {
-    // the sampler may carry its schedule in A1111's way ("DPM++ 2M Karras")
+// ---- run(): its stages in order ------------------------------------------------------------------------------
+
+// The request in sdref's terms: a sampler that carries A1111's schedule ("DPM++ 2M Karras"), a precision this CPU
+// cannot run (fp32, said once), a seed to pick.
+void Engine::settle(GenerationRequest& r) const {
     if (r.sampler.size() > 7 && r.sampler.compare(r.sampler.size() - 7, 7, " karras") == 0) {
         r.sampler.resize(r.sampler.size() - 7);
         r.scheduler = "karras";
     }
-    const GenerationRequest defaults = with_defaults(generation_params(), options_.origin);
-    auto name = [&](const auto& member) { return name_of(&member, r); };
-
-    // the matrix products' precision: bf16 only where the CPU has the instructions (the PNG says what ran)
     if (r.precision == "bf16" && !kernels::precision_supported(kernels::Precision::BF16)) {
-        std::fprintf(stderr, "%s bf16: this CPU has no bf16 instructions (AVX512_BF16, Arm's BF16); using fp32\n", name(r.precision).c_str());
+        std::fprintf(stderr, "%s bf16: this CPU has no bf16 instructions (AVX512_BF16, Arm's BF16); using fp32\n", name_of(&r.precision, r).c_str());
         r.precision = "fp32";
     }
+}
 
-    // add-ons: <lora:NAME:W> and <hypernet:NAME:S> tags name files in their folders; the prompt is encoded without them
-    CheckpointOverrides overrides;
-    overrides.prediction_type = r.prediction_type;
-    overrides.use_ema = r.use_ema;
+// The add-on files the request names: --lora, <lora:NAME:W> and <hypernet:NAME:S> tags (taken out of *prompt,
+// which is encoded without them), --vae, and the embeddings whose names the prompts mention.
+CheckpointOverrides Engine::addons_of(GenerationRequest& r, std::string* prompt) const {
+    auto name = [&](const auto& member) { return name_of(&member, r); };
+    CheckpointOverrides o;
+    o.prediction_type = r.prediction_type;
+    o.use_ema = r.use_ema;
     for (const std::string& l : r.loras) {
         LoraSpec spec = parse_lora(l, name(r.loras));
         if (!path_exists(spec.path)) fail(name(r.loras), ": no such file: ", spec.path);
-        overrides.loras.push_back(spec);
+        o.loras.push_back(spec);
     }
-    GenerationParams p;
-    p.prompt = r.prompt;
-    p.negative_prompt = r.negative_prompt;
-    for (const ExtraNetwork& tag : take_extra_networks(&p.prompt)) {
+    for (const ExtraNetwork& tag : take_extra_networks(prompt)) {
         const std::string what = "prompt: <" + tag.kind + ":" + tag.name + ">";
-        if (tag.kind == "lora") overrides.loras.push_back({resolve(tag.name, options_.folders.loras, "--lora-model-dir", what, false), tag.weight});
-        else overrides.hypernetworks.emplace_back(resolve(tag.name, options_.folders.hypernetworks, "--hypernetwork-dir", what, false), tag.weight);
+        if (tag.kind == "lora") o.loras.push_back({resolve(tag.name, options_.folders.loras, "--lora-model-dir", what, false), tag.weight});
+        else o.hypernetworks.emplace_back(resolve(tag.name, options_.folders.hypernetworks, "--hypernetwork-dir", what, false), tag.weight);
     }
-    if (!r.vae.empty()) overrides.vae = resolve(r.vae, options_.folders.vaes, "--vae-dir", name(r.vae), true);
-    if (!options_.folders.embeddings.empty()) {
-        // the embeddings whose names (file names without extension) a prompt mentions; .safetensors before .pt before .bin
-        Listing files;
-        try {
-            files = listing(options_.folders.embeddings, false);
-        } catch (const Error& e) {
-            fail("--embd-dir: ", e.what());
-        }
-        std::map<std::string, std::string> chosen;
-        auto rank = [](const std::string& f) {
-            const std::string ext = std::filesystem::path(f).extension().string();
-            return ext == ".safetensors" ? 0 : ext == ".pt" ? 1 : ext == ".bin" ? 2 : 3;
-        };
-        for (const auto& [stem, file] : files) {
-            if (rank(file) > 2 || (p.prompt.find(stem) == std::string::npos && p.negative_prompt.find(stem) == std::string::npos)) continue;
-            std::string& c = chosen[stem];
-            if (c.empty() || rank(file) < rank(c)) c = file;
-        }
-        for (const auto& [stem, file] : chosen) overrides.embeddings.push_back(file);
+    if (!r.vae.empty()) o.vae = resolve(r.vae, options_.folders.vaes, "--vae-dir", name(r.vae), true);
+    if (options_.folders.embeddings.empty()) return o;
+    // the embeddings whose names (file names without extension) a prompt mentions; .safetensors before .pt before .bin
+    Listing files;
+    try {
+        files = listing(options_.folders.embeddings, false);
+    } catch (const Error& e) {
+        fail("--embd-dir: ", e.what());
     }
+    std::map<std::string, std::string> chosen;
+    auto rank = [](const std::string& f) {
+        const std::string ext = std::filesystem::path(f).extension().string();
+        return ext == ".safetensors" ? 0 : ext == ".pt" ? 1 : ext == ".bin" ? 2 : 3;
+    };
+    for (const auto& [stem, file] : files) {
+        if (rank(file) > 2 || (prompt->find(stem) == std::string::npos && r.negative_prompt.find(stem) == std::string::npos)) continue;
+        std::string& c = chosen[stem];
+        if (c.empty() || rank(file) < rank(c)) c = file;
+    }
+    for (const auto& [stem, file] : chosen) o.embeddings.push_back(file);
+    return o;
+}
+
+// Settings that only mean something beside another one need it, named as the caller gave them (API clients send
+// every hr_ field, on or off: only the command line is held to that). A seed of -1 is picked here.
+void Engine::check_flags(GenerationRequest& r) const {
+    const GenerationRequest defaults = with_defaults(generation_params(), options_.origin);
+    auto name = [&](const auto& member) { return name_of(&member, r); };
     if (r.mask.given() && !r.init_image.given()) fail(name(r.mask), " needs an init image (", name(r.init_image), ")");
     if (!r.outpaint.empty() && !r.init_image.given()) fail(name(r.outpaint), " needs an image to extend (", name(r.init_image), ")");
-    if (r.refiner.empty() && r.refiner_switch_at != defaults.refiner_switch_at)
-        fail(name(r.refiner_switch_at), " needs ", name(r.refiner));
+    if (r.refiner.empty() && r.refiner_switch_at != defaults.refiner_switch_at) fail(name(r.refiner_switch_at), " needs ", name(r.refiner));
     if (r.seed < 0) r.seed = int64_t(std::random_device{}() & 0x7fffffff);
-    if (r.hires_fix && (r.init_image.given() || !r.outpaint.empty()))
-        fail(name(r.hires_fix), " is for txt2img: not with ", name(r.init_image));
-    // a flag that only means something beside another one needs it (API clients send every hr_ field, on or off)
+    if (r.hires_fix && (r.init_image.given() || !r.outpaint.empty())) fail(name(r.hires_fix), " is for txt2img: not with ", name(r.init_image));
     auto needs = [&](bool given, const auto& member, const bool& other) {
         if (given && !other && options_.origin == Origin::Cli) fail(name(member), " needs ", name(other));
     };
@@ -265,49 +275,60 @@ std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::functio
     needs(r.hires_steps != defaults.hires_steps, r.hires_steps, r.hires_fix);
     needs(r.hires_upscaler != defaults.hires_upscaler, r.hires_upscaler, r.hires_fix);
     needs(r.vae_tile_size != defaults.vae_tile_size, r.vae_tile_size, r.vae_tiling);
+    if ((!r.sld.empty() || sld_values_given(r)) && r.cfg_scale <= 1.0)
+        fail(name(r.sld), " needs ", name(r.cfg_scale), " above 1 (it steers the guided prediction)");
+}
 
-    // inputs: everything that can fail is read before the model is loaded
-    Image init = r.init_image.image, mask = r.mask.image, original;
-    OutpaintMargins margins;
+// The pictures a request brings, read before any model is loaded (everything here can fail): the init image, the
+// mask (inverted, its area filled), the outpaint canvas (which sets the size), the control images (Canny edges).
+Engine::Inputs Engine::read_inputs(GenerationRequest& r) const {
+    const GenerationRequest defaults = with_defaults(generation_params(), options_.origin);
+    auto name = [&](const auto& member) { return name_of(&member, r); };
+    Inputs in;
+    in.init = r.init_image.image;
+    in.mask = r.mask.image;
     if (r.inpainting_mask_invert)
-        for (uint8_t& v : mask.pixels) v = uint8_t(255 - v);
+        for (uint8_t& v : in.mask.pixels) v = uint8_t(255 - v);
     if (!r.outpaint.empty()) {
-        margins = parse_outpaint(r.outpaint);
-        original = init;
-        OutpaintCanvas canvas = make_outpaint_canvas(original, margins);
-        init = canvas.image;
-        mask = canvas.mask;
-        r.width = init.width;
-        r.height = init.height;
+        in.margins = parse_outpaint(r.outpaint);
+        in.original = in.init;
+        OutpaintCanvas canvas = make_outpaint_canvas(in.original, in.margins);
+        in.init = canvas.image;
+        in.mask = canvas.mask;
+        r.width = in.init.width;
+        r.height = in.init.height;
         if (r.denoising_strength == defaults.denoising_strength) r.denoising_strength = 1.0;
     } else if (r.init_image.given() && r.width == 0 && r.height == 0) {
         // without a size, img2img and inpainting work at the init image's size
-        r.width = init.width;
-        r.height = init.height;
+        r.width = in.init.width;
+        r.height = in.init.height;
     }
-    if (!mask.pixels.empty() && (mask.width != init.width || mask.height != init.height))
-        fail(name(r.mask), ": the mask is ", mask.width, "x", mask.height, ", the image is ", init.width, "x", init.height);
-    if (!mask.pixels.empty() && r.inpainting_fill == int64_t(InpaintingFill::Fill)) fill_masked(init, mask);
-    std::vector<Image> control_images;
+    if (!in.mask.pixels.empty() && (in.mask.width != in.init.width || in.mask.height != in.init.height))
+        fail(name(r.mask), ": the mask is ", in.mask.width, "x", in.mask.height, ", the image is ", in.init.width, "x", in.init.height);
+    if (!in.mask.pixels.empty() && r.inpainting_fill == int64_t(InpaintingFill::Fill)) fill_masked(in.init, in.mask);
     for (ControlRequest& c : r.controls) {
         if (!c.image.given()) fail("ControlNet ", c.model, ": no control image given for it");
-        control_images.push_back(c.image.image);
+        in.control_images.push_back(c.image.image);
         if (c.module == "canny")
-            control_images.back() = canny_edges(control_images.back(), c.threshold_a < 0 ? 100.0f : float(c.threshold_a),
-                                                c.threshold_b < 0 ? 200.0f : float(c.threshold_b));
+            in.control_images.back() = canny_edges(in.control_images.back(), c.threshold_a < 0 ? 100.0f : float(c.threshold_a),
+                                                   c.threshold_b < 0 ? 200.0f : float(c.threshold_b));
     }
+    return in;
+}
 
-    // the model, reused when the request needs the same files
-    const std::string model_path = r.model.empty() ? (model_path_.empty() ? options_.default_model : model_path_)
-                                                   : model_named(r.model, name(r.model));
+// The models the request needs, reused when it names the same files: the model (and its size when the request
+// gives none), the refiner, the ControlNets, the safety checker.
+const StableDiffusionModel& Engine::models_for(GenerationRequest& r, const CheckpointOverrides& o, const Inputs& in, GenerationParams& p) {
+    auto name = [&](const auto& member) { return name_of(&member, r); };
+    const std::string path = r.model.empty() ? (model_path_.empty() ? options_.default_model : model_path_) : model_named(r.model, name(r.model));
     if (r.low_memory) return_freed_memory_at_once();
-    const StableDiffusionModel& model = load(model_path, overrides);
+    const StableDiffusionModel& model = load(path, o);
     if (!r.refiner.empty()) {
-        const std::string path = model_named(r.refiner, name(r.refiner));
-        if (!refiner_ || refiner_path_ != path) {
+        const std::string refiner = model_named(r.refiner, name(r.refiner));
+        if (!refiner_ || refiner_path_ != refiner) {
             refiner_.reset();
-            refiner_ = StableDiffusionModel::load(path, overrides);
-            refiner_path_ = path;
+            refiner_ = StableDiffusionModel::load(refiner, o);
+            refiner_path_ = refiner;
         }
         p.refiner = &*refiner_;
     }
@@ -318,31 +339,36 @@ std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::functio
     for (size_t i = 0; i < r.controls.size(); ++i) {
         const ControlRequest& c = r.controls[i];
         if (!c.enabled) continue;
-        const std::string path = resolve(c.model, options_.folders.controlnets, "--control-net-dir", "ControlNet model", true);
-        std::unique_ptr<ControlNet>& net = controlnets_[path];
-        if (!net) net = std::make_unique<ControlNet>(ControlNet::load(path));
-        if (control_images[i].width != r.width || control_images[i].height != r.height)
-            fail(options_.origin == Origin::Cli ? "--control-image " : "ControlNet image ", c.image.source, ": the image is ",
-                 control_images[i].width, "x", control_images[i].height, ", the generation ", r.width, "x", r.height,
-                 " (give a control image of the picture's size)");
+        const std::string file = resolve(c.model, options_.folders.controlnets, "--control-net-dir", "ControlNet model", true);
+        std::unique_ptr<ControlNet>& net = controlnets_[file];
+        if (!net) net = std::make_unique<ControlNet>(ControlNet::load(file));
+        const Image& image = in.control_images[i];
+        if (image.width != r.width || image.height != r.height)
+            fail(options_.origin == Origin::Cli ? "--control-image " : "ControlNet image ", c.image.source, ": the image is ", image.width, "x",
+                 image.height, ", the generation ", r.width, "x", r.height, " (give a control image of the picture's size)");
         ControlSpec spec;
         spec.net = net.get();
-        spec.image = image_to_unit_tensor(control_images[i]);
+        spec.image = image_to_unit_tensor(image);
         spec.strength = float(c.weight);
         spec.start = float(c.guidance_start);
         spec.end = float(c.guidance_end);
         p.controls.push_back(std::move(spec));
     }
-    std::string checker_path = options_.safety_checker;
-    if (checker_path.empty() && path_exists(model_path + "/safety_checker/model.safetensors")) checker_path = model_path + "/safety_checker";
-    if (options_.no_safety_checker) checker_path.clear();
-    if (checker_path != checker_path_) {
+    std::string checker = options_.safety_checker;
+    if (checker.empty() && path_exists(path + "/safety_checker/model.safetensors")) checker = path + "/safety_checker";
+    if (options_.no_safety_checker) checker.clear();
+    if (checker != checker_path_) {
         checker_.reset();
-        if (!checker_path.empty()) checker_ = SafetyChecker::load(checker_path);
-        checker_path_ = checker_path;
+        if (!checker.empty()) checker_ = SafetyChecker::load(checker);
+        checker_path_ = checker;
     }
+    return model;
+}
 
-    // the rest of the generation parameters
+// The one conversion of a request's values into generate()'s parameters (the models and ControlNets are set by
+// models_for, the prompts and seed per image by run).
+void Engine::fill_params(const GenerationRequest& r, const Inputs& in, GenerationParams& p) const {
+    p.negative_prompt = r.negative_prompt;
     p.width = r.width;
     p.height = r.height;
     p.cfg_scale = float(r.cfg_scale);
@@ -351,9 +377,8 @@ std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::functio
     p.forward.precision = r.precision == "bf16" ? kernels::Precision::BF16 : kernels::Precision::FP32;
     p.forward.stream_weights = r.low_memory;
     p.vae_tile = r.vae_tiling ? r.vae_tile_size : r.low_memory ? Vae::kTile : 0;
-    const HiresFix hires = r.hires_fix ? hires_of(r) : HiresFix();
-    if (r.init_image.given() || !r.outpaint.empty()) p.init_image = &init;
-    if (!mask.pixels.empty()) p.mask = &mask;
+    if (r.init_image.given() || !r.outpaint.empty()) p.init_image = &in.init;
+    if (!in.mask.pixels.empty()) p.mask = &in.mask;
     if (r.inpainting_fill == int64_t(InpaintingFill::LatentNoise)) p.masked_content = MaskedContent::LatentNoise;
     if (r.inpainting_fill == int64_t(InpaintingFill::LatentNothing)) p.masked_content = MaskedContent::LatentNothing;
     p.micro.original_width = r.original_size.a;
@@ -365,9 +390,7 @@ std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::functio
     p.micro.aesthetic_score = float(r.aesthetic_score);
     p.micro.negative_aesthetic_score = float(r.negative_aesthetic_score);
     p.refiner_start = float(r.refiner_switch_at);
-    const bool sld_values = !std::isnan(r.sld_guidance_scale) || !std::isnan(r.sld_threshold) || !std::isnan(r.sld_momentum_scale) ||
-                            !std::isnan(r.sld_mom_beta) || r.sld_warmup_steps >= 0;
-    if (!r.sld.empty() || sld_values) {
+    if (!r.sld.empty() || sld_values_given(r)) {
         p.sld = SafeLatentDiffusion::preset(r.sld.empty() ? "medium" : r.sld);
         if (!std::isnan(r.sld_guidance_scale)) p.sld.guidance_scale = float(r.sld_guidance_scale);
         if (!std::isnan(r.sld_threshold)) p.sld.threshold = float(r.sld_threshold);
@@ -375,10 +398,43 @@ std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::functio
         if (!std::isnan(r.sld_mom_beta)) p.sld.mom_beta = float(r.sld_mom_beta);
         if (r.sld_warmup_steps >= 0) p.sld.warmup_steps = int(r.sld_warmup_steps);
         if (!r.sld_concept.empty()) p.sld.concept = r.sld_concept;
-        if (p.cfg_scale <= 1.0f) fail(name(r.sld), " needs ", name(r.cfg_scale), " above 1 (it steers the guided prediction)");
     }
-    (void)make_scheduler(r.sampler, r.scheduler, model.denoiser().info().scheduler);  // the names, before the first step
+}
 
+// One finished picture: pasted back into an outpaint's original, judged by the safety checker, with its PNG
+// parameters.
+GeneratedImage Engine::finish(const GenerationRequest& r, const Inputs& in, GenerationResult g, uint64_t seed, const std::string& model_path,
+                              const std::string& addons) const {
+    GeneratedImage img;
+    img.image = tensor_to_image(g.image);
+    if (in.margins.any()) paste_original(img.image, in.original, in.margins);
+    if (checker_) {
+        img.nsfw = checker_->check(img.image).has_nsfw;
+        if (img.nsfw) std::fill(img.image.pixels.begin(), img.image.pixels.end(), uint8_t(0));
+    }
+    img.seed = int64_t(seed);
+    std::string extra = addons;
+    if (checker_) extra += img.nsfw ? ", Safety checker: flagged (image blacked out)" : ", Safety checker: passed";
+    img.parameters = png_parameters(r, img.seed, model_name_of(model_path), extra);
+    img.result = std::move(g);
+    return img;
+}
+
+std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::function<void(const Progress&)>& on_step) {
+    // 1. the request in sdref's terms, its add-on files, its flags checked together, its pictures read
+    settle(r);
+    GenerationParams p;
+    p.prompt = r.prompt;
+    const CheckpointOverrides overrides = addons_of(r, &p.prompt);
+    check_flags(r);
+    const Inputs in = read_inputs(r);
+    // 2. the models (loaded or reused), then the parameters of every picture
+    const StableDiffusionModel& model = models_for(r, overrides, in, p);
+    const std::string model_path = model_path_;
+    fill_params(r, in, p);
+    const HiresFix hires = r.hires_fix ? hires_of(r) : HiresFix();
+    (void)make_scheduler(r.sampler, r.scheduler, model.denoiser().info().scheduler);  // the names, before the first step
+    // 3. each picture: generate (with the hires fix's second pass), then finish
     const std::string addons = addon_parameters(overrides);
     std::vector<GeneratedImage> out;
     const int64_t images = r.images();
@@ -390,25 +446,12 @@ std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::functio
         };
         GenerationResult g;
         try {
-            g = r.hires_fix ? generate_hires(model, p, int(r.steps), hires, scheduler, progress)
-                            : generate(model, p, *scheduler(), int(r.steps), progress);
+            g = r.hires_fix ? generate_hires(model, p, int(r.steps), hires, scheduler, progress) : generate(model, p, *scheduler(), int(r.steps), progress);
         } catch (const Interrupted&) {
             break;
         }
         if (preview_) refit_preview(g.latents, g.image);  // (a preview in use follows what the model draws)
-        GeneratedImage img;
-        img.image = tensor_to_image(g.image);
-        if (margins.any()) paste_original(img.image, original, margins);
-        if (checker_) {
-            img.nsfw = checker_->check(img.image).has_nsfw;
-            if (img.nsfw) std::fill(img.image.pixels.begin(), img.image.pixels.end(), uint8_t(0));
-        }
-        img.seed = int64_t(p.seed);
-        std::string extra = addons;
-        if (checker_) extra += img.nsfw ? ", Safety checker: flagged (image blacked out)" : ", Safety checker: passed";
-        img.parameters = png_parameters(r, img.seed, model_name_of(model_path), extra);
-        img.result = std::move(g);
-        out.push_back(std::move(img));
+        out.push_back(finish(r, in, std::move(g), p.seed, model_path, addons));
     }
     return out;
 }

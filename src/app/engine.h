@@ -23,6 +23,7 @@
 #include "models/controlnet.h"
 #include "pipeline/generate.h"
 #include "pipeline/hires.h"
+#include "pipeline/outpaint.h"
 #include "pipeline/preview.h"
 #include "safety/safety_checker.h"
 
@@ -89,6 +90,22 @@ public:
     const EngineOptions& options() const { return options_; }
 
 private:
+    // The pictures a request brings, read before any model is loaded.
+    struct Inputs {
+        Image init, mask, original;     // init image and mask as generate() gets them; outpainting: the picture extended
+        OutpaintMargins margins;
+        std::vector<Image> control_images;  // one per ControlNet unit (Canny edges when its module says so)
+    };
+    // run()'s stages, in order (engine.cpp says what each does)
+    void settle(GenerationRequest& r) const;
+    CheckpointOverrides addons_of(GenerationRequest& r, std::string* prompt) const;
+    void check_flags(GenerationRequest& r) const;
+    Inputs read_inputs(GenerationRequest& r) const;
+    const StableDiffusionModel& models_for(GenerationRequest& r, const CheckpointOverrides& o, const Inputs& in, GenerationParams& p);
+    void fill_params(const GenerationRequest& r, const Inputs& in, GenerationParams& p) const;
+    GeneratedImage finish(const GenerationRequest& r, const Inputs& in, GenerationResult g, uint64_t seed, const std::string& model_path,
+                          const std::string& addons) const;
+
     static Listing listing(const std::string& folder, bool with_folders);
     // A file a request names: a path (Cli), else an entry of `folder` by name ("x", "x.safetensors",
     // "x.safetensors [hash]"); errors name `what` (the flag or field) and the folder.
