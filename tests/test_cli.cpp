@@ -284,7 +284,7 @@ TEST_CASE("a generation too large for the machine is refused before it starts, w
     const Run r = run("-m " + quote(test::golden_path("tiny-sd1.safetensors")) + " -p cat -W 16384 -H 16384 -o " + quote(out));
     INFO(r.output);
     CHECK(r.status != 0);
-    CHECK(r.output.find("-W 16384 -H 16384: this generation needs about") != std::string::npos);
+    CHECK(r.output.find("--width 16384 --height 16384: this generation needs about") != std::string::npos);
     CHECK(r.output.find("available") != std::string::npos);
     CHECK_FALSE(file_exists(out));
 }

@@ -275,11 +275,19 @@ TEST_CASE("sdref serve: bad requests get a 4xx JSON error naming the field, and 
     CHECK(c->Post("/sdapi/v1/img2img", R"({"prompt": "x", "init_images": ["%%%"]})", "application/json")->status == 422);
     CHECK(c->Post("/sdapi/v1/img2img", json({{"prompt", "x"}, {"init_images", {base64_encode("not an image")}}}).dump(), "application/json")->status ==
           422);
+    // an init image of another size than the one asked for: named as the API names it
+    const Image small{64, 64, 3, std::vector<uint8_t>(64 * 64 * 3, 100)};
+    const auto sized = c->Post("/sdapi/v1/img2img", json({{"prompt", "x"}, {"width", 128}, {"height", 128}, {"init_images", {base64_encode(encode_png(small))}}}).dump(),
+                               "application/json");
+    REQUIRE(sized);
+    CHECK(sized->status == 422);
+    CHECK(sized->body.find("init_images: the init image is 64x64, the requested size is 128x128") != std::string::npos);
     // an absurd size that passes the range is refused by the memory estimate, not by a crash
     const auto huge = c->Post("/sdapi/v1/txt2img", R"({"prompt": "x", "width": 16384, "height": 16384, "steps": 1})", "application/json");
     REQUIRE(huge);
     CHECK(huge->status == 422);
-    CHECK(huge->body.find("needs about") != std::string::npos);
+    CHECK(huge->body.find("width 16384 height 16384: this generation needs about") != std::string::npos);  // the API's own names
+    CHECK(huge->body.find("-W") == std::string::npos);
     // a body over --max-body-mb
     const auto big = c->Post("/sdapi/v1/txt2img", std::string(2 << 20, ' '), "application/json");
     REQUIRE(big);

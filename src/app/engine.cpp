@@ -346,6 +346,11 @@ const StableDiffusionModel& Engine::models_for(GenerationRequest& r, const Check
         if (image.width != r.width || image.height != r.height)
             fail(options_.origin == Origin::Cli ? "--control-image " : "ControlNet image ", c.image.source, ": the image is ", image.width, "x",
                  image.height, ", the generation ", r.width, "x", r.height, " (give a control image of the picture's size)");
+        if (const std::string why = model.denoiser().control_mismatch(*net); !why.empty())
+            fail(options_.origin == Origin::Cli ? "--control-net: " : "ControlNet model: ", why);
+        if (!(c.guidance_start < c.guidance_end))
+            fail(options_.origin == Origin::Cli ? "--control-start/--control-end" : "guidance_start/guidance_end", ": need start < end, got ",
+                 c.guidance_start, " and ", c.guidance_end);
         ControlSpec spec;
         spec.net = net.get();
         spec.image = image_to_unit_tensor(image);
@@ -363,6 +368,25 @@ const StableDiffusionModel& Engine::models_for(GenerationRequest& r, const Check
         checker_path_ = checker;
     }
     return model;
+}
+
+// What can only be checked against the models, in the caller's names: an inpainting model needs a mask, the
+// refiner continues the model's latents, the init image has the generation's size, and it all fits in memory.
+void Engine::check_with_models(GenerationRequest& r, const StableDiffusionModel& model, const GenerationParams& p, const HiresFix& hires) const {
+    auto name = [&](const auto& member) { return name_of(&member, r); };
+    if (model.denoiser().info().inpainting && !p.mask)
+        fail(model.info().source, " is an inpainting model: it needs ", name(r.init_image), " and ", name(r.mask));
+    if (p.refiner)
+        if (const std::string why = refiner_mismatch(model, *p.refiner); !why.empty()) fail(name(r.refiner), ": ", why);
+    if (p.init_image && (p.init_image->width != r.width || p.init_image->height != r.height))
+        fail(name(r.init_image), ": the init image is ", p.init_image->width, "x", p.init_image->height, ", the requested size is ", r.width, "x",
+             r.height);
+    GenerationParams largest = p;  // (the hires fix's second pass is the larger)
+    if (r.hires_fix) largest.width = hires.width, largest.height = hires.height;
+    const MemoryNeed m = memory_need(model, largest);
+    if (m.available >= 0 && m.total > m.available)
+        fail(r.hires_fix ? name(r.hires_scale) + " " + cat(largest.width, "x", largest.height) : cat(name(r.width), " ", r.width, " ", name(r.height), " ", r.height),
+             ": ", m.describe(model), "; use a smaller size", r.low_memory ? "" : cat(" or ", name(r.low_memory)));
 }
 
 // The one conversion of a request's values into generate()'s parameters (the models and ControlNets are set by
@@ -433,6 +457,7 @@ std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::functio
     const std::string model_path = model_path_;
     fill_params(r, in, p);
     const HiresFix hires = r.hires_fix ? hires_of(r) : HiresFix();
+    check_with_models(r, model, p, hires);
     (void)make_scheduler(r.sampler, r.scheduler, model.denoiser().info().scheduler);  // the names, before the first step
     // 3. each picture: generate (with the hires fix's second pass), then finish
     const std::string addons = addon_parameters(overrides);

@@ -103,6 +103,7 @@ private:
     Inputs read_inputs(GenerationRequest& r) const;
     const StableDiffusionModel& models_for(GenerationRequest& r, const CheckpointOverrides& o, const Inputs& in, GenerationParams& p);
     void fill_params(const GenerationRequest& r, const Inputs& in, GenerationParams& p) const;
+    void check_with_models(GenerationRequest& r, const StableDiffusionModel& model, const GenerationParams& p, const HiresFix& hires) const;
     GeneratedImage finish(const GenerationRequest& r, const Inputs& in, GenerationResult g, uint64_t seed, const std::string& model_path,
                           const std::string& addons) const;
 

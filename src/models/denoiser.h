@@ -62,8 +62,8 @@ public:
                            const ForwardContext& ctx) const = 0;
     // An upper estimate of the activation memory of one predict() on latents of h x w (bytes).
     virtual int64_t predict_bytes(int64_t h, int64_t w) const = 0;
-    // An error naming the ControlNet's file when it cannot guide this denoiser (another family, or none at all).
-    virtual void check_control(const ControlNet& net) const = 0;
+    // Why the ControlNet cannot guide this denoiser (another family; a family without ControlNets), or "" when it can.
+    virtual std::string control_mismatch(const ControlNet& net) const = 0;
 };
 
 }  // namespace sdref

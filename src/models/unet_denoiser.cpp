@@ -39,11 +39,11 @@ Tensor UNetDenoiser::predict(const Tensor& x, float t, const Conditioning& c, co
     return unet_->forward(input, t, c, ctx, in.controls.empty() ? nullptr : &residuals);
 }
 
-void UNetDenoiser::check_control(const ControlNet& net) const {
+std::string UNetDenoiser::control_mismatch(const ControlNet& net) const {
     const UNetConfig &a = net.encoder().config(), &b = unet_->config();
-    if (a.context_dim != b.context_dim || a.adm_in_channels != b.adm_in_channels)
-        fail("--control-net: ", net.source(), " is a ControlNet for another model family (cross-attention width ", a.context_dim,
-             ", the model's ", b.context_dim, ")");
+    if (a.context_dim == b.context_dim && a.adm_in_channels == b.adm_in_channels) return "";
+    return cat(net.source(), " is a ControlNet for another model family (cross-attention width ", a.context_dim, ", the model's ",
+               b.context_dim, ")");
 }
 
 }  // namespace sdref

@@ -40,67 +40,44 @@ void require_finite(const Tensor& t, const StableDiffusionModel& model, const st
 
 // ---- validate ----------------------------------------------------------------------------------------------
 
-// Every check that can fail before any work is done (the caller's own names are in the engine's checks; these
-// guard the library's callers).
+// Whether the parameters make a generation at all. The Engine checks a request first, naming the caller's own
+// flags or fields (app/engine.cpp); these errors are for a library caller's GenerationParams, in their names.
 void validate(const StableDiffusionModel& model, const GenerationParams& p, int steps) {
     const DenoiserInfo& info = model.denoiser().info();
     if (p.width <= 0 || p.height <= 0 || p.width % 8 || p.height % 8)
-        fail("-W/-H: the image size must be a positive multiple of 8, got ", p.width, "x", p.height);
-    if (steps < 1) fail("--steps must be at least 1, got ", steps);
-    if (p.strength <= 0 || p.strength > 1) fail("--strength must be in (0, 1], got ", p.strength);
-    if (p.mask && !p.init_image) fail("--mask needs an init image (-i)");
-    if (info.inpainting && !p.mask) fail(model.info().source, " is an inpainting model: it needs -i IMAGE and --mask MASK");
+        fail("generate: width and height must be positive multiples of 8, got ", p.width, "x", p.height);
+    if (steps < 1) fail("generate: steps must be at least 1, got ", steps);
+    if (p.strength <= 0 || p.strength > 1) fail("generate: strength must be in (0, 1], got ", p.strength);
+    if (p.mask && !p.init_image) fail("generate: a mask needs an init image");
+    if (info.inpainting && !p.mask) fail("generate: ", model.info().source, " is an inpainting model: it needs an init image and a mask");
     if (p.refiner) {
-        const DenoiserInfo& r = p.refiner->denoiser().info();
-        if (r.inpainting != info.inpainting)
-            fail("--refiner: ", p.refiner->info().source, " is ", r.inpainting ? "" : "not ", "an inpainting model, the model is ",
-                 info.inpainting ? "" : "not ", "one");
-        if (r.latent_channels != info.latent_channels)
-            fail("--refiner: ", p.refiner->info().source, " has ", r.latent_channels, " latent channels, the model ", info.latent_channels);
+        if (const std::string why = refiner_mismatch(model, *p.refiner); !why.empty()) fail("generate: the refiner ", why);
+        if (p.refiner_start <= 0 || p.refiner_start >= 1) fail("generate: refiner_start must be in (0, 1), got ", p.refiner_start);
     }
-    if (p.refiner_start <= 0 || p.refiner_start >= 1) fail("--refiner-start must be in (0, 1), got ", p.refiner_start);
     for (const ControlSpec& c : p.controls) {
         if (c.image.shape() != Shape{3, p.height, p.width})
-            fail("--control-image: the control image is ", shape_str(c.image.shape()), ", the generation is 3 x ", p.height, " x ", p.width);
-        model.denoiser().check_control(*c.net);
+            fail("generate: a control image is ", shape_str(c.image.shape()), ", the generation 3 x ", p.height, " x ", p.width);
+        if (const std::string why = model.denoiser().control_mismatch(*c.net); !why.empty()) fail("generate: ", why);
         if (!(c.start >= 0 && c.start < c.end && c.end <= 1))
-            fail("--control-start/--control-end: need 0 <= start < end <= 1, got ", c.start, " and ", c.end);
+            fail("generate: a ControlNet needs 0 <= start < end <= 1, got ", c.start, " and ", c.end);
     }
-    if (p.init_latents && (p.init_image || p.mask)) fail("img2img starts from a picture or from latents, not both");
+    if (p.init_latents && (p.init_image || p.mask)) fail("generate: img2img starts from a picture or from latents, not both");
     if (p.init_latents && p.init_latents->shape() != Shape{info.latent_channels, p.height / 8, p.width / 8})
-        fail("the init latents are ", shape_str(p.init_latents->shape()), ", the generation needs ", info.latent_channels, " x ",
+        fail("generate: the init latents are ", shape_str(p.init_latents->shape()), ", the generation needs ", info.latent_channels, " x ",
              p.height / 8, " x ", p.width / 8);
     if (p.init_image && (p.init_image->height != p.height || p.init_image->width != p.width))
-        fail("-i: the init image is ", p.init_image->width, "x", p.init_image->height, ", the requested size is ", p.width, "x", p.height);
+        fail("generate: the init image is ", p.init_image->width, "x", p.init_image->height, ", the generation ", p.width, "x", p.height);
     if (p.mask && (p.mask->height != p.height || p.mask->width != p.width))
-        fail("--mask: the mask is ", p.mask->width, "x", p.mask->height, ", the image is ", p.width, "x", p.height);
+        fail("generate: the mask is ", p.mask->width, "x", p.mask->height, ", the image ", p.width, "x", p.height);
 }
 
-// Refuse a generation that cannot fit before it starts, instead of being killed half-way: the weights (resident
-// through the mapping; --low-memory keeps about one model at a time), the denoiser's activations and the VAE
-// decoder's (one tile with --low-memory), against what the machine has available now. Returns the bytes left
-// spare (0 when the machine does not say).
+// Refuse a generation that cannot fit before it starts, instead of being killed half-way (memory_need, generate.h).
+// Returns the bytes left spare (0 when the machine does not say).
 int64_t check_memory(const StableDiffusionModel& model, const GenerationParams& p) {
-    const long long available = available_memory_bytes();
-    if (available < 0) return 0;
-    const int64_t h = p.height / 8, w = p.width / 8;
-    const int64_t text = model.weight_bytes(Part::TextEncoder), denoiser = model.weight_bytes(Part::Denoiser),
-                  vae = model.weight_bytes(Part::Vae);
-    const int64_t weights = p.forward.stream_weights ? std::max({text, denoiser / 4, vae}) : text + denoiser + vae;
-    const int64_t denoiser_act = model.denoiser().predict_bytes(h, w);
-    const int64_t vae_act = p.vae_tile ? model.vae().decode_bytes(std::min(h, p.vae_tile), std::min(w, p.vae_tile))
-                                       : model.vae().decode_bytes(h, w);
-    const int64_t need = weights + std::max(denoiser_act, vae_act) + 3 * 4 * int64_t(p.width) * p.height;
-    auto gb = [](double bytes) {
-        char text[32];
-        std::snprintf(text, sizeof text, "%.2f GB", bytes / 1e9);
-        return std::string(text);
-    };
-    if (need > available)
-        fail("-W ", p.width, " -H ", p.height, ": this generation needs about ", gb(double(need)), " (weights ", gb(double(weights)),
-             ", ", model.denoiser().name(), " activations ", gb(double(denoiser_act)), ", VAE decoder ", gb(double(vae_act)), "), the machine has ",
-             gb(double(available)), " available; use a smaller size", p.forward.stream_weights ? "" : " or --low-memory");
-    return available - need;
+    const MemoryNeed m = memory_need(model, p);
+    if (m.available < 0) return 0;
+    if (m.total > m.available) fail("generate: ", p.width, "x", p.height, ": ", m.describe(model));
+    return m.available - m.total;
 }
 
 // ---- conditioning ------------------------------------------------------------------------------------------
@@ -377,6 +354,46 @@ Tensor decode(const StableDiffusionModel& decoder, const GenerationParams& p, co
 
 }  // namespace
 
+MemoryNeed memory_need(const StableDiffusionModel& model, const GenerationParams& p) {
+    MemoryNeed m;
+    m.available = available_memory_bytes();
+    const int64_t h = p.height / 8, w = p.width / 8;
+    const int64_t text = model.weight_bytes(Part::TextEncoder), denoiser = model.weight_bytes(Part::Denoiser), vae = model.weight_bytes(Part::Vae);
+    // the weights are resident through the mapping (--low-memory keeps about one model part at a time), then the
+    // denoiser's activations or the VAE decoder's (one tile with tiling), and the pictures
+    m.weights = p.forward.stream_weights ? std::max({text, denoiser / 4, vae}) : text + denoiser + vae;
+    m.denoiser = model.denoiser().predict_bytes(h, w);
+    m.vae = p.vae_tile ? model.vae().decode_bytes(std::min(h, p.vae_tile), std::min(w, p.vae_tile)) : model.vae().decode_bytes(h, w);
+    m.total = m.weights + std::max(m.denoiser, m.vae) + 3 * 4 * int64_t(p.width) * p.height;
+    if (p.refiner) {
+        GenerationParams without = p;
+        without.refiner = nullptr;
+        const MemoryNeed r = memory_need(*p.refiner, without);
+        if (r.total > m.total) m = r;
+    }
+    return m;
+}
+
+std::string MemoryNeed::describe(const StableDiffusionModel& model) const {
+    auto gb = [](double bytes) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%.2f GB", bytes / 1e9);
+        return std::string(text);
+    };
+    return cat("this generation needs about ", gb(double(total)), " (weights ", gb(double(weights)), ", ",
+               model.denoiser().name(), " activations ", gb(double(denoiser)), ", VAE decoder ", gb(double(vae)), "), the machine has ",
+               gb(double(available)), " available");
+}
+
+std::string refiner_mismatch(const StableDiffusionModel& model, const StableDiffusionModel& refiner) {
+    const DenoiserInfo &m = model.denoiser().info(), &r = refiner.denoiser().info();
+    if (r.inpainting != m.inpainting)
+        return cat(refiner.info().source, " is ", r.inpainting ? "" : "not ", "an inpainting model, the model is ", m.inpainting ? "" : "not ", "one");
+    if (r.latent_channels != m.latent_channels)
+        return cat(refiner.info().source, " has ", r.latent_channels, " latent channels, the model ", m.latent_channels);
+    return "";
+}
+
 SafeLatentDiffusion SafeLatentDiffusion::preset(const std::string& name) {
     SafeLatentDiffusion s;
     s.enabled = true;
@@ -392,8 +409,7 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
                           const std::function<void(const StepInfo&)>& on_step) {
     // 0. validate, and refuse what cannot fit
     validate(model, p, steps);
-    int64_t spare = check_memory(model, p);
-    if (p.refiner) spare = std::min(spare, check_memory(*p.refiner, p));
+    const int64_t spare = check_memory(model, p);
     GenerationResult result;
 
     // 1. conditioning: the prompt's, and the negative prompt's when guidance is on (for the refiner too)
@@ -409,7 +425,8 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     const int init_steps = from_picture ? std::min(int(float(steps) * p.strength), steps) : steps;
     const int t_start = std::max(steps - init_steps, 0);
     const size_t begin = size_t(t_start) * size_t(scheduler.order());
-    if (begin >= scheduler.timesteps().size()) fail("--strength ", p.strength, " leaves no step to run with --steps ", steps);
+    if (begin >= scheduler.timesteps().size())
+        fail("the denoising strength ", p.strength, " leaves no step to run with ", steps, " steps (", int(float(steps) * p.strength), " of them)");
     scheduler.set_begin_index(begin);
 
     // 3. initial latents

@@ -81,6 +81,20 @@ struct GenerationResult {
     std::vector<double> step_seconds;
 };
 
+// The memory a generation needs (bytes), against what the machine has available now (-1: it does not say): the
+// weights, the larger of the denoiser's and the VAE decoder's activations, the pictures; with a refiner, the larger
+// of the two models' needs. generate() refuses a generation that cannot fit before it starts.
+struct MemoryNeed {
+    int64_t total = 0, weights = 0, denoiser = 0, vae = 0;
+    long long available = -1;
+    // "this generation needs about 69.54 GB (weights ..., U-Net activations ..., VAE decoder ...), the machine has ..."
+    std::string describe(const StableDiffusionModel& model) const;
+};
+MemoryNeed memory_need(const StableDiffusionModel& model, const GenerationParams& p);
+
+// Why `refiner` cannot take over from `model`'s latents (inpainting or not, latent channels), or "".
+std::string refiner_mismatch(const StableDiffusionModel& model, const StableDiffusionModel& refiner);
+
 // The scheduler must be freshly made (make_scheduler); set_timesteps(steps) is called here.
 GenerationResult generate(const StableDiffusionModel& model, const GenerationParams& params, Scheduler& scheduler,
                           int steps, const std::function<void(const StepInfo&)>& on_step = nullptr);

@@ -8,11 +8,12 @@ namespace sdref {
 GenerationResult generate_hires(const StableDiffusionModel& model, const GenerationParams& first, int steps, const HiresFix& hires,
                                 const std::function<std::unique_ptr<Scheduler>()>& make_scheduler,
                                 const std::function<void(const StepInfo&)>& on_step) {
-    if (first.init_image || first.init_latents) fail("--hires-fix: the hires fix is for txt2img (no -i)");
+    // (the Engine checks a request first, in the caller's names; these guard a library caller's HiresFix)
+    if (first.init_image || first.init_latents) fail("generate_hires: the hires fix is for txt2img (no init image)");
     if (hires.width <= 0 || hires.height <= 0 || hires.width % 8 || hires.height % 8)
-        fail("--hires-width/--hires-height: the hires size must be a positive multiple of 8, got ", hires.width, "x", hires.height);
-    if (hires.steps < 1) fail("--hires-steps must be at least 1, got ", hires.steps);
-    if (!(hires.denoise > 0 && hires.denoise <= 1)) fail("--hires-denoise must be in (0, 1], got ", hires.denoise);
+        fail("generate_hires: the hires size must be a positive multiple of 8, got ", hires.width, "x", hires.height);
+    if (hires.steps < 1) fail("generate_hires: steps must be at least 1, got ", hires.steps);
+    if (!(hires.denoise > 0 && hires.denoise <= 1)) fail("generate_hires: denoise must be in (0, 1], got ", hires.denoise);
 
     // 1. the first pass at the base size; the latent upscalers need no picture of it
     GenerationParams p = first;
