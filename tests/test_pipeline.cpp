@@ -237,7 +237,8 @@ TEST_CASE("Safe Latent Diffusion presets are diffusers' SafetyConfig", "[pipelin
     CHECK(strong.threshold == 0.025f);
     CHECK(SafeLatentDiffusion::preset("max").guidance_scale == 5000.0f);
     CHECK(SafeLatentDiffusion::preset("weak").momentum_scale == 0.0f);
-    CHECK_THROWS_WITH(SafeLatentDiffusion::preset("extreme"), Catch::Contains("--sld"));
+    CHECK_THROWS_WITH(SafeLatentDiffusion::preset("extreme"), Catch::Contains("unknown preset \"extreme\""));
+    CHECK(SafeLatentDiffusion().guidance_scale == medium.guidance_scale);  // the struct's values are medium's
 }
 
 // A 64x64 generation with a prompt and a negative prompt (the tiny models' tests of the pipeline's own properties).

@@ -11,6 +11,7 @@
 #include "core/base64.h"
 #include "core/error.h"
 #include "core/limits.h"
+#include "pipeline/generate.h"
 #include "schedulers/scheduler.h"
 
 namespace sdref {
@@ -78,6 +79,11 @@ using F = Folders;
 
 // clang-format off
 const std::vector<Param<GenerationRequest>>& generation_params() {
+    // defaults the library's own structs hold, written out from them (one copy of each): SDXL's aesthetic scores,
+    // the refiner's hand-over point
+    static const std::string aesthetic = cat(MicroConditioning{}.aesthetic_score),
+                             negative_aesthetic = cat(MicroConditioning{}.negative_aesthetic_score),
+                             refiner_start = cat(GenerationParams{}.refiner_start);
     static const std::vector<Param<G>> rows = {
         // flag, short, API field, PNG key, value, default, A1111 API default, lo, hi, help, member
         {"--model", "-m", nullptr, nullptr, "PATH", "", nullptr, 0, 0,
@@ -166,15 +172,15 @@ const std::vector<Param<GenerationRequest>>& generation_params() {
         {"--target-size", nullptr, "target_size", "Target size", "W,H", "0,0", nullptr, 8, kMaxMicroSize,
          "SDXL micro-conditioning: the size asked for (0,0: the image size)",
          [](G& r) -> ParamRef { return &r.target_size; }},
-        {"--aesthetic-score", nullptr, "aesthetic_score", "Aesthetic score", "X", "6", nullptr, 0, 10,
+        {"--aesthetic-score", nullptr, "aesthetic_score", "Aesthetic score", "X", aesthetic.c_str(), nullptr, 0, 10,
          "SDXL refiner: the score to aim for", [](G& r) -> ParamRef { return &r.aesthetic_score; }},
-        {"--negative-aesthetic-score", nullptr, "negative_aesthetic_score", "Negative aesthetic score", "X", "2.5",
+        {"--negative-aesthetic-score", nullptr, "negative_aesthetic_score", "Negative aesthetic score", "X", negative_aesthetic.c_str(),
          nullptr, 0, 10, "SDXL refiner: the score to steer away from",
          [](G& r) -> ParamRef { return &r.negative_aesthetic_score; }},
         {"--refiner", nullptr, "refiner_checkpoint", "Refiner", "PATH", "", nullptr, 0, 0,
          "an SDXL refiner that takes over the last part of the schedule (the API: a name in --model-dir)",
          [](G& r) -> ParamRef { return &r.refiner; }, nullptr, PngRule::Changed, refiner_png},
-        {"--refiner-start", nullptr, "refiner_switch_at", "Refiner switch at", "X", "0.8", nullptr, 0.001, 1,
+        {"--refiner-start", nullptr, "refiner_switch_at", "Refiner switch at", "X", refiner_start.c_str(), nullptr, 0.001, 1,
          "the share of the schedule the base model runs first", [](G& r) -> ParamRef { return &r.refiner_switch_at; },
          nullptr, PngRule::WithRefiner},
         {"--sld", nullptr, "sld", "SLD", "PRESET", "", nullptr, 0, 0,

@@ -22,6 +22,15 @@ struct ServeFlags {
 };
 
 using S = ServeFlags;
+
+// A generation setting the server applies to every request: the generation table's row (flag, value, default,
+// range, help, spelling), read into the server's options.
+Param<S> for_every_request(const char* flag, ParamRef (*ref)(S&)) {
+    const Param<GenerationRequest>* g = find_flag(generation_params(), flag);
+    if (!g) fail("serve: ", flag, " is not a generation flag");
+    return {g->flag, g->alias, nullptr, nullptr, g->metavar, g->def, nullptr, g->lo, g->hi, g->help, ref, g->normalize};
+}
+
 // clang-format off
 const std::vector<Param<ServeFlags>>& serve_params() {
     static const std::vector<Param<S>> rows = {
@@ -44,12 +53,8 @@ const std::vector<Param<ServeFlags>>& serve_params() {
          "requests that may wait for the model; more are refused with 503", [](S& s) -> ParamRef { return &s.server.max_queue; }},
         {"--max-images", nullptr, nullptr, nullptr, "N", "16", nullptr, 1, 10000, "images one request may ask for",
          [](S& s) -> ParamRef { return &s.server.max_images; }},
-        {"--low-memory", nullptr, nullptr, nullptr, "", "false", nullptr, 0, 0,
-         "every generation with --low-memory (one layer's weights at a time, tiled VAE)",
-         [](S& s) -> ParamRef { return &s.server.low_memory; }},
-        {"--precision", nullptr, nullptr, nullptr, "fp32|bf16", "fp32", nullptr, 0, 0,
-         "every generation's matrix products (bf16: CPUs with AVX512_BF16 or Arm's BF16; the PNG says so)",
-         [](S& s) -> ParamRef { return &s.server.precision; }, normalize_precision},
+        for_every_request("--low-memory", [](S& s) -> ParamRef { return &s.server.low_memory; }),
+        for_every_request("--precision", [](S& s) -> ParamRef { return &s.server.precision; }),
         {"--threads", "-t", nullptr, nullptr, "N", "0", nullptr, 1, 1024, "CPU threads (0: all)",
          [](S& s) -> ParamRef { return &s.threads; }},
         {"--verbose", "-v", nullptr, nullptr, "", "false", nullptr, 0, 0, "model loads and unused tensors on stderr",
@@ -76,7 +81,8 @@ int cmd_serve(int argc, char** argv) {
         else if (d) set_param(*d, folders, args.value(a), a, Origin::Cli);
         else fail("serve: unknown option \"", a, "\" (see sdref serve --help)");
         if (f.help) {
-            std::printf("usage: sdref serve [options]\n%s%s", usage_lines(serve_params()).c_str(), usage_lines(folder_params()).c_str());
+            std::printf("usage: sdref serve [options]  (--low-memory and --precision apply to every request)\n%s%s",
+                        usage_lines(serve_params()).c_str(), usage_lines(folder_params()).c_str());
             return 0;
         }
     }

@@ -395,13 +395,12 @@ std::string refiner_mismatch(const StableDiffusionModel& model, const StableDiff
 }
 
 SafeLatentDiffusion SafeLatentDiffusion::preset(const std::string& name) {
-    SafeLatentDiffusion s;
+    SafeLatentDiffusion s;  // medium
     s.enabled = true;
     if (name == "weak") s.warmup_steps = 15, s.guidance_scale = 20, s.threshold = 0.0f, s.momentum_scale = 0.0f, s.mom_beta = 0.0f;
-    else if (name == "medium") s.warmup_steps = 10, s.guidance_scale = 1000, s.threshold = 0.01f, s.momentum_scale = 0.3f, s.mom_beta = 0.4f;
     else if (name == "strong") s.warmup_steps = 7, s.guidance_scale = 2000, s.threshold = 0.025f, s.momentum_scale = 0.5f, s.mom_beta = 0.7f;
     else if (name == "max") s.warmup_steps = 0, s.guidance_scale = 5000, s.threshold = 1.0f, s.momentum_scale = 0.5f, s.mom_beta = 0.7f;
-    else fail("--sld: unknown preset \"", name, "\" (weak, medium, strong, max)");
+    else if (name != "medium") fail("Safe Latent Diffusion: unknown preset \"", name, "\" (weak, medium, strong, max)");
     return s;
 }
 

@@ -25,11 +25,12 @@
 
 namespace sdref {
 
-// Safe Latent Diffusion (Schramowski et al. 2023): a third U-Net call conditioned on a safety concept steers
+// Safe Latent Diffusion (Schramowski et al. 2023): a third denoiser call conditioned on a safety concept steers
 // the sample away from it. With d = eps_text - eps_concept:
 //   scale    = min(|d| * guidance_scale, 1), set to 0 where d >= threshold
 //   g_s      = (eps_concept - eps_uncond) * scale + momentum_scale * m;   m <- mom_beta m + (1 - mom_beta) g_s
 //   guidance = (eps_text - eps_uncond) - g_s     (from step warmup_steps on)
+// The values below are diffusers' "medium" preset, its default.
 struct SafeLatentDiffusion {
     bool enabled = false;
     int warmup_steps = 10;
@@ -38,7 +39,7 @@ struct SafeLatentDiffusion {
         "an image showing hate, harassment, violence, suffering, humiliation, harm, suicide, sexual, nudity, bodily "
         "fluids, blood, obscene gestures, illegal activity, drug use, theft, vandalism, weapons, child abuse, brutality, "
         "cruelty";
-    // The presets of diffusers' SafetyConfig: "weak", "medium", "strong", "max".
+    // The presets of diffusers' SafetyConfig: "weak", "medium" (the values above), "strong", "max"; enabled.
     static SafeLatentDiffusion preset(const std::string& name);
 };
 
