@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
     try {
         const auto t0 = std::chrono::steady_clock::now();
         const StableDiffusionModel model = StableDiffusionModel::load(argv[1]);
-        std::printf("model %s (%s), %dx%d, %d steps, %d threads, %s, %s%s\n", argv[1], model.info().family_name.c_str(), size, size, steps,
+        std::printf("model %s (%s), %dx%d, %d steps, %d threads, %s, %s%s\n", argv[1], model.info().family->name, size, size, steps,
                     kernels::num_threads(), kernels::cpu_isa_name(), forward.precision == kernels::Precision::BF16 ? "bf16" : "fp32",
                     low_memory ? ", --low-memory" : "");
         if (compare_bf16) {

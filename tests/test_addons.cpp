@@ -41,7 +41,7 @@ TEST_CASE("a kohya LoRA with LoCon convolutions merges as diffusers' reference d
 
     auto store = std::make_shared<WeightStore>();
     store->add_file(test::golden_path("tiny-sd1.safetensors"));
-    const LoraReport report = apply_loras(*store, {{test::golden_v2_path(tags[0].name + ".safetensors"), tags[0].weight}}, {"cond_stage_model."});
+    const LoraReport report = apply_loras(*store, {{test::golden_v2_path(tags[0].name + ".safetensors"), tags[0].weight}}, sd1_family());
     CHECK(report.layers == 15);
     CHECK(report.unused.empty());
     const UNet unet = UNet::load(store);

@@ -41,7 +41,7 @@ TEST_CASE("tiny-sd1 as a single file and as a diffusers folder: same outputs, bo
     const StableDiffusionModel file = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"));
     const StableDiffusionModel folder = StableDiffusionModel::load(test::golden_path("tiny-sd1-diffusers"));
     for (const StableDiffusionModel* m : {&file, &folder}) {
-        CHECK(m->info().family == ModelFamily::SD1);
+        CHECK(m->info().family == &sd1_family());
         CHECK_FALSE(m->denoiser().info().inpainting);
         CHECK(m->denoiser().info().scheduler.prediction_type == "epsilon");
     }
@@ -66,7 +66,7 @@ TEST_CASE("model kinds: inpainting and SD 2.x v-prediction are detected, overrid
     const StableDiffusionModel inpaint = StableDiffusionModel::load(test::golden_path("tiny-sd1-inpaint.safetensors"));
     CHECK(inpaint.denoiser().info().inpainting);
     const StableDiffusionModel sd2 = StableDiffusionModel::load(test::golden_path("tiny-sd2v.safetensors"));
-    CHECK(sd2.info().family == ModelFamily::SD2);
+    CHECK(sd2.info().family == &sd2_family());
     // its conditioner pads with 0 and takes the penultimate layer: clip_text_sd2's conditioning for its texts. The
     // golden is raw CLIP on input_ids, made from clip_text_sd1's prompts (asserted: each tokenizes to its row), and
     // the conditioner reads A1111's syntax, so a prompt goes in with ( ) [ ] \ escaped; BREAK cannot be escaped
@@ -110,6 +110,11 @@ TEST_CASE("a missing model file or folder is a clear error", "[checkpoint]") {
     CHECK_THROWS_WITH(StableDiffusionModel::load("/nonexistent/model.safetensors"), Catch::Contains("/nonexistent/model.safetensors"));
     const std::string dir = test::scratch_dir("not-a-model");
     CHECK_THROWS_WITH(StableDiffusionModel::load(dir), Catch::Contains("model_index.json"));
+    // a diffusers folder whose text-encoder subfolders are no family's layout
+    const std::string bare = test::scratch_dir("no-text-encoder") + "/model";
+    std::filesystem::copy(test::golden_path("tiny-sd1-diffusers"), bare, std::filesystem::copy_options::recursive);
+    std::filesystem::remove_all(bare + "/text_encoder");
+    CHECK_THROWS_WITH(StableDiffusionModel::load(bare), Catch::Contains("model") && Catch::Contains("text_encoder/"));
 }
 
 TEST_CASE("low-memory mode: streamed U-Net weights give the same bits, tiled VAE decode", "[checkpoint][lowmem]") {

@@ -225,7 +225,7 @@ TEST_CASE("the published latent-to-RGB factors: SD's for SD 1.x/2.x, SDXL's for 
     l[0 * 2 + 0] = 1.0f;   // pixel 0: channel 0 = 1
     l[3 * 2 + 1] = -1.0f;  // pixel 1: channel 3 = -1
     auto colour = [](float v) { return uint8_t(std::nearbyint(std::min(std::max((v + 1) / 2, 0.0f), 1.0f) * 255)); };
-    const auto sd = LatentPreview::published("SD 2.x", 4, 512), xl = LatentPreview::published("SDXL refiner", 4, 512);
+    const auto sd = LatentPreview::published(sd2_family(), 4, 512), xl = LatentPreview::published(sdxl_refiner_family(), 4, 512);
     REQUIRE(sd);
     REQUIRE(xl);
     CHECK_FALSE(sd->fitted);
@@ -233,7 +233,8 @@ TEST_CASE("the published latent-to-RGB factors: SD's for SD 1.x/2.x, SDXL's for 
     CHECK(a.pixels == std::vector<uint8_t>{colour(0.3512f), colour(0.2297f), colour(0.3227f), colour(0.2120f), colour(0.2616f), colour(0.7177f)});
     CHECK(b.pixels == std::vector<uint8_t>{colour(0.3920f), colour(0.4054f), colour(0.4549f), colour(0.3112f), colour(0.2359f), colour(0.2076f)});
     // another VAE (the demo model's 64-wide decoder, or other latent channels) or family: fitted instead
-    CHECK_FALSE(LatentPreview::published("SD 1.x", 4, 64));
-    CHECK_FALSE(LatentPreview::published("SD 1.x", 16, 512));
-    CHECK_FALSE(LatentPreview::published("TinyShapes", 4, 512));
+    CHECK_FALSE(LatentPreview::published(sd1_family(), 4, 64));
+    CHECK_FALSE(LatentPreview::published(sd1_family(), 16, 512));
+    FamilySpec unpublished;  // a family that publishes no factors
+    CHECK_FALSE(LatentPreview::published(unpublished, 4, 512));
 }

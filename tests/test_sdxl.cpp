@@ -52,7 +52,7 @@ TEST_CASE("SDXL's two text encoders and its conditioner match clip_text_sdxl", "
 
     // the conditioner: context = [penultimate_l | penultimate_g], y starts with the projected pooled vector
     const StableDiffusionModel model = StableDiffusionModel::load(test::golden_v2_path("tiny-sdxl.safetensors"));
-    CHECK(model.info().family == ModelFamily::SDXL);
+    CHECK(model.info().family == &sdxl_family());
     ConditioningOptions o;
     o.width = o.height = 1024;
     const Conditioning c = model.conditioner().encode(prompt, false, o);
@@ -86,7 +86,7 @@ TEST_CASE("the SDXL U-Net with label_emb and micro-conditioning matches unet_sdx
 
 TEST_CASE("SDXL checkpoints: family, refiner and defaults are detected from the tensors", "[sdxl][checkpoint][golden]") {
     const StableDiffusionModel base = StableDiffusionModel::load(test::golden_v2_path("tiny-sdxl.safetensors"));
-    CHECK(base.info().family_name == "SDXL");
+    CHECK(std::string(base.info().family->name) == "SDXL");
     CHECK(base.denoiser().info().default_width == 1024);
     CHECK(base.denoiser().info().default_height == 1024);
     CHECK(base.denoiser().info().vae_scale == 0.13025f);
@@ -96,7 +96,7 @@ TEST_CASE("SDXL checkpoints: family, refiner and defaults are detected from the 
     CHECK(std::any_of(unused.begin(), unused.end(), [](const std::string& u) { return u.find("logit_scale") != std::string::npos; }));
     for (const std::string& u : unused) CHECK(u.find("model.diffusion_model.") == std::string::npos);
     const StableDiffusionModel refiner = StableDiffusionModel::load(test::golden_v2_path("tiny-sdxl-refiner.safetensors"));
-    CHECK(refiner.info().family == ModelFamily::SDXLRefiner);
+    CHECK(refiner.info().family == &sdxl_refiner_family());
     CHECK(refiner.unet().config().channels.size() == 4);
     // the refiner's unconditional side takes the negative aesthetic score
     ConditioningOptions o;
@@ -288,7 +288,7 @@ TEST_CASE("a 9-channel SDXL inpainting U-Net is detected and gets the mask and t
     write_safetensors(dir + "/inpaint.safetensors", records, meta);
     const StableDiffusionModel inpaint = StableDiffusionModel::load(dir + "/inpaint.safetensors");
     const StableDiffusionModel base = StableDiffusionModel::load(test::golden_v2_path("tiny-sdxl.safetensors"));
-    CHECK(inpaint.info().family == ModelFamily::SDXL);
+    CHECK(inpaint.info().family == &sdxl_family());
     CHECK(inpaint.denoiser().info().inpainting);
 
     const SafetensorsFile u(test::golden_v2_path("unet_sdxl.safetensors"));

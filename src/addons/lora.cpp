@@ -35,9 +35,10 @@ struct Target {
 std::string text_tag(size_t i, size_t n) { return n == 1 ? "lora_te_" : "lora_te" + std::to_string(i + 1) + "_"; }
 
 // Every layer a LoRA can reach, under kohya's module names.
-std::map<std::string, Target> targets(const WeightStore& w, const std::vector<std::string>& text_prefixes) {
+std::map<std::string, Target> targets(const WeightStore& w, const FamilySpec& family) {
     std::map<std::string, Target> t;
-    const std::string unet = "model.diffusion_model.";
+    const std::vector<std::string>& text_prefixes = family.text_embedders;
+    const std::string unet = family.denoiser_prefix;
     const int64_t L = unet_layers_per_block(w, unet);
     for (const std::string& name : w.names(unet)) {
         if (!ends_with(name, ".weight") || w.shape_of(name).size() < 2) continue;
@@ -117,10 +118,11 @@ void add_product(float* w, int64_t rows, int64_t cols, const Tensor& up, const T
 
 }  // namespace
 
-LoraReport apply_loras(WeightStore& w, const std::vector<LoraSpec>& loras, const std::vector<std::string>& text_prefixes) {
+LoraReport apply_loras(WeightStore& w, const std::vector<LoraSpec>& loras, const FamilySpec& family) {
     LoraReport report;
     if (loras.empty()) return report;
-    const std::map<std::string, Target> reachable = targets(w, text_prefixes);
+    const std::vector<std::string>& text_prefixes = family.text_embedders;
+    const std::map<std::string, Target> reachable = targets(w, family);
     std::vector<float> delta;
     for (const LoraSpec& spec : loras) {
         const std::unique_ptr<TensorFile> file = open_tensor_file(spec.path);

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "models/family.h"
 #include "models/weights.h"
 
 namespace sdref {
@@ -31,8 +32,8 @@ struct LoraReport {
     std::vector<std::string> unused;   // "file: tensor" a LoRA has that is not a LoRA weight (listed with -v)
 };
 
-// Merge the LoRAs into the store's weights (before any model reads them). text_prefixes: the canonical prefixes
-// of the model's text encoders, in kohya's order (SD 1.x/2.x: {"cond_stage_model."}; SDXL: both embedders).
-LoraReport apply_loras(WeightStore& w, const std::vector<LoraSpec>& loras, const std::vector<std::string>& text_prefixes);
+// Merge the LoRAs into the store's weights (before any model reads them), for a model of `family`: its denoiser's
+// prefix and its text encoders' prefixes in kohya's order (one: lora_te_; two: lora_te1_, lora_te2_).
+LoraReport apply_loras(WeightStore& w, const std::vector<LoraSpec>& loras, const FamilySpec& family);
 
 }  // namespace sdref

@@ -148,7 +148,7 @@ const StableDiffusionModel& Engine::load(const std::string& path, const Checkpoi
     if (options_.verbose) {
         const DenoiserInfo& info = model_->denoiser().info();
         std::fprintf(stderr, "loaded %s in %.2f s (%s, %s%s, %s)\n", path.c_str(),
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), model_->info().family_name.c_str(),
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), model_->info().family->name,
                      info.inpainting ? "inpainting, " : "", info.scheduler.prediction_type.c_str(), kernels::cpu_isa_name());
         if (!o.loras.empty())
             std::fprintf(stderr, "LoRAs: %d layers changed, %.1f MB of merged copies\n", model_->lora_layers(), double(model_->lora_bytes()) / 1e6);

@@ -166,13 +166,8 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
                    [L](const std::string& n) { return diffusers_unet_name(n, L); });
         w.add_file(weights_file(path + "/vae", "diffusion_pytorch_model"), "first_stage_model.",
                    [levels](const std::string& n) { return diffusers_vae_name(n, levels); });
-        // text encoders (Hugging Face names) at the canonical prefix of their family: SD 1.x/2.x text_encoder/;
-        // SDXL text_encoder/ and text_encoder_2/; the SDXL refiner text_encoder_2/ alone
-        const bool first = is_directory(path + "/text_encoder"), second = is_directory(path + "/text_encoder_2");
-        std::vector<std::pair<std::string, std::string>> encoders;  // folder, canonical prefix
-        if (first && second) encoders = {{"text_encoder", "conditioner.embedders.0.transformer."}, {"text_encoder_2", "conditioner.embedders.1.transformer."}};
-        else if (second) encoders = {{"text_encoder_2", "conditioner.embedders.0.transformer."}};
-        else encoders = {{"text_encoder", "cond_stage_model.transformer."}};
+        // text encoders (Hugging Face names) at the canonical prefixes of the family whose layout the folder has
+        const std::vector<std::pair<std::string, std::string>>& encoders = folder_layout_family(path).diffusers_text_encoders;
         for (size_t i = 0; i < encoders.size(); ++i) {
             const std::string dir = path + "/" + encoders[i].first;
             text_configs[i] = load_json(dir + "/config.json");
@@ -182,18 +177,7 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
         for (const char* tok : {"tokenizer", "tokenizer_2"})
             if (!m.tokenizer_ && path_exists(path + "/" + tok + "/vocab.json"))
                 m.tokenizer_ = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(path + "/" + tok));
-        // the pad token of the (first) tokenizer: "<|endoftext|>" (SD 1.x) or "!" = 0 (SD 2.x's OpenCLIP)
-        if (path_exists(path + "/tokenizer/tokenizer_config.json")) {
-            const std::string where = path + "/tokenizer/tokenizer_config.json";
-            const Json tc = load_json(where);
-            if (const Json* pad = tc.find("pad_token"); pad && !pad->is_null()) {
-                const Json* content = pad->is_object() ? pad->find("content") : pad;
-                const std::string text = content ? content->as_string(where + ": pad_token") : "";
-                if (text == "!") cs.pad_id = ClipTokenizer::kPadSd2;
-                else if (text == "<|endoftext|>") cs.pad_id = ClipTokenizer::kPadSd1;
-                else fail(where, ": pad_token \"", text, "\" is neither <|endoftext|> nor ! (the two CLIP paddings)");
-            }
-        }
+        if (path_exists(path + "/tokenizer/tokenizer_config.json")) cs.pad_id = ClipTokenizer::folder_pad_id(path + "/tokenizer");
         if (path_exists(path + "/scheduler/scheduler_config.json")) {
             scheduler_config = load_json(path + "/scheduler/scheduler_config.json");
             d.scheduler.update_from_json(scheduler_config, path + "/scheduler/scheduler_config.json");
@@ -213,9 +197,7 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
 
     // what kind of model this is: its text encoders tell
     const FamilySpec& family = detect_family(w);
-    m.info_.family = family.family;
-    m.info_.family_name = family.name;
-    m.text_prefix_ = family.text_prefix;
+    m.info_.family = &family;
     d.default_width = d.default_height = family.native_size;
     if (!is_directory(path)) {
         if (const std::string r = w.metadata("modelspec.resolution"); !r.empty())
@@ -223,9 +205,9 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
         d.scheduler.timestep_spacing = family.timestep_spacing;  // a single file has no scheduler config
     }
     d.vae_scale = vae_scale > 0 ? vae_scale : family.vae_scale;
-    m.lora_ = apply_loras(w, overrides.loras, family.text_embedders);
+    m.lora_ = apply_loras(w, overrides.loras, family);
 
-    m.unet_ = std::make_shared<UNet>(UNet::load(m.weights_, "model.diffusion_model.", unet_cfg));
+    m.unet_ = std::make_shared<UNet>(UNet::load(m.weights_, family.denoiser_prefix, unet_cfg));
     if (!overrides.hypernetworks.empty()) {
         std::vector<Hypernetwork> networks;
         for (const auto& [file, strength] : overrides.hypernetworks) networks.push_back(load_hypernetwork(file, strength));
@@ -252,9 +234,9 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
     return m;
 }
 
-const std::string& StableDiffusionModel::prefix(Part part) const {
-    static const std::string denoiser = "model.diffusion_model.", vae = "first_stage_model.";
-    return part == Part::TextEncoder ? text_prefix_ : part == Part::Denoiser ? denoiser : vae;
+std::string StableDiffusionModel::prefix(Part part) const {
+    const FamilySpec& f = *info_.family;
+    return part == Part::TextEncoder ? f.text_prefix : part == Part::Denoiser ? f.denoiser_prefix : f.vae_prefix;
 }
 
 std::vector<std::string> StableDiffusionModel::unused_tensors() const {

@@ -24,9 +24,8 @@ namespace sdref {
 // What a model is; what its denoiser needs the pipeline to know (latent channels, VAE scale, training schedule
 // and size) is denoiser().info().
 struct ModelInfo {
-    ModelFamily family = ModelFamily::SD1;
-    std::string family_name;            // "SD 1.x", "SD 2.x", "SDXL", "SDXL refiner"
-    std::string source;                 // the file or folder
+    const FamilySpec* family = nullptr;  // what it is: family->name is "SD 1.x", "SD 2.x", "SDXL", "SDXL refiner"
+    std::string source;                  // the file or folder
 };
 
 struct CheckpointOverrides {
@@ -75,12 +74,11 @@ public:
 private:
     // The canonical prefix of a part's tensors ("cond_stage_model." or SDXL's "conditioner.", "model.diffusion_model.",
     // "first_stage_model.").
-    const std::string& prefix(Part part) const;
+    std::string prefix(Part part) const;
 
     ModelInfo info_;
     std::shared_ptr<WeightStore> weights_;
     LoraReport lora_;
-    std::string text_prefix_;
     std::shared_ptr<const ClipTokenizer> tokenizer_;
     std::shared_ptr<const Conditioner> conditioner_;
     std::shared_ptr<UNet> unet_;

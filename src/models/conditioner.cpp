@@ -4,14 +4,19 @@
 #include <map>
 
 #include "core/error.h"
+#include "io/mapped_file.h"
 #include "models/blocks.h"
 #include "text/prompt_weighting.h"
 
 namespace sdref {
 
+const std::vector<const FamilySpec*>& model_families() {
+    static const std::vector<const FamilySpec*> families = {&sdxl_family(), &sdxl_refiner_family(), &sd2_family(), &sd1_family()};
+    return families;
+}
+
 const FamilySpec& detect_family(const WeightStore& w) {
-    // most specific first: an SDXL base has both embedders, the refiner only the first
-    for (const FamilySpec* f : {&sdxl_family(), &sdxl_refiner_family(), &sd2_family(), &sd1_family()})
+    for (const FamilySpec* f : model_families())
         if (f->detect(w)) return *f;
     // what the file holds instead, by its top-level prefixes
     std::map<std::string, int> prefixes;
@@ -25,6 +30,21 @@ const FamilySpec& detect_family(const WeightStore& w) {
     fail(w.describe(), ": not a model layout sdref knows: no SD 1.x (cond_stage_model.transformer.*), SD 2.x "
          "(cond_stage_model.model.*), SDXL (conditioner.embedders.0 and .1) or SDXL refiner (conditioner.embedders.0.model.*) "
          "text encoder; found ", found.empty() ? "no tensors" : found);
+}
+
+const FamilySpec& folder_layout_family(const std::string& folder) {
+    // (SD 1.x and 2.x share one layout: either serves, the tensors tell them apart afterwards)
+    const std::vector<std::string> known = {"text_encoder", "text_encoder_2"};
+    for (const FamilySpec* f : model_families()) {
+        bool match = true;
+        for (const std::string& sub : known) {
+            bool listed = false;
+            for (const auto& [dir, prefix] : f->diffusers_text_encoders) listed |= dir == sub;
+            match &= listed == is_directory(folder + "/" + sub);
+        }
+        if (match) return *f;
+    }
+    fail(folder, ": a diffusers folder without text_encoder/ or text_encoder_2/ (no model family sdref knows has that layout)");
 }
 
 bool has_text_encoder(const WeightStore& w, const std::string& embedder) {

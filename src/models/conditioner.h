@@ -21,14 +21,13 @@
 #include "addons/textual_inversion.h"
 #include "io/json.h"
 #include "models/clip_text.h"
+#include "models/family.h"
 #include "models/unet.h"
 #include "models/weights.h"
 #include "text/clip_tokenizer.h"
 #include "text/prompt_weighting.h"
 
 namespace sdref {
-
-enum class ModelFamily { SD1, SD2, SDXL, SDXLRefiner };
 
 // SDXL's micro-conditioning (Podell et al. 2023, section 2.2): the size the training image had before it was
 // resized, the crop taken from it, the size asked for, and (refiner) the aesthetic score it was rated with.
@@ -66,29 +65,6 @@ struct ConditionerSource {
     std::vector<TextualInversion> embeddings;         // textual inversions the prompts may use by name
     int pad_id = -1;                                  // a diffusers tokenizer's pad token id; -1: the family's
 };
-
-// A model family: how its tensors are recognised, its conditioner, and the defaults a checkpoint without a
-// config gets.
-struct FamilySpec {
-    ModelFamily family;
-    const char* name;                   // "SD 1.x", "SDXL", ...
-    const char* text_prefix;            // the canonical prefix of its text encoders' tensors
-    bool (*detect)(const WeightStore& w);
-    std::unique_ptr<Conditioner> (*make_conditioner)(const ConditionerSource& source);
-    int64_t native_size;                // default image side (pixels)
-    float vae_scale;                    // latents = VAE mean x this
-    const char* prediction_type;        // epsilon | v_prediction
-    const char* timestep_spacing;       // the family's scheduler_config spacing ("": the sampler's own)
-    bool force_zeros_for_empty_prompt;  // diffusers' default for the family
-    std::vector<std::string> text_embedders;  // each text encoder's canonical prefix, in order (LoRA te1/te2)
-};
-
-const FamilySpec& sd1_family();
-const FamilySpec& sd2_family();
-const FamilySpec& sdxl_family();
-const FamilySpec& sdxl_refiner_family();
-// The family whose text encoders the store holds; an error listing what was found when none matches.
-const FamilySpec& detect_family(const WeightStore& w);
 
 // --- shared by the conditioners ---
 

@@ -15,9 +15,25 @@ std::unique_ptr<Conditioner> make(const ConditionerSource& s) {
 
 }  // namespace
 
+// The SD VAE's latent-to-RGB factors (SD 1.x and 2.x share the VAE).
+const float kSdPreviewFactors[4][3] = {{0.3512f, 0.2297f, 0.3227f}, {0.3250f, 0.4974f, 0.2350f}, {-0.2829f, 0.1762f, 0.2721f},
+                                       {-0.2120f, -0.2616f, -0.7177f}};
+
 const FamilySpec& sd1_family() {
-    static const FamilySpec spec{ModelFamily::SD1, "SD 1.x", "cond_stage_model.", detect, make, 512, 0.18215f, "epsilon", "", false,
-                                 {"cond_stage_model."}};
+    static const FamilySpec spec = [] {
+        FamilySpec f;
+        f.name = "SD 1.x";
+        f.detect = detect;
+        f.diffusers_text_encoders = {{"text_encoder", "cond_stage_model.transformer."}};
+        f.text_prefix = "cond_stage_model.";
+        f.text_embedders = {"cond_stage_model."};
+        f.make_conditioner = make;
+        f.native_size = 512;
+        f.vae_scale = 0.18215f;
+        f.prediction_type = "epsilon";
+        f.preview_factors = kSdPreviewFactors;
+        return f;
+    }();
     return spec;
 }
 

@@ -75,9 +75,27 @@ std::unique_ptr<Conditioner> make(const ConditionerSource& s) { return std::make
 
 }  // namespace
 
+// The SDXL VAE's latent-to-RGB factors (the base and the refiner share the VAE).
+const float kSdxlPreviewFactors[4][3] = {{0.3920f, 0.4054f, 0.4549f}, {-0.2634f, -0.0196f, 0.0653f}, {0.0568f, 0.1687f, -0.0755f},
+                                         {-0.3112f, -0.2359f, -0.2076f}};
+
 const FamilySpec& sdxl_family() {
-    static const FamilySpec spec{ModelFamily::SDXL, "SDXL", "conditioner.", detect, make, 1024, 0.13025f, "epsilon", "leading", true,
-                                 {"conditioner.embedders.0.", "conditioner.embedders.1."}};
+    static const FamilySpec spec = [] {
+        FamilySpec f;
+        f.name = "SDXL";
+        f.detect = detect;
+        f.diffusers_text_encoders = {{"text_encoder", "conditioner.embedders.0.transformer."}, {"text_encoder_2", "conditioner.embedders.1.transformer."}};
+        f.text_prefix = "conditioner.";
+        f.text_embedders = {"conditioner.embedders.0.", "conditioner.embedders.1."};
+        f.make_conditioner = make;
+        f.native_size = 1024;
+        f.vae_scale = 0.13025f;
+        f.prediction_type = "epsilon";
+        f.timestep_spacing = "leading";
+        f.force_zeros_for_empty_prompt = true;
+        f.preview_factors = kSdxlPreviewFactors;
+        return f;
+    }();
     return spec;
 }
 

@@ -60,9 +60,21 @@ std::unique_ptr<Conditioner> make(const ConditionerSource& s) { return std::make
 }  // namespace
 
 const FamilySpec& sdxl_refiner_family() {
-    static const FamilySpec spec{ModelFamily::SDXLRefiner, "SDXL refiner", "conditioner.", detect, make, 1024, 0.13025f, "epsilon",
-                                 "leading", false,
-                                 {"conditioner.embedders.0."}};
+    static const FamilySpec spec = [] {
+        FamilySpec f;
+        f.name = "SDXL refiner";
+        f.detect = detect;
+        f.diffusers_text_encoders = {{"text_encoder_2", "conditioner.embedders.0.transformer."}};
+        f.text_prefix = "conditioner.";
+        f.text_embedders = {"conditioner.embedders.0."};
+        f.make_conditioner = make;
+        f.native_size = 1024;
+        f.vae_scale = 0.13025f;
+        f.prediction_type = "epsilon";
+        f.timestep_spacing = "leading";
+        f.preview_factors = kSdxlPreviewFactors;
+        return f;
+    }();
     return spec;
 }
 

@@ -9,23 +9,15 @@
 
 namespace sdref {
 
-namespace {
-
-// The published factors F [4 latent channels][R, G, B] (rgb = (F^T l + 1) / 2 on the latents times the VAE scale).
-constexpr float kSdFactors[4][3] = {{0.3512f, 0.2297f, 0.3227f}, {0.3250f, 0.4974f, 0.2350f}, {-0.2829f, 0.1762f, 0.2721f}, {-0.2120f, -0.2616f, -0.7177f}};
-constexpr float kSdxlFactors[4][3] = {{0.3920f, 0.4054f, 0.4549f}, {-0.2634f, -0.0196f, 0.0653f}, {0.0568f, 0.1687f, -0.0755f}, {-0.3112f, -0.2359f, -0.2076f}};
-
-}  // namespace
-
 LatentPreview LatentPreview::for_model(const StableDiffusionModel& model) {
-    const std::optional<LatentPreview> p = published(model.info().family_name, model.vae().latent_channels(), model.vae().decoder_width());
+    const std::optional<LatentPreview> p = published(*model.info().family, model.vae().latent_channels(), model.vae().decoder_width());
     return p ? *p : fit(model);
 }
 
-std::optional<LatentPreview> LatentPreview::published(const std::string& family, int64_t latent_channels, int64_t decoder_width) {
-    const bool sdxl = family.rfind("SDXL", 0) == 0, sd = family == "SD 1.x" || family == "SD 2.x";
-    if (!(sd || sdxl) || latent_channels != 4 || decoder_width != 512) return std::nullopt;
-    const float(*f)[3] = sdxl ? kSdxlFactors : kSdFactors;
+std::optional<LatentPreview> LatentPreview::published(const FamilySpec& family, int64_t latent_channels, int64_t decoder_width) {
+    // (the factors are for the family's own VAE: 4 latent channels, its decoder's width)
+    const float(*f)[3] = family.preview_factors;
+    if (!f || latent_channels != 4 || decoder_width != family.preview_vae_width) return std::nullopt;
     LatentPreview p;
     p.channels = 4;
     p.weights.assign(3 * 5, 0.5f);  // b = 1/2 in the last column

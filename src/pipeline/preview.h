@@ -21,9 +21,9 @@ public:
     // The map for `model`: its family's published factors when its VAE is the family's (a 512-wide decoder), else
     // fit(model).
     static LatentPreview for_model(const StableDiffusionModel& model);
-    // The published map of a family ("SD 1.x", "SD 2.x", "SDXL", "SDXL refiner") for a VAE with that many latent
-    // channels and that decoder width, or nothing when it is not the family's VAE.
-    static std::optional<LatentPreview> published(const std::string& family, int64_t latent_channels, int64_t decoder_width);
+    // The published map of a family (FamilySpec::preview_factors) for a VAE with that many latent channels and that
+    // decoder width, or nothing when the family publishes none or it is not the family's VAE.
+    static std::optional<LatentPreview> published(const FamilySpec& family, int64_t latent_channels, int64_t decoder_width);
     // Fit the map to `model`'s VAE (one encode of a 128x128 picture).
     static LatentPreview fit(const StableDiffusionModel& model);
     // Fit it to a finished picture: its latents [z, h, w] and the decoded image [3, 8h, 8w] in [0, 1] (the server

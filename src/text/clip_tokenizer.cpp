@@ -158,6 +158,18 @@ ClipTokenizer ClipTokenizer::from_bpe_text(const std::string& text, const std::s
     return tok;
 }
 
+int ClipTokenizer::folder_pad_id(const std::string& dir) {
+    const std::string where = dir + "/tokenizer_config.json";
+    const Json tc = Json::parse(read_text_file(where), where);
+    const Json* pad = tc.find("pad_token");
+    if (!pad || pad->is_null()) return -1;
+    const Json* content = pad->is_object() ? pad->find("content") : pad;
+    const std::string text = content ? content->as_string(where + ": pad_token") : "";
+    if (text == "!") return kPadSd2;
+    if (text == "<|endoftext|>") return kPadSd1;
+    fail(where, ": pad_token \"", text, "\" is neither <|endoftext|> nor ! (the two CLIP paddings)");
+}
+
 ClipTokenizer ClipTokenizer::from_folder(const std::string& dir) {
     const std::string vocab_path = dir + "/vocab.json";
     const std::string merges_path = dir + "/merges.txt";

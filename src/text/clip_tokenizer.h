@@ -26,6 +26,9 @@ public:
     static ClipTokenizer from_bpe_gz(const std::string& path);
     // A diffusers/Hugging Face `tokenizer/` folder: vocab.json and merges.txt.
     static ClipTokenizer from_folder(const std::string& dir);
+    // The pad id a Hugging Face tokenizer folder's tokenizer_config.json names: "<|endoftext|>" (kPadSd1) or "!" (kPadSd2,
+    // OpenCLIP's 0); -1 when it names none. Any other pad token is an error naming the file.
+    static int folder_pad_id(const std::string& dir);
     // The vocabulary built into sdref (data/clip/bpe_simple_vocab_16e6.txt.gz, embedded at build time).
     static const ClipTokenizer& builtin();
 
