@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "golden.h"
 #include "io/safetensors.h"
-#include "models/checkpoint.h"
+#include "loader/checkpoint.h"
 #include "models/clip_text.h"
 #include "models/unet.h"
 #include "text/extra_networks.h"

@@ -10,7 +10,7 @@
 #include "golden.h"
 #include "core/rng.h"
 #include "io/safetensors.h"
-#include "models/checkpoint.h"
+#include "loader/checkpoint.h"
 
 using namespace sdref;
 using namespace sdref::kernels;

@@ -12,7 +12,7 @@
 #include "io/safetensors.h"
 #include "core/rng.h"
 #include "io/pytorch_file.h"
-#include "models/checkpoint.h"
+#include "loader/checkpoint.h"
 
 using namespace sdref;
 

@@ -7,7 +7,7 @@
 
 #include "golden.h"
 #include "io/safetensors.h"
-#include "models/checkpoint.h"
+#include "loader/checkpoint.h"
 #include "models/controlnet.h"
 
 using namespace sdref;

@@ -12,7 +12,8 @@
 
 #include "golden.h"
 #include "io/safetensors.h"
-#include "models/checkpoint.h"
+#include "loader/checkpoint.h"
+#include "models/key_names.h"
 #include "pipeline/generate.h"
 
 using namespace sdref;

@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "io/tensor_file.h"
 #include "kernels/gemm.h"
-#include "models/checkpoint.h"
+#include "models/key_names.h"
 #include "models/unet.h"
 
 namespace sdref {

@@ -8,18 +8,11 @@
 // "clip_g" [n, 1280]). At most 75 vectors (one chunk).
 #pragma once
 
-#include <map>
 #include <string>
 
-#include "core/tensor.h"
+#include "models/embedding.h"
 
 namespace sdref {
-
-struct TextualInversion {
-    std::string name;                     // the word: the file's name without its extension
-    std::string path;
-    std::map<std::string, Tensor> vectors;  // "" (one text encoder), or "clip_l" and "clip_g" (SDXL): [n, D]
-};
 
 TextualInversion load_textual_inversion(const std::string& path);
 

@@ -19,7 +19,7 @@
 
 #include "app/params.h"
 #include "app/request.h"
-#include "models/checkpoint.h"
+#include "loader/checkpoint.h"
 #include "models/controlnet.h"
 #include "pipeline/generate.h"
 #include "pipeline/hires.h"

@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "addons/textual_inversion.h"
 #include "io/json.h"
 #include "models/clip_text.h"
+#include "models/embedding.h"
 #include "models/family.h"
 #include "models/unet.h"
 #include "models/weights.h"

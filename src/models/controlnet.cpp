@@ -4,7 +4,7 @@
 #include "io/json.h"
 #include "io/mapped_file.h"
 #include "kernels/ops.h"
-#include "models/checkpoint.h"
+#include "models/key_names.h"
 
 namespace sdref {
 
@@ -24,24 +24,6 @@ Tensor conv1x1(const ForwardContext& ctx, const Linear& l, const Tensor& x) {
 }
 
 }  // namespace
-
-std::string diffusers_controlnet_name(const std::string& ldm, int64_t L) {
-    auto starts = [&](const char* p) { return ldm.rfind(p, 0) == 0; };
-    if (starts("input_hint_block.")) {
-        const size_t dot = ldm.find('.', 17);
-        const int i = std::stoi(ldm.substr(17, dot - 17));
-        const std::string rest = ldm.substr(dot + 1);
-        if (i == 0) return "controlnet_cond_embedding.conv_in." + rest;
-        if (i == 14) return "controlnet_cond_embedding.conv_out." + rest;
-        return "controlnet_cond_embedding.blocks." + std::to_string(i / 2 - 1) + "." + rest;
-    }
-    if (starts("zero_convs.")) {
-        const size_t dot = ldm.find('.', 11);
-        return "controlnet_down_blocks." + ldm.substr(11, dot - 11) + "." + ldm.substr(ldm.find('.', dot + 1) + 1);
-    }
-    if (starts("middle_block_out.0.")) return "controlnet_mid_block." + ldm.substr(19);
-    return diffusers_unet_name(ldm, L);
-}
 
 ControlNet ControlNet::load(const std::string& path) {
     ControlNet cn;

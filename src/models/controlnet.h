@@ -43,7 +43,4 @@ private:
     std::string source_;
 };
 
-// The diffusers name of a canonical ControlNet tensor (without "control_model."); L: ResBlocks per level.
-std::string diffusers_controlnet_name(const std::string& ldm, int64_t layers_per_block);
-
 }  // namespace sdref

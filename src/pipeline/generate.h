@@ -18,7 +18,7 @@
 #include <string>
 
 #include "core/tensor.h"
-#include "models/checkpoint.h"
+#include "loader/checkpoint.h"
 #include "models/controlnet.h"
 #include "pipeline/image.h"
 #include "schedulers/scheduler.h"

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "core/tensor.h"
-#include "models/checkpoint.h"
+#include "loader/checkpoint.h"
 #include "pipeline/image.h"
 
 namespace sdref {

@@ -87,9 +87,4 @@ private:
     std::shared_ptr<kernels::WeightPanels> denoiser_panels_ = std::make_shared<kernels::WeightPanels>();
 };
 
-// The diffusers names of canonical U-Net / VAE tensors (without their model.diffusion_model. /
-// first_stage_model. prefix). layers_per_block and levels come from the folder's config.json.
-std::string diffusers_unet_name(const std::string& ldm_name, int64_t layers_per_block);
-std::string diffusers_vae_name(const std::string& ldm_name, int64_t levels);
-
 }  // namespace sdref
