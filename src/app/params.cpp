@@ -83,7 +83,7 @@ const std::vector<Param<GenerationRequest>>& generation_params() {
     // the refiner's hand-over point
     static const std::string aesthetic = cat(MicroConditioning{}.aesthetic_score),
                              negative_aesthetic = cat(MicroConditioning{}.negative_aesthetic_score),
-                             refiner_start = cat(GenerationParams{}.refiner_start);
+                             refiner_start = cat(GenerationParams::kRefinerStart);
     static const std::vector<Param<G>> rows = {
         // flag, short, API field, PNG key, value, default, A1111 API default, lo, hi, help, member
         {"--model", "-m", nullptr, nullptr, "PATH", "", nullptr, 0, 0,

@@ -66,7 +66,8 @@ struct GenerationParams {
     MicroConditioning micro;       // SDXL: original size, crop, target size, aesthetic scores
     const StableDiffusionModel* refiner = nullptr;  // SDXL refiner for the end of the schedule (ensemble of experts)
     std::vector<ControlSpec> controls;  // ControlNets, their residuals summed
-    float refiner_start = 0.8f;    // the share of the schedule before the refiner takes over: the calls with
+    static constexpr float kRefinerStart = 0.8f;  // diffusers' and A1111's default
+    float refiner_start = kRefinerStart;  // the share of the schedule before the refiner takes over: the calls with
                                    // timestep t < T (1 - refiner_start) are the refiner's
 };
 
