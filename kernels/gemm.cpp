@@ -35,7 +35,8 @@ namespace sdref::kernels {
 
 namespace {
 
-int g_threads = 0;
+// The kernels' thread count for the calling thread (set_num_threads, ThreadScope); 0: OpenMP's default.
+thread_local int t_threads = 0;
 
 // Packing buffers, one set per thread (OpenMP keeps its threads, so they are allocated once per process).
 struct ThreadBuffers {
@@ -252,13 +253,19 @@ void pack_panels(const MicroKernelInfo& uk, const PanelSource& src, float* dst, 
     }
 }
 
-void set_num_threads(int n) { g_threads = n; }
+void set_num_threads(int n) { t_threads = n; }
+ThreadScope::ThreadScope(int n) : previous_(t_threads), set_(n > 0) {
+    if (set_) t_threads = n;
+}
+ThreadScope::~ThreadScope() {
+    if (set_) t_threads = previous_;
+}
 bool precision_supported(Precision p) { return best_micro_kernel(p) != nullptr; }
 const MicroKernelInfo& micro_kernel_for(Precision p) {
     const MicroKernelInfo* uk = best_micro_kernel(p);
     return uk ? *uk : best_micro_kernel();
 }
-int num_threads() { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
+int num_threads() { return t_threads > 0 ? t_threads : omp_get_max_threads(); }
 
 void gemm_with_kernel(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const PanelSource& a,
                       const PanelSource& b, float* c, int64_t ldc, const GemmEpilogue& ep) {

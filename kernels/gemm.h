@@ -81,9 +81,24 @@ void gemm(int64_t M, int64_t N, int64_t K, const PanelSource& a, const PanelSour
 void linear(int64_t M, int64_t N, int64_t K, const float* x, int64_t ldx, const void* w, ElemType w_type,
             float* y, int64_t ldy, const GemmEpilogue& epilogue = {}, Precision precision = Precision::FP32);
 
-// Threads used by every kernel (OpenMP); 0 means OpenMP's default.
+// Threads used by the kernels the calling thread runs (OpenMP teams); 0 means OpenMP's default. A setting of the
+// calling thread, not of the process: two generations on two threads each keep their own.
 void set_num_threads(int n);
 int num_threads();
+
+// set_num_threads(n) for the scope's lifetime when n > 0 (a generation's ForwardContext::threads), the calling
+// thread's previous count again after.
+class ThreadScope {
+public:
+    explicit ThreadScope(int n);
+    ~ThreadScope();
+    ThreadScope(const ThreadScope&) = delete;
+    ThreadScope& operator=(const ThreadScope&) = delete;
+
+private:
+    int previous_;
+    bool set_;
+};
 
 // The precision of a product (ukernel.h), given with each call: FP32, or BF16, which rounds both operands to bf16
 // as they are packed and accumulates in fp32; on a CPU without bf16 instructions (precision_supported() false) a

@@ -254,16 +254,19 @@ GenerationParams small_generation(const std::string& prompt, uint64_t seed) {
 }
 }  // namespace
 
-TEST_CASE("a whole generation gives the same bits with 1 and 2 threads", "[pipeline]") {
+TEST_CASE("a whole generation gives the same bits with 1 and 2 threads (ForwardContext::threads)", "[pipeline]") {
     const StableDiffusionModel model = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"));
-    const GenerationParams p = small_generation("a (red:1.2) cat", 9);
+    GenerationParams p = small_generation("a (red:1.2) cat", 9);
     Tensor latents[2];
+    const int callers = kernels::num_threads();
     for (int threads : {1, 2}) {
-        kernels::set_num_threads(threads);
+        p.forward.threads = threads;
+        int seen = 0;  // the kernels' thread count while it runs
         auto sched = make_scheduler("dpm++2m_sde", "karras", model.denoiser().info().scheduler);
-        latents[threads - 1] = generate(model, p, *sched, 4).latents;
+        latents[threads - 1] = generate(model, p, *sched, 4, [&](const StepInfo&) { seen = kernels::num_threads(); }).latents;
+        CHECK(seen == threads);
+        CHECK(kernels::num_threads() == callers);  // and the caller's own count again after
     }
-    kernels::set_num_threads(0);
     REQUIRE(latents[0].shape() == latents[1].shape());
     CHECK(std::memcmp(latents[0].data(), latents[1].data(), size_t(latents[0].numel()) * 4) == 0);
 }

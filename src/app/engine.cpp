@@ -400,6 +400,7 @@ void Engine::fill_params(const GenerationRequest& r, const Inputs& in, Generatio
     p.strength = float(r.denoising_strength);
     p.forward.precision = r.precision == "bf16" ? kernels::Precision::BF16 : kernels::Precision::FP32;
     p.forward.stream_weights = r.low_memory;
+    p.forward.threads = int(r.threads);
     p.vae_tile = r.vae_tiling ? r.vae_tile_size : r.low_memory ? Vae::kTile : 0;
     if (r.init_image.given() || !r.outpaint.empty()) p.init_image = &in.init;
     if (!in.mask.pixels.empty()) p.mask = &in.mask;
@@ -445,6 +446,7 @@ GeneratedImage Engine::finish(const GenerationRequest& r, const Inputs& in, Gene
 }
 
 std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::function<void(const Progress&)>& on_step) {
+    const kernels::ThreadScope threads(int(r.threads));  // (loading, add-ons and the safety checker too)
     // 1. the request in sdref's terms, its add-on files, its flags checked together, its pictures read
     settle(r);
     GenerationParams p;

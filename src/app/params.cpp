@@ -212,6 +212,8 @@ const std::vector<Param<GenerationRequest>>& generation_params() {
          "the matrix products' operands: fp32 (exact, the default) or bf16 with fp32 sums (CPUs with AVX512_BF16, "
          "about 1.8x faster a step, or Arm's BF16 extension; slightly different pictures)", [](G& r) -> ParamRef { return &r.precision; },
          normalize_precision},
+        {"--threads", "-t", nullptr, nullptr, "N", "0", nullptr, 1, 1024, "CPU threads (0: all)",
+         [](G& r) -> ParamRef { return &r.threads; }},
     };
     return rows;
 }

@@ -75,6 +75,7 @@ struct GenerationRequest {
     bool vae_tiling;                // decode in blended tiles of vae_tile_size latent pixels
     int64_t vae_tile_size;
     std::string precision;          // "fp32" or "bf16": the matrix products (kernels::Precision)
+    int64_t threads;                // CPU threads for this request (ForwardContext::threads); 0: all
     std::vector<ControlRequest> controls;
 
     int64_t images() const { return batch_count * batch_size; }

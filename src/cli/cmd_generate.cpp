@@ -25,7 +25,7 @@ namespace {
 
 struct CliOptions {
     std::string output, save_latents, safety_checker, preview, grid, x_axis, y_axis;
-    int64_t threads, preview_interval;
+    int64_t preview_interval;
     bool no_safety_checker, verbose, help;
 };
 
@@ -55,8 +55,6 @@ const std::vector<Param<CliOptions>>& cli_params() {
          "safety_checker/ is used unless --no-safety-checker", [](O& o) -> ParamRef { return &o.safety_checker; }},
         {"--no-safety-checker", nullptr, nullptr, nullptr, "", "false", nullptr, 0, 0, "do not check images",
          [](O& o) -> ParamRef { return &o.no_safety_checker; }},
-        {"--threads", "-t", nullptr, nullptr, "N", "0", nullptr, 1, 1024, "CPU threads (0: all)",
-         [](O& o) -> ParamRef { return &o.threads; }},
         {"--verbose", "-v", nullptr, nullptr, "", "false", nullptr, 0, 0,
          "timings per stage and step; tensors the checkpoint has but the models do not use",
          [](O& o) -> ParamRef { return &o.verbose; }},
@@ -116,7 +114,6 @@ int cmd_generate(int argc, char** argv) {
         }
     }
     if (!have_prompt) fail("-p/--prompt: no prompt given");
-    if (o.threads > 0) kernels::set_num_threads(int(o.threads));
 
     EngineOptions eo;
     eo.folders = folders;

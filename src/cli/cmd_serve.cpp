@@ -17,7 +17,6 @@ namespace {
 
 struct ServeFlags {
     ServeOptions server;
-    int64_t threads;
     bool help;
 };
 
@@ -55,8 +54,7 @@ const std::vector<Param<ServeFlags>>& serve_params() {
          [](S& s) -> ParamRef { return &s.server.max_images; }},
         for_every_request("--low-memory", [](S& s) -> ParamRef { return &s.server.low_memory; }),
         for_every_request("--precision", [](S& s) -> ParamRef { return &s.server.precision; }),
-        {"--threads", "-t", nullptr, nullptr, "N", "0", nullptr, 1, 1024, "CPU threads (0: all)",
-         [](S& s) -> ParamRef { return &s.threads; }},
+        for_every_request("--threads", [](S& s) -> ParamRef { return &s.server.threads; }),
         {"--verbose", "-v", nullptr, nullptr, "", "false", nullptr, 0, 0, "model loads and unused tensors on stderr",
          [](S& s) -> ParamRef { return &s.server.verbose; }},
         {"--help", "-h", nullptr, nullptr, "", "false", nullptr, 0, 0, "this help", [](S& s) -> ParamRef { return &s.help; }},
@@ -81,12 +79,11 @@ int cmd_serve(int argc, char** argv) {
         else if (d) set_param(*d, folders, args.value(a), a, Origin::Cli);
         else fail("serve: unknown option \"", a, "\" (see sdref serve --help)");
         if (f.help) {
-            std::printf("usage: sdref serve [options]  (--low-memory and --precision apply to every request)\n%s%s",
+            std::printf("usage: sdref serve [options]  (--low-memory, --precision and --threads apply to every request)\n%s%s",
                         usage_lines(serve_params()).c_str(), usage_lines(folder_params()).c_str());
             return 0;
         }
     }
-    if (f.threads > 0) kernels::set_num_threads(int(f.threads));
     const std::string model = f.server.model.empty() ? default_model_path() : f.server.model;
     Server server(f.server, folders, model);
     const int port = server.bind();

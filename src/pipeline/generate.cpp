@@ -406,7 +406,8 @@ SafeLatentDiffusion SafeLatentDiffusion::preset(const std::string& name) {
 
 GenerationResult generate(const StableDiffusionModel& model, const GenerationParams& p, Scheduler& scheduler, int steps,
                           const std::function<void(const StepInfo&)>& on_step) {
-    // 0. validate, and refuse what cannot fit
+    // 0. validate, and refuse what cannot fit; the pass's thread count for this thread
+    const kernels::ThreadScope threads(p.forward.threads);
     validate(model, p, steps);
     const int64_t spare = check_memory(model, p);
     GenerationResult result;

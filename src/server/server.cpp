@@ -180,6 +180,7 @@ struct Server::Impl {
             } idle{this};
             r.low_memory = r.low_memory || options.low_memory;
             if (!options.precision.empty()) r.precision = options.precision;
+            if (options.threads > 0) r.threads = options.threads;
             std::vector<GeneratedImage> out = engine.run(r, [this](const Progress& p) {
                 Image shot = engine.preview().render(p.latents);
                 {

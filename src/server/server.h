@@ -22,6 +22,7 @@ struct ServeOptions {
     int64_t max_images;         // images per request (n_iter * batch_size)
     bool low_memory, verbose;
     std::string precision;      // every generation's matrix products: "fp32" or "bf16" (empty: fp32)
+    int64_t threads = 0;        // every generation's CPU threads (0: all)
 };
 
 class Server {
