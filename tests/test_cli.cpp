@@ -403,7 +403,8 @@ TEST_CASE("sdref --lora and <lora:NAME:WEIGHT> prompt tags merge the same LoRA, 
     REQUIRE(tag_text == "<lora:tiny-sd1-lora:" + multiplier + ">");
     const std::string down = ".lora_down.weight";
     size_t layers = 0;
-    for (const TensorView& v : SafetensorsFile(test::golden_v2_path("tiny-sd1-lora.safetensors")).tensors())
+    const SafetensorsFile lora(test::golden_v2_path("tiny-sd1-lora.safetensors"));
+    for (const TensorView& v : lora.tensors())
         layers += v.name.size() > down.size() && v.name.compare(v.name.size() - down.size(), down.size(), down) == 0;
     const Run tag = run("-m " + model + " -p 'a cat " + tag_text + "' --lora-model-dir " + quote(test::golden_v2_dir()) + common +
                         " -o " + quote(dir + "/tag.png") + " --save-latents " + quote(dir + "/tag.safetensors") + " -v");

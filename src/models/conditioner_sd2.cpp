@@ -15,19 +15,14 @@ std::unique_ptr<Conditioner> make(const ConditionerSource& s) {
 
 }  // namespace
 
+// SD 1.x's, but for its text encoder, its conditioner and v-prediction.
 const FamilySpec& sd2_family() {
     static const FamilySpec spec = [] {
-        FamilySpec f;
+        FamilySpec f = sd1_family();
         f.name = "SD 2.x";
         f.detect = detect;
-        f.diffusers_text_encoders = {{"text_encoder", "cond_stage_model.transformer."}};  // (SD 1.x's layout: the tensors tell)
-        f.text_prefix = "cond_stage_model.";
-        f.text_embedders = {"cond_stage_model."};
         f.make_conditioner = make;
-        f.native_size = 512;
-        f.vae_scale = 0.18215f;
         f.prediction_type = "v_prediction";
-        f.preview_factors = kSdPreviewFactors;
         return f;
     }();
     return spec;

@@ -59,20 +59,16 @@ std::unique_ptr<Conditioner> make(const ConditionerSource& s) { return std::make
 
 }  // namespace
 
+// SDXL's, but for its one text encoder, its conditioner and no zeroed empty prompt.
 const FamilySpec& sdxl_refiner_family() {
     static const FamilySpec spec = [] {
-        FamilySpec f;
+        FamilySpec f = sdxl_family();
         f.name = "SDXL refiner";
         f.detect = detect;
         f.diffusers_text_encoders = {{"text_encoder_2", "conditioner.embedders.0.transformer."}};
-        f.text_prefix = "conditioner.";
         f.text_embedders = {"conditioner.embedders.0."};
         f.make_conditioner = make;
-        f.native_size = 1024;
-        f.vae_scale = 0.13025f;
-        f.prediction_type = "epsilon";
-        f.timestep_spacing = "leading";
-        f.preview_factors = kSdxlPreviewFactors;
+        f.force_zeros_for_empty_prompt = false;
         return f;
     }();
     return spec;
