@@ -16,6 +16,7 @@
 #include "core/sha256.h"
 #include "golden.h"
 #include "io/safetensors.h"
+#include "loader/checkpoint.h"
 #include "kernels/gemm.h"
 #include "pipeline/image.h"
 
@@ -105,6 +106,22 @@ TEST_CASE("sdref generates a PNG carrying A1111 parameters, and the latents it d
     CHECK(rnd.output.find("(seed ") != std::string::npos);
     CHECK(file_exists(dir + "/r.png"));
     CHECK(file_exists(dir + "/r_1.png"));
+
+    // without --steps, --cfg-scale or --sampling-method: the model family's (FamilySpec, through its Denoiser)
+    const StableDiffusionModel model = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"));
+    const DenoiserInfo& info = model.denoiser().info();
+    CHECK(info.default_steps == model.info().family->default_steps);
+    CHECK(info.default_sampler == model.info().family->default_sampler);
+    const Run plain = run("-m " + quote(test::golden_path("tiny-sd1.safetensors")) + " -p x -W 16 -H 16 -o " + quote(dir + "/d.png"));
+    REQUIRE(plain.status == 0);
+    std::string defaults;
+    for (const auto& [k, v] : read_png_text(dir + "/d.png"))
+        if (k == "parameters") defaults = v;
+    std::string sampler;
+    for (const SamplerNames& n : sampler_table())
+        if (n.name == info.default_sampler) sampler = n.a1111;
+    CHECK(defaults.find("Steps: " + std::to_string(info.default_steps) + ", Sampler: " + sampler + ", CFG scale: " + cat(info.default_cfg) + ",") !=
+          std::string::npos);
 }
 
 TEST_CASE("sdref img2img, inpainting, outpainting, batches and SLD run from files, for SD 1.x and SDXL", "[cli][pipeline][sdxl]") {

@@ -113,6 +113,7 @@ TEST_CASE("the parameter table: one row per flag, field and PNG key, PNG paramet
     r.steps = 13;
     r.sampler = "dpm++2m";
     r.scheduler = "karras";
+    r.cfg_scale = 7;  // (left unset, the engine gives it the model's)
     r.width = 72;
     r.height = 48;
     r.clip_skip = 2;

@@ -275,8 +275,6 @@ void Engine::check_flags(GenerationRequest& r) const {
     needs(r.hires_steps != defaults.hires_steps, r.hires_steps, r.hires_fix);
     needs(r.hires_upscaler != defaults.hires_upscaler, r.hires_upscaler, r.hires_fix);
     needs(r.vae_tile_size != defaults.vae_tile_size, r.vae_tile_size, r.vae_tiling);
-    if ((!r.sld.empty() || sld_values_given(r)) && r.cfg_scale <= 1.0)
-        fail(name(r.sld), " needs ", name(r.cfg_scale), " above 1 (it steers the guided prediction)");
 }
 
 // The pictures a request brings, read before any model is loaded (everything here can fail): the init image, the
@@ -332,8 +330,13 @@ const StableDiffusionModel& Engine::models_for(GenerationRequest& r, const Check
         }
         p.refiner = &*refiner_;
     }
-    if (r.width == 0) r.width = model.denoiser().info().default_width;
-    if (r.height == 0) r.height = model.denoiser().info().default_height;
+    // what the request leaves unset: the model's (its family's) size and sampling
+    const DenoiserInfo& info = model.denoiser().info();
+    if (r.width == 0) r.width = info.default_width;
+    if (r.height == 0) r.height = info.default_height;
+    if (r.steps == 0) r.steps = info.default_steps;
+    if (std::isnan(r.cfg_scale)) r.cfg_scale = info.default_cfg;
+    if (r.sampler.empty()) r.sampler = info.default_sampler;
     if (r.width % 8 || r.height % 8)
         fail(name(r.width), "/", name(r.height), ": the image size must be a positive multiple of 8, got ", r.width, "x", r.height);
     for (size_t i = 0; i < r.controls.size(); ++i) {
@@ -374,6 +377,8 @@ const StableDiffusionModel& Engine::models_for(GenerationRequest& r, const Check
 // refiner continues the model's latents, the init image has the generation's size, and it all fits in memory.
 void Engine::check_with_models(GenerationRequest& r, const StableDiffusionModel& model, const GenerationParams& p, const HiresFix& hires) const {
     auto name = [&](const auto& member) { return name_of(&member, r); };
+    if ((!r.sld.empty() || sld_values_given(r)) && r.cfg_scale <= 1.0)
+        fail(name(r.sld), " needs ", name(r.cfg_scale), " above 1 (it steers the guided prediction)");
     if (model.denoiser().info().inpainting && !p.mask)
         fail(model.info().source, " is an inpainting model: it needs ", name(r.init_image), " and ", name(r.mask));
     if (p.refiner)

@@ -118,6 +118,9 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
     const FamilySpec& family = detect_family(w);
     m.info_.family = &family;
     d.default_width = d.default_height = family.native_size;
+    d.default_steps = family.default_steps;
+    d.default_cfg = family.default_cfg;
+    d.default_sampler = family.default_sampler;
     if (!is_directory(path)) {
         if (const std::string r = w.metadata("modelspec.resolution"); !r.empty())
             parse_resolution(r, path, &d.default_width, &d.default_height);

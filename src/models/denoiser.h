@@ -34,7 +34,7 @@ struct ControlSpec {
     float start = 0.0f, end = 1.0f;  // active for the calls i of n with start <= i / n and (i + 1) / n <= end
 };
 
-// What the pipeline needs to know about a denoiser.
+// What the pipeline needs to know about a denoiser, and what a request that leaves them unset gets.
 struct DenoiserInfo {
     int64_t latent_channels = 4;   // of the latents it denoises (its VAE's)
     bool inpainting = false;       // reads the mask and the masked picture's latents beside the latents
@@ -42,6 +42,9 @@ struct DenoiserInfo {
     float vae_shift = 0.0f;        // (SD 3.5: 0.0609)
     SchedulerConfig scheduler;     // its training noise schedule and prediction type
     int64_t default_width = 512, default_height = 512;  // its training size
+    int64_t default_steps = 20;    // the family's usual sampling: steps, guidance scale, sampler (its CLI name)
+    float default_cfg = 7.0f;
+    std::string default_sampler = "euler_a";
 };
 
 // A call's inputs beyond the latents, the timestep and the conditioning.

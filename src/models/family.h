@@ -40,6 +40,10 @@ struct FamilySpec {
     const char* prediction_type = "epsilon";       // epsilon | v_prediction | flow
     const char* timestep_spacing = "";             // the scheduler_config spacing ("": the sampler's own)
     bool force_zeros_for_empty_prompt = false;     // diffusers' default for the family
+    // what the command uses when a request leaves them unset (the API keeps A1111's own defaults)
+    int64_t default_steps = 20;
+    float default_cfg = 7.0f;
+    const char* default_sampler = "euler_a";
 
     // ---- the live preview ----
     // the published latent-to-RGB factors F [latent channel][R, G, B] for the family's own VAE (rgb = (F^T l + 1) / 2

@@ -1,6 +1,7 @@
 #include "server/api.h"
 
 #include <chrono>
+#include <limits>
 
 #include "app/params.h"
 #include "core/base64.h"
@@ -159,8 +160,10 @@ GenerationRequest txt2img_request(const json& body, bool img2img) {
 
 GenerationRequest openai_request(const json& body) {
     GenerationRequest r = with_defaults(generation_params(), Origin::Api);
-    r.steps = 20;  // OpenAI's API has no steps: the command line's default
-    r.sampler = "euler_a";
+    // OpenAI's API has no steps, sampler or guidance: the model's, as on the command line
+    r.steps = 0;
+    r.sampler.clear();
+    r.cfg_scale = std::numeric_limits<double>::quiet_NaN();
     if (!body.contains("prompt") || !body["prompt"].is_string()) throw ApiError{422, "prompt", "prompt: required (text)"};
     r.prompt = body["prompt"].get<std::string>();
     if (body.contains("n") && !body["n"].is_null()) {
