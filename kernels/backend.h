@@ -8,11 +8,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "kernels/attention.h"
 #include "kernels/conv2d.h"
 #include "kernels/gemm.h"
 #include "kernels/ops.h"
+#include "kernels/weight_panels.h"
 
 namespace sdref::kernels {
 
@@ -28,6 +30,10 @@ public:
     virtual ~Backend() = default;
     // "cpu", "cuda": what -v prints.
     virtual const char* name() const = 0;
+    // This backend, but keeping the weights it multiplies packed in `panels` for a sampling loop's calls (the CPU's
+    // panels: weight_panels.h; the store packs while its Scope lives), or nullptr where the device keeps its weights
+    // its own way.
+    virtual std::unique_ptr<Backend> packing_into(WeightPanels& panels) const = 0;
 
     // ---- products (precision: gemm.h) ----
     // C [M, N] (leading dimension ldc) = epilogue(A · B) for A M x K, B K x N.

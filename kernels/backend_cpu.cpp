@@ -1,8 +1,6 @@
 // backend_cpu.cpp: the Backend interface on this library's CPU kernels, one call each. A weight operand goes
-// through WeightSource, so the sampling loop's packed panels (weight_panels.h) serve it.
+// through WeightSource, so a sampling loop's packed panels (weight_panels.h) serve it when the backend packs.
 #include "kernels/backend.h"
-
-#include "kernels/weight_panels.h"
 
 namespace sdref::kernels {
 
@@ -10,18 +8,20 @@ namespace {
 
 class CpuBackend final : public Backend {
 public:
+    explicit CpuBackend(WeightPanels* panels) : panels_(panels) {}
     const char* name() const override { return "cpu"; }
+    std::unique_ptr<Backend> packing_into(WeightPanels& panels) const override { return std::make_unique<CpuBackend>(&panels); }
 
     void matmul(int64_t M, int64_t N, int64_t K, const Operand& a, const Operand& b, float* c, int64_t ldc,
                 const GemmEpilogue& epilogue, Precision precision) const override {
         const StridedSource sa(a.m), sb(b.m);
-        const WeightSource wa(a.m, K, M), wb(b.m, K, N);
+        const WeightSource wa(a.m, K, M, panels_), wb(b.m, K, N, panels_);
         gemm(M, N, K, a.weight ? static_cast<const PanelSource&>(wa) : sa, b.weight ? static_cast<const PanelSource&>(wb) : sb, c,
              ldc, epilogue, precision);
     }
     void conv2d(const Conv2dShape& shape, const float* in, const void* weight, ElemType weight_type, float* out,
                 const GemmEpilogue& epilogue, Precision precision) const override {
-        kernels::conv2d(shape, in, weight, weight_type, out, epilogue, precision);
+        kernels::conv2d(shape, in, weight, weight_type, out, epilogue, precision, panels_);
     }
     void attention(const AttentionShape& shape, const float* q, int64_t ldq, const float* k, int64_t ldk, const float* v, int64_t ldv,
                    float* o, int64_t ldo, float scale, Precision precision) const override {
@@ -55,12 +55,15 @@ public:
     void add_per_channel(float* x, const float* v, int64_t channels, int64_t hw) const override {
         kernels::add_per_channel(x, v, channels, hw);
     }
+
+private:
+    WeightPanels* panels_;  // nullptr: weights packed on every call
 };
 
 }  // namespace
 
 const Backend& cpu_backend() {
-    static const CpuBackend backend;
+    static const CpuBackend backend(nullptr);
     return backend;
 }
 

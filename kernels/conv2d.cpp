@@ -83,11 +83,11 @@ void Im2colSource::pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t 
 }
 
 void conv2d(const Conv2dShape& s, const float* in, const void* weight, ElemType weight_type, float* out,
-            const GemmEpilogue& epilogue, Precision precision) {
+            const GemmEpilogue& epilogue, Precision precision, WeightPanels* panels) {
     const int64_t M = s.out_channels, N = s.out_height() * s.out_width();
     const int64_t K = s.in_channels * s.kernel * s.kernel;
     const ProfileScope profile(s.kernel == 1 ? ProfileKind::Conv1x1 : ProfileKind::Conv3x3, 2.0 * double(M) * double(N) * double(K));
-    const WeightSource a({weight, weight_type, 1, K}, K, M);
+    const WeightSource a({weight, weight_type, 1, K}, K, M, panels);
     if (s.kernel == 1 && s.stride == 1 && s.padding == 0 && s.pad_end() == 0) {
         gemm(M, N, K, a, StridedSource({in, ElemType::F32, N, 1}), out, N, epilogue, precision);
     } else {

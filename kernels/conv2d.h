@@ -14,6 +14,8 @@
 
 namespace sdref::kernels {
 
+class WeightPanels;
+
 struct Conv2dShape {
     int64_t in_channels, height, width;  // input [Cin, H, W]
     int64_t out_channels;
@@ -36,7 +38,8 @@ private:
 };
 
 // out [Cout, OH, OW] = conv(in [Cin, H, W]) with the epilogue (its row_bias is the per-channel bias).
+// panels: a store the weight may be read from packed (weight_panels.h), or nullptr.
 void conv2d(const Conv2dShape& shape, const float* in, const void* weight, ElemType weight_type, float* out,
-            const GemmEpilogue& epilogue = {}, Precision precision = Precision::FP32);
+            const GemmEpilogue& epilogue = {}, Precision precision = Precision::FP32, WeightPanels* panels = nullptr);
 
 }  // namespace sdref::kernels

@@ -13,8 +13,6 @@ namespace sdref::kernels {
 
 namespace {
 
-WeightPanels* g_in_use = nullptr;
-
 int64_t ceil_div(int64_t x, int64_t d) { return (x + d - 1) / d; }
 
 int64_t element_bytes(ElemType t) { return t == ElemType::F32 ? 4 : 2; }
@@ -27,12 +25,11 @@ size_t span_bytes(const StridedMatrix& m, int64_t K, int64_t W) {
 }  // namespace
 
 const float* WeightSource::packed_block(const MicroKernelInfo& uk, int width, int64_t kb) const {
-    WeightPanels* panels = WeightPanels::in_use();
-    return panels ? panels->block(uk, width, m_, K_, W_, kb) : nullptr;
+    return panels_ ? panels_->block(uk, width, m_, K_, W_, kb) : nullptr;
 }
 
 WeightPanels::Scope::Scope(WeightPanels& panels, const WeightOwner& owner, const MicroKernelInfo& kernel, int64_t budget_bytes)
-    : previous_(g_in_use) {
+    : panels_(panels) {
     const MicroKernelInfo* const uk = &kernel;
     for (auto it = panels.packed_.begin(); it != panels.packed_.end();) {
         if (std::get<6>(it->first) == uk) {
@@ -45,15 +42,10 @@ WeightPanels::Scope::Scope(WeightPanels& panels, const WeightOwner& owner, const
     if (panels.bytes_ > budget_bytes) panels.clear();
     panels.budget_ = budget_bytes;
     panels.owner_ = &owner;
-    g_in_use = &panels;
 }
 
-WeightPanels::Scope::~Scope() {
-    g_in_use->owner_ = nullptr;
-    g_in_use = previous_;
-}
+WeightPanels::Scope::~Scope() { panels_.owner_ = nullptr; }
 
-WeightPanels* WeightPanels::in_use() { return g_in_use; }
 
 WeightPanels::Packed::Packed(size_t n) : floats(n) {
     constexpr size_t kHuge = size_t(2) << 20;

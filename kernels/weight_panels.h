@@ -14,7 +14,8 @@
 // each K block kb (gemm_k_block(uk, K) steps, the last one shorter), ceil(W / width) panels of
 // uk.panel_floats(kc, width) floats, in column order; block(kb) points at its first panel.
 //
-// One generation at a time: the store in use is process-wide and not locked (a ForwardContext member to come).
+// A store belongs to one model and is used by one generation at a time (not locked); the products reach it through
+// the WeightSources the backend that packs into it makes (backend.h: Backend::packing_into), never through a global.
 #pragma once
 
 #include <cstdint>
@@ -28,10 +29,14 @@ namespace sdref::kernels {
 
 struct MicroKernelInfo;
 
-// A weight matrix as a GEMM operand: K x W, packed from memory on each call, or read from the store in use.
+class WeightPanels;
+
+// A weight matrix as a GEMM operand: K x W, packed from memory on each call, or read from `panels` when that
+// store is packing (nullptr: always packed per call).
 class WeightSource : public PanelSource {
 public:
-    WeightSource(const StridedMatrix& m, int64_t K, int64_t W) : m_(m), source_(m), K_(K), W_(W) {}
+    WeightSource(const StridedMatrix& m, int64_t K, int64_t W, WeightPanels* panels = nullptr)
+        : m_(m), source_(m), K_(K), W_(W), panels_(panels) {}
     void pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w, int width) const override {
         source_.pack(dst, k0, kc, w0, w, width);
     }
@@ -41,6 +46,7 @@ private:
     StridedMatrix m_;
     StridedSource source_;
     int64_t K_, W_;
+    WeightPanels* panels_;
 };
 
 // Where weights live: a model's weight store answers for its own.
@@ -59,9 +65,8 @@ public:
     WeightPanels(const WeightPanels&) = delete;
     WeightPanels& operator=(const WeightPanels&) = delete;
 
-    // The store in use from construction to destruction (the previous one again after it), for the owner's
-    // weights packed for micro-kernel uk, at most budget_bytes of panels: what it holds beyond that, or for another
-    // micro-kernel, is dropped first.
+    // The store packs from construction to destruction, for the owner's weights, for micro-kernel uk, at most
+    // budget_bytes of panels: what it holds beyond that, or for another micro-kernel, is dropped first.
     class Scope {
     public:
         Scope(WeightPanels& panels, const WeightOwner& owner, const MicroKernelInfo& uk, int64_t budget_bytes);
@@ -70,15 +75,13 @@ public:
         Scope& operator=(const Scope&) = delete;
 
     private:
-        WeightPanels* previous_;
+        WeightPanels& panels_;
     };
 
     void clear();
     int64_t bytes() const { return bytes_; }
     int64_t weights() const { return int64_t(packed_.size()); }
 
-    // The store in use, or nullptr.
-    static WeightPanels* in_use();
     // The packed panels of a weight (packing it now if it is new, its owner's and fits), K block kb; or nullptr.
     const float* block(const MicroKernelInfo& uk, int width, const StridedMatrix& m, int64_t K, int64_t W, int64_t kb);
 

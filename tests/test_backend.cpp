@@ -23,6 +23,7 @@ public:
     const Backend& cpu = cpu_backend();
 
     const char* name() const override { return "recording"; }
+    std::unique_ptr<Backend> packing_into(WeightPanels&) const override { return nullptr; }  // (keeps no weights)
     void matmul(int64_t M, int64_t N, int64_t K, const Operand& a, const Operand& b, float* c, int64_t ldc, const GemmEpilogue& ep,
                 Precision p) const override {
         seen.insert(a.weight || b.weight ? "matmul with a weight" : "matmul");

@@ -357,7 +357,9 @@ TEST_CASE("weights packed once (WeightPanels) give the bits of packing per call:
             for (bool weight_is_a : {true, false}) {
                 const Operand a = make_operand(K, M, weight_is_a ? wt : ElemType::F32, true, rng);
                 const Operand b = make_operand(K, N, weight_is_a ? ElemType::F32 : wt, true, rng);
-                const WeightSource wa(a.m, K, M), wb(b.m, K, N);
+                WeightPanels panels;
+                const WeightSource wa(a.m, K, M, &panels), wb(b.m, K, N, &panels);
+                const WeightSource unpacked(weight_is_a ? a.m : b.m, K, weight_is_a ? M : N);  // (no store: packed per call)
                 const StridedSource sa(a.m), sb(b.m);
                 const PanelSource& pa = weight_is_a ? static_cast<const PanelSource&>(wa) : sa;
                 const PanelSource& pb = weight_is_a ? static_cast<const PanelSource&>(sb) : wb;
@@ -377,7 +379,7 @@ TEST_CASE("weights packed once (WeightPanels) give the bits of packing per call:
                         const int64_t panel_bytes = 4 * k_blocks * uk.panel_floats(KC, width) * ((cols + width - 1) / width);
                         const bool fits = panel_bytes <= 2 * (wt == ElemType::F32 ? 2 : 1) * K * cols * 105 / 100;
                         packed_cases += fits;
-                        WeightPanels panels;
+                        panels.clear();
                         EveryWeight owner;
                         {
                             WeightPanels::Scope scope(panels, owner, uk, int64_t(1) << 30);
@@ -388,7 +390,13 @@ TEST_CASE("weights packed once (WeightPanels) give the bits of packing per call:
                         }
                         CHECK(panels.weights() == (fits ? 1 : 0));  // kept, and read where it is: not packed again
                         CHECK(owner.packed_weights == (fits ? 1 : 0));
-                        CHECK(WeightPanels::in_use() == nullptr);
+                        const int64_t before = panels.weights();
+                        gemm_with_kernel(uk, M, N, K, pa, pb, again.data(), N);  // the store is not packing now
+                        CHECK(panels.weights() == before);
+                        {
+                            WeightPanels::Scope scope(panels, owner, uk, int64_t(1) << 30);
+                            CHECK(unpacked.packed_block(uk, int(weight_is_a ? uk.mr : uk.nr), 0) == nullptr);
+                        }
                         {
                             WeightPanels::Scope scope(panels, owner, uk, 16);  // too small: dropped, packed per call
                             CHECK(panels.weights() == 0);

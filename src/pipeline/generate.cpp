@@ -248,14 +248,15 @@ void restore_unmasked(Tensor& latents, const Start& s, const Scheduler& schedule
 // The model for each call: the base model's denoiser, then (SDXL's ensemble of experts) the refiner's for the
 // calls whose timestep is below the hand-over point t < T (1 - refiner_start) (diffusers' denoising_end /
 // denoising_start), from the same latents. Each model's weights are packed once into the GEMM's panels for its
-// calls (weight_panels.h: the same bits as packing them per call), in `budget` bytes.
+// calls (weight_panels.h: the same bits as packing them per call), in `budget` bytes, where the backend packs
+// (context(): the generation's ForwardContext with that backend).
 class HandOver {
 public:
     HandOver(const StableDiffusionModel& base, const Prompts& base_prompts, const StableDiffusionModel* refiner,
-             const Prompts& refiner_prompts, float cutoff, const kernels::MicroKernelInfo& kernel, int64_t budget)
+             const Prompts& refiner_prompts, float cutoff, const ForwardContext& ctx, int64_t budget)
         : base_(base), refiner_(refiner), base_prompts_(base_prompts), refiner_prompts_(refiner_prompts), cutoff_(cutoff),
-          kernel_(kernel), budget_(budget) {
-        packing_.emplace(base.denoiser_panels(), base.weight_owner(), kernel, budget);
+          kernel_(kernels::micro_kernel_for(ctx.precision)), budget_(budget), ctx_(ctx) {
+        pack(base);
     }
 
     // The model that runs the call at timestep t (handing over, and giving the base model's memory back, once).
@@ -266,11 +267,12 @@ public:
             packing_.reset();
             base_.denoiser_panels().clear();
             return_free_memory();
-            packing_.emplace(refiner_->denoiser_panels(), refiner_->weight_owner(), kernel_, budget_);
+            pack(*refiner_);
         }
         return handed_over_ ? *refiner_ : base_;
     }
     const Prompts& prompts() const { return handed_over_ ? refiner_prompts_ : base_prompts_; }
+    const ForwardContext& context() const { return ctx_; }
     // The model whose VAE decodes: the one that made the last latents.
     const StableDiffusionModel& last() const { return handed_over_ ? *refiner_ : base_; }
 
@@ -282,7 +284,17 @@ private:
     const kernels::MicroKernelInfo& kernel_;  // the products' micro-kernel, whose layout the panels take
     int64_t budget_;
     bool handed_over_ = false;
+    ForwardContext ctx_;
+    std::unique_ptr<kernels::Backend> packing_backend_;
     std::optional<kernels::WeightPanels::Scope> packing_;
+
+    // `model`'s calls run on a backend that packs its weights into the model's panels (where the backend packs)
+    void pack(const StableDiffusionModel& model) {
+        packing_backend_ = ctx_.ops().packing_into(model.denoiser_panels());
+        if (!packing_backend_) return;
+        packing_.emplace(model.denoiser_panels(), model.weight_owner(), kernel_, budget_);
+        ctx_.backend = packing_backend_.get();
+    }
 };
 
 // The sampling loop from `start` to the final latents (left in start.latents): per call, the denoiser once per
@@ -300,8 +312,7 @@ const StableDiffusionModel& sample(const StableDiffusionModel& model, const Gene
     const float cutoff = std::round(float(scheduler.config().num_train_timesteps) * (1.0f - p.refiner_start));
     Guidance guidance(p, safe(p), start.latents.shape());
     // (every call reads the same weights: packed once, in half of the memory left spare; --low-memory streams them)
-    HandOver hand_over(model, prompts, p.refiner, refiner_prompts, cutoff, kernels::micro_kernel_for(ctx.precision),
-                       ctx.stream_weights ? 0 : spare / 2);
+    HandOver hand_over(model, prompts, p.refiner, refiner_prompts, cutoff, ctx, ctx.stream_weights ? 0 : spare / 2);
     int reported = 0;
     for (size_t call = 0; call < calls; ++call) {
         const auto ts = std::chrono::steady_clock::now();
@@ -315,10 +326,11 @@ const StableDiffusionModel& sample(const StableDiffusionModel& model, const Gene
         if (m.denoiser().info().inpainting) in.mask = &start.mask, in.masked_latents = &start.masked_latents;
         for (const ControlSpec& cs : p.controls)
             if (float(call) / float(calls) >= cs.start && float(call + 1) / float(calls) <= cs.end) in.controls.push_back(&cs);
-        Tensor eps = m.denoiser().predict(x, t, c.cond, in, ctx);
+        const ForwardContext& call_ctx = hand_over.context();
+        Tensor eps = m.denoiser().predict(x, t, c.cond, in, call_ctx);
         if (guided(p)) {
-            const Tensor eps_uncond = m.denoiser().predict(x, t, c.uncond, in, ctx);
-            const Tensor eps_concept = safe(p) ? m.denoiser().predict(x, t, c.concept, in, ctx) : Tensor();
+            const Tensor eps_uncond = m.denoiser().predict(x, t, c.uncond, in, call_ctx);
+            const Tensor eps_concept = safe(p) ? m.denoiser().predict(x, t, c.concept, in, call_ctx) : Tensor();
             eps = guidance.combine(std::move(eps), eps_uncond, &eps_concept, call);
         }
         scheduler.step(eps, start.latents, gen);
