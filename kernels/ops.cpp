@@ -146,6 +146,19 @@ void add_per_channel(float* x, const float* v, int64_t channels, int64_t hw) {
         for (int64_t i = 0; i < hw; ++i) x[c * hw + i] += v[c];
 }
 
+void safety_guidance(const float* eps, const float* eps_uncond, const float* eps_concept, float* momentum, float* guidance,
+                     int64_t n, const SafetyGuidance& s, bool apply) {
+    const ProfileScope profile(ProfileKind::Elementwise, 0);
+#pragma omp parallel for schedule(static) num_threads(num_threads())
+    for (int64_t i = 0; i < n; ++i) {
+        const float d = eps[i] - eps_concept[i];
+        const float scale = d >= s.threshold ? 0.0f : std::min(std::fabs(d) * s.scale, 1.0f);
+        const float g = (eps_concept[i] - eps_uncond[i]) * scale + s.momentum_scale * momentum[i];
+        momentum[i] = s.mom_beta * momentum[i] + (1 - s.mom_beta) * g;
+        if (apply) guidance[i] = guidance[i] - g;
+    }
+}
+
 void mul(const float* a, const float* b, float* y, int64_t n) {
     const ProfileScope profile(ProfileKind::Elementwise, 0);
 #pragma omp parallel for schedule(static) num_threads(num_threads())

@@ -52,6 +52,17 @@ void add_scaled(const float* a, float s, const float* b, float* y, int64_t n);
 // x[c, i] += v[c] for x [C, HW]: one value per channel (a time embedding's projection).
 void add_per_channel(float* x, const float* v, int64_t channels, int64_t hw);
 
+// Safe Latent Diffusion's guidance term (Schramowski et al. 2023), element by element over n values, with
+// d = eps - eps_concept:
+//   s   = 0 where d >= threshold, else min(|d| scale, 1)
+//   g   = (eps_concept - eps_uncond) s + momentum_scale m;   m <- mom_beta m + (1 - mom_beta) g
+//   guidance -= g   (only when `apply`: after the warm-up steps; the momentum runs from the first)
+struct SafetyGuidance {
+    float threshold, scale, momentum_scale, mom_beta;
+};
+void safety_guidance(const float* eps, const float* eps_uncond, const float* eps_concept, float* momentum, float* guidance,
+                     int64_t n, const SafetyGuidance& s, bool apply);
+
 // Channel concatenation of two images: y [Ca + Cb, HW] = [a [Ca, HW]; b [Cb, HW]].
 void concat_channels(const float* a, int64_t ca, const float* b, int64_t cb, int64_t hw, float* y);
 

@@ -87,6 +87,11 @@ public:
         seen.insert("add_per_channel");
         cpu.add_per_channel(x, v, c, hw);
     }
+    void safety_guidance(const float* eps, const float* u, const float* c, float* m, float* g, int64_t n, const SafetyGuidance& s,
+                         bool apply) const override {
+        seen.insert("safety_guidance");
+        cpu.safety_guidance(eps, u, c, m, g, n, s, apply);
+    }
 };
 
 bool same_bits(const Tensor& a, const Tensor& b) {

@@ -218,17 +218,11 @@ public:
     }
 
 private:
-    // scale = min(|d| s_g, 1) (0 where d >= threshold), d = eps - eps_concept;  g_s = (eps_concept - eps_uncond) scale
-    // + s_m m;  m <- beta m + (1 - beta) g_s;  guidance -= g_s from the warm-up on
+    // Safe Latent Diffusion's term (generate.h has its formulas), subtracted from the guidance from its warm-up on
     void safety_guidance(Tensor& guidance, const Tensor& eps, const Tensor& eps_uncond, const Tensor& eps_concept, size_t call) {
         const SafeLatentDiffusion& s = p_.sld;
-        for (int64_t i = 0; i < eps.numel(); ++i) {
-            const float d = eps[i] - eps_concept[i];
-            const float scale = d >= s.threshold ? 0.0f : std::min(std::fabs(d) * s.guidance_scale, 1.0f);
-            const float g_s = (eps_concept[i] - eps_uncond[i]) * scale + s.momentum_scale * momentum_[i];
-            momentum_[i] = s.mom_beta * momentum_[i] + (1 - s.mom_beta) * g_s;
-            if (call >= size_t(s.warmup_steps)) guidance[i] = guidance[i] - g_s;
-        }
+        p_.forward.ops().safety_guidance(eps.data(), eps_uncond.data(), eps_concept.data(), momentum_.data(), guidance.data(), eps.numel(),
+                                         {s.threshold, s.guidance_scale, s.momentum_scale, s.mom_beta}, call >= size_t(s.warmup_steps));
     }
 
     const GenerationParams& p_;
