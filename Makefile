@@ -2,7 +2,8 @@
 #
 #   make            install missing packages (as root), build libsdref, the sdref command, tests and benchmarks
 #   make test       ... then run every test through ctest
-#   make demo      ... then draw demo.png with the demo model (TinyShapes, models/tinyshapes.safetensors)
+#   make demo       install only what the sdref command needs, build only it, draw demo.png with the demo model
+#                   (TinyShapes, models/tinyshapes.safetensors)
 #   make bench      ... then run the kernel benchmarks (results: bench/RESULTS.md)
 #   make portable   a build that runs on any x86-64/aarch64 CPU and picks its SIMD path at run time
 #   make test-neon  the kernel tests cross-compiled for aarch64 and run under qemu-user (NEON paths)
@@ -23,7 +24,7 @@ deps:
 	@tools/install-deps.sh
 
 configure: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DSDREF_NATIVE=$(NATIVE) $(CMAKE_FLAGS) > /dev/null
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DSDREF_NATIVE=$(NATIVE) -DSDREF_TESTS=ON -DSDREF_BENCH=ON $(CMAKE_FLAGS) > /dev/null
 
 test: all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -34,7 +35,11 @@ test-neon:
 fuzz:
 	tools/fuzz.sh
 
-demo: all
+# (the command alone: no tests, benchmarks or browser; `make test` adds them to the same build folder)
+demo:
+	@tools/install-deps.sh demo
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DSDREF_NATIVE=$(NATIVE) -DSDREF_TESTS=OFF -DSDREF_BENCH=OFF $(CMAKE_FLAGS) > /dev/null
+	cmake --build $(BUILD) -j $(JOBS) --target sdref
 	$(BUILD)/sdref -p "a yellow star on a green background" -o demo.png
 
 bench: all
