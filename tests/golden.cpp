@@ -29,6 +29,13 @@ std::string golden_v2_dir() {
 
 std::string golden_v2_path(const std::string& file) { return golden_v2_dir() + "/" + file; }
 
+std::string golden_v4_dir() {
+    const char* env = std::getenv("SDREF_GOLDEN_V4");
+    return (env && *env) ? std::string(env) : std::string(SDREF_DEFAULT_GOLDEN_V4);
+}
+
+std::string golden_v4_path(const std::string& file) { return golden_v4_dir() + "/" + file; }
+
 std::string bundled_golden_path(const std::string& file) { return std::string(SDREF_SOURCE_DIR) + "/tests/golden/v1/" + file; }
 
 std::string embedding_word() { return SafetensorsFile(golden_v2_path("textual_inversion.safetensors")).meta("word"); }

@@ -17,6 +17,9 @@ std::string golden_path(const std::string& file);
 // $SDREF_GOLDEN_V2, or tests/golden/v2 of the source tree.
 std::string golden_v2_dir();
 std::string golden_v2_path(const std::string& file);
+// $SDREF_GOLDEN_V4, or tests/golden/v4 of the source tree (set v4: TAESD, Real-ESRGAN, A1111's seeds, schedules).
+std::string golden_v4_dir();
+std::string golden_v4_path(const std::string& file);
 // The copy of set v1 shipped in tests/golden/v1, whatever $SDREF_GOLDEN says: what a fixture made from one of its
 // files (tests/data/pytorch, by ref/fixtures) is compared with.
 std::string bundled_golden_path(const std::string& file);

@@ -122,6 +122,23 @@ TEST_CASE("sdref generates a PNG carrying A1111 parameters, and the latents it d
         if (n.name == info.default_sampler) sampler = n.a1111;
     CHECK(defaults.find("Steps: " + std::to_string(info.default_steps) + ", Sampler: " + sampler + ", CFG scale: " + cat(info.default_cfg) + ",") !=
           std::string::npos);
+    CHECK(defaults.find("RNG:") == std::string::npos);  // the default generator (cpu) is not written
+
+    // --rng cuda: A1111's GPU-compatible noise (core/philox.h), "RNG: NV" as A1111 writes it; the same picture twice
+    const std::string common = " -p x -W 16 -H 16 --steps 2 -s 5 --rng cuda -o ";
+    const Run nv = run("-m " + quote(test::golden_path("tiny-sd1.safetensors")) + common + quote(dir + "/nv.png"));
+    const Run again = run("-m " + quote(test::golden_path("tiny-sd1.safetensors")) + common + quote(dir + "/nv2.png"));
+    const Run cpu = run("-m " + quote(test::golden_path("tiny-sd1.safetensors")) + " -p x -W 16 -H 16 --steps 2 -s 5 -o " + quote(dir + "/cpu.png"));
+    REQUIRE(nv.status == 0);
+    REQUIRE(again.status == 0);
+    REQUIRE(cpu.status == 0);
+    CHECK(read_image(dir + "/nv.png", 3).pixels == read_image(dir + "/nv2.png", 3).pixels);
+    CHECK(read_image(dir + "/nv.png", 3).pixels != read_image(dir + "/cpu.png", 3).pixels);
+    std::string nv_params;
+    for (const auto& [k, v] : read_png_text(dir + "/nv.png"))
+        if (k == "parameters") nv_params = v;
+    CHECK(nv_params.find(", RNG: NV") != std::string::npos);
+    CHECK(run("-p x --rng quantum -o " + quote(dir + "/q.png")).output.find("--rng: unknown random number generator") != std::string::npos);
 }
 
 TEST_CASE("sdref img2img, inpainting, outpainting, batches and SLD run from files, for SD 1.x and SDXL", "[cli][pipeline][sdxl]") {

@@ -406,6 +406,7 @@ void Engine::fill_params(const GenerationRequest& r, const Inputs& in, Generatio
     p.forward.precision = r.precision == "bf16" ? kernels::Precision::BF16 : kernels::Precision::FP32;
     p.forward.stream_weights = r.low_memory;
     p.forward.threads = int(r.threads);
+    p.rng = r.rng == "cuda" ? NoiseRng::Cuda : NoiseRng::Cpu;
     p.vae_tile = r.vae_tiling ? r.vae_tile_size : r.low_memory ? Vae::kTile : 0;
     if (r.init_image.given() || !r.outpaint.empty()) p.init_image = &in.init;
     if (!in.mask.pixels.empty()) p.mask = &in.mask;

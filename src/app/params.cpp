@@ -32,6 +32,18 @@ std::string sampler_png(const GenerationRequest& r) {
     return r.scheduler == "karras" ? name + " Karras" : name;
 }
 std::string schedule_png(const GenerationRequest& r) { return r.scheduler == "trailing" ? "SGM Uniform" : ""; }
+
+// A1111 writes "RNG: NV" for its GPU-compatible generator and "RNG: CPU" for its CPU one (nothing for its GPU default,
+// which NV reproduces). sdref writes the key when the generator is not its default (cpu): "NV" for cuda.
+std::string rng_png(const GenerationRequest& r) { return r.rng == "cuda" ? "NV" : "CPU"; }
+
+// The noise generator: cpu, or cuda (A1111's GPU and NV sources, whose noise the Philox generator reproduces).
+std::string normalize_rng(const std::string& value, const std::string& name) {
+    const std::string v = lower(value);
+    if (v == "cpu") return "cpu";
+    if (v == "cuda" || v == "gpu" || v == "nv") return "cuda";
+    fail(name, ": unknown random number generator \"", value, "\" (valid: cpu, cuda; A1111's CPU, GPU, NV)");
+}
 std::string size_png(const GenerationRequest& r) { return cat(r.width, "x", r.height); }
 std::string refiner_png(const GenerationRequest& r) { return model_name_of(r.refiner); }
 std::string control_model_png(const ControlRequest& c) { return model_name_of(c.model); }
@@ -107,6 +119,10 @@ const std::vector<Param<GenerationRequest>>& generation_params() {
          nullptr, PngRule::Always},
         {"--seed", "-s", "seed", "Seed", "N", "42", "-1", -1, 9223372036854775807.0, "PyTorch-compatible seed (-1 picks one)",
          [](G& r) -> ParamRef { return &r.seed; }, nullptr, PngRule::Always},
+        {"--rng", nullptr, nullptr, "RNG", "cpu|cuda", "cpu", nullptr, 0, 0,
+         "the seed's noise: cpu (PyTorch's CPU generator, as diffusers on CPU) or cuda (torch.randn on an NVIDIA GPU, "
+         "A1111's default: the seeds of A1111 and civitai pictures give their noise)",
+         [](G& r) -> ParamRef { return &r.rng; }, normalize_rng, PngRule::Changed, rng_png},
         {"--width", "-W", "width", "Size", "N", "0", nullptr, 8, kMaxSide,
          "image width, a multiple of 8 (0: the model's, from its metadata, else its family's)",
          [](G& r) -> ParamRef { return &r.width; }, nullptr, PngRule::Always, size_png},

@@ -45,6 +45,7 @@ struct GenerationRequest {
     std::string sampler, scheduler; // sdref's names (euler_a, karras); the table maps A1111's names onto them
     double cfg_scale;
     int64_t seed;                   // -1: pick one
+    std::string rng;                // "cpu" or "cuda": the seed's noise generator (pipeline/generate.h NoiseRng)
     int64_t width, height;          // 0: the model's size
     int64_t batch_count, batch_size;  // images = batch_count * batch_size, seeds seed, seed+1, ...
     int64_t clip_skip;              // 0: the model's default

@@ -19,7 +19,16 @@
 
 namespace sdref {
 
-class TorchGenerator {
+// A source of standard normal noise, drawn tensor by tensor: PyTorch's CPU generator (below, the default) or A1111's
+// GPU-compatible Philox (philox.h).
+class NoiseSource {
+public:
+    virtual ~NoiseSource() = default;
+    // The next draw: torch.randn(shape, generator=this).
+    virtual Tensor randn(const Shape& shape) = 0;
+};
+
+class TorchGenerator : public NoiseSource {
 public:
     explicit TorchGenerator(uint64_t seed) { manual_seed(seed); }
 
@@ -30,7 +39,7 @@ public:
     // torch.randn(n, generator=this) into out[0..n).
     void randn(float* out, size_t n);
     // torch.randn(shape, generator=this).
-    Tensor randn(const Shape& shape);
+    Tensor randn(const Shape& shape) override;
 
 private:
     double normal_double();  // at::normal_distribution<double>(0, 1)

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/memory.h"
+#include "core/philox.h"
 #include "core/rng.h"
 #include "kernels/ukernel.h"
 #include "kernels/weight_panels.h"
@@ -115,7 +116,7 @@ Prompts encode_prompts(const StableDiffusionModel& model, const GenerationParams
 // ---- initial latents ---------------------------------------------------------------------------------------
 
 // A sample of the VAE posterior, shifted and scaled: ((mean + e^(logvar / 2) n) - shift) * scale, n from the generator.
-Tensor encode_latents(const StableDiffusionModel& model, const Tensor& image, TorchGenerator& gen, const ForwardContext& ctx) {
+Tensor encode_latents(const StableDiffusionModel& model, const Tensor& image, NoiseSource& gen, const ForwardContext& ctx) {
     const DenoiserInfo& info = model.denoiser().info();
     const VaeOutput post = model.vae().encode(image, ctx);
     const Tensor n = gen.randn(post.mean.shape());
@@ -145,7 +146,7 @@ struct Start {
 
 // Fill the repainted area of the init latents with fresh noise or zeros instead of the picture (A1111's "latent
 // noise", "latent nothing"; "original" keeps the picture).
-void fill_masked_latents(Tensor& latents, const Tensor& mask, MaskedContent content, TorchGenerator& gen) {
+void fill_masked_latents(Tensor& latents, const Tensor& mask, MaskedContent content, NoiseSource& gen) {
     if (content == MaskedContent::Original) return;
     const int64_t z = latents.dim(0), h = latents.dim(1), w = latents.dim(2);
     const Tensor fill = content == MaskedContent::LatentNoise ? gen.randn({z, h, w}) : Tensor({z, h, w});
@@ -159,7 +160,7 @@ void fill_masked_latents(Tensor& latents, const Tensor& mask, MaskedContent cont
 // picture's latents noised to the first call's level; inpainting as img2img (or pure noise at full strength) plus
 // the mask and the masked picture's latents.
 Start initial_latents(const StableDiffusionModel& model, const GenerationParams& p, const Scheduler& scheduler, size_t begin,
-                      TorchGenerator& gen) {
+                      NoiseSource& gen) {
     const DenoiserInfo& info = model.denoiser().info();
     const int64_t h = p.height / 8, w = p.width / 8, z = info.latent_channels;
     const bool full_strength = p.strength >= 1.0f;
@@ -295,7 +296,7 @@ private:
 // conditioning, guidance, the scheduler's step, inpainting's restore; the model whose VAE decodes is returned.
 const StableDiffusionModel& sample(const StableDiffusionModel& model, const GenerationParams& p, const Prompts& prompts,
                                    const Prompts& refiner_prompts, Scheduler& scheduler, int steps, int t_start, Start& start,
-                                   TorchGenerator& gen, int64_t spare, GenerationResult& result,
+                                   NoiseSource& gen, int64_t spare, GenerationResult& result,
                                    const std::function<void(const StepInfo&)>& on_step) {
     const ForwardContext& ctx = p.forward;
     const size_t begin = scheduler.step_index();
@@ -435,12 +436,13 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
         fail("the denoising strength ", p.strength, " leaves no step to run with ", steps, " steps (", int(float(steps) * p.strength), " of them)");
     scheduler.set_begin_index(begin);
 
-    // 3. initial latents
-    TorchGenerator gen(p.seed);
-    Start start = initial_latents(model, p, scheduler, begin, gen);
+    // 3. initial latents, from the seed's generator (which the sampler draws its later noise from too)
+    const std::unique_ptr<NoiseSource> gen = p.rng == NoiseRng::Cuda ? std::unique_ptr<NoiseSource>(std::make_unique<PhiloxGenerator>(p.seed))
+                                                                     : std::make_unique<TorchGenerator>(p.seed);
+    Start start = initial_latents(model, p, scheduler, begin, *gen);
 
     // 4. sample
-    const StableDiffusionModel& last = sample(model, p, prompts, refiner_prompts, scheduler, steps, t_start, start, gen, spare, result, on_step);
+    const StableDiffusionModel& last = sample(model, p, prompts, refiner_prompts, scheduler, steps, t_start, start, *gen, spare, result, on_step);
     result.latents = start.latents;
     model.release(Part::Denoiser);
     if (p.refiner) p.refiner->release(Part::Denoiser);

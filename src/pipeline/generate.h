@@ -43,6 +43,10 @@ struct SafeLatentDiffusion {
     static SafeLatentDiffusion preset(const std::string& name);
 };
 
+// Where the noise comes from: PyTorch's CPU generator (diffusers on CPU, sdref's default) or A1111's GPU-compatible
+// Philox ("NV": the seeds of pictures made on GPUs give their noise; core/philox.h).
+enum class NoiseRng { Cpu, Cuda };
+
 // Where the repainted area starts when an ordinary (4-channel) U-Net inpaints: the init image's latents (noised,
 // as img2img), fresh Gaussian noise, or zeros (A1111's "original", "latent noise", "latent nothing").
 enum class MaskedContent { Original, LatentNoise, LatentNothing };
@@ -53,6 +57,7 @@ struct GenerationParams {
     int64_t width = 512, height = 512;
     float cfg_scale = 7.0f;        // 1: one U-Net call per step, no negative prompt
     uint64_t seed = 42;
+    NoiseRng rng = NoiseRng::Cpu;  // the seed's generator, for the starting noise and every later draw
     int clip_skip = 0;             // A1111 numbering: 1 = last layer; 0 = the model's default
     const Image* init_image = nullptr;  // img2img / inpainting
     const Tensor* init_latents = nullptr;  // img2img from latents [z, H/8, W/8] instead of a picture (the hires fix)

@@ -24,7 +24,7 @@ public:
         index_ = 0;
     }
 
-    void step(const Tensor& model_output, Tensor& x, TorchGenerator& generator) override {
+    void step(const Tensor& model_output, Tensor& x, NoiseSource& generator) override {
         const int t = int(timesteps_[index_]);
         const int prev_t = t - config_.num_train_timesteps / steps_;
         const float a_t = schedule_.alphas_cumprod[size_t(t)];

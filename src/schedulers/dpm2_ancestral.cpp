@@ -55,7 +55,7 @@ public:
         index_ = 0;
     }
 
-    void step(const Tensor& eps, Tensor& x, TorchGenerator& generator) override {
+    void step(const Tensor& eps, Tensor& x, NoiseSource& generator) override {
         const Tensor noise = generator.randn(x.shape());
         if (first_order_) {
             const float sigma = sigmas_[index_], sigma_mid = mid_[index_];

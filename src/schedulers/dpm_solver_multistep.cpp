@@ -24,7 +24,7 @@ public:
         history_t_.clear();
     }
 
-    void step(const Tensor& model_output, Tensor& x, TorchGenerator& generator) override {
+    void step(const Tensor& model_output, Tensor& x, NoiseSource& generator) override {
         const int s = current_t(), t = next_t();
         const Tensor x0 = predict_x0(model_output, x, s);
         const bool sde = config_.algorithm_type == "sde-dpmsolver++";

@@ -27,7 +27,7 @@ public:
         has_prev_ = false;
     }
 
-    void step(const Tensor& model_output, Tensor& x, TorchGenerator&) override {
+    void step(const Tensor& model_output, Tensor& x, NoiseSource&) override {
         const int s = current_t(), t = next_t();
         const Tensor x0 = predict_x0(model_output, x, s);
         int order = orders_[index_];

@@ -17,7 +17,7 @@ public:
 
     void set_timesteps(int steps) override { plan_single_pass(steps, "linspace"); }
 
-    void step(const Tensor& eps, Tensor& x, TorchGenerator& generator) override {
+    void step(const Tensor& eps, Tensor& x, NoiseSource& generator) override {
         const float sigma = sigmas_[index_];
         const float dt = sigmas_[index_ + 1] - sigma;
         // diffusers draws a churn noise tensor every step (unused without churn): keep the generator in step.

@@ -21,7 +21,7 @@ public:
 
     void set_timesteps(int steps) override { plan_single_pass(steps, "linspace"); }
 
-    void step(const Tensor& eps, Tensor& x, TorchGenerator& generator) override {
+    void step(const Tensor& eps, Tensor& x, NoiseSource& generator) override {
         const float sigma_from = sigmas_[index_], sigma_to = sigmas_[index_ + 1];
         const float sigma_up =
             std::sqrt(sigma_to * sigma_to * (sigma_from * sigma_from - sigma_to * sigma_to) / (sigma_from * sigma_from));

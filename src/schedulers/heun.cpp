@@ -33,7 +33,7 @@ public:
         index_ = 0;
     }
 
-    void step(const Tensor& eps, Tensor& x, TorchGenerator&) override {
+    void step(const Tensor& eps, Tensor& x, NoiseSource&) override {
         if (first_order_) {
             const float sigma = sigmas_[index_], sigma_next = sigmas_[index_ + 1];
             dt_ = sigma_next - sigma;

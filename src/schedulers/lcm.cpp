@@ -35,7 +35,7 @@ public:
         index_ = 0;
     }
 
-    void step(const Tensor& model_output, Tensor& x, TorchGenerator& generator) override {
+    void step(const Tensor& model_output, Tensor& x, NoiseSource& generator) override {
         const int t = int(timesteps_[index_]);
         const bool last = index_ + 1 == timesteps_.size();
         const int prev_t = last ? t : int(timesteps_[index_ + 1]);

@@ -26,7 +26,7 @@ public:
         derivatives_.clear();
     }
 
-    void step(const Tensor& eps, Tensor& x, TorchGenerator&) override {
+    void step(const Tensor& eps, Tensor& x, NoiseSource&) override {
         const float sigma = sigmas_[index_];
         Tensor d(x.shape());
         for (int64_t i = 0; i < x.numel(); ++i) d[i] = slope(eps[i], x[i], sigma);

@@ -35,7 +35,7 @@ public:
         index_ = 0;
     }
 
-    void step(const Tensor& model_output, Tensor& x, TorchGenerator&) override {
+    void step(const Tensor& model_output, Tensor& x, NoiseSource&) override {
         const int ratio = config_.num_train_timesteps / steps_;
         int t = int(timesteps_[index_]);
         int prev_t = t - ratio;

@@ -75,7 +75,7 @@ public:
     // Scale the model input for the current call (identity for DDPM-style samplers).
     virtual void scale_model_input(Tensor& /*x*/) const {}
     // Consume the model output of the current call and advance x to the next latent.
-    virtual void step(const Tensor& model_output, Tensor& x, TorchGenerator& generator) = 0;
+    virtual void step(const Tensor& model_output, Tensor& x, NoiseSource& generator) = 0;
     // How many model calls have been consumed since set_timesteps.
     size_t step_index() const { return index_; }
     // Model calls per step (2 for Heun and DPM2, else 1): img2img skips whole steps, order() calls each.

@@ -29,7 +29,7 @@ public:
         has_last_ = false;
     }
 
-    void step(const Tensor& model_output, Tensor& x, TorchGenerator&) override {
+    void step(const Tensor& model_output, Tensor& x, NoiseSource&) override {
         const int t_now = current_t();
         const Tensor m_now = predict_x0(model_output, x, t_now);
         // 1. correct the latent the last predictor produced, now that the model has seen it
