@@ -139,6 +139,19 @@ TEST_CASE("sdref generates a PNG carrying A1111 parameters, and the latents it d
         if (k == "parameters") nv_params = v;
     CHECK(nv_params.find(", RNG: NV") != std::string::npos);
     CHECK(run("-p x --rng quantum -o " + quote(dir + "/q.png")).output.find("--rng: unknown random number generator") != std::string::npos);
+
+    // a variation seed moves the picture (and is written as A1111 writes it, per picture); strength 0 changes nothing
+    const std::string base = "-m " + quote(test::golden_path("tiny-sd1.safetensors")) + " -p x -W 16 -H 16 --steps 2 -s 5 --rng cuda ";
+    REQUIRE(run(base + "--subseed 7 --subseed-strength 0.4 -b 2 -o " + quote(dir + "/var.png")).status == 0);
+    REQUIRE(run(base + "--subseed 7 --subseed-strength 0 -o " + quote(dir + "/var0.png")).status == 0);
+    CHECK(read_image(dir + "/var0.png", 3).pixels == read_image(dir + "/nv.png", 3).pixels);
+    CHECK(read_image(dir + "/var.png", 3).pixels != read_image(dir + "/nv.png", 3).pixels);
+    for (const auto& [file, subseed] : {std::pair<std::string, int>{"var.png", 7}, {"var_1.png", 8}}) {
+        std::string var_params;
+        for (const auto& [k, v] : read_png_text(dir + "/" + file))
+            if (k == "parameters") var_params = v;
+        CHECK(var_params.find("Variation seed: " + std::to_string(subseed) + ", Variation seed strength: 0.4") != std::string::npos);
+    }
 }
 
 TEST_CASE("sdref img2img, inpainting, outpainting, batches and SLD run from files, for SD 1.x and SDXL", "[cli][pipeline][sdxl]") {

@@ -1,4 +1,4 @@
-// A1111's GPU-compatible seeds (core/philox.h) against philox_randn.safetensors (set v4): the raw Philox words,
+// A1111's GPU-compatible seeds (core/philox.h, pipeline/seed_noise.h) against philox_randn.safetensors (set v4): the raw Philox words,
 // every randn case (seed, shape, generator offset: successive draws), within the README's bound (1e-5 absolute;
 // the double-precision Box-Muller reaches the reference exactly).
 #include <catch2/catch.hpp>
@@ -6,6 +6,7 @@
 #include "core/philox.h"
 #include "golden.h"
 #include "io/safetensors.h"
+#include "pipeline/seed_noise.h"
 
 using namespace sdref;
 
@@ -42,5 +43,47 @@ TEST_CASE("Philox4x32-10 gives the reference's words and randn for every case, d
         double worst = 0;
         for (int64_t i = 0; i < ref.numel(); ++i) worst = std::max(worst, std::fabs(double(got[i]) - double(ref[i])));
         CHECK(worst <= 1e-5);
+    }
+}
+
+// A1111's seed variation through the picture's own generator (pipeline/seed_noise.h): every variation case of
+// philox_randn.safetensors, per picture of its batch: the slerp's two inputs, the starting noise and the next draw.
+TEST_CASE("variation seeds, seed resize-from and ENSD give A1111's starting noise and next draw", "[rng][philox][golden]") {
+    const SafetensorsFile g(test::golden_v4_path("philox_randn.safetensors"));
+    const Json cases = Json::parse(g.meta("variation_cases"), "philox_randn variation_cases");
+    REQUIRE(!cases.members().empty());
+    auto close = [](const std::string& what, const Tensor& got, const float* ref, int64_t n) {
+        INFO(what);
+        REQUIRE(got.numel() == n);
+        double worst = 0, top = 1;
+        for (int64_t i = 0; i < n; ++i) worst = std::max(worst, std::fabs(double(got[i]) - ref[i])), top = std::max(top, std::fabs(double(ref[i])));
+        CHECK(worst <= 1e-5 * top);
+    };
+    for (const auto& [name, c] : cases.members()) {
+        INFO(name);
+        Shape shape;
+        for (const Json& d : c.at("shape").items()) shape.push_back(d.as_int());
+        const std::vector<Json>& seeds = c.at("seeds").items();
+        const Json* subseeds = c.find("subseeds");
+        const Tensor x = g.load_f32("variation." + name + ".x"), next = g.load_f32("variation." + name + ".next1");
+        const int64_t per = shape_numel(shape);
+        for (size_t b = 0; b < seeds.size(); ++b) {
+            const uint64_t seed = uint64_t(seeds[b].as_number());
+            SeedVariation v;
+            v.strength = float(c.at("strength").as_number());
+            if (subseeds && !subseeds->is_null()) v.subseed = uint64_t(subseeds->items().at(b).as_number());
+            if (const Json* h = c.find("resize_h")) v.resize_height = h->as_int(), v.resize_width = c.at("resize_w").as_int();
+            if (const Json* e = c.find("ensd")) v.eta_noise_seed_delta = uint64_t(e->as_int());
+            std::unique_ptr<NoiseSource> gen = make_noise_source(NoiseRng::Cuda, seed);
+            close("x of picture " + std::to_string(b), seed_noise(gen, NoiseRng::Cuda, seed, v, shape), x.data() + int64_t(b) * per, per);
+            close("next draw of picture " + std::to_string(b), gen->randn(shape), next.data() + int64_t(b) * per, per);
+            if (const TensorView* sn = g.find("variation." + name + ".seed_noise")) {  // the slerp's inputs, as drawn
+                const Tensor seed_in = g.load_f32(sn->name), sub_in = g.load_f32("variation." + name + ".subseed_noise");
+                const int64_t small = seed_in.numel() / int64_t(seeds.size());
+                const Shape small_shape(seed_in.shape().begin() + 1, seed_in.shape().end());
+                close("seed noise", make_noise_source(NoiseRng::Cuda, seed)->randn(small_shape), seed_in.data() + int64_t(b) * small, small);
+                close("subseed noise", make_noise_source(NoiseRng::Cuda, v.subseed)->randn(small_shape), sub_in.data() + int64_t(b) * small, small);
+            }
+        }
     }
 }

@@ -266,6 +266,7 @@ void Engine::check_flags(GenerationRequest& r) const {
     if (!r.outpaint.empty() && !r.init_image.given()) fail(name(r.outpaint), " needs an image to extend (", name(r.init_image), ")");
     if (r.refiner.empty() && r.refiner_switch_at != defaults.refiner_switch_at) fail(name(r.refiner_switch_at), " needs ", name(r.refiner));
     if (r.seed < 0) r.seed = int64_t(std::random_device{}() & 0x7fffffff);
+    if (r.subseed < 0 && r.subseed_strength != 0) r.subseed = int64_t(std::random_device{}() & 0x7fffffff);
     if (r.hires_fix && (r.init_image.given() || !r.outpaint.empty())) fail(name(r.hires_fix), " is for txt2img: not with ", name(r.init_image));
     auto needs = [&](bool given, const auto& member, const bool& other) {
         if (given && !other && options_.origin == Origin::Cli) fail(name(member), " needs ", name(other));
@@ -407,6 +408,10 @@ void Engine::fill_params(const GenerationRequest& r, const Inputs& in, Generatio
     p.forward.stream_weights = r.low_memory;
     p.forward.threads = int(r.threads);
     p.rng = r.rng == "cuda" ? NoiseRng::Cuda : NoiseRng::Cpu;
+    p.variation.strength = float(r.subseed_strength);
+    p.variation.resize_width = std::max<int64_t>(r.seed_resize_from_w, 0);
+    p.variation.resize_height = std::max<int64_t>(r.seed_resize_from_h, 0);
+    p.variation.eta_noise_seed_delta = uint64_t(r.eta_noise_seed_delta);
     p.vae_tile = r.vae_tiling ? r.vae_tile_size : r.low_memory ? Vae::kTile : 0;
     if (r.init_image.given() || !r.outpaint.empty()) p.init_image = &in.init;
     if (!in.mask.pixels.empty()) p.mask = &in.mask;
@@ -446,7 +451,9 @@ GeneratedImage Engine::finish(const GenerationRequest& r, const Inputs& in, Gene
     img.seed = int64_t(seed);
     std::string extra = addons;
     if (checker_) extra += img.nsfw ? ", Safety checker: flagged (image blacked out)" : ", Safety checker: passed";
-    img.parameters = png_parameters(r, img.seed, model_name_of(model_path), extra);
+    GenerationRequest echo = r;  // (the picture's own variation seed, as its own seed)
+    if (echo.subseed >= 0) echo.subseed += int64_t(seed) - r.seed;
+    img.parameters = png_parameters(echo, img.seed, model_name_of(model_path), extra);
     img.result = std::move(g);
     return img;
 }
@@ -473,6 +480,7 @@ std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::functio
     const int64_t images = r.images();
     for (int64_t b = 0; b < images; ++b) {
         p.seed = uint64_t(r.seed) + uint64_t(b);
+        p.variation.subseed = uint64_t(std::max<int64_t>(r.subseed, 0)) + uint64_t(b);
         auto scheduler = [&] { return make_scheduler(r.sampler, r.scheduler, model.denoiser().info().scheduler); };
         auto progress = [&](const StepInfo& s) {
             if (on_step) on_step({b, images, s.step, s.steps, s.latents});

@@ -37,6 +37,13 @@ std::string schedule_png(const GenerationRequest& r) { return r.scheduler == "tr
 // which NV reproduces). sdref writes the key when the generator is not its default (cpu): "NV" for cuda.
 std::string rng_png(const GenerationRequest& r) { return r.rng == "cuda" ? "NV" : "CPU"; }
 
+// The variation seed's keys, written (as A1111 does) only while its strength is not 0; "Seed resize from: WxH".
+std::string subseed_png(const GenerationRequest& r) { return r.subseed_strength != 0 ? std::to_string(r.subseed) : ""; }
+std::string subseed_strength_png(const GenerationRequest& r) { return r.subseed_strength != 0 ? cat(r.subseed_strength) : ""; }
+std::string resize_from_png(const GenerationRequest& r) {
+    return r.seed_resize_from_w > 0 && r.seed_resize_from_h > 0 ? cat(r.seed_resize_from_w, "x", r.seed_resize_from_h) : "";
+}
+
 // The noise generator: cpu, or cuda (A1111's GPU and NV sources, whose noise the Philox generator reproduces).
 std::string normalize_rng(const std::string& value, const std::string& name) {
     const std::string v = lower(value);
@@ -123,6 +130,20 @@ const std::vector<Param<GenerationRequest>>& generation_params() {
          "the seed's noise: cpu (PyTorch's CPU generator, as diffusers on CPU) or cuda (torch.randn on an NVIDIA GPU, "
          "A1111's default: the seeds of A1111 and civitai pictures give their noise)",
          [](G& r) -> ParamRef { return &r.rng; }, normalize_rng, PngRule::Changed, rng_png},
+        {"--subseed", nullptr, "subseed", "Variation seed", "N", "-1", nullptr, -1, 9223372036854775807.0,
+         "a variation seed whose noise the seed's is moved toward (A1111's slerp; -1 picks one)",
+         [](G& r) -> ParamRef { return &r.subseed; }, nullptr, PngRule::Always, subseed_png},
+        {"--subseed-strength", nullptr, "subseed_strength", "Variation seed strength", "X", "0", nullptr, 0, 1,
+         "how far toward the variation seed's noise (0: off, 1: the variation seed's)",
+         [](G& r) -> ParamRef { return &r.subseed_strength; }, nullptr, PngRule::Always, subseed_strength_png},
+        {"--seed-resize-from-w", nullptr, "seed_resize_from_w", "Seed resize from", "N", "0", nullptr, -1, kMaxSide,
+         "draw the noise as for a picture this wide, pasted centred (A1111's resize seed from; with -h)",
+         [](G& r) -> ParamRef { return &r.seed_resize_from_w; }, nullptr, PngRule::Always, resize_from_png},
+        {"--seed-resize-from-h", nullptr, "seed_resize_from_h", nullptr, "N", "0", nullptr, -1, kMaxSide,
+         "... and this high", [](G& r) -> ParamRef { return &r.seed_resize_from_h; }},
+        {"--eta-noise-seed-delta", nullptr, nullptr, "ENSD", "N", "0", nullptr, 0, 9223372036854775807.0,
+         "later noise (ancestral samplers) from a generator seeded seed + N (A1111's ENSD, often 31337)",
+         [](G& r) -> ParamRef { return &r.eta_noise_seed_delta; }},
         {"--width", "-W", "width", "Size", "N", "0", nullptr, 8, kMaxSide,
          "image width, a multiple of 8 (0: the model's, from its metadata, else its family's)",
          [](G& r) -> ParamRef { return &r.width; }, nullptr, PngRule::Always, size_png},

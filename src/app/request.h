@@ -45,7 +45,11 @@ struct GenerationRequest {
     std::string sampler, scheduler; // sdref's names (euler_a, karras); the table maps A1111's names onto them
     double cfg_scale;
     int64_t seed;                   // -1: pick one
-    std::string rng;                // "cpu" or "cuda": the seed's noise generator (pipeline/generate.h NoiseRng)
+    std::string rng;                // "cpu" or "cuda": the seed's noise generator (pipeline/seed_noise.h NoiseRng)
+    int64_t subseed;                // A1111's variation seed (-1: pick one), picture b's is subseed + b
+    double subseed_strength;        // how far toward the variation seed's noise (0: off)
+    int64_t seed_resize_from_w, seed_resize_from_h;  // draw the noise as for a picture of this size (0 or -1: off)
+    int64_t eta_noise_seed_delta;   // ENSD: later draws from a generator seeded seed + this (0: off)
     int64_t width, height;          // 0: the model's size
     int64_t batch_count, batch_size;  // images = batch_count * batch_size, seeds seed, seed+1, ...
     int64_t clip_skip;              // 0: the model's default

@@ -8,7 +8,6 @@
 
 #include "core/error.h"
 #include "core/memory.h"
-#include "core/philox.h"
 #include "core/rng.h"
 #include "kernels/ukernel.h"
 #include "kernels/weight_panels.h"
@@ -160,22 +159,25 @@ void fill_masked_latents(Tensor& latents, const Tensor& mask, MaskedContent cont
 // picture's latents noised to the first call's level; inpainting as img2img (or pure noise at full strength) plus
 // the mask and the masked picture's latents.
 Start initial_latents(const StableDiffusionModel& model, const GenerationParams& p, const Scheduler& scheduler, size_t begin,
-                      NoiseSource& gen) {
+                      std::unique_ptr<NoiseSource>& generator) {
+    // the picture's starting noise: the seed's (A1111's variation seed and resize-from on it); `generator` then
+    // draws what the sampler needs later
+    auto starting_noise = [&](const Shape& shape) { return seed_noise(generator, p.rng, p.seed, p.variation, shape); };
     const DenoiserInfo& info = model.denoiser().info();
     const int64_t h = p.height / 8, w = p.width / 8, z = info.latent_channels;
     const bool full_strength = p.strength >= 1.0f;
     const Tensor init = p.init_image ? image_to_tensor(*p.init_image) : Tensor();
     Start s;
     if ((p.init_image || p.init_latents) && !p.mask) {
-        s.image_latents = p.init_latents ? *p.init_latents : encode_latents(model, init, gen, p.forward);
-        s.noise = gen.randn({z, h, w});
+        s.image_latents = p.init_latents ? *p.init_latents : encode_latents(model, init, *generator, p.forward);
+        s.noise = starting_noise({z, h, w});
         s.latents = scheduler.add_noise(s.image_latents, s.noise, begin);
     } else if (p.mask) {
         const Tensor mask = mask_to_tensor(*p.mask);
         const bool legacy = !info.inpainting;
-        if (legacy || !full_strength) s.image_latents = encode_latents(model, init, gen, p.forward);
-        s.noise = gen.randn({z, h, w});
-        if (legacy) fill_masked_latents(s.image_latents, mask, p.masked_content, gen);
+        if (legacy || !full_strength) s.image_latents = encode_latents(model, init, *generator, p.forward);
+        s.noise = starting_noise({z, h, w});
+        if (legacy) fill_masked_latents(s.image_latents, mask, p.masked_content, *generator);
         if (full_strength) {
             s.latents = s.noise;
             for (int64_t i = 0; i < s.latents.numel(); ++i) s.latents[i] = s.latents[i] * scheduler.init_noise_sigma();
@@ -188,9 +190,9 @@ Start initial_latents(const StableDiffusionModel& model, const GenerationParams&
         for (int64_t c = 0; c < 3; ++c)
             for (int64_t i = 0; i < HW; ++i) masked[c * HW + i] = mask[i] < 0.5f ? init[c * HW + i] : 0.0f;
         s.mask = mask_to_latent_grid(mask, h, w);
-        s.masked_latents = encode_latents(model, masked, gen, p.forward);
+        s.masked_latents = encode_latents(model, masked, *generator, p.forward);
     } else {
-        s.latents = gen.randn({z, h, w});
+        s.latents = starting_noise({z, h, w});
         for (int64_t i = 0; i < s.latents.numel(); ++i) s.latents[i] = s.latents[i] * scheduler.init_noise_sigma();
     }
     if (p.init_image) {  // the VAE encoder is done: give its memory back before the denoiser runs
@@ -437,9 +439,8 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     scheduler.set_begin_index(begin);
 
     // 3. initial latents, from the seed's generator (which the sampler draws its later noise from too)
-    const std::unique_ptr<NoiseSource> gen = p.rng == NoiseRng::Cuda ? std::unique_ptr<NoiseSource>(std::make_unique<PhiloxGenerator>(p.seed))
-                                                                     : std::make_unique<TorchGenerator>(p.seed);
-    Start start = initial_latents(model, p, scheduler, begin, *gen);
+    std::unique_ptr<NoiseSource> gen = make_noise_source(p.rng, p.seed);
+    Start start = initial_latents(model, p, scheduler, begin, gen);
 
     // 4. sample
     const StableDiffusionModel& last = sample(model, p, prompts, refiner_prompts, scheduler, steps, t_start, start, *gen, spare, result, on_step);

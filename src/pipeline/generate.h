@@ -21,6 +21,7 @@
 #include "loader/checkpoint.h"
 #include "models/controlnet.h"
 #include "pipeline/image.h"
+#include "pipeline/seed_noise.h"
 #include "schedulers/scheduler.h"
 
 namespace sdref {
@@ -43,10 +44,6 @@ struct SafeLatentDiffusion {
     static SafeLatentDiffusion preset(const std::string& name);
 };
 
-// Where the noise comes from: PyTorch's CPU generator (diffusers on CPU, sdref's default) or A1111's GPU-compatible
-// Philox ("NV": the seeds of pictures made on GPUs give their noise; core/philox.h).
-enum class NoiseRng { Cpu, Cuda };
-
 // Where the repainted area starts when an ordinary (4-channel) U-Net inpaints: the init image's latents (noised,
 // as img2img), fresh Gaussian noise, or zeros (A1111's "original", "latent noise", "latent nothing").
 enum class MaskedContent { Original, LatentNoise, LatentNothing };
@@ -58,6 +55,7 @@ struct GenerationParams {
     float cfg_scale = 7.0f;        // 1: one U-Net call per step, no negative prompt
     uint64_t seed = 42;
     NoiseRng rng = NoiseRng::Cpu;  // the seed's generator, for the starting noise and every later draw
+    SeedVariation variation;       // A1111's variation seed and "seed resize from" (pipeline/seed_noise.h)
     int clip_skip = 0;             // A1111 numbering: 1 = last layer; 0 = the model's default
     const Image* init_image = nullptr;  // img2img / inpainting
     const Tensor* init_latents = nullptr;  // img2img from latents [z, H/8, W/8] instead of a picture (the hires fix)
