@@ -52,7 +52,7 @@ struct GenerationParams {
     std::string prompt;
     std::string negative_prompt;
     int64_t width = 512, height = 512;
-    float cfg_scale = 7.0f;        // 1: one U-Net call per step, no negative prompt
+    float cfg_scale = 7.0f;        // 1: one denoiser call per step, no negative prompt
     uint64_t seed = 42;
     NoiseRng rng = NoiseRng::Cpu;  // the seed's generator, for the starting noise and every later draw
     SeedVariation variation;       // A1111's variation seed and "seed resize from" (pipeline/seed_noise.h)
@@ -62,8 +62,8 @@ struct GenerationParams {
     const Image* mask = nullptr;        // inpainting: white = repaint
     MaskedContent masked_content = MaskedContent::Original;
     float strength = 0.75f;        // img2img / inpainting: how much of the schedule to run (1 = all)
-    SafeLatentDiffusion sld;       // off unless enabled (needs --cfg-scale > 1)
-    ForwardContext forward;        // the products' precision; --low-memory (stream the weights layer by layer)
+    SafeLatentDiffusion sld;       // off unless enabled (needs cfg_scale > 1)
+    ForwardContext forward;        // backend, precision, threads, weight streaming (--low-memory) of every forward pass
     int64_t vae_tile = 0;          // decode in tiles of this many latent pixels a side (Vae::decode_tiled); 0: whole
     bool decode = true;            // false: stop at the latents (GenerationResult::image stays empty)
     MicroConditioning micro;       // SDXL: original size, crop, target size, aesthetic scores
@@ -76,11 +76,11 @@ struct GenerationParams {
 
 struct StepInfo {
     int step, steps;               // 1-based step, total steps
-    const Tensor& latents;         // the latents after this step [4, h, w]
+    const Tensor& latents;         // the latents after this step [z, h, w]
 };
 
 struct GenerationResult {
-    Tensor latents;                // [4, h, w] the final latents, before decoding
+    Tensor latents;                // [z, h, w] the final latents, before decoding
     Tensor image;                  // [3, H, W] in [0, 1] (empty without GenerationParams::decode)
     double text_seconds = 0, vae_seconds = 0;
     std::vector<double> step_seconds;
