@@ -212,6 +212,13 @@ TEST_CASE("sdref serve: the listing endpoints and switching the model by name, o
     const json models = get(s, "/sdapi/v1/sd-models");
     REQUIRE(models.size() == 1);
     CHECK(models[0]["model_name"] == "tiny-sd1");
+    // the resident model's defaults, as its Denoiser states them (the page's fields start from these)
+    const StableDiffusionModel demo = StableDiffusionModel::load(demo_model());
+    const json resident = get(s, "/sdref/v1/model");
+    CHECK(resident["width"] == demo.denoiser().info().default_width);
+    CHECK(resident["height"] == demo.denoiser().info().default_height);
+    CHECK(resident["steps"] == demo.denoiser().info().default_steps);
+    CHECK(resident["family"] == demo.info().family->name);
     CHECK(get(s, "/sdapi/v1/samplers").size() >= 14);
     CHECK(get(s, "/sdapi/v1/schedulers").size() == 3);
     const json loras = get(s, "/sdapi/v1/loras");

@@ -378,6 +378,19 @@ struct Server::Impl {
                                    {{"name", "karras"}, {"label", "Karras"}},
                                    {{"name", "sgm_uniform"}, {"label", "SGM Uniform"}}}));
         }));
+        // the resident model (loaded now if none is) and its family's defaults: what the page's fields start from
+        http.Get("/sdref/v1/model", guarded([this](const httplib::Request&, httplib::Response& res) {
+            send(res, submit<json>([this] {
+                const StableDiffusionModel& m = engine.model();
+                const DenoiserInfo& d = m.denoiser().info();
+                std::string sampler = d.default_sampler;
+                for (const SamplerNames& s : sampler_table())
+                    if (s.name == d.default_sampler) sampler = s.a1111;
+                return json{{"title", model_title()}, {"family", m.info().family->name}, {"width", d.default_width},
+                            {"height", d.default_height}, {"steps", d.default_steps}, {"cfg_scale", d.default_cfg},
+                            {"sampler_name", sampler}};
+            }));
+        }));
         http.Get("/sdapi/v1/options", guarded([this](const httplib::Request&, httplib::Response& res) {
             send(res, {{"sd_model_checkpoint", model_title()}, {"sd_vae", "Automatic"}, {"CLIP_stop_at_last_layers", 1}});
         }));

@@ -32,6 +32,10 @@ try {
   await page.goto(url);
   await page.waitForFunction(() => document.getElementById("status").textContent === "ready", null, { timeout: 30000 });
   check(await page.locator("#sampler_name option").count() >= 10, "the sampler list comes from the server");
+  const first = await page.evaluate(() => ["width", "height", "steps"].map((id) => document.getElementById(id).value));
+  const model = await page.evaluate(() => fetch("/sdref/v1/model").then((r) => r.json()));
+  check(first.every((v) => Number(v) > 0) && first.join() === [model.width, model.height, model.steps].join(),
+        `the size and steps fields show the model's defaults as numbers at first paint (${first.join(", ")})`);
 
   // txt2img: the progress bar must be seen part-way, then the image must appear in the gallery
   await page.fill("#prompt", "a blue square on a white background");
