@@ -13,6 +13,7 @@
 #include "core/limits.h"
 #include "pipeline/generate.h"
 #include "schedulers/scheduler.h"
+#include "schedulers/sigma_schedules.h"
 
 namespace sdref {
 
@@ -31,7 +32,13 @@ std::string sampler_png(const GenerationRequest& r) {
         if (s.name == r.sampler) name = s.a1111;
     return r.scheduler == "karras" ? name + " Karras" : name;
 }
-std::string schedule_png(const GenerationRequest& r) { return r.scheduler == "trailing" ? "SGM Uniform" : ""; }
+// A1111's "Schedule type" label; sdref's own schedules (discrete: A1111's Automatic, trailing, ComfyUI's variants)
+// by their names.
+std::string schedule_png(const GenerationRequest& r) {
+    if (r.scheduler == "discrete" || r.scheduler == "karras") return "";  // (karras: in the sampler's name, "DPM++ 2M Karras")
+    const std::string label = a1111_schedule_label(r.scheduler);
+    return label.empty() ? r.scheduler : label;
+}
 
 // A1111 writes "RNG: NV" for its GPU-compatible generator and "RNG: CPU" for its CPU one (nothing for its GPU default,
 // which NV reproduces). sdref writes the key when the generator is not its default (cpu): "NV" for cuda.
@@ -119,7 +126,10 @@ const std::vector<Param<GenerationRequest>>& generation_params() {
          "(or A1111's names: \"DPM++ 2M Karras\"; default: the model's, euler_a for SD 1.x/2.x/SDXL)",
          [](G& r) -> ParamRef { return &r.sampler; }, normalize_sampler, PngRule::Always, sampler_png},
         {"--scheduler", nullptr, "scheduler", "Schedule type", "NAME", "discrete", nullptr, 0, 0,
-         "discrete (the sampler's own spacing), karras, trailing (A1111: Automatic, Karras, SGM Uniform)",
+         "discrete (the sampler's own spacing), karras, trailing; for the k-diffusion samplers (euler, euler_a, heun, dpm2, "
+         "dpm2_a, lms) also A1111's and ComfyUI's: uniform, normal, sgm_uniform, exponential, polyexponential, simple, "
+         "ddim_uniform, beta, kl_optimal, align_your_steps, align_your_steps_sdxl, linear_quadratic, comfy_beta, "
+         "comfy_kl_optimal (A1111's labels too: \"SGM Uniform\", \"Align Your Steps\")",
          [](G& r) -> ParamRef { return &r.scheduler; }, normalize_schedule, PngRule::Changed, schedule_png},
         {"--cfg-scale", nullptr, "cfg_scale", "CFG scale", "X", "", "7", 0, 100,
          "classifier-free guidance scale (1: one denoiser call per step; default: the model's, 7 for SD 1.x/2.x/SDXL)", [](G& r) -> ParamRef { return &r.cfg_scale; },
@@ -593,10 +603,19 @@ std::string normalize_precision(const std::string& value, const std::string& nam
 
 std::string normalize_schedule(const std::string& value, const std::string& name) {
     const std::string v = lower(value);
-    if (v == "discrete" || v == "automatic" || v == "uniform") return "discrete";
+    if (v == "discrete" || v == "automatic") return "discrete";
     if (v == "karras") return "karras";
-    if (v == "trailing" || v == "sgm uniform" || v == "sgm_uniform") return "trailing";
-    fail(name, ": unknown schedule \"", value, "\" (valid: discrete, karras, trailing; A1111's Automatic, Karras, SGM Uniform)");
+    if (v == "trailing") return "trailing";
+    for (const std::string& n : sigma_schedule_names()) {
+        std::string label = lower(a1111_schedule_label(n));
+        if (v == n || (!label.empty() && v == label && n != "align_your_steps_sdxl")) return n;
+    }
+    fail(name, ": unknown schedule \"", value, "\" (valid: ", [] {
+        std::string all = "discrete, karras, trailing";
+        for (const std::string& n : sigma_schedule_names())
+            if (n != "karras") all += ", " + n;
+        return all;
+    }(), "; A1111's labels too)");
 }
 
 }  // namespace sdref

@@ -306,6 +306,11 @@ const StableDiffusionModel& sample(const StableDiffusionModel& model, const Gene
     const size_t calls = timesteps.size() - begin;
     const int order = scheduler.order();
     const size_t warmup = calls > size_t(steps - t_start) * size_t(order) ? calls - size_t(steps - t_start) * size_t(order) : 0;
+    // a step is complete after `order` calls; PNDM's extra warm-up call is not a step of its own (and a schedule that
+    // plans more steps than asked, as ddim_uniform may, reports the steps it runs)
+    auto completes_step = [&](size_t call) { return call + 1 == calls || (call + 1 > warmup && (call + 1) % size_t(order) == 0); };
+    int total = 0;
+    for (size_t call = 0; call < calls; ++call) total += completes_step(call);
     const float cutoff = std::round(float(scheduler.config().num_train_timesteps) * (1.0f - p.refiner_start));
     Guidance guidance(p, safe(p), start.latents.shape());
     // (every call reads the same weights: packed once, in half of the memory left spare; --low-memory streams them)
@@ -333,13 +338,12 @@ const StableDiffusionModel& sample(const StableDiffusionModel& model, const Gene
         scheduler.step(eps, start.latents, gen);
         if (!all_finite(start.latents.data(), start.latents.numel()))  // (the stage's name is only built on failure)
             fail_non_finite(m, std::string("the ") + m.denoiser().name() + " at step " + std::to_string(call / size_t(order) + 1) +
-                                   " of " + std::to_string(steps - t_start), Part::Denoiser);
+                                   " of " + std::to_string(total), Part::Denoiser);
         if (p.mask && !m.denoiser().info().inpainting) restore_unmasked(start.latents, start, scheduler, idx + 1, call + 1 == calls);
         result.step_seconds.push_back(seconds_since(ts));
-        // a step is complete after `order` calls; PNDM's extra warm-up call is not a step of its own
-        if (call + 1 == calls || (call + 1 > warmup && (call + 1) % size_t(order) == 0)) {
+        if (completes_step(call)) {
             ++reported;
-            if (on_step) on_step({reported, steps - t_start, start.latents});
+            if (on_step) on_step({reported, total, start.latents});
         }
     }
     return hand_over.last();

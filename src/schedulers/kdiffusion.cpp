@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "schedulers/sigma_schedules.h"
 
 namespace sdref {
 
@@ -69,6 +70,22 @@ void KDiffusionScheduler::plan_sigmas(int steps, const std::string& default_spac
     spacing_ = config_.timestep_spacing.empty() ? default_spacing : config_.timestep_spacing;
     const std::string& spacing = spacing_;
     const std::vector<float> table = schedule_.sigmas();
+    if (!config_.sigma_schedule.empty()) {
+        // a named schedule on A1111's sigma table (ComfyUI's for ComfyUI's own names), its timesteps
+        // t(sigma) as the reference's model reads them: k-diffusion's interpolation, ComfyUI's nearest entry
+        const std::string& name = config_.sigma_schedule;
+        const bool comfy = name.rfind("comfy_", 0) == 0 || name == "linear_quadratic" || name == "ddim_uniform";
+        const SigmaTable t = comfy ? comfy_sigma_table(alphas_cumprod64(config_)) : a1111_sigma_table(schedule_.alphas_cumprod);
+        std::vector<double> s = named_sigmas(name, steps, t);
+        s.pop_back();  // (the samplers' tables end with 0: A1111's kl_optimal ends at sigma_min, here at 0)
+        *sigmas = s;
+        timesteps->clear();
+        for (double sigma : s) {
+            const double ts = sigma_to_t(sigma, t.log_sigmas);
+            timesteps->push_back(comfy ? std::round(ts) : ts);
+        }
+        return;
+    }
     *timesteps = spaced_timesteps(spacing, steps, schedule_.size(), config_.steps_offset);
     *sigmas = interp_sigmas(*timesteps, table);
     if (config_.use_karras_sigmas) {

@@ -1,6 +1,9 @@
 // registry.cpp: the one table of samplers: command-line name, diffusers class, constructor.
+#include <algorithm>
+
 #include "core/error.h"
 #include "schedulers/samplers.h"
+#include "schedulers/sigma_schedules.h"
 
 namespace sdref {
 
@@ -16,23 +19,24 @@ struct SamplerEntry {
     const char* algorithm;   // DPM-Solver algorithm_type, or nullptr
     bool flow;               // whether it samples flow-prediction models (the deterministic sigma-space ODE solvers,
                              // which need only x0 = x - sigma v: kdiffusion.h)
+    bool sigma_schedules;    // whether it steps through a list of sigmas, so a named schedule applies (the k-diffusion samplers)
 };
 
 const SamplerEntry kSamplers[] = {
-    {"ddim", "DDIM", "ddim", "DDIMScheduler", make_ddim, false, nullptr, false},
-    {"pndm", "PLMS", "plms", "PNDMScheduler", make_pndm, false, nullptr, false},
-    {"lms", "LMS", "k_lms", "LMSDiscreteScheduler", make_lms, true, nullptr, true},
-    {"euler", "Euler", "k_euler", "EulerDiscreteScheduler", make_euler, true, nullptr, true},
-    {"euler_a", "Euler a", "k_euler_a", "EulerAncestralDiscreteScheduler", make_euler_ancestral, true, nullptr, false},
-    {"heun", "Heun", "k_heun", "HeunDiscreteScheduler", make_heun, true, nullptr, true},
-    {"dpm2", "DPM2", "k_dpm_2", "KDPM2DiscreteScheduler", make_dpm2, true, nullptr, true},
-    {"dpm2_a", "DPM2 a", "k_dpm_2_a", "KDPM2AncestralDiscreteScheduler", make_dpm2_ancestral, true, nullptr, false},
-    {"dpm++2m", "DPM++ 2M", "k_dpmpp_2m", "DPMSolverMultistepScheduler", make_dpm_solver_multistep, true, "dpmsolver++", false},
-    {"dpm++2m_sde", "DPM++ 2M SDE", "k_dpmpp_2m_sde", "DPMSolverMultistepScheduler", make_dpm_solver_multistep, true, "sde-dpmsolver++", false},
-    {"dpm++2s", "DPM++ 2S", "k_dpmpp_2s", "DPMSolverSinglestepScheduler", make_dpm_solver_singlestep, true, "dpmsolver++", false},
-    {"unipc", "UniPC", "uni_pc", "UniPCMultistepScheduler", make_unipc, true, nullptr, false},
-    {"deis", "DEIS", "deis", "DEISMultistepScheduler", make_deis, true, nullptr, false},
-    {"lcm", "LCM", "k_lcm", "LCMScheduler", make_lcm, false, nullptr, false},
+    {"ddim", "DDIM", "ddim", "DDIMScheduler", make_ddim, false, nullptr, false, false},
+    {"pndm", "PLMS", "plms", "PNDMScheduler", make_pndm, false, nullptr, false, false},
+    {"lms", "LMS", "k_lms", "LMSDiscreteScheduler", make_lms, true, nullptr, true, true},
+    {"euler", "Euler", "k_euler", "EulerDiscreteScheduler", make_euler, true, nullptr, true, true},
+    {"euler_a", "Euler a", "k_euler_a", "EulerAncestralDiscreteScheduler", make_euler_ancestral, true, nullptr, false, true},
+    {"heun", "Heun", "k_heun", "HeunDiscreteScheduler", make_heun, true, nullptr, true, true},
+    {"dpm2", "DPM2", "k_dpm_2", "KDPM2DiscreteScheduler", make_dpm2, true, nullptr, true, true},
+    {"dpm2_a", "DPM2 a", "k_dpm_2_a", "KDPM2AncestralDiscreteScheduler", make_dpm2_ancestral, true, nullptr, false, true},
+    {"dpm++2m", "DPM++ 2M", "k_dpmpp_2m", "DPMSolverMultistepScheduler", make_dpm_solver_multistep, true, "dpmsolver++", false, false},
+    {"dpm++2m_sde", "DPM++ 2M SDE", "k_dpmpp_2m_sde", "DPMSolverMultistepScheduler", make_dpm_solver_multistep, true, "sde-dpmsolver++", false, false},
+    {"dpm++2s", "DPM++ 2S", "k_dpmpp_2s", "DPMSolverSinglestepScheduler", make_dpm_solver_singlestep, true, "dpmsolver++", false, false},
+    {"unipc", "UniPC", "uni_pc", "UniPCMultistepScheduler", make_unipc, true, nullptr, false, false},
+    {"deis", "DEIS", "deis", "DEISMultistepScheduler", make_deis, true, nullptr, false, false},
+    {"lcm", "LCM", "k_lcm", "LCMScheduler", make_lcm, false, nullptr, false, false},
 };
 
 std::string joined(const std::vector<std::string>& names) {
@@ -62,7 +66,12 @@ const std::vector<SamplerNames>& sampler_table() {
 }
 
 const std::vector<std::string>& schedule_names() {
-    static const std::vector<std::string> names = {"discrete", "karras", "trailing"};
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> v = {"discrete", "karras", "trailing"};
+        for (const std::string& n : sigma_schedule_names())
+            if (n != "karras") v.push_back(n);
+        return v;
+    }();
     return names;
 }
 
@@ -83,7 +92,16 @@ std::unique_ptr<Scheduler> make_scheduler(const std::string& sampling_method, co
         } else if (schedule == "trailing") {
             config.timestep_spacing = "trailing";
         } else if (schedule != "discrete") {
-            fail("--scheduler: unknown schedule \"", schedule, "\" (valid: ", joined(schedule_names()), ")");
+            const std::vector<std::string>& named = sigma_schedule_names();
+            if (std::find(named.begin(), named.end(), schedule) == named.end())
+                fail("--scheduler: unknown schedule \"", schedule, "\" (valid: ", joined(schedule_names()), ")");
+            if (!e.sigma_schedules) {
+                std::vector<std::string> valid;
+                for (const SamplerEntry& f : kSamplers)
+                    if (f.sigma_schedules) valid.push_back(f.name);
+                fail("--scheduler ", schedule, " does not apply to --sampling-method ", e.name, " (it does to ", joined(valid), ")");
+            }
+            config.sigma_schedule = schedule;
         }
         return e.make(config);
     }

@@ -36,6 +36,7 @@ struct SchedulerConfig {
     std::string prediction_type = "epsilon";      // epsilon | v_prediction | sample | flow (models/denoiser.h)
     std::string timestep_spacing;                 // leading | linspace | trailing; empty: the sampler's default
     bool use_karras_sigmas = false;
+    std::string sigma_schedule;                   // k-diffusion samplers: a named schedule (sigma_schedules.h); "": none
     std::string algorithm_type = "dpmsolver++";   // DPM-Solver family: dpmsolver++ | sde-dpmsolver++
     int solver_order = 2;                         // DPM-Solver, DEIS, UniPC
     bool lower_order_final = true;
@@ -96,7 +97,8 @@ protected:
 };
 
 // A sampler by its command-line name (stable-diffusion.cpp's: ddim, pndm, lms, euler, euler_a, heun, dpm2,
-// dpm2_a, dpm++2m, dpm++2m_sde, dpm++2s, unipc, deis, lcm) and --scheduler (discrete, karras, trailing).
+// dpm2_a, dpm++2m, dpm++2m_sde, dpm++2s, unipc, deis, lcm) and --scheduler (discrete, karras, trailing, or a named
+// sigma schedule for the k-diffusion samplers: schedulers/sigma_schedules.h).
 // Unknown names are errors that list the valid ones.
 std::unique_ptr<Scheduler> make_scheduler(const std::string& sampling_method, const std::string& schedule,
                                           SchedulerConfig config);

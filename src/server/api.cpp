@@ -7,6 +7,7 @@
 #include "core/base64.h"
 #include "core/error.h"
 #include "schedulers/scheduler.h"
+#include "schedulers/sigma_schedules.h"
 
 namespace sdref::api {
 
@@ -234,7 +235,10 @@ json params_table() {
     add(control_params(), "controlnet");
     json samplers = json::array();
     for (const SamplerNames& s : sampler_table()) samplers.push_back({{"name", s.a1111}, {"sdref", s.name}, {"karras", s.karras}});
-    return {{"params", rows}, {"samplers", samplers}, {"schedulers", {"Automatic", "Karras", "SGM Uniform"}}};
+    json schedulers = json::array({"Automatic"});
+    for (const std::string& n : schedule_names())
+        if (n != "discrete") schedulers.push_back(n);
+    return {{"params", rows}, {"samplers", samplers}, {"schedulers", schedulers}};
 }
 
 json png_info(const json& body) {

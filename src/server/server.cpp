@@ -16,6 +16,7 @@
 #include "core/base64.h"
 #include "core/error.h"
 #include "schedulers/scheduler.h"
+#include "schedulers/sigma_schedules.h"
 #include "server/api.h"
 #include "server/web_page.h"
 
@@ -374,9 +375,13 @@ struct Server::Impl {
             send(res, list);
         }));
         http.Get("/sdapi/v1/schedulers", guarded([](const httplib::Request&, httplib::Response& res) {
-            send(res, json::array({{{"name", "automatic"}, {"label", "Automatic"}},
-                                   {{"name", "karras"}, {"label", "Karras"}},
-                                   {{"name", "sgm_uniform"}, {"label", "SGM Uniform"}}}));
+            json list = json::array({{{"name", "automatic"}, {"label", "Automatic"}}});
+            for (const std::string& n : schedule_names())
+                if (n != "discrete") {
+                    const std::string label = a1111_schedule_label(n);
+                    list.push_back({{"name", n}, {"label", label.empty() ? n : label}});
+                }
+            send(res, list);
         }));
         // the resident model (loaded now if none is) and its family's defaults: what the page's fields start from
         http.Get("/sdref/v1/model", guarded([this](const httplib::Request&, httplib::Response& res) {
