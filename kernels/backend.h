@@ -25,6 +25,11 @@ struct Operand {
     bool weight = false;
 };
 
+// fp32 activations: element (k, w) at x[k * k_stride + w * w_stride] (row-major [W, K]: k_stride 1, w_stride K).
+inline Operand activations(const float* x, int64_t k_stride, int64_t w_stride) { return {{x, ElemType::F32, k_stride, w_stride}}; }
+// A weight stored row-major [W, K] in its own type (PyTorch's [out, in]) as a K x W operand.
+inline Operand weight_rows(const void* w, ElemType type, int64_t K) { return {{w, type, 1, K}, /*weight=*/true}; }
+
 class Backend {
 public:
     virtual ~Backend() = default;

@@ -77,7 +77,7 @@ Tensor HypernetworkMlp::apply(const ForwardContext& ctx, const float* x, int64_t
         Tensor y({m, out});
         kernels::GemmEpilogue bias;
         bias.col_bias = l.bias.data();
-        ctx.ops().matmul(m, out, in, {{h.data(), kernels::ElemType::F32, 1, in}}, {{l.weight.data(), kernels::ElemType::F32, 1, in}, /*weight=*/true},
+        ctx.ops().matmul(m, out, in, kernels::activations(h.data(), 1, in), kernels::weight_rows(l.weight.data(), kernels::ElemType::F32, in),
                          y.data(), out, bias, ctx.precision);
         if (l.activation)
             for (int64_t i = 0; i < m * out; ++i) y[i] = activate(y[i], activation);

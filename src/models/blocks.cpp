@@ -14,11 +14,11 @@ namespace {
 
 const float* bias_or_null(const Tensor& b) { return b.numel() ? b.data() : nullptr; }
 
+using kernels::activations;
+
 // A weight [out, in] as the GEMM operand of K = in steps over W = out columns (A of a product that writes
 // channels, B of one that writes tokens).
-kernels::Operand weight_operand(const Matrix& w) { return {{w.data, w.type, 1, w.cols}, /*weight=*/true}; }
-// Activations in fp32: element (k, w) at x[k * k_stride + w * w_stride].
-kernels::Operand activations(const float* x, int64_t k_stride, int64_t w_stride) { return {{x, ElemType::F32, k_stride, w_stride}}; }
+kernels::Operand weight_operand(const Matrix& w) { return kernels::weight_rows(w.data, w.type, w.cols); }
 
 }  // namespace
 

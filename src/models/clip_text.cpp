@@ -66,8 +66,8 @@ ClipLayer load_clip_layer_hf(const WeightStore& w, const std::string& p, int64_t
 namespace {
 
 // x [rows, K] row-major as the A operand of a product; a weight [N, K] as its B operand.
-kernels::Operand rows(const float* x, int64_t K) { return {{x, kernels::ElemType::F32, 1, K}}; }
-kernels::Operand weight(const Matrix& w) { return {{w.data, w.type, 1, w.cols}, /*weight=*/true}; }
+kernels::Operand rows(const float* x, int64_t K) { return kernels::activations(x, 1, K); }
+kernels::Operand weight(const Matrix& w) { return kernels::weight_rows(w.data, w.type, w.cols); }
 
 }  // namespace
 

@@ -9,10 +9,9 @@ namespace sdref {
 
 namespace {
 
-void add_residuals(ControlResiduals* sum, const ControlResiduals& r) {
-    for (size_t i = 0; i < sum->down.size(); ++i)
-        for (int64_t k = 0; k < r.down[i].numel(); ++k) sum->down[i][k] += r.down[i][k];
-    for (int64_t k = 0; k < r.mid.numel(); ++k) sum->mid[k] += r.mid[k];
+void add_residuals(const ForwardContext& ctx, ControlResiduals* sum, const ControlResiduals& r) {
+    for (size_t i = 0; i < sum->down.size(); ++i) ctx.ops().add(sum->down[i].data(), r.down[i].data(), sum->down[i].data(), r.down[i].numel());
+    ctx.ops().add(sum->mid.data(), r.mid.data(), sum->mid.data(), r.mid.numel());
 }
 
 }  // namespace
@@ -34,7 +33,7 @@ Tensor UNetDenoiser::predict(const Tensor& x, float t, const Conditioning& c, co
         const ControlSpec& cs = *in.controls[i];
         ControlResiduals r = cs.net->forward(x, t, c, cs.image, cs.strength, ctx);
         if (i == 0) residuals = std::move(r);
-        else add_residuals(&residuals, r);
+        else add_residuals(ctx, &residuals, r);
     }
     return unet_->forward(input, t, c, ctx, in.controls.empty() ? nullptr : &residuals);
 }

@@ -23,8 +23,8 @@ Tensor pointwise(const ForwardContext& ctx, const Linear& l, const Tensor& x) {
     kernels::GemmEpilogue ep;
     ep.row_bias = l.bias.data();
     const int64_t hw = x.dim(1) * x.dim(2);
-    ctx.ops().matmul(l.weight.rows, hw, l.weight.cols, {{l.weight.data, l.weight.type, 1, l.weight.cols}, /*weight=*/true},
-                     {{x.data(), kernels::ElemType::F32, hw, 1}}, y.data(), hw, ep, ctx.precision);
+    ctx.ops().matmul(l.weight.rows, hw, l.weight.cols, kernels::weight_rows(l.weight.data, l.weight.type, l.weight.cols),
+                     kernels::activations(x.data(), hw, 1), y.data(), hw, ep, ctx.precision);
     return y;
 }
 

@@ -66,7 +66,7 @@ SafetyResult SafetyChecker::check(const Image& image) const {
     const Tensor pooled = vision_->forward(r.clip_input, ctx);
     const int64_t P = projection_.rows, D = projection_.cols;
     r.image_embeds = Tensor({P});
-    ctx.ops().matmul(1, P, D, {{pooled.data(), kernels::ElemType::F32, 1, D}}, {{projection_.data, projection_.type, 1, D}, /*weight=*/true},
+    ctx.ops().matmul(1, P, D, kernels::activations(pooled.data(), 1, D), kernels::weight_rows(projection_.data, projection_.type, D),
                      r.image_embeds.data(), P, {}, ctx.precision);
     double adjustment = 0.0;
     for (int64_t j = 0; j < special_embeds_.dim(0); ++j) {
