@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
             const std::string v = argv[++i];
             if (v != "fp32" && v != "bf16") return std::fprintf(stderr, "sdref_bench_e2e: --precision: fp32 or bf16, got %s\n", v.c_str()), 2;
             if (v == "bf16" && !kernels::precision_supported(kernels::Precision::BF16))
-                return std::fprintf(stderr, "sdref_bench_e2e: --precision bf16: this CPU has no AVX512_BF16 nor Arm BF16\n"), 2;
+                return std::fprintf(stderr, "sdref_bench_e2e: --precision bf16: %s\n", kernels::bf16_fallback_reason()), 2;
             forward.precision = v == "bf16" ? kernels::Precision::BF16 : kernels::Precision::FP32;
         } else return std::fprintf(stderr, "sdref_bench_e2e: unknown argument %s\n", argv[i]), 2;
     }
@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
                     kernels::num_threads(), kernels::cpu_isa_name(), forward.precision == kernels::Precision::BF16 ? "bf16" : "fp32",
                     low_memory ? ", --low-memory" : "");
         if (compare_bf16) {
-            if (!kernels::precision_supported(kernels::Precision::BF16)) throw std::runtime_error("--compare-bf16: this CPU has no AVX512_BF16");
+            if (!kernels::precision_supported(kernels::Precision::BF16)) throw std::runtime_error(std::string("--compare-bf16: ") + kernels::bf16_fallback_reason());
             std::mt19937 gen(1);
             std::normal_distribution<float> normal(0.0f, 1.0f);
             auto random = [&](Shape shape) {

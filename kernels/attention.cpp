@@ -45,16 +45,21 @@ void online_softmax_update(const EltwiseKernels& ew, float* tile, int64_t valid,
 //   S^T = K (scale Q)^T      A = K (MR-key panels),   B = Q^T (NR-query panels)  ->  a [keys][NR] tile per panel
 //   O^T += V^T P^T           A = V^T (MR-dim panels), B = P^T: that same tile, already in B-panel layout
 // With --precision bf16 both products run on the bf16 micro-kernel: K, V^T and Q^T are packed in fp32 as
-// always, then rounded into bf16 pair panels (the kernel's to_panel), and so is each P^T tile after its softmax.
+// always, then rounded into the kernel's bf16 panels (pairs, or AMX's tiles: uk.convert), and so is each P^T tile
+// after its softmax.
 void attention(const AttentionShape& s, const float* q, int64_t ldq, const float* k, int64_t ldk, const float* v,
                int64_t ldv, float* o, int64_t ldo, float scale, Precision precision) {
     // (QK^T and PV: 2 x 2 flops per query, key and channel; a causal mask skips about half, not counted)
     const ProfileScope profile(ProfileKind::Attention, 4.0 * double(s.heads) * double(s.queries) * double(s.keys) * double(s.head_dim));
-    const MicroKernelInfo& uk = micro_kernel_for(precision);
-    const bool pairs = uk.panel == PanelType::BF16_PAIRS;
+    attention_with_kernel(micro_kernel_for(precision), s, q, ldq, k, ldk, v, ldv, o, ldo, scale);
+}
+
+void attention_with_kernel(const MicroKernelInfo& uk, const AttentionShape& s, const float* q, int64_t ldq,
+                           const float* k, int64_t ldk, const float* v, int64_t ldv, float* o, int64_t ldo, float scale) {
+    const bool pairs = uk.bf16();  // bf16 panels (pairs or tiles)
     const EltwiseKernels& ew = eltwise();
     const int64_t MR = uk.mr, NR = uk.nr, d = s.head_dim;
-    const int64_t Bc = round_up(256, MR);                      // keys per block (whole K panels)
+    const int64_t Bc = round_up(256, MR);                      // keys per block (whole K panels; 32-step tiles)
     const int64_t Br = NR * std::max<int64_t>(1, 96 / NR);     // queries per block (whole Q panels)
     const int64_t q_panels = Br / NR;
     const int64_t Nk = round_up(s.keys, Bc);                   // keys, padded to whole blocks
@@ -84,7 +89,7 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
             float* dst = pairs ? f32 : kp + hp * k_panel;
             if (p * MR < s.keys) keys.pack(dst, 0, d, p * MR, std::min(MR, s.keys - p * MR), int(MR));
             else std::fill(dst, dst + d * MR, 0.0f);
-            if (pairs) uk.to_panel(f32, kp + hp * k_panel, d, int(MR));
+            if (pairs) uk.convert(Side::A, f32, kp + hp * k_panel, d, int(MR));
         }
 #pragma omp for schedule(static)
         for (int64_t hp = 0; hp < s.heads * d_panels; ++hp) {
@@ -94,7 +99,7 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
             float* dst = pairs ? f32 : vp + hp * v_panel;
             values_t.pack(dst, 0, s.keys, p * MR, std::min(rows_p, d - p * MR), int(rows_p));
             std::fill(dst + s.keys * rows_p, dst + Nk * rows_p, 0.0f);
-            if (pairs) uk.to_panel(f32, vp + hp * v_panel, Nk, int(rows_p));
+            if (pairs) uk.convert(Side::A, f32, vp + hp * v_panel, Nk, int(rows_p));
         }
 
         // per-thread tiles: Q^T panels, S^T = P^T panels, O^T accumulators, and per query the running m and l
@@ -113,7 +118,7 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
             queries.pack(qt, 0, d, n0, rows, int(NR));
             for (int64_t i = 0; i < panels * d * NR; ++i) qt[i] *= scale;  // scores come out scaled
             if (pairs)
-                for (int64_t qp = 0; qp < panels; ++qp) uk.to_panel(qt + qp * d * NR, qt_bf16 + qp * q_panel, d, int(NR));
+                for (int64_t qp = 0; qp < panels; ++qp) uk.convert(Side::B, qt + qp * d * NR, qt_bf16 + qp * q_panel, d, int(NR));
             const float* const q_panels_in = pairs ? qt_bf16 : qt;
             const int64_t q_stride = pairs ? q_panel : d * NR;
             std::fill(row_max.begin(), row_max.end(), -std::numeric_limits<float>::infinity());
@@ -142,7 +147,7 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
                     for (int64_t i = 0; i < Dp; ++i)
                         for (int64_t p = 0; p < NR; ++p) o_t[i * NR + p] *= r[p];
                     // O^T += V^T P^T for this key block (j0 and width are whole MR panels: even, whole bf16 pairs)
-                    if (pairs) uk.to_panel(tile, pt_bf16, width, int(NR));
+                    if (pairs) uk.convert(Side::B, tile, pt_bf16, width, int(NR));
                     for (int64_t dp = 0; dp < d_panels; ++dp) {
                         const int64_t rows_p = panel_rows(dp);
                         (rows_p == MR ? uk.kernel : uk.kernel_4_rows)(

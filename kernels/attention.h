@@ -27,6 +27,11 @@ struct AttentionShape {
 void attention(const AttentionShape& shape, const float* q, int64_t ldq, const float* k, int64_t ldk, const float* v,
                int64_t ldv, float* o, int64_t ldo, float scale, Precision precision = Precision::FP32);
 
+// attention() on a given micro-kernel (tests hold every bf16 kernel against its oracle through this).
+struct MicroKernelInfo;
+void attention_with_kernel(const MicroKernelInfo& uk, const AttentionShape& shape, const float* q, int64_t ldq,
+                           const float* k, int64_t ldk, const float* v, int64_t ldv, float* o, int64_t ldo, float scale);
+
 // The direct computation in double precision (the full score matrix, one row at a time): the test oracle.
 void attention_reference(const AttentionShape& shape, const float* q, int64_t ldq, const float* k, int64_t ldk,
                          const float* v, int64_t ldv, float* o, int64_t ldo, float scale);

@@ -2,8 +2,9 @@
 //
 // Every SIMD kernel is compiled for its own ISA in its own file (convert_f16c.cpp, ...) and chosen at run time
 // from these flags, so one binary runs on any x86-64 or aarch64 machine and takes the fastest path it has.
-// SDREF_ISA=scalar|avx2|avx512|avx512bf16 (x86), scalar|neon|neonbf16 (aarch64) in the environment caps the choice
-// (tests use it to compare the paths).
+// SDREF_ISA=scalar|avx2|avx512|avx512bf16|amx (x86), scalar|neon|neonbf16 (aarch64) in the environment caps the
+// choice (tests use it to compare the paths); SDREF_ISA=avx512bf16 also takes AVX512_BF16 for bf16 where it is
+// no faster than fp32.
 #pragma once
 
 namespace sdref::kernels {
@@ -12,6 +13,11 @@ struct CpuFeatures {
     bool avx2 = false;     // x86: AVX2 with FMA3 and F16C (Haswell and later)
     bool avx512 = false;   // x86: AVX-512 F, BW, DQ, VL (Skylake-SP and later)
     bool avx512_bf16 = false;  // x86: AVX512_BF16 on top of that (Cooper Lake, Sapphire Rapids, Zen 4 and later)
+    // x86: vdpbf16ps does twice an FMA's multiply-adds per cycle, so bf16 beats fp32 (AMD Zen 4 and Zen 5); on
+    // Intel cores it issues once a cycle, the FMAs twice: no faster than fp32 once the rounding is paid for
+    bool bf16_dot_fast = false;
+    bool amx_bf16 = false;     // x86: AMX-TILE and AMX-BF16 (Sapphire Rapids and later), and Linux let us use them
+    bool amx_refused = false;  // x86: the CPU has them but Linux refused this process the tile data state
     bool neon = false;     // aarch64: Advanced SIMD with fp16 conversion (every aarch64 core)
     bool neon_bf16 = false;  // aarch64: the BF16 extension on top of that (FEAT_BF16: BFMLALB/BFMLALT)
 };

@@ -57,11 +57,12 @@ int64_t ceil_div(int64_t x, int64_t d) { return (x + d - 1) / d; }
 struct Packer {
     const MicroKernelInfo& uk;
     const PanelSource& src;
-    int width;
-    bool packed = src.packed_block(uk, width, 0) != nullptr;
-    void pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w) const { pack_panels(uk, src, dst, k0, kc, w0, w, width); }
+    Side side;
+    int width = side == Side::A ? uk.mr : uk.nr;
+    bool packed = src.packed_block(uk, side, 0) != nullptr;
+    void pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w) const { pack_panels(uk, side, src, dst, k0, kc, w0, w, width); }
     const float* panels(int64_t kb, int64_t w0, int64_t kc) const {
-        return src.packed_block(uk, width, kb) + w0 / width * uk.panel_floats(kc, width);
+        return src.packed_block(uk, side, kb) + w0 / width * uk.panel_floats(kc, width);
     }
 };
 
@@ -238,10 +239,12 @@ void gemm_wide(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
 
 }  // namespace
 
-int64_t gemm_k_block(const MicroKernelInfo& uk, int64_t K) { return round_up(ceil_div(K, ceil_div(K, uk.kc)), 4); }
+int64_t gemm_k_block(const MicroKernelInfo& uk, int64_t K) {
+    return round_up(ceil_div(K, ceil_div(K, uk.kc)), uk.k_multiple());
+}
 
-void pack_panels(const MicroKernelInfo& uk, const PanelSource& src, float* dst, int64_t k0, int64_t kc, int64_t w0,
-                 int64_t w, int width) {
+void pack_panels(const MicroKernelInfo& uk, Side side, const PanelSource& src, float* dst, int64_t k0, int64_t kc,
+                 int64_t w0, int64_t w, int width) {
     if (uk.panel == PanelType::F32) return src.pack(dst, k0, kc, w0, w, width);
     const int64_t group = std::max<int64_t>(1, (int64_t(64) << 10) / (kc * width));  // panels per 256 KB
     float* const tmp = thread_buffers().fp32.get(size_t(group * kc * width));
@@ -249,7 +252,7 @@ void pack_panels(const MicroKernelInfo& uk, const PanelSource& src, float* dst, 
         const int64_t cols = std::min(group * width, w - q0 * width);
         src.pack(tmp, k0, kc, w0 + q0 * width, cols, width);
         for (int64_t q = 0; q * width < cols; ++q)
-            uk.to_panel(tmp + q * kc * width, dst + (q0 + q) * uk.panel_floats(kc, width), kc, width);
+            uk.convert(side, tmp + q * kc * width, dst + (q0 + q) * uk.panel_floats(kc, width), kc, width);
     }
 }
 
@@ -265,6 +268,7 @@ const MicroKernelInfo& micro_kernel_for(Precision p) {
     const MicroKernelInfo* uk = best_micro_kernel(p);
     return uk ? *uk : best_micro_kernel();
 }
+const char* micro_kernel_name(Precision p) { return micro_kernel_for(p).name; }
 int num_threads() { return t_threads > 0 ? t_threads : omp_get_max_threads(); }
 
 void gemm_with_kernel(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const PanelSource& a,
@@ -275,7 +279,7 @@ void gemm_with_kernel(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K
         apply_epilogue(c, ldc, 0, 0, M, N, ep);
         return;
     }
-    const Packer pa{uk, a, uk.mr}, pb{uk, b, uk.nr};
+    const Packer pa{uk, a, Side::A}, pb{uk, b, Side::B};
     if (N > M) gemm_wide(uk, M, N, K, pa, pb, c, ldc, ep);
     else gemm_tall(uk, M, N, K, pa, pb, c, ldc, ep);
 }

@@ -36,14 +36,16 @@ struct StridedMatrix {
 // and zeros in the columns at or past w. width is MR for A and NR for B. Packing several panels in one call
 // lets a source walk its memory in its own best order (Im2colSource reads each image row once per k).
 struct MicroKernelInfo;
+// Which operand of a product a panel belongs to: A (M x K, panels MR wide) or B (K x N, panels NR wide).
+enum class Side { A, B };
 class PanelSource {
 public:
     virtual ~PanelSource() = default;
     virtual void pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w, int width) const = 0;
-    // The operand already packed for micro-kernel uk in panels `width` wide: K block kb's first panel, laid out
-    // as weight_panels.h says; nullptr (the default) when it is not, and gemm() packs it with pack().
-    virtual const float* packed_block(const MicroKernelInfo& uk, int width, int64_t kb) const {
-        (void)uk, (void)width, (void)kb;
+    // The operand already packed for micro-kernel uk as operand `side` (panels MR or NR wide): K block kb's first
+    // panel, laid out as weight_panels.h says; nullptr (the default) when it is not, and gemm() packs it with pack().
+    virtual const float* packed_block(const MicroKernelInfo& uk, Side side, int64_t kb) const {
+        (void)uk, (void)side, (void)kb;
         return nullptr;
     }
 };
@@ -104,6 +106,10 @@ private:
 // as they are packed and accumulates in fp32; on a CPU without bf16 instructions (precision_supported() false) a
 // BF16 product runs in fp32. Everything that is not a product stays fp32.
 bool precision_supported(Precision p);
+// Why --precision bf16 runs in fp32 on this CPU (a sentence, for a one-time notice), or nullptr where it does not.
+const char* bf16_fallback_reason();
+// The micro-kernel a precision runs on, by name ("amx_32x32"), for -v.
+const char* micro_kernel_name(Precision p);
 
 }  // namespace sdref::kernels
 

@@ -42,6 +42,8 @@ void ukernel_avx512bf16(int64_t kc, const void* a_, const void* b_, float* c, in
         for (int v = 0; v < NV; ++v) _mm512_storeu_ps(c + r * ldc + v * 16, acc[r][v]);
 }
 
+}  // namespace
+
 // The scalar converter's layout (ukernel_scalar_bf16_4x4.cpp), 16 columns at a time: vcvtne2ps2bf16 rounds two
 // steps' rows into one vector [step k | step k+1], a word permutation interleaves them into pairs.
 void to_bf16_pairs_avx512(const float* src, void* dst_, int64_t kc, int width) {
@@ -62,8 +64,6 @@ void to_bf16_pairs_avx512(const float* src, void* dst_, int64_t kc, int width) {
         }
     }
 }
-
-}  // namespace
 
 const MicroKernelInfo kAvx512Bf16_12x32 = {"avx512bf16_12x32", ukernel_avx512bf16<12>, 12, NR, 144, 640, 1024,
                                            PanelType::BF16_PAIRS, to_bf16_pairs_avx512, ukernel_avx512bf16<4>};

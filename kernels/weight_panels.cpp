@@ -24,8 +24,8 @@ size_t span_bytes(const StridedMatrix& m, int64_t K, int64_t W) {
 
 }  // namespace
 
-const float* WeightSource::packed_block(const MicroKernelInfo& uk, int width, int64_t kb) const {
-    return panels_ ? panels_->block(uk, width, m_, K_, W_, kb) : nullptr;
+const float* WeightSource::packed_block(const MicroKernelInfo& uk, Side side, int64_t kb) const {
+    return panels_ ? panels_->block(uk, side, m_, K_, W_, kb) : nullptr;
 }
 
 WeightPanels::Scope::Scope(WeightPanels& panels, const WeightOwner& owner, const MicroKernelInfo& kernel, int64_t budget_bytes)
@@ -64,9 +64,10 @@ void WeightPanels::clear() {
     bytes_ = 0;
 }
 
-const float* WeightPanels::block(const MicroKernelInfo& uk, int width, const StridedMatrix& m, int64_t K, int64_t W,
+const float* WeightPanels::block(const MicroKernelInfo& uk, Side side, const StridedMatrix& m, int64_t K, int64_t W,
                                  int64_t kb) {
-    const Key key{m.data, int(m.type), m.k_stride, m.w_stride, K, W, &uk, width};
+    const Key key{m.data, int(m.type), m.k_stride, m.w_stride, K, W, &uk, int(side)};
+    const int width = side == Side::A ? uk.mr : uk.nr;
     auto it = packed_.find(key);
     if (it == packed_.end()) {
         // new: pack every K block's panels, as gemm() would pack them (threads share the panels), if it is the
@@ -85,7 +86,7 @@ const float* WeightPanels::block(const MicroKernelInfo& uk, int width, const Str
 #pragma omp parallel for schedule(static) num_threads(threads)
         for (int64_t i = 0; i < k_blocks * panels; ++i) {
             const int64_t b = i / panels, q = i % panels, k0 = b * KC, kc = std::min(KC, K - k0);
-            pack_panels(uk, src, dst + b * block_floats + q * uk.panel_floats(kc, width), k0, kc, q * width,
+            pack_panels(uk, side, src, dst + b * block_floats + q * uk.panel_floats(kc, width), k0, kc, q * width,
                         std::min<int64_t>(width, W - q * width), width);
         }
         owner_->packed(m.data, stored);

@@ -40,7 +40,7 @@ public:
     void pack(float* dst, int64_t k0, int64_t kc, int64_t w0, int64_t w, int width) const override {
         source_.pack(dst, k0, kc, w0, w, width);
     }
-    const float* packed_block(const MicroKernelInfo& uk, int width, int64_t kb) const override;
+    const float* packed_block(const MicroKernelInfo& uk, Side side, int64_t kb) const override;
 
 private:
     StridedMatrix m_;
@@ -83,7 +83,7 @@ public:
     int64_t weights() const { return int64_t(packed_.size()); }
 
     // The packed panels of a weight (packing it now if it is new, its owner's and fits), K block kb; or nullptr.
-    const float* block(const MicroKernelInfo& uk, int width, const StridedMatrix& m, int64_t K, int64_t W, int64_t kb);
+    const float* block(const MicroKernelInfo& uk, Side side, const StridedMatrix& m, int64_t K, int64_t W, int64_t kb);
 
 private:
     // One weight's panels, 2 MB aligned in transparent huge pages where the system allows (a U-Net's 1.7 GB of
@@ -97,7 +97,7 @@ private:
         size_t floats = 0;
         int64_t block_floats = 0;  // floats per K block (all of them full blocks but the last)
     };
-    using Key = std::tuple<const void*, int, int64_t, int64_t, int64_t, int64_t, const MicroKernelInfo*, int>;
+    using Key = std::tuple<const void*, int, int64_t, int64_t, int64_t, int64_t, const MicroKernelInfo*, int>;  // ..., kernel, side
     std::map<Key, std::unique_ptr<Packed>> packed_;
     int64_t bytes_ = 0;
     int64_t budget_ = 0;                 // of the scope in use

@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "kernels/attention.h"
+#include "kernels/cpu.h"
 #include "kernels/gemm.h"
+#include "kernels/ukernel.h"
 
 using namespace sdref::kernels;
 
@@ -103,4 +105,41 @@ TEST_CASE("fused attention in bf16: within bf16's rounding, the same bits for an
         CHECK(worst <= 1e-2 * ref_max);
         CHECK(std::memcmp(one.data(), fp32.data(), one.size() * 4) != 0);
     }
+}
+
+// The tile contract (AMX) through attention's panels: the tile oracle within bf16's rounding of the reference (so
+// attention's K, V^T, Q^T and P^T reach it in the tile layouts: rows of 32 steps, head dimensions padded to 32),
+// the same bits for 1 and 3 threads; and AMX, where this CPU has it, bit for bit the oracle.
+TEST_CASE("fused attention on the bf16 tile contract: the oracle within bf16's rounding, AMX its bits", "[kernels][attention][bf16]") {
+    const int64_t cases[][5] = {{2, 40, 70, 300, 0}, {2, 64, 33, 77, 0}, {2, 8, 40, 40, 1}, {1, 80, 20, 257, 0}};
+    for (const auto& c : cases) {
+        INFO("heads " << c[0] << " d " << c[1] << " queries " << c[2] << " keys " << c[3] << " causal " << c[4]);
+        const Problem p = make(c[0], c[1], c[2], c[3], 1.0f, unsigned(c[2] * 5 + c[3]), c[4] != 0);
+        const std::vector<float> ref = run(p, true);
+        auto on = [&](const MicroKernelInfo& uk, int threads) {
+            const int64_t w = p.width();
+            std::vector<float> o(size_t(p.s.queries * w), NAN);
+            set_num_threads(threads);
+            attention_with_kernel(uk, p.s, p.q.data(), w, p.k.data(), w, p.v.data(), w, o.data(), w, 1.0f / std::sqrt(float(p.s.head_dim)));
+            set_num_threads(0);
+            return o;
+        };
+        const std::vector<float> one = on(kScalarBf16Tiles_4x4, 1), three = on(kScalarBf16Tiles_4x4, 3);
+        CHECK(std::memcmp(one.data(), three.data(), one.size() * 4) == 0);
+        double worst = 0, ref_max = 0;
+        for (size_t i = 0; i < ref.size(); ++i) {
+            worst = std::max(worst, double(std::fabs(one[i] - ref[i])));
+            ref_max = std::max(ref_max, double(std::fabs(ref[i])));
+        }
+        INFO("largest difference " << worst << " of " << ref_max);
+        CHECK(worst <= 1e-2 * ref_max);
+        CHECK(worst > 0);  // (it did round to bf16)
+#if defined(__x86_64__)
+        if (cpu_features().amx_bf16) {
+            const std::vector<float> amx = on(kAmx_32x32, 2);
+            CHECK(std::memcmp(one.data(), amx.data(), one.size() * 4) == 0);
+        }
+#endif
+    }
+    if (!cpu_features().amx_bf16) WARN("AMX attention skipped: this CPU has no usable AMX-BF16 (the tile oracle ran)");
 }

@@ -213,9 +213,16 @@ TEST_CASE("linear(): x · w^T with fp16 weights in PyTorch layout", "[kernels][g
 
 namespace {
 
+// Both bf16 oracles (pairs and tiles), AVX512_BF16 and AMX where this CPU has them (SDREF_ISA=avx512bf16 takes
+// AVX512_BF16 where it is not the best), and the best kernel.
 std::vector<const MicroKernelInfo*> bf16_kernels_to_test() {
-    std::vector<const MicroKernelInfo*> ks = {&scalar_micro_kernel(Precision::BF16)};
-    if (const MicroKernelInfo* best = best_micro_kernel(Precision::BF16)) ks.push_back(best);
+    std::vector<const MicroKernelInfo*> ks = {&scalar_micro_kernel(Precision::BF16), &kScalarBf16Tiles_4x4};
+#if defined(__x86_64__)
+    if (cpu_features().avx512_bf16) ks.push_back(&kAvx512Bf16_12x32);
+    if (cpu_features().amx_bf16) ks.push_back(&kAmx_32x32);
+#endif
+    const MicroKernelInfo* best = best_micro_kernel(Precision::BF16);
+    if (best && std::find(ks.begin(), ks.end(), best) == ks.end()) ks.push_back(best);
     return ks;
 }
 
@@ -239,7 +246,48 @@ std::vector<float> bf16_oracle(int64_t M, int64_t N, int64_t K, const Operand& a
     return c;
 }
 
+// The bf16 tile contract of ukernel.h (AMX's tdpbf16ps), written out: per block of 32 steps (zeros past K), an
+// even and an odd chain from zero, their sum added to C; every sum rounded, subnormal sums flushed to zero.
+std::vector<float> bf16_tiles_oracle(int64_t M, int64_t N, int64_t K, const Operand& a, const Operand& b) {
+    auto ftz = [](float s) { return std::fabs(s) < 0x1p-126f ? std::copysign(0.0f, s) : s; };
+    auto value = [&](const Operand& op, int64_t k, int64_t w) { return k < K ? bf16_value(bf16_round(at(op, k, w))) : 0.0f; };
+    std::vector<float> c(size_t(M * N));
+    for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+            float acc = 0;
+            for (int64_t t = 0; t < K; t += 32) {
+                float even = 0, odd = 0;
+                for (int64_t k = t; k < t + 32; k += 2) {
+                    even = ftz(std::fma(value(a, k, i), value(b, k, j), even));
+                    odd = ftz(std::fma(value(a, k + 1, i), value(b, k + 1, j), odd));
+                }
+                acc = ftz(acc + ftz(even + odd));
+            }
+            c[size_t(i * N + j)] = acc;
+        }
+    return c;
+}
+
+std::vector<float> contract_oracle(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const Operand& a, const Operand& b) {
+    return uk.panel == PanelType::BF16_TILES ? bf16_tiles_oracle(M, N, K, a, b) : bf16_oracle(M, N, K, a, b);
+}
+
 }  // namespace
+
+TEST_CASE("AMX: the tile kernel runs here, or the reason it cannot", "[kernels][gemm][bf16]") {
+    const CpuFeatures& f = cpu_features();
+    if (f.amx_refused) WARN("AMX kernel tests skipped: this CPU has AMX, but Linux refused the tile data permission");
+    else if (!f.amx_bf16) WARN("AMX kernel tests skipped: this CPU has no AMX-BF16 (the tile oracle is tested instead)");
+    // where it runs, it is the bf16 kernel, and bf16 is offered
+    CHECK((f.amx_bf16 ? best_micro_kernel(Precision::BF16) == &kAmx_32x32 : true));
+    CHECK((f.amx_bf16 ? bf16_fallback_reason() == nullptr : true));
+    // Intel's AVX512_BF16 without AMX is not taken for bf16 unless forced; the reason is given instead
+    if (f.avx512_bf16 && !f.amx_bf16 && !f.bf16_dot_fast) {
+        CHECK(best_micro_kernel(Precision::BF16) == nullptr);
+        CHECK(std::string(bf16_fallback_reason()).find("no faster than fp32") != std::string::npos);
+    }
+    CHECK((precision_supported(Precision::BF16) == (bf16_fallback_reason() == nullptr)));
+}
 
 TEST_CASE("bf16 rounding: nearest even, quiet NaN, subnormals to zero, and every converter gives the scalar's bits", "[kernels][gemm][bf16]") {
     auto bits = [](uint32_t u) {
@@ -264,21 +312,25 @@ TEST_CASE("bf16 rounding: nearest even, quiet NaN, subnormals to zero, and every
     std::normal_distribution<float> dist(0.0f, 3.0f);
     const uint32_t specials[] = {0x7f800001u, 0xff800000u, 0x00400000u, 0x80000001u, 0x3f808000u, 0x7f7fffffu, 0u, 0x80000000u};
     for (const MicroKernelInfo* uk : bf16_kernels_to_test())
-        for (int width : {uk->mr, uk->nr, 4, 12, 32})
-            for (int64_t kc : {1, 2, 7, 64}) {
-                std::vector<float> src(size_t(kc * width));
-                for (size_t i = 0; i < src.size(); ++i) {
-                    src[i] = dist(rng);
-                    if (rng() % 5 == 0) std::memcpy(&src[i], &specials[rng() % 8], 4);
+        for (Side side : {Side::A, Side::B})
+            for (int width : {uk->mr, uk->nr, 4, 12, 32})
+                for (int64_t kc : {1, 2, 7, 64, 70}) {
+                    std::vector<float> src(size_t(kc * width));
+                    for (size_t i = 0; i < src.size(); ++i) {
+                        src[i] = dist(rng);
+                        if (rng() % 5 == 0) std::memcpy(&src[i], &specials[rng() % 8], 4);
+                    }
+                    const size_t n = size_t(uk->panel_floats(kc, width) * 2);
+                    std::vector<uint16_t> want(n, 0xdead), got(n, 0xbeef);
+                    scalar_oracle_of(*uk).convert(side, src.data(), want.data(), kc, width);
+                    uk->convert(side, src.data(), got.data(), kc, width);
+                    INFO(uk->name << " side " << (side == Side::A ? "A" : "B") << " width " << width << " kc " << kc);
+                    CHECK(want == got);
+                    // where step 1 of column 0 lies: beside step 0 (pairs), or 1 further along its row (tile A rows)
+                    const bool rows = uk->panel == PanelType::BF16_TILES && side == Side::A;
+                    CHECK(want[1] == (kc > 1 ? bf16_round(src[size_t(width)]) : 0));
+                    if (rows && width > 1) CHECK(want[32] == bf16_round(src[1]));  // row 1 of the block
                 }
-                const size_t n = size_t((kc + 1) / 2 * 2 * width);
-                std::vector<uint16_t> want(n, 0xdead), got(n, 0xbeef);
-                scalar_micro_kernel(Precision::BF16).to_panel(src.data(), want.data(), kc, width);
-                uk->to_panel(src.data(), got.data(), kc, width);
-                INFO(uk->name << " width " << width << " kc " << kc);
-                CHECK(want == got);
-                CHECK(want[1] == (kc > 1 ? bf16_round(src[size_t(width)]) : 0));  // step 1 of column 0 beside step 0
-            }
 }
 
 TEST_CASE("bf16 GEMM equals the bf16 oracle bit for bit: odd shapes, small blocks, all weight types", "[kernels][gemm][bf16]") {
@@ -289,9 +341,9 @@ TEST_CASE("bf16 GEMM equals the bf16 oracle bit for bit: odd shapes, small block
         for (ElemType bt : {ElemType::F32, ElemType::F16, ElemType::BF16}) {
             const Operand a = make_operand(K, M, ElemType::F32, true, rng);
             const Operand b = make_operand(K, N, bt, bt != ElemType::F16, rng);
-            const std::vector<float> ref = bf16_oracle(M, N, K, a, b);
             for (const MicroKernelInfo* kernel : bf16_kernels_to_test())
-                for (int kc : {0, 20}) {  // 0: the kernel's own blocks; 20: several K, M and N blocks
+                for (int kc : {0, 20}) {
+                    const std::vector<float> ref = contract_oracle(*kernel, M, N, K, a, b);  // 0: the kernel's own blocks; 20: several K, M and N blocks
                     MicroKernelInfo uk = *kernel;
                     if (kc) {
                         uk.mc = 2 * uk.mr;
@@ -327,7 +379,7 @@ TEST_CASE("bf16 GEMM: the same bits for any thread count, within bf16's rounding
             CHECK(differing_bits(one, fp32) == 0);
             continue;
         }
-        CHECK(differing_bits(one, bf16_oracle(M, N, K, a, b)) == 0);
+        CHECK(differing_bits(one, contract_oracle(micro_kernel_for(Precision::BF16), M, N, K, a, b)) == 0);
         // each product is off by at most two bf16 roundings (2^-7 relative) plus the fp32 sums' error
         size_t outside = 0, changed = 0;
         for (int64_t i = 0; i < M; ++i)
@@ -395,7 +447,7 @@ TEST_CASE("weights packed once (WeightPanels) give the bits of packing per call:
                         CHECK(panels.weights() == before);
                         {
                             WeightPanels::Scope scope(panels, owner, uk, int64_t(1) << 30);
-                            CHECK(unpacked.packed_block(uk, int(weight_is_a ? uk.mr : uk.nr), 0) == nullptr);
+                            CHECK(unpacked.packed_block(uk, weight_is_a ? Side::A : Side::B, 0) == nullptr);
                         }
                         {
                             WeightPanels::Scope scope(panels, owner, uk, 16);  // too small: dropped, packed per call

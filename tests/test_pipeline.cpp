@@ -289,7 +289,7 @@ TEST_CASE("weights packed once for the sampling loop give the bits of packing th
         INFO("precision " << (precision == kernels::Precision::BF16 ? "bf16" : "fp32"));
         // fp16 weights: fp32 panels would take twice the file, bf16 pairs the same (the 32- and 64-wide layers'
         // 12-row panels pad past 5%: those weights stay unpacked)
-        const bool pairs = kernels::micro_kernel_for(precision).panel == kernels::PanelType::BF16_PAIRS;
+        const bool pairs = kernels::micro_kernel_for(precision).bf16();
         if (pairs) CHECK(weights >= 20);
         else CHECK(weights == 0);
         const Tensor again = latents(false);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -147,9 +148,11 @@ const StableDiffusionModel& Engine::load(const std::string& path, const Checkpoi
     model_path_ = path;
     if (options_.verbose) {
         const DenoiserInfo& info = model_->denoiser().info();
-        std::fprintf(stderr, "loaded %s in %.2f s (%s, %s%s, %s)\n", path.c_str(),
+        std::fprintf(stderr, "loaded %s in %.2f s (%s, %s%s, %s; products: fp32 %s, bf16 %s)\n", path.c_str(),
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), model_->info().family->name,
-                     info.inpainting ? "inpainting, " : "", info.scheduler.prediction_type.c_str(), kernels::cpu_isa_name());
+                     info.inpainting ? "inpainting, " : "", info.scheduler.prediction_type.c_str(), kernels::cpu_isa_name(),
+                     kernels::micro_kernel_name(kernels::Precision::FP32),
+                     kernels::precision_supported(kernels::Precision::BF16) ? kernels::micro_kernel_name(kernels::Precision::BF16) : "none");
         if (!o.loras.empty())
             std::fprintf(stderr, "LoRAs: %d layers changed, %.1f MB of merged copies\n", model_->lora_layers(), double(model_->lora_bytes()) / 1e6);
         for (const std::string& u : model_->unused_tensors()) std::fprintf(stderr, "unused tensor %s\n", u.c_str());
@@ -212,7 +215,10 @@ void Engine::settle(GenerationRequest& r) const {
         r.scheduler = "karras";
     }
     if (r.precision == "bf16" && !kernels::precision_supported(kernels::Precision::BF16)) {
-        std::fprintf(stderr, "%s bf16: this CPU has no bf16 instructions (AVX512_BF16, Arm's BF16); using fp32\n", name_of(&r.precision, r).c_str());
+        static std::once_flag said;
+        std::call_once(said, [&] {
+            std::fprintf(stderr, "%s bf16: %s; using fp32\n", name_of(&r.precision, r).c_str(), kernels::bf16_fallback_reason());
+        });
         r.precision = "fp32";
     }
 }
