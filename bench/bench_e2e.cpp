@@ -69,6 +69,7 @@ void print_profile(const char* what, const kernels::Profile& p, double wall, dou
 }  // namespace
 
 int main(int argc, char** argv) {
+    kernels::run_with_passive_omp_waits(argv);  // as the sdref command runs
     if (argc < 2) {
         std::fprintf(stderr, "usage: sdref_bench_e2e MODEL [--size N] [--steps N] [--threads N] [--img2img] [--low-memory] [--precision fp32|bf16] "
                              "[--profile] [--no-decode] | --compare-bf16\n");

@@ -78,11 +78,11 @@ void attention_with_kernel(const MicroKernelInfo& uk, const AttentionShape& s, c
     float* const kp = k_buffer.get(size_t(s.heads * key_panels * k_panel));
     float* const vp = v_buffer.get(size_t(s.heads * d_panels * v_panel));
     const int64_t q_blocks = (s.queries + Br - 1) / Br;
-#pragma omp parallel num_threads(num_threads())
+#pragma omp parallel num_threads(threads_for(s.heads * s.queries * s.keys * d / 16))
     {
         ScratchFloats fp32_panel;  // bf16: a panel in fp32 before its rounding
         float* const f32 = pairs ? fp32_panel.get(size_t(std::max(d * std::max(MR, NR), Nk * MR))) : nullptr;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
         for (int64_t hp = 0; hp < s.heads * key_panels; ++hp) {
             const int64_t h = hp / key_panels, p = hp % key_panels;
             const StridedSource keys({k + h * d, ElemType::F32, 1, ldk});
@@ -91,7 +91,7 @@ void attention_with_kernel(const MicroKernelInfo& uk, const AttentionShape& s, c
             else std::fill(dst, dst + d * MR, 0.0f);
             if (pairs) uk.convert(Side::A, f32, kp + hp * k_panel, d, int(MR));
         }
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
         for (int64_t hp = 0; hp < s.heads * d_panels; ++hp) {
             const int64_t h = hp / d_panels, p = hp % d_panels;
             const StridedSource values_t({v + h * d, ElemType::F32, ldv, 1});
@@ -110,7 +110,7 @@ void attention_with_kernel(const MicroKernelInfo& uk, const AttentionShape& s, c
         float* const st = s_tiles.get(size_t(q_panels * Bc * NR));
         float* const acc = o_tiles.get(size_t(q_panels * Dp * NR));
         std::vector<float> row_max(static_cast<size_t>(Br)), row_sum(static_cast<size_t>(Br));
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
         for (int64_t item = 0; item < s.heads * q_blocks; ++item) {
             const int64_t h = item / q_blocks, n0 = (item % q_blocks) * Br;
             const int64_t rows = std::min(Br, s.queries - n0), panels = (rows + NR - 1) / NR;

@@ -70,6 +70,7 @@ public:
     virtual void mul(const float* a, const float* b, float* y, int64_t n) const = 0;
     virtual void add_scaled(const float* a, float s, const float* b, float* y, int64_t n) const = 0;
     virtual void add_per_channel(float* x, const float* v, int64_t channels, int64_t hw) const = 0;
+    virtual void prelu(float* x, const float* slope, int64_t channels, int64_t hw) const = 0;
     virtual void safety_guidance(const float* eps, const float* eps_uncond, const float* eps_concept, float* momentum, float* guidance,
                                  int64_t n, const SafetyGuidance& s, bool apply) const = 0;
 };

@@ -55,6 +55,7 @@ public:
     void add_per_channel(float* x, const float* v, int64_t channels, int64_t hw) const override {
         kernels::add_per_channel(x, v, channels, hw);
     }
+    void prelu(float* x, const float* slope, int64_t channels, int64_t hw) const override { kernels::prelu(x, slope, channels, hw); }
     void safety_guidance(const float* eps, const float* eps_uncond, const float* eps_concept, float* momentum, float* guidance, int64_t n,
                          const SafetyGuidance& s, bool apply) const override {
         kernels::safety_guidance(eps, eps_uncond, eps_concept, momentum, guidance, n, s, apply);

@@ -3,6 +3,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__linux__)
+#include <unistd.h>
+#endif
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #if defined(__linux__)
@@ -82,6 +86,17 @@ CpuFeatures detect() {
 const CpuFeatures& cpu_features() {
     static const CpuFeatures features = detect();
     return features;
+}
+
+void run_with_passive_omp_waits(char** argv) {
+#if defined(__linux__)
+    if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    execv("/proc/self/exe", argv);  // (returns only where it failed: go on as we are)
+    unsetenv("OMP_WAIT_POLICY");
+#else
+    (void)argv;
+#endif
 }
 
 const char* cpu_isa_name() {

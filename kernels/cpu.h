@@ -25,6 +25,14 @@ struct CpuFeatures {
 // The features of this processor, less whatever SDREF_ISA switches off.
 const CpuFeatures& cpu_features();
 
+// OpenMP's idle threads wait for work by spinning (libgomp reads OMP_WAIT_POLICY once, as it loads, before main):
+// beside another busy process a spinning thread takes the core the thread it waits for needs (a generation took 3x
+// its time alone on 2 cores). The kernels start few enough parallel regions (threads_for) that sleeping costs
+// nothing measurable alone, so a program calls this first thing in main(): unless the user set OMP_WAIT_POLICY or
+// GOMP_SPINCOUNT, it runs itself again (execv of /proc/self/exe, same arguments) with OMP_WAIT_POLICY=passive.
+// Returns (and the program goes on as it is) where that cannot be done.
+void run_with_passive_omp_waits(char** argv);
+
 // "avx512", "avx2", "neon" or "scalar": the best path in use, for logs and benchmark labels.
 const char* cpu_isa_name();
 

@@ -22,6 +22,12 @@ void activation_scalar(float* x, int64_t n, Activation act) {
         case Activation::QuickGelu:
             for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-1.702f * x[i]));
             return;
+        case Activation::Relu:
+            for (int64_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+            return;
+        case Activation::LeakyRelu:
+            for (int64_t i = 0; i < n; ++i) x[i] = x[i] >= 0.0f ? x[i] : 0.2f * x[i];
+            return;
     }
 }
 

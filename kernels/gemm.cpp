@@ -164,7 +164,7 @@ void gemm_tall(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
     const int64_t n_panels = NC / NR;
     const int64_t b_block = uk.panel_floats(bl.KC, NC);  // floats per K block of the B block
     float* const bp = b.packed ? nullptr : thread_buffers().b.get(size_t(bl.k_blocks * b_block));
-    const int threads = int(std::min<int64_t>(num_threads(), std::max(rows.count, n_panels)));
+    const int threads = int(std::min<int64_t>(threads_for(M * N * K / 64), std::max(rows.count, n_panels)));
 
 #pragma omp parallel num_threads(threads)
     {
@@ -172,7 +172,7 @@ void gemm_tall(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
         for (int64_t jc = 0; jc < N; jc += NC) {
             const int64_t nc = std::min(NC, N - jc), nc_panels = ceil_div(nc, NR);
             if (!b.packed) {
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
                 for (int64_t p = 0; p < bl.k_blocks * nc_panels; ++p) {
                     const int64_t kb = p / nc_panels, jp = p % nc_panels, pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
                     b.pack(bp + kb * b_block + jp * uk.panel_floats(kc, NR), pc, kc, jc + jp * NR, std::min<int64_t>(NR, nc - jp * NR));
@@ -205,12 +205,12 @@ void gemm_wide(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const
     const int64_t NCW = std::min(round_up(uk.nc / 2, NR), round_up(ceil_div(N, 2 * num_threads()), NR));
     const int64_t chunks = ceil_div(N, NCW);
     float* const ap = a.packed ? nullptr : thread_buffers().a.get(size_t(bl.k_blocks * a_block));
-    const int threads = int(std::min<int64_t>(num_threads(), chunks));
+    const int threads = int(std::min<int64_t>(threads_for(M * N * K / 64), chunks));
 
 #pragma omp parallel num_threads(threads)
     {
         if (!a.packed) {
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
             for (int64_t p = 0; p < bl.k_blocks * m_panels; ++p) {
                 const int64_t kb = p / m_panels, ip = p % m_panels, pc = kb * bl.KC, kc = std::min(bl.KC, K - pc);
                 a.pack(ap + kb * a_block + ip * uk.panel_floats(kc, MR), pc, kc, ip * MR, std::min<int64_t>(MR, M - ip * MR));
@@ -270,6 +270,7 @@ const MicroKernelInfo& micro_kernel_for(Precision p) {
 }
 const char* micro_kernel_name(Precision p) { return micro_kernel_for(p).name; }
 int num_threads() { return t_threads > 0 ? t_threads : omp_get_max_threads(); }
+int threads_for(int64_t work) { return int(std::clamp<int64_t>(work >> 16, 1, num_threads())); }
 
 void gemm_with_kernel(const MicroKernelInfo& uk, int64_t M, int64_t N, int64_t K, const PanelSource& a,
                       const PanelSource& b, float* c, int64_t ldc, const GemmEpilogue& ep) {

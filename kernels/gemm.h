@@ -63,7 +63,8 @@ private:
     StridedMatrix m_;
 };
 
-enum class Activation { None, Silu, Gelu, QuickGelu };
+// activation.h defines each; LeakyRelu's negative slope is 0.2 (ESRGAN's).
+enum class Activation { None, Silu, Gelu, QuickGelu, Relu, LeakyRelu };
 
 // Applied to each finished element, in this order: + bias, activation, + residual.
 struct GemmEpilogue {
@@ -87,6 +88,11 @@ void linear(int64_t M, int64_t N, int64_t K, const float* x, int64_t ldx, const 
 // calling thread, not of the process: two generations on two threads each keep their own.
 void set_num_threads(int n);
 int num_threads();
+// The threads worth waking for a kernel of `work` units (elements of a memory-bound loop, or flops / 64): one per
+// 64K units, at least one, at most num_threads(). Starting and ending a parallel region costs microseconds (more
+// when the threads sleep between regions, or another process holds a core): a small kernel runs faster on the
+// calling thread alone. The results do not depend on it (every kernel's bits are the same for any thread count).
+int threads_for(int64_t work);
 
 // set_num_threads(n) for the scope's lifetime when n > 0 (a generation's ForwardContext::threads), the calling
 // thread's previous count again after.

@@ -34,7 +34,7 @@ void group_norm(const float* x, float* y, int64_t channels, int64_t hw, int64_t 
         shared->mean.assign(size_t(groups), 0.0), shared->var.assign(size_t(groups), 0.0);
         shared->count = per_group * hw;
     }
-#pragma omp parallel for schedule(static) num_threads(num_threads())
+#pragma omp parallel for schedule(dynamic) num_threads(threads_for(channels * hw))
     for (int64_t g = 0; g < groups; ++g) {
         double mean, var;
         if (given) {
@@ -57,7 +57,7 @@ void group_norm(const float* x, float* y, int64_t channels, int64_t hw, int64_t 
 
 void layer_norm(const float* x, float* y, int64_t rows, int64_t cols, float eps, const float* gamma, const float* beta) {
     const ProfileScope profile(ProfileKind::LayerNorm, 0);
-#pragma omp parallel for schedule(static) num_threads(num_threads())
+#pragma omp parallel for schedule(dynamic) num_threads(threads_for(rows * cols))
     for (int64_t r = 0; r < rows; ++r) {
         double mean, var;
         moments(x + r * cols, cols, &mean, &var);
@@ -71,7 +71,7 @@ void layer_norm(const float* x, float* y, int64_t rows, int64_t cols, float eps,
 void softmax_rows(float* x, int64_t rows, int64_t cols) {
     const ProfileScope profile(ProfileKind::Elementwise, 0);
     const EltwiseKernels& ew = eltwise();
-#pragma omp parallel for schedule(static) num_threads(num_threads())
+#pragma omp parallel for schedule(dynamic) num_threads(threads_for(rows * cols))
     for (int64_t r = 0; r < rows; ++r) {
         float* row = x + r * cols;
         const float inv = 1.0f / ew.exp_shift_sum(row, cols, ew.max(row, cols));
@@ -81,7 +81,7 @@ void softmax_rows(float* x, int64_t rows, int64_t cols) {
 
 void geglu(const float* x, float* y, int64_t rows, int64_t f) {
     const ProfileScope profile(ProfileKind::Elementwise, 0);
-#pragma omp parallel for schedule(static) num_threads(num_threads())
+#pragma omp parallel for schedule(dynamic) num_threads(threads_for(rows * f))
     for (int64_t r = 0; r < rows; ++r) {
         float* yr = y + r * f;
         std::memcpy(yr, x + r * 2 * f + f, size_t(f) * 4);
@@ -94,13 +94,13 @@ void geglu(const float* x, float* y, int64_t rows, int64_t f) {
 void activation(float* x, int64_t n, Activation act) {
     const ProfileScope profile(ProfileKind::Elementwise, 0);
     const int64_t chunk = 1 << 14;
-#pragma omp parallel for schedule(static) num_threads(num_threads())
+#pragma omp parallel for schedule(dynamic) num_threads(threads_for(n))
     for (int64_t i = 0; i < n; i += chunk) eltwise().activation(x + i, std::min(chunk, n - i), act);
 }
 
 void upsample_nearest_2x(const float* x, float* y, int64_t channels, int64_t h, int64_t w) {
     const ProfileScope profile(ProfileKind::Copy, 0);
-#pragma omp parallel for schedule(static) num_threads(num_threads())
+#pragma omp parallel for schedule(dynamic) num_threads(threads_for(channels * h * w * 4))
     for (int64_t c = 0; c < channels; ++c)
         for (int64_t i = 0; i < h; ++i) {
             const float* src = x + (c * h + i) * w;
@@ -113,7 +113,7 @@ void upsample_nearest_2x(const float* x, float* y, int64_t channels, int64_t h, 
 void resize_nearest(const float* x, float* y, int64_t channels, int64_t h, int64_t w, int64_t H, int64_t W) {
     const ProfileScope profile(ProfileKind::Copy, 0);
     const float sy = float(h) / float(H), sx = float(w) / float(W);
-#pragma omp parallel for schedule(static) num_threads(num_threads())
+#pragma omp parallel for schedule(dynamic) num_threads(threads_for(channels * H * W))
     for (int64_t c = 0; c < channels; ++c)
         for (int64_t i = 0; i < H; ++i) {
             const int64_t si = std::min(int64_t(float(i) * sy), h - 1);
@@ -123,25 +123,25 @@ void resize_nearest(const float* x, float* y, int64_t channels, int64_t h, int64
 
 void add(const float* a, const float* b, float* y, int64_t n) {
     const ProfileScope profile(ProfileKind::Elementwise, 0);
-#pragma omp parallel for schedule(static) num_threads(num_threads())
+#pragma omp parallel for schedule(dynamic, 8192) num_threads(threads_for(n))
     for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
 }
 
 void sub(const float* a, const float* b, float* y, int64_t n) {
     const ProfileScope profile(ProfileKind::Elementwise, 0);
-#pragma omp parallel for schedule(static) num_threads(num_threads())
+#pragma omp parallel for schedule(dynamic, 8192) num_threads(threads_for(n))
     for (int64_t i = 0; i < n; ++i) y[i] = a[i] - b[i];
 }
 
 void add_scaled(const float* a, float s, const float* b, float* y, int64_t n) {
     const ProfileScope profile(ProfileKind::Elementwise, 0);
-#pragma omp parallel for schedule(static) num_threads(num_threads())
+#pragma omp parallel for schedule(dynamic, 8192) num_threads(threads_for(n))
     for (int64_t i = 0; i < n; ++i) y[i] = a[i] + s * b[i];
 }
 
 void add_per_channel(float* x, const float* v, int64_t channels, int64_t hw) {
     const ProfileScope profile(ProfileKind::Elementwise, 0);
-#pragma omp parallel for schedule(static) num_threads(num_threads())
+#pragma omp parallel for schedule(dynamic) num_threads(threads_for(channels * hw))
     for (int64_t c = 0; c < channels; ++c)
         for (int64_t i = 0; i < hw; ++i) x[c * hw + i] += v[c];
 }
@@ -149,7 +149,7 @@ void add_per_channel(float* x, const float* v, int64_t channels, int64_t hw) {
 void safety_guidance(const float* eps, const float* eps_uncond, const float* eps_concept, float* momentum, float* guidance,
                      int64_t n, const SafetyGuidance& s, bool apply) {
     const ProfileScope profile(ProfileKind::Elementwise, 0);
-#pragma omp parallel for schedule(static) num_threads(num_threads())
+#pragma omp parallel for schedule(dynamic, 8192) num_threads(threads_for(n))
     for (int64_t i = 0; i < n; ++i) {
         const float d = eps[i] - eps_concept[i];
         const float scale = d >= s.threshold ? 0.0f : std::min(std::fabs(d) * s.scale, 1.0f);
@@ -159,9 +159,16 @@ void safety_guidance(const float* eps, const float* eps_uncond, const float* eps
     }
 }
 
+void prelu(float* x, const float* slope, int64_t channels, int64_t hw) {
+    const ProfileScope profile(ProfileKind::Elementwise, 0);
+#pragma omp parallel for schedule(dynamic) num_threads(threads_for(channels * hw))
+    for (int64_t c = 0; c < channels; ++c)
+        for (int64_t i = 0; i < hw; ++i) x[c * hw + i] = x[c * hw + i] >= 0.0f ? x[c * hw + i] : slope[c] * x[c * hw + i];
+}
+
 void mul(const float* a, const float* b, float* y, int64_t n) {
     const ProfileScope profile(ProfileKind::Elementwise, 0);
-#pragma omp parallel for schedule(static) num_threads(num_threads())
+#pragma omp parallel for schedule(dynamic, 8192) num_threads(threads_for(n))
     for (int64_t i = 0; i < n; ++i) y[i] = a[i] * b[i];
 }
 

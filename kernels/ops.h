@@ -52,6 +52,9 @@ void add_scaled(const float* a, float s, const float* b, float* y, int64_t n);
 // x[c, i] += v[c] for x [C, HW]: one value per channel (a time embedding's projection).
 void add_per_channel(float* x, const float* v, int64_t channels, int64_t hw);
 
+// x[c, i] = x >= 0 ? x : slope[c] x for x [C, HW]: PyTorch's PReLU with one slope per channel (SRVGGNetCompact).
+void prelu(float* x, const float* slope, int64_t channels, int64_t hw);
+
 // Safe Latent Diffusion's guidance term (Schramowski et al. 2023), element by element over n values, with
 // d = eps - eps_concept:
 //   s   = 0 where d >= threshold, else min(|d| scale, 1)

@@ -83,7 +83,7 @@ const float* WeightPanels::block(const MicroKernelInfo& uk, Side side, const Str
         float* const dst = p->panels;
         const StridedSource src(m);
         const int threads = int(std::min<int64_t>(num_threads(), k_blocks * panels));
-#pragma omp parallel for schedule(static) num_threads(threads)
+#pragma omp parallel for schedule(dynamic) num_threads(threads)
         for (int64_t i = 0; i < k_blocks * panels; ++i) {
             const int64_t b = i / panels, q = i % panels, k0 = b * KC, kc = std::min(KC, K - k0);
             pack_panels(uk, side, src, dst + b * block_floats + q * uk.panel_floats(kc, width), k0, kc, q * width,

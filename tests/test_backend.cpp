@@ -87,6 +87,10 @@ public:
         seen.insert("add_per_channel");
         cpu.add_per_channel(x, v, c, hw);
     }
+    void prelu(float* x, const float* slope, int64_t c, int64_t hw) const override {
+        seen.insert("prelu");
+        cpu.prelu(x, slope, c, hw);
+    }
     void safety_guidance(const float* eps, const float* u, const float* c, float* m, float* g, int64_t n, const SafetyGuidance& s,
                          bool apply) const override {
         seen.insert("safety_guidance");

@@ -7,6 +7,10 @@
 #include <filesystem>
 
 #include "golden.h"
+#include "io/json.h"
+#include "io/safetensors.h"
+#include "models/taesd.h"
+#include "models/upscaler.h"
 #include "pipeline/image.h"
 #include "pipeline/preview.h"
 #include "pipeline/resize.h"
@@ -237,4 +241,73 @@ TEST_CASE("the published latent-to-RGB factors: SD's for SD 1.x/2.x, SDXL's for 
     CHECK_FALSE(LatentPreview::published(sd1_family(), 16, 512));
     FamilySpec unpublished;  // a family that publishes no factors
     CHECK_FALSE(LatentPreview::published(unpublished, 4, 512));
+}
+
+namespace {
+
+// The first network of set v4's Real-ESRGAN cases, and the SD-latent TAESD decoder of its TAESD cases (the case
+// whose decoder file is taesd_*, as the family table expects for SD 1.x), both named by the golden files.
+std::string golden_upscaler() {
+    const SafetensorsFile g(test::golden_v4_path("realesrgan.safetensors"));
+    const Json cases = Json::parse(g.meta("cases"), "cases");
+    return test::golden_v4_path(cases.members().begin()->second.at("files").items().back().as_string());
+}
+std::string golden_taesd(const std::string& variant) {
+    const SafetensorsFile g(test::golden_v4_path("taesd.safetensors"));
+    const Json cases = Json::parse(g.meta("cases"), "cases");
+    for (const auto& [name, c] : cases.members())
+        for (const Json& f : c.at("files").items())
+            if (f.as_string().find(variant + "_decoder.") != std::string::npos) return test::golden_v4_path(f.as_string());
+    FAIL("no " << variant << " decoder in taesd.safetensors' cases");
+    return "";
+}
+
+}  // namespace
+
+TEST_CASE("sdref upscale: A1111 Extras on one picture, its parameters kept, bad files are clear errors", "[cli][upscaler]") {
+    const std::string dir = test::scratch_dir("upscale"), model = golden_upscaler();
+    require_ok(run(kPrompt + "--steps 4 -o " + quote(dir + "/in.png")));
+    require_ok(run("upscale -i " + quote(dir + "/in.png") + " -o " + quote(dir + "/up.png") + " --upscale-model " + quote(model) +
+                   " --upscale-scale 3 --upscale-tile 32 --upscale-tile-overlap 8"));
+    const Upscaler u = Upscaler::load(model);
+    const Image want = upscale_by(u, read_image(dir + "/in.png", 3), 3, 32, 8), got = read_image(dir + "/up.png", 3);
+    CHECK(got.width == want.width);
+    CHECK(got.pixels == want.pixels);
+    CHECK(got.width == read_image(dir + "/in.png", 3).width * 3 / 8 * 8);
+    CHECK_THAT(parameters(dir + "/up.png"), Catch::StartsWith(parameters(dir + "/in.png")));
+    CHECK_THAT(parameters(dir + "/up.png"), Catch::Contains("Postprocess upscale by: 3, Postprocess upscaler: " + std::filesystem::path(model).stem().string()));
+    require_error(run("upscale -i " + quote(dir + "/in.png") + " -o " + quote(dir + "/x.png") + " --upscale-model " + quote(dir + "/in.png")), "in.png");
+    require_error(run("upscale -i " + quote(dir + "/in.png") + " -o " + quote(dir + "/x.png") + " --upscale-model " + quote(test::golden_v4_path("taesd.safetensors"))),
+                  "not a Real-ESRGAN upscaler");
+    require_error(run("upscale -o " + quote(dir + "/x.png") + " --upscale-model " + quote(model)), "-i IN is required");
+    require_error(run("upscale -i " + quote(dir + "/in.png") + " -o " + quote(dir + "/x.png") + " --upscale-model " + quote(model) +
+                      " --upscale-tile 16 --upscale-tile-overlap 16"), "--upscale-tile-overlap");
+    CHECK_FALSE(std::filesystem::exists(dir + "/x.png"));
+}
+
+TEST_CASE("the hires fix with a Real-ESRGAN network: the base picture upscaled by it, redrawn, the PNG names it", "[cli][hires][upscaler]") {
+    const std::string dir = test::scratch_dir("hires-esrgan"), model = golden_upscaler();
+    require_ok(run(kPrompt + "--steps 4 -s 3 --hires-fix --hires-scale 2 --hires-upscaler " + quote(model) + " -o " + quote(dir + "/net.png")));
+    require_ok(run(kPrompt + "--steps 4 -s 3 --hires-fix --hires-scale 2 --hires-upscaler lanczos -o " + quote(dir + "/lanczos.png")));
+    const Image net = read_image(dir + "/net.png", 3), lanczos = read_image(dir + "/lanczos.png", 3);
+    CHECK(net.width == 128);
+    CHECK(net.pixels != lanczos.pixels);  // (the network's picture, not Lanczos's, went into the second pass)
+    CHECK_THAT(parameters(dir + "/net.png"), Catch::Contains("Hires upscaler: " + std::filesystem::path(model).stem().string()));
+}
+
+TEST_CASE("TAESD in the command: --taesd decodes with it, --preview-method taesd previews with it, the wrong family is refused", "[cli][taesd]") {
+    const std::string dir = test::scratch_dir("taesd"), taesd = golden_taesd("taesd"), xl = golden_taesd("taesdxl");
+    require_ok(run(kPrompt + "--steps 3 --taesd " + quote(taesd) + " --preview " + quote(dir + "/p.png") +
+                   " --preview-method taesd --save-latents " + quote(dir + "/z.safetensors") + " -o " + quote(dir + "/t.png")));
+    // the picture is TAESD's decode of the final latents, clamped to [0, 1]
+    const Tensor z = SafetensorsFile(dir + "/z.safetensors").tensors().front().to_f32();
+    const Tensor latents({z.dim(1), z.dim(2), z.dim(3)}, std::vector<float>(z.data(), z.data() + z.numel()));
+    Tensor image = Taesd::load(taesd).decode(latents);
+    for (int64_t i = 0; i < image.numel(); ++i) image[i] = std::min(std::max(image[i], 0.0f), 1.0f);
+    CHECK(read_image(dir + "/t.png", 3).pixels == tensor_to_image(image).pixels);
+    CHECK(read_image(dir + "/p.png", 3).pixels == tensor_to_image(image).pixels);  // (the last step's preview)
+    require_error(run(kPrompt + "--taesd " + quote(xl) + " -o " + quote(dir + "/x.png")), "SD 1.x's latents need taesd");
+    require_error(run(kPrompt + "--preview " + quote(dir + "/q.png") + " --preview-method taesd -o " + quote(dir + "/x.png")), "needs --taesd");
+    require_error(run(kPrompt + "--taesd " + quote(dir + "/none") + " -o " + quote(dir + "/x.png")), "no such file");
+    CHECK_FALSE(std::filesystem::exists(dir + "/x.png"));
 }

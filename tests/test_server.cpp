@@ -17,7 +17,9 @@
 #include "core/base64.h"
 #include "golden.h"
 #include "kernels/gemm.h"
+#include "io/json.h"
 #include "io/safetensors.h"
+#include "models/upscaler.h"
 #include "pipeline/image.h"
 #include "core/error.h"
 #include "pipeline/generate.h"
@@ -505,4 +507,42 @@ TEST_CASE("sdref serve under load: 50 concurrent requests, all answered", "[serv
         CHECK(seeds[size_t(i)] == 1000 + i);
     }
     CHECK(get(s, "/sdapi/v1/progress")["state"]["job_count"] == 0);
+}
+
+TEST_CASE("sdref serve: /sdapi/v1/extra-single-image upscales with a network of --upscaler-dir, as the command does", "[server][upscaler]") {
+    // the folder holds the first network of set v4's Real-ESRGAN cases
+    const SafetensorsFile g(test::golden_v4_path("realesrgan.safetensors"));
+    const Json cases = Json::parse(g.meta("cases"), "cases");
+    const std::string file = test::golden_v4_path(cases.members().begin()->second.at("files").items().back().as_string());
+    const std::string dir = test::scratch_dir("upscalers"), name = std::filesystem::path(file).stem().string();
+    std::filesystem::copy_file(file, dir + "/" + std::filesystem::path(file).filename().string(), std::filesystem::copy_options::overwrite_existing);
+    Folders folders;
+    folders.upscalers = dir;
+    const TestServer s(demo_model(), {}, folders);
+    const json listed = get(s, "/sdapi/v1/upscalers");
+    CHECK(std::any_of(listed.begin(), listed.end(), [&](const json& u) { return u["name"] == name; }));
+    const json gen = post(s, "/sdapi/v1/txt2img", {{"prompt", "a star"}, {"steps", 3}, {"seed", 5}});
+    const std::string picture = gen["images"][0];
+    const json r = post(s, "/sdapi/v1/extra-single-image", {{"image", picture}, {"upscaler_1", name}, {"upscaling_resize", 2}});
+    const Image got = decode_b64(r["image"]), want = upscale_by(Upscaler::load(file), decode_b64(picture), 2);
+    CHECK(got.width == 128);
+    CHECK(got.pixels == want.pixels);
+    CHECK_THAT(parameters_of(r["image"]), Catch::Contains("Postprocess upscaler: " + name));
+    CHECK_THAT(r["html_info"].get<std::string>(), Catch::StartsWith(parameters_of(picture)));
+    // to a size (resize_mode 1)
+    const json sized = post(s, "/sdapi/v1/extra-single-image",
+                            {{"image", picture}, {"upscaler_1", name}, {"resize_mode", 1}, {"upscaling_resize_w", 96}, {"upscaling_resize_h", 80}});
+    CHECK(decode_b64(sized["image"]).width == 96);
+    CHECK(decode_b64(sized["image"]).height == 80);
+    // bad requests: 4xx naming the field
+    post(s, "/sdapi/v1/extra-single-image", {{"upscaler_1", name}}, 422);
+    post(s, "/sdapi/v1/extra-single-image", {{"image", "not base64!"}, {"upscaler_1", name}}, 422);
+    const json missing = post(s, "/sdapi/v1/extra-single-image", {{"image", picture}, {"upscaler_1", "nothing-here"}}, 422);
+    CHECK_THAT(missing.dump(), Catch::Contains("upscaler_1"));
+    post(s, "/sdapi/v1/extra-single-image", {{"image", picture}, {"upscaler_1", name}, {"upscaling_resize", 100}}, 422);
+    post(s, "/sdapi/v1/extra-single-image", {{"image", picture}, {"upscaler_1", name}, {"gfpgan_visibility", 0.5}}, 422);
+    post(s, "/sdapi/v1/extra-single-image", {{"image", picture}, {"upscaler_1", "../../etc/passwd"}}, 422);
+    // the hires fix names the same network through hr_upscaler
+    const json hires = post(s, "/sdapi/v1/txt2img", {{"prompt", "a star"}, {"steps", 2}, {"enable_hr", true}, {"hr_scale", 2}, {"hr_upscaler", name}});
+    CHECK(decode_b64(hires["images"][0]).width == 128);
 }

@@ -177,12 +177,47 @@ const StableDiffusionModel& Engine::model() {
     return *model_;
 }
 
+const Taesd& Engine::taesd_for(const std::string& path, const StableDiffusionModel& model, const std::string& what) {
+    auto it = taesds_.find(path);
+    if (it == taesds_.end()) {
+        if (!path_exists(path)) fail(what, ": no such file or folder: ", path);
+        it = taesds_.emplace(path, std::make_unique<Taesd>(Taesd::load(path))).first;
+    }
+    const Taesd& t = *it->second;
+    const int64_t z = model.denoiser().info().latent_channels;
+    if (t.latent_channels() != z)
+        fail(what, ": ", path, " decodes latents of ", t.latent_channels(), " channels; ", model.info().family->name, "'s have ", z);
+    if (!t.variant().empty() && t.variant() != model.info().family->taesd)
+        fail(what, ": ", path, " is ", t.variant(), "; ", model.info().family->name, "'s latents need ", model.info().family->taesd);
+    return t;
+}
+
+const Upscaler& Engine::upscaler_named(const std::string& name, const std::string& what) {
+    if (options_.folders.upscalers.empty() && !(options_.origin == Origin::Cli && path_exists(name)))
+        fail(what, ": unknown upscaler \"", name, "\" (valid: latent, latent-nearest, lanczos, or a Real-ESRGAN .pth or "
+             ".safetensors file", options_.origin == Origin::Api ? " in --upscaler-dir" : "", ")");
+    const std::string path = resolve(name, options_.folders.upscalers, "--upscaler-dir", what, false);
+    auto it = upscalers_.find(path);
+    if (it == upscalers_.end()) it = upscalers_.emplace(path, std::make_unique<Upscaler>(Upscaler::load(path))).first;
+    return *it->second;
+}
+
+Image Engine::preview_image(const Tensor& latents) {
+    if (!options_.preview_taesd.empty()) {
+        const Tensor image = taesd_for(options_.preview_taesd, model(), "preview TAESD").decode(latents);
+        Tensor clamped = image;
+        for (int64_t i = 0; i < clamped.numel(); ++i) clamped[i] = std::min(std::max(clamped[i], 0.0f), 1.0f);
+        return tensor_to_image(clamped);
+    }
+    return preview().render(latents);
+}
+
 const LatentPreview& Engine::preview() {
     if (!preview_) preview_ = LatentPreview::for_model(model());
     return *preview_;
 }
 
-HiresFix Engine::hires_of(GenerationRequest& r) const {
+HiresFix Engine::hires_of(GenerationRequest& r) {
     auto name = [&](const auto& member) { return name_of(&member, r); };
     HiresFix hires;
     // the second pass's size: --hires-width/--hires-height (one alone keeps the aspect ratio), else the scale
@@ -201,7 +236,9 @@ HiresFix Engine::hires_of(GenerationRequest& r) const {
     hires.denoise = float(r.denoising_strength);
     hires.upscaler = r.hires_upscaler == "lanczos"          ? HiresUpscaler::Lanczos
                      : r.hires_upscaler == "latent-nearest" ? HiresUpscaler::LatentNearest
-                                                            : HiresUpscaler::Latent;
+                     : r.hires_upscaler == "latent"         ? HiresUpscaler::Latent
+                                                            : HiresUpscaler::Network;
+    if (hires.upscaler == HiresUpscaler::Network) hires.network = &upscaler_named(r.hires_upscaler, name(r.hires_upscaler));
     return hires;
 }
 
@@ -478,6 +515,7 @@ std::vector<GeneratedImage> Engine::run(GenerationRequest& r, const std::functio
     const std::string model_path = model_path_;
     fill_params(r, in, p);
     const HiresFix hires = r.hires_fix ? hires_of(r) : HiresFix();
+    if (!r.taesd.empty()) p.taesd = &taesd_for(r.taesd, model, name_of(&r.taesd, r));
     check_with_models(r, model, p, hires);
     (void)make_scheduler(r.sampler, r.scheduler, model.denoiser().info().scheduler);  // the names, before the first step
     // 3. each picture: generate (with the hires fix's second pass), then finish

@@ -36,6 +36,7 @@ struct EngineOptions {
     std::string safety_checker;    // a checker for every image (a model folder's own safety_checker/ otherwise)
     bool no_safety_checker = false;
     bool verbose = false;          // load report and unused tensors on stderr
+    std::string preview_taesd;     // live previews (preview_image) decoded with this TAESD; "": the latent-to-RGB map
 };
 
 struct GeneratedImage {
@@ -72,6 +73,9 @@ public:
     const std::string& model_path() const { return model_path_; }
     const StableDiffusionModel& model();
     const LatentPreview& preview();
+    // A live preview of the latents: EngineOptions::preview_taesd's decode (the picture's size), else preview()'s
+    // map (one pixel per latent pixel, an eighth of the picture's size).
+    Image preview_image(const Tensor& latents);
     // Fit a fitted preview to a finished picture of the resident model (its latents and decoded image), so that
     // it follows what the model really draws; published factors stay as they are. run() does it after each
     // picture once preview() has been asked for.
@@ -116,8 +120,15 @@ private:
     std::string model_named(const std::string& name, const std::string& what) const;
     std::string name_of(const void* member, GenerationRequest& r) const;
     // The hires fix's second pass as `r` asks for it (its size settled; errors name the flags or fields).
-    HiresFix hires_of(GenerationRequest& r) const;
+    HiresFix hires_of(GenerationRequest& r);
     const StableDiffusionModel& load(const std::string& path, const CheckpointOverrides& o);
+    // A TAESD file, loaded once and kept, for `model`'s latents (channels and family checked; errors name `what`).
+    const Taesd& taesd_for(const std::string& path, const StableDiffusionModel& model, const std::string& what);
+public:
+    // A Real-ESRGAN network by name (Cli: a path; Api: an entry of --upscaler-dir), loaded once and kept.
+    const Upscaler& upscaler_named(const std::string& name, const std::string& what);
+    Listing list_upscalers() const { return listing(options_.folders.upscalers, false); }
+private:
     std::string addon_parameters(const CheckpointOverrides& o);
     const std::string& hash(const std::string& path, bool addnet);
 
@@ -126,6 +137,8 @@ private:
     std::string model_path_, refiner_path_;
     std::string model_key_;                       // the files the resident model was loaded with
     std::optional<LatentPreview> preview_;
+    std::map<std::string, std::unique_ptr<Taesd>> taesds_;
+    std::map<std::string, std::unique_ptr<Upscaler>> upscalers_;
     std::map<std::string, std::unique_ptr<ControlNet>> controlnets_;
     std::optional<SafetyChecker> checker_;
     std::string checker_path_;

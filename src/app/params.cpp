@@ -68,15 +68,21 @@ std::string hires_resize_png(const GenerationRequest& r) {
 }
 std::string hires_steps_png(const GenerationRequest& r) { return r.hires_steps ? std::to_string(r.hires_steps) : ""; }
 std::string hires_upscaler_png(const GenerationRequest& r) {
-    return r.hires_upscaler == "latent" ? "Latent" : r.hires_upscaler == "latent-nearest" ? "Latent (nearest)" : "Lanczos";
+    if (r.hires_upscaler == "latent") return "Latent";
+    if (r.hires_upscaler == "latent-nearest") return "Latent (nearest)";
+    if (r.hires_upscaler == "lanczos") return "Lanczos";
+    return model_name_of(r.hires_upscaler);  // a Real-ESRGAN file: its stem
 }
 std::string vae_tile_png(const GenerationRequest& r) { return r.vae_tiling ? std::to_string(r.vae_tile_size) : ""; }
 
+// The built-in upscalers by their canonical names; anything else names a Real-ESRGAN file (a path on the command line,
+// an entry of --upscaler-dir in the API), which the Engine opens and checks.
 std::string normalize_upscaler(const std::string& value, const std::string& name) {
     const std::string v = lower(value);
     if (v == "latent" || v == "latent-nearest" || v == "lanczos") return v;
     if (v == "latent (nearest)") return "latent-nearest";
-    fail(name, ": unknown upscaler \"", value, "\" (valid: latent, latent-nearest, lanczos; A1111's Latent, Latent (nearest), Lanczos)");
+    if (value.empty()) fail(name, ": an empty upscaler name (valid: latent, latent-nearest, lanczos, or a Real-ESRGAN file)");
+    return value;
 }
 
 std::string normalize_module(const std::string& value, const std::string& name) {
@@ -186,8 +192,8 @@ const std::vector<Param<GenerationRequest>>& generation_params() {
          "the hires fix's second-pass steps (0: as many as --steps)", [](G& r) -> ParamRef { return &r.hires_steps; },
          nullptr, PngRule::WithHires, hires_steps_png},
         {"--hires-upscaler", nullptr, "hr_upscaler", "Hires upscaler", "NAME", "latent", nullptr, 0, 0,
-         "latent (bilinear on the latents), latent-nearest, or lanczos (the decoded picture, encoded again); "
-         "A1111's Latent, Latent (nearest), Lanczos", [](G& r) -> ParamRef { return &r.hires_upscaler; },
+         "latent (bilinear on the latents), latent-nearest, lanczos (the decoded picture, encoded again), or a "
+         "Real-ESRGAN file (the API: a name in --upscaler-dir); A1111's Latent, Latent (nearest), Lanczos", [](G& r) -> ParamRef { return &r.hires_upscaler; },
          normalize_upscaler, PngRule::WithHires, hires_upscaler_png},
         {"--inpainting-fill", nullptr, "inpainting_fill", "Masked content", "N", "1", nullptr, 0, 3,
          "what the masked area starts from with an ordinary U-Net: 0 fill (the image's mean colour), 1 original, "
@@ -211,6 +217,9 @@ const std::vector<Param<GenerationRequest>>& generation_params() {
         {"--vae", nullptr, "sd_vae", nullptr, "PATH", "", nullptr, 0, 0,
          "a separate VAE (file in the original or diffusers names, or a diffusers vae/ folder; the API: a name in "
          "--vae-dir)", [](G& r) -> ParamRef { return &r.vae; }},
+        {"--taesd", nullptr, nullptr, nullptr, "PATH", "", nullptr, 0, 0,
+         "decode with TAESD, the tiny autoencoder (taesd_decoder.safetensors, taesdxl_..., their folder or a diffusers "
+         "AutoencoderTiny folder): a fraction of the VAE's time, a little less detail", [](G& r) -> ParamRef { return &r.taesd; }},
         {"--original-size", nullptr, "original_size", "Original size", "W,H", "0,0", nullptr, 8, kMaxMicroSize,
          "SDXL micro-conditioning: the size the picture is meant to come from (0,0: the image size)",
          [](G& r) -> ParamRef { return &r.original_size; }},
@@ -311,6 +320,9 @@ const std::vector<Param<Folders>>& folder_params() {
          "ControlNets that the API's units name", [](F& f) -> ParamRef { return &f.controlnets; }},
         {"--vae-dir", nullptr, nullptr, nullptr, "DIR", "", nullptr, 0, 0, "VAEs that the API's sd_vae names",
          [](F& f) -> ParamRef { return &f.vaes; }},
+        {"--upscaler-dir", nullptr, nullptr, nullptr, "DIR", "", nullptr, 0, 0,
+         "Real-ESRGAN files (.pth, .safetensors) that the API's hr_upscaler and upscaler_1 name",
+         [](F& f) -> ParamRef { return &f.upscalers; }},
     };
     return rows;
 }

@@ -63,6 +63,7 @@ struct GenerationRequest {
     bool use_ema;
     std::vector<std::string> loras;  // "FILE[:WEIGHT]"
     std::string vae;
+    std::string taesd;              // decode with this TAESD (models/taesd.h) instead of the VAE; "": the VAE
     IntPair original_size, crop_top_left, target_size;  // SDXL micro-conditioning; (0, 0): the image size
     double aesthetic_score, negative_aesthetic_score;
     std::string refiner;
@@ -75,7 +76,8 @@ struct GenerationRequest {
     double hires_scale;             // the upscale factor, unless hires_width/hires_height are given
     int64_t hires_width, hires_height;  // 0: from hires_scale (one given: the other keeps the aspect ratio)
     int64_t hires_steps;            // the second pass's steps; 0: as many as steps
-    std::string hires_upscaler;     // "latent", "latent-nearest" (the latents) or "lanczos" (the decoded picture)
+    std::string hires_upscaler;     // "latent", "latent-nearest" (the latents), "lanczos" (the decoded picture), or a
+                                    // Real-ESRGAN file (the decoded picture)
     bool low_memory;
     bool vae_tiling;                // decode in blended tiles of vae_tile_size latent pixels
     int64_t vae_tile_size;
@@ -89,7 +91,7 @@ struct GenerationRequest {
 // Where add-ons named in a prompt or a request are looked up: <lora:NAME>, embeddings, <hypernet:NAME>,
 // ControlNet and checkpoint names. Only files listed in these folders are ever opened by name.
 struct Folders {
-    std::string models, loras, embeddings, hypernetworks, controlnets, vaes;
+    std::string models, loras, embeddings, hypernetworks, controlnets, vaes, upscalers;
 };
 
 }  // namespace sdref

@@ -24,12 +24,17 @@ namespace sdref::cli {
 namespace {
 
 struct CliOptions {
-    std::string output, save_latents, safety_checker, preview, grid, x_axis, y_axis;
+    std::string output, save_latents, safety_checker, preview, preview_method, grid, x_axis, y_axis;
     int64_t preview_interval;
     bool no_safety_checker, verbose, help;
 };
 
 using O = CliOptions;
+
+std::string normalize_preview_method(const std::string& value, const std::string& name) {
+    if (value == "approx" || value == "taesd") return value;
+    fail(name, ": unknown preview method \"", value, "\" (valid: approx, taesd)");
+}
 // clang-format off
 const std::vector<Param<CliOptions>>& cli_params() {
     static const std::vector<Param<O>> rows = {
@@ -42,6 +47,9 @@ const std::vector<Param<CliOptions>>& cli_params() {
          [](O& o) -> ParamRef { return &o.preview; }},
         {"--preview-interval", nullptr, nullptr, nullptr, "N", "1", nullptr, 1, 1000, "--preview every N steps (and at the last)",
          [](O& o) -> ParamRef { return &o.preview_interval; }},
+        {"--preview-method", nullptr, nullptr, nullptr, "NAME", "approx", nullptr, 0, 0,
+         "--preview's pictures: approx (the latent-to-RGB map, instant) or taesd (decoded by --taesd's TAESD)",
+         [](O& o) -> ParamRef { return &o.preview_method; }, normalize_preview_method},
         {"--grid", nullptr, nullptr, nullptr, "FILE", "", nullptr, 0, 0, "also write the batch's pictures as one grid",
          [](O& o) -> ParamRef { return &o.grid; }},
         {"--x-axis", nullptr, nullptr, nullptr, "AXIS=V1,...", "", nullptr, 0, 0,
@@ -125,6 +133,8 @@ int cmd_generate(int argc, char** argv) {
     // the flags that only mean something beside others
     const bool plot = !o.x_axis.empty() || !o.y_axis.empty();
     if (o.preview.empty() && o.preview_interval != 1) fail("--preview-interval needs --preview");
+    if (o.preview_method == "taesd" && r.taesd.empty()) fail("--preview-method taesd needs --taesd FILE");
+    if (o.preview_method == "taesd") eo.preview_taesd = r.taesd;
     if (plot && !o.grid.empty()) fail("--grid: an X/Y plot is already one picture (-o)");
     const std::optional<XYPlot> xy = plot ? std::optional<XYPlot>(XYPlot::make(r, o.x_axis, o.y_axis)) : std::nullopt;
 
@@ -139,8 +149,9 @@ int cmd_generate(int argc, char** argv) {
         if (s.step == s.steps) std::fprintf(stderr, "\n");
         std::fflush(stderr);
         if (!o.preview.empty() && (s.step % o.preview_interval == 0 || s.step == s.steps)) {
-            const Image shot = engine.preview().render(s.latents);
-            write_png(o.preview, pil_resize(shot, shot.width * 8, shot.height * 8, ResizeFilter::Bicubic));
+            const Image shot = engine.preview_image(s.latents);  // (the approximation: an eighth of the size)
+            const int64_t width = s.latents.dim(2) * 8, height = s.latents.dim(1) * 8;
+            write_png(o.preview, shot.width == width ? shot : pil_resize(shot, int(width), int(height), ResizeFilter::Bicubic));
         }
     };
     if (xy) {

@@ -7,5 +7,6 @@ int cmd_generate(int argc, char** argv);  // sdref [-m MODEL] -p PROMPT [options
 int cmd_tokenize(int argc, char** argv);  // sdref tokenize [--pad-id N] [--tokenizer DIR] TEXT
 int cmd_inspect(int argc, char** argv);   // sdref inspect FILE.safetensors
 int cmd_serve(int argc, char** argv);     // sdref serve [-m MODEL] [--port N] ...
+int cmd_upscale(int argc, char** argv);   // sdref upscale -i IN -o OUT --upscale-model FILE
 
 }  // namespace sdref::cli

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/memory.h"
+#include "kernels/cpu.h"
 
 namespace {
 
@@ -20,12 +21,14 @@ void usage() {
         "  sdref tokenize [--pad-id N] [--raw] [--tokenizer DIR] TEXT   CLIP token ids of a prompt\n"
         "  sdref inspect FILE.safetensors                                 validate a file, list its tensors\n"
         "  sdref inspect --check MODEL                                    scan a file or model folder for NaN/Inf weights\n"
-        "  sdref serve [-m MODEL] [--port N] [--listen ADDR]              A1111's HTTP API and a web page (serve -h)\n");
+        "  sdref serve [-m MODEL] [--port N] [--listen ADDR]              A1111's HTTP API and a web page (serve -h)\n"
+        "  sdref upscale -i IN -o OUT --upscale-model FILE [--upscale-scale S]  Real-ESRGAN, as A1111's Extras (upscale -h)\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+    sdref::kernels::run_with_passive_omp_waits(argv);  // (idle threads sleep: kernels/cpu.h says why)
     try {
         sdref::keep_freed_memory_for_reuse();
         if (argc < 2) {
@@ -40,6 +43,7 @@ int main(int argc, char** argv) {
         if (!std::strcmp(argv[1], "tokenize")) return sdref::cli::cmd_tokenize(argc, argv);
         if (!std::strcmp(argv[1], "inspect")) return sdref::cli::cmd_inspect(argc, argv);
         if (!std::strcmp(argv[1], "serve")) return sdref::cli::cmd_serve(argc, argv);
+        if (!std::strcmp(argv[1], "upscale")) return sdref::cli::cmd_upscale(argc, argv);
         sdref::fail("unknown command \"", argv[1], "\" (see sdref --help)");
     } catch (const std::bad_alloc&) {
         std::fprintf(stderr, "sdref: error: out of memory: an allocation failed (try a smaller size or --low-memory)\n");

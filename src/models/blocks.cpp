@@ -97,10 +97,10 @@ Linear Linear::load_1x1(const WeightStore& w, const std::string& name, int64_t o
     return l;
 }
 
-Conv Conv::load(const WeightStore& w, const std::string& name, int64_t out, int64_t in, int64_t kernel) {
+Conv Conv::load(const WeightStore& w, const std::string& name, int64_t out, int64_t in, int64_t kernel, bool bias) {
     Conv c;
     c.weight = w.matrix(name + ".weight", {out, in, kernel, kernel});
-    c.bias = w.vector(name + ".bias", {out});
+    if (bias) c.bias = w.vector(name + ".bias", {out});
     c.in = in;
     c.out = out;
     c.kernel = kernel;
@@ -108,15 +108,16 @@ Conv Conv::load(const WeightStore& w, const std::string& name, int64_t out, int6
 }
 
 Tensor conv_forward(const ForwardContext& ctx, const Conv& c, const Tensor& x, int64_t stride, int64_t padding, int64_t padding_end,
-                    const float* residual) {
+                    const float* residual, kernels::Activation act) {
     if (x.shape().size() != 3 || x.dim(0) != c.in)
         fail("convolution with ", c.in, " input channels given a tensor of shape ", shape_str(x.shape()));
     kernels::Conv2dShape s{c.in, x.dim(1), x.dim(2), c.out, c.kernel, stride, padding < 0 ? (c.kernel - 1) / 2 : padding,
                            padding_end};
     Tensor y = Tensor::uninitialized({c.out, s.out_height(), s.out_width()});
     GemmEpilogue ep;
-    ep.row_bias = c.bias.data();
+    ep.row_bias = c.bias.numel() ? c.bias.data() : nullptr;
     ep.residual = residual;
+    ep.activation = act;
     ctx.ops().conv2d(s, x.data(), c.weight.data, c.weight.type, y.data(), ep, ctx.precision);
     return y;
 }

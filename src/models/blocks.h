@@ -39,16 +39,18 @@ struct Conv {
     Matrix weight;  // [out, in, k, k] seen as [out, in*k*k]
     Tensor bias;    // [out]
     int64_t in = 0, out = 0, kernel = 3;
-    static Conv load(const WeightStore& w, const std::string& name, int64_t out, int64_t in, int64_t kernel);
+    // `bias` false: a conv without one (bias stays empty)
+    static Conv load(const WeightStore& w, const std::string& name, int64_t out, int64_t in, int64_t kernel, bool bias = true);
 };
 
 // y [rows, out] = act(x [rows, in] · W^T + b) (+ residual [rows, out]), x row-major with leading dimension ldx, y ldy.
 void linear_forward(const ForwardContext& ctx, const Linear& l, const float* x, int64_t rows, int64_t ldx, float* y, int64_t ldy,
                     const float* residual = nullptr, kernels::Activation act = kernels::Activation::None);
 
-// y [out, OH, OW] = conv(x [in, H, W]) (+ residual [out, OH, OW]); padding (kernel-1)/2 on all sides unless given.
+// y [out, OH, OW] = act(conv(x [in, H, W]) + bias) (+ residual [out, OH, OW]); padding (kernel-1)/2 on all sides
+// unless given.
 Tensor conv_forward(const ForwardContext& ctx, const Conv& c, const Tensor& x, int64_t stride = 1, int64_t padding = -1, int64_t padding_end = -1,
-                    const float* residual = nullptr);
+                    const float* residual = nullptr, kernels::Activation act = kernels::Activation::None);
 
 // --low-memory (ForwardContext::stream_weights): a model's weights mapped in part by part as it runs (one
 // MADV_POPULATE_READ per part, before it runs) and given back after (the pages stay in the page cache), so a forward

@@ -94,6 +94,7 @@ const FamilySpec& sdxl_family() {
         f.timestep_spacing = "leading";
         f.force_zeros_for_empty_prompt = true;
         f.preview_factors = kSdxlPreviewFactors;
+        f.taesd = "taesdxl";
         return f;
     }();
     return spec;

@@ -50,6 +50,7 @@ struct FamilySpec {
     // on the scaled latents), or nullptr: a preview is fitted to the model's VAE instead (pipeline/preview.h)
     const float (*preview_factors)[3] = nullptr;
     int64_t preview_vae_width = 512;               // the family's VAE, by its decoder's width
+    const char* taesd = "taesd";                   // the TAESD release for its latents (models/taesd.h)
 };
 
 const FamilySpec& sd1_family();

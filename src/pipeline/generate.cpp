@@ -351,8 +351,14 @@ const StableDiffusionModel& sample(const StableDiffusionModel& model, const Gene
 
 // ---- decode ------------------------------------------------------------------------------------------------
 
-// image = clamp(vae(latents / scale + shift) / 2 + 1/2, 0, 1)
+// image = clamp(vae(latents / scale + shift) / 2 + 1/2, 0, 1), or clamp(taesd(latents), 0, 1)
 Tensor decode(const StableDiffusionModel& decoder, const GenerationParams& p, const Tensor& latents) {
+    if (p.taesd) {
+        Tensor image = p.taesd->decode(latents, p.forward);
+        require_finite(image, decoder, "TAESD", Part::Vae);
+        for (int64_t i = 0; i < image.numel(); ++i) image[i] = std::min(std::max(image[i], 0.0f), 1.0f);
+        return image;
+    }
     const DenoiserInfo& info = decoder.denoiser().info();
     Tensor scaled = latents;
     for (int64_t i = 0; i < scaled.numel(); ++i) scaled[i] = scaled[i] / info.vae_scale + info.vae_shift;

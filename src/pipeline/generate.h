@@ -20,6 +20,7 @@
 #include "core/tensor.h"
 #include "loader/checkpoint.h"
 #include "models/controlnet.h"
+#include "models/taesd.h"
 #include "pipeline/image.h"
 #include "pipeline/seed_noise.h"
 #include "schedulers/scheduler.h"
@@ -65,6 +66,7 @@ struct GenerationParams {
     SafeLatentDiffusion sld;       // off unless enabled (needs cfg_scale > 1)
     ForwardContext forward;        // backend, precision, threads, weight streaming (--low-memory) of every forward pass
     int64_t vae_tile = 0;          // decode in tiles of this many latent pixels a side (Vae::decode_tiled); 0: whole
+    const Taesd* taesd = nullptr;  // decode with TAESD instead of the VAE (it takes the latents as they are)
     bool decode = true;            // false: stop at the latents (GenerationResult::image stays empty)
     MicroConditioning micro;       // SDXL: original size, crop, target size, aesthetic scores
     const StableDiffusionModel* refiner = nullptr;  // SDXL refiner for the end of the schedule (ensemble of experts)

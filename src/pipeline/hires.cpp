@@ -17,7 +17,9 @@ GenerationResult generate_hires(const StableDiffusionModel& model, const Generat
 
     // 1. the first pass at the base size; the latent upscalers need no picture of it
     GenerationParams p = first;
-    p.decode = hires.upscaler == HiresUpscaler::Lanczos;
+    const bool picture_upscaler = hires.upscaler == HiresUpscaler::Lanczos || hires.upscaler == HiresUpscaler::Network;
+    if (hires.upscaler == HiresUpscaler::Network && !hires.network) fail("generate_hires: the Network upscaler needs its network");
+    p.decode = picture_upscaler;
     const GenerationResult base = generate(model, p, *make_scheduler(), steps, on_step);
 
     // 2. upscale the latents, or the decoded picture
@@ -25,8 +27,12 @@ GenerationResult generate_hires(const StableDiffusionModel& model, const Generat
     Image picture;
     p.width = hires.width;
     p.height = hires.height;
-    if (hires.upscaler == HiresUpscaler::Lanczos) {
-        picture = pil_resize(tensor_to_image(base.image), int(hires.width), int(hires.height), ResizeFilter::Lanczos);
+    if (picture_upscaler) {
+        picture = tensor_to_image(base.image);
+        const double scale = std::max(double(hires.width) / picture.width, double(hires.height) / picture.height);
+        if (hires.upscaler == HiresUpscaler::Network && scale > 1) picture = upscale_by(*hires.network, picture, scale, 192, 8, p.forward);
+        if (picture.width != hires.width || picture.height != hires.height)
+            picture = pil_resize(picture, int(hires.width), int(hires.height), ResizeFilter::Lanczos);
         p.init_image = &picture;
     } else {
         latents = interpolate(base.latents, hires.height / 8, hires.width / 8,

@@ -241,6 +241,51 @@ json params_table() {
     return {{"params", rows}, {"samplers", samplers}, {"schedulers", schedulers}};
 }
 
+ExtrasRequest extras_request(const json& body) {
+    ExtrasRequest r;
+    if (!body.contains("image") || !body["image"].is_string() || body["image"].get<std::string>().empty())
+        throw ApiError{422, "image", "image: expected a base64 picture"};
+    std::string text = body["image"].get<std::string>();
+    const size_t comma = text.rfind(',');
+    if (text.compare(0, 5, "data:") == 0 && comma != std::string::npos) text = text.substr(comma + 1);
+    try {
+        const std::vector<uint8_t> bytes = base64_decode(text, "image");
+        r.image = decode_image(bytes.data(), bytes.size(), 3, "image");
+        try {
+            for (const auto& [k, v] : png_text(bytes.data(), bytes.size(), "image"))
+                if (k == "parameters") r.parameters = v;
+        } catch (const Error&) {  // (not a PNG: no parameters)
+        }
+    } catch (const Error& e) {
+        throw ApiError{422, "image", e.what()};
+    }
+    auto number = [&](const char* field, double lo, double hi, double def) {
+        if (!body.contains(field) || body[field].is_null()) return def;
+        if (!body[field].is_number()) throw ApiError{422, field, std::string(field) + ": expected a number"};
+        const double v = body[field].get<double>();
+        if (!(v >= lo && v <= hi)) throw ApiError{422, field, cat(field, ": ", v, " is outside ", lo, " to ", hi)};
+        return v;
+    };
+    auto string = [&](const char* field) {
+        if (!body.contains(field) || body[field].is_null()) return std::string();
+        if (!body[field].is_string()) throw ApiError{422, field, std::string(field) + ": expected a string"};
+        return body[field].get<std::string>();
+    };
+    r.upscaler = string("upscaler_1");
+    if (r.upscaler == "None") r.upscaler.clear();
+    const int mode = int(number("resize_mode", 0, 1, 0));
+    r.scale = number("upscaling_resize", 1, 16, 2);
+    if (mode == 1) {
+        r.width = int64_t(number("upscaling_resize_w", 8, 8192, 512));
+        r.height = int64_t(number("upscaling_resize_h", 8, 8192, 512));
+    }
+    for (const char* unsupported : {"gfpgan_visibility", "codeformer_visibility", "extras_upscaler_2_visibility"})
+        if (number(unsupported, 0, 1, 0) != 0) throw ApiError{422, unsupported, std::string(unsupported) + ": not supported by sdref (0 only)"};
+    if (const std::string second = string("upscaler_2"); !second.empty() && second != "None")
+        throw ApiError{422, "upscaler_2", "upscaler_2: a second upscaler is not supported by sdref (None only)"};
+    return r;
+}
+
 json png_info(const json& body) {
     if (!body.contains("image") || !body["image"].is_string()) throw ApiError{422, "image", "image: expected a base64 PNG"};
     std::string text = body["image"].get<std::string>();

@@ -42,4 +42,17 @@ json params_table();
 // POST /sdapi/v1/png-info: {"image": base64 PNG} -> {"info", "items", "parameters"}.
 json png_info(const json& body);
 
+// POST /sdapi/v1/extra-single-image (A1111's Extras tab on one picture): the fields it reads. The picture (base64,
+// a data: URL too), upscaler_1 (a name in --upscaler-dir; "None": no upscale), resize_mode 0 (by
+// upscaling_resize) or 1 (to upscaling_resize_w x upscaling_resize_h); A1111's other fields (face restoration, a
+// second upscaler) are refused when set, never ignored.
+struct ExtrasRequest {
+    Image image;
+    std::string parameters;   // the picture's own "parameters" text, if it is a PNG with one
+    std::string upscaler;     // "" for None
+    double scale = 2;
+    int64_t width = 0, height = 0;  // resize_mode 1
+};
+ExtrasRequest extras_request(const json& body);
+
 }  // namespace sdref::api

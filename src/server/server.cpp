@@ -18,6 +18,7 @@
 #include "schedulers/scheduler.h"
 #include "schedulers/sigma_schedules.h"
 #include "server/api.h"
+#include "pipeline/resize.h"
 #include "server/web_page.h"
 
 namespace sdref {
@@ -102,6 +103,7 @@ struct Server::Impl {
               eo.origin = Origin::Api;
               eo.default_model = default_model;
               eo.verbose = o.verbose;
+              eo.preview_taesd = o.preview_taesd;
               return eo;
           }()) {
         worker = std::thread([this] { work(); });
@@ -183,7 +185,7 @@ struct Server::Impl {
             if (!options.precision.empty()) r.precision = options.precision;
             if (options.threads > 0) r.threads = options.threads;
             std::vector<GeneratedImage> out = engine.run(r, [this](const Progress& p) {
-                Image shot = engine.preview().render(p.latents);
+                Image shot = engine.preview_image(p.latents);
                 {
                     std::lock_guard<std::mutex> lock(progress_mutex);
                     image = p.image;
@@ -430,6 +432,33 @@ struct Server::Impl {
             json loaded = json::object();
             for (const auto& [name, path] : engine.list_embeddings()) loaded[name] = {{"step", nullptr}, {"sd_checkpoint", nullptr}, {"filename", path}};
             send(res, {{"loaded", loaded}, {"skipped", json::object()}});
+        }));
+        http.Post("/sdapi/v1/extra-single-image", guarded([this](const httplib::Request& req, httplib::Response& res) {
+            const api::ExtrasRequest r = api::extras_request(api::parse_body(req.body));
+            const Image out = submit<Image>([this, &r] {
+                Image img = r.image;
+                const kernels::ThreadScope threads(int(options.threads));
+                if (!r.upscaler.empty()) {
+                    const Upscaler& model = engine.upscaler_named(r.upscaler, "upscaler_1");
+                    const double scale = r.width ? std::max(double(r.width) / img.width, double(r.height) / img.height) : r.scale;
+                    img = upscale_by(model, img, scale);
+                    if (r.width && (img.width != r.width || img.height != r.height))
+                        img = pil_resize(img, int(r.width), int(r.height), ResizeFilter::Lanczos);
+                }
+                return img;
+            });
+            std::string info = r.parameters;
+            if (!r.upscaler.empty())
+                info += std::string(info.empty() ? "" : ", ") + "Postprocess upscale by: " + cat(r.width ? 0.0 : r.scale) +
+                        ", Postprocess upscaler: " + r.upscaler;
+            send(res, {{"image", base64_encode(encode_png(out, {{"parameters", info}}))}, {"html_info", info}});
+        }));
+        http.Get("/sdapi/v1/upscalers", guarded([this](const httplib::Request&, httplib::Response& res) {
+            json out = json::array({{{"name", "None"}, {"model_name", nullptr}, {"model_path", nullptr}, {"model_url", nullptr}, {"scale", 4}},
+                                    {{"name", "Lanczos"}, {"model_name", nullptr}, {"model_path", nullptr}, {"model_url", nullptr}, {"scale", 4}}});
+            for (const auto& [name, path] : engine.list_upscalers())
+                out.push_back({{"name", name}, {"model_name", name}, {"model_path", path}, {"model_url", nullptr}, {"scale", 4}});
+            send(res, out);
         }));
         http.Post("/sdapi/v1/png-info", guarded([](const httplib::Request& req, httplib::Response& res) {
             send(res, api::png_info(api::parse_body(req.body)));

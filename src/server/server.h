@@ -23,6 +23,8 @@ struct ServeOptions {
     bool low_memory, verbose;
     std::string precision;      // every generation's matrix products: "fp32" or "bf16" (empty: fp32)
     int64_t threads = 0;        // every generation's CPU threads (0: all)
+    std::string preview_taesd;  // live previews decoded by this TAESD (empty: the latent-to-RGB map)
+    std::string upscalers;      // Real-ESRGAN files that /sdapi/v1/extra-single-image and hr_upscaler name
 };
 
 class Server {
