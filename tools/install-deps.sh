@@ -13,11 +13,15 @@ set -euo pipefail
 # its header needs their headers to match it).
 packages=(g++ make cmake zlib1g-dev libxsimd-dev libstb-dev libpng-dev libjpeg62-turbo-dev
           libcpp-httplib-dev nlohmann-json3-dev pkgconf libssl-dev libbrotli-dev)
+# ... and the Redis client of `sdref worker` / `sdref submit` (docs/scale-out.md)
+packages+=(libhiredis-dev)
 if [ "${1:-}" != "demo" ]; then
   # the tests and benchmarks
   packages+=(catch2 libbenchmark-dev)
   # The labels of grids and X/Y plots: DejaVu Sans, drawn with stb_truetype (src/pipeline/grid.cpp).
   packages+=(fonts-dejavu-core)
+  # The worker tests start their own Redis server on a loopback port (tests/test_worker.cpp).
+  packages+=(redis-server)
   # The web page's browser test: Debian's Chromium, driven by playwright-core from npm (tests/browser/).
   packages+=(chromium)
   command -v node >/dev/null 2>&1 || packages+=(nodejs npm)

@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "app/params.h"
+#include "core/error.h"
+
 namespace sdref::cli {
 
 class Args {
@@ -22,5 +25,24 @@ private:
     std::vector<std::string> args_;
     size_t pos_ = 0;
 };
+
+// A generation setting a long-running command (serve, worker) applies to every request: the generation table's
+// row (flag, value, default, range, help, spelling), read into the command's own options.
+template <class T>
+Param<T> for_every_request(const char* flag, ParamRef (*ref)(T&)) {
+    const Param<GenerationRequest>* g = find_flag(generation_params(), flag);
+    if (!g) fail(flag, " is not a generation flag");
+    return {g->flag, g->alias, nullptr, nullptr, g->metavar, g->def, nullptr, g->lo, g->hi, g->help, ref, g->normalize};
+}
+
+// One flag of `table` at the reader's position (already consumed as `flag`): a value flag takes the next
+// argument, a boolean flag is set by being there. False when the flag is not in the table.
+template <class T>
+bool take(const std::vector<Param<T>>& table, T& obj, const std::string& flag, Args& args) {
+    const Param<T>* p = find_flag(table, flag);
+    if (!p) return false;
+    set_param(*p, obj, *p->metavar ? args.value(flag) : "true", flag, Origin::Cli);
+    return true;
+}
 
 }  // namespace sdref::cli

@@ -80,15 +80,6 @@ std::string numbered(const std::string& path, int64_t index) {
     return has_ext ? path.substr(0, dot) + "_" + std::to_string(index) + path.substr(dot) : path + "_" + std::to_string(index);
 }
 
-// One flag of `table` at the reader's position (already consumed as `flag`): a value flag takes the next
-// argument, a boolean flag is set by being there. False when the flag is not in the table.
-template <class T>
-bool take(const std::vector<Param<T>>& table, T& obj, const std::string& flag, Args& args) {
-    const Param<T>* p = find_flag(table, flag);
-    if (!p) return false;
-    set_param(*p, obj, *p->metavar ? args.value(flag) : "true", flag, Origin::Cli);
-    return true;
-}
 
 }  // namespace
 

@@ -22,14 +22,6 @@ struct ServeFlags {
 
 using S = ServeFlags;
 
-// A generation setting the server applies to every request: the generation table's row (flag, value, default,
-// range, help, spelling), read into the server's options.
-Param<S> for_every_request(const char* flag, ParamRef (*ref)(S&)) {
-    const Param<GenerationRequest>* g = find_flag(generation_params(), flag);
-    if (!g) fail("serve: ", flag, " is not a generation flag");
-    return {g->flag, g->alias, nullptr, nullptr, g->metavar, g->def, nullptr, g->lo, g->hi, g->help, ref, g->normalize};
-}
-
 // clang-format off
 const std::vector<Param<ServeFlags>>& serve_params() {
     static const std::vector<Param<S>> rows = {
@@ -52,9 +44,9 @@ const std::vector<Param<ServeFlags>>& serve_params() {
          "requests that may wait for the model; more are refused with 503", [](S& s) -> ParamRef { return &s.server.max_queue; }},
         {"--max-images", nullptr, nullptr, nullptr, "N", "16", nullptr, 1, 10000, "images one request may ask for",
          [](S& s) -> ParamRef { return &s.server.max_images; }},
-        for_every_request("--low-memory", [](S& s) -> ParamRef { return &s.server.low_memory; }),
-        for_every_request("--precision", [](S& s) -> ParamRef { return &s.server.precision; }),
-        for_every_request("--threads", [](S& s) -> ParamRef { return &s.server.threads; }),
+        for_every_request<S>("--low-memory", [](S& s) -> ParamRef { return &s.server.low_memory; }),
+        for_every_request<S>("--precision", [](S& s) -> ParamRef { return &s.server.precision; }),
+        for_every_request<S>("--threads", [](S& s) -> ParamRef { return &s.server.threads; }),
         {"--taesd", nullptr, nullptr, nullptr, "PATH", "", nullptr, 0, 0,
          "live previews (the page's, /sdapi/v1/progress's current_image) decoded by this TAESD",
          [](S& s) -> ParamRef { return &s.server.preview_taesd; }},

@@ -66,9 +66,7 @@ int cmd_upscale(int argc, char** argv) {
     UpscaleFlags f = with_defaults(upscale_params(), Origin::Cli);
     while (!args.done()) {
         const std::string a = args.next();
-        const Param<UpscaleFlags>* p = find_flag(upscale_params(), a);
-        if (!p) fail("upscale: unknown option \"", a, "\" (see sdref upscale --help)");
-        set_param(*p, f, *p->metavar ? args.value(a) : "true", a, Origin::Cli);
+        if (!take(upscale_params(), f, a, args)) fail("upscale: unknown option \"", a, "\" (see sdref upscale --help)");
         if (f.help) {
             std::printf("usage: sdref upscale -i IN -o OUT --upscale-model FILE [options]\n%s", usage_lines(upscale_params()).c_str());
             return 0;

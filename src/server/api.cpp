@@ -62,8 +62,6 @@ void refuse_unsupported(const json& body) {
     for (const char* f : {"restore_faces", "tiling", "inpaint_full_res"})
         if (body.contains(f) && body[f].is_boolean() && body[f].get<bool>())
             throw ApiError{422, f, std::string(f) + ": not supported by sdref"};
-    if (body.contains("subseed_strength") && body["subseed_strength"].is_number() && body["subseed_strength"].get<double>() != 0)
-        throw ApiError{422, "subseed_strength", "subseed_strength: variation seeds are not supported by sdref"};
     if (body.contains("styles") && body["styles"].is_array() && !body["styles"].empty())
         throw ApiError{422, "styles", "styles: saved styles are not supported by sdref (put the text in the prompt)"};
     if (body.contains("script_name") && body["script_name"].is_string() && !body["script_name"].get<std::string>().empty())
@@ -74,8 +72,10 @@ std::string b64_png(const Image& img, const std::string& parameters) {
     return base64_encode(encode_png(img, {{"parameters", parameters}}));
 }
 
+}  // namespace
+
 // The request as the table's API fields, the way A1111 echoes "parameters".
-json echo(const GenerationRequest& request) {
+json request_json(const GenerationRequest& request) {
     GenerationRequest r = request;
     json out = json::object();
     for (const Param<GenerationRequest>& p : generation_params()) {
@@ -93,8 +93,6 @@ json echo(const GenerationRequest& request) {
     return out;
 }
 
-}  // namespace
-
 json parse_body(const std::string& body) {
     json j;
     try {
@@ -108,9 +106,9 @@ json parse_body(const std::string& body) {
     return j;
 }
 
-GenerationRequest txt2img_request(const json& body, bool img2img) {
+GenerationRequest txt2img_request(const json& body, bool img2img, Origin defaults) {
     refuse_unsupported(body);
-    GenerationRequest r = with_defaults(generation_params(), Origin::Api);
+    GenerationRequest r = with_defaults(generation_params(), defaults);
     // A1111 takes the sampler from sampler_name, else from the older sampler_index
     json fields = body;
     if ((!fields.contains("sampler_name") || fields["sampler_name"].is_null()) && fields.contains("sampler_index"))
@@ -197,8 +195,8 @@ json txt2img_response(const GenerationRequest& r, const std::vector<GeneratedIma
         prompts.push_back(r.prompt);
         negatives.push_back(r.negative_prompt);
     }
-    out["parameters"] = echo(r);
-    json info = echo(r);
+    out["parameters"] = request_json(r);
+    json info = request_json(r);
     info["all_prompts"] = prompts;
     info["all_negative_prompts"] = negatives;
     info["all_seeds"] = seeds;

@@ -27,13 +27,17 @@ json parse_body(const std::string& body);
 // defaults), override_settings (sd_model_checkpoint, CLIP_stop_at_last_layers, sd_vae) and ControlNet units in
 // alwayson_scripts.controlnet.args. A value out of range, an unknown sampler, or a feature sdref lacks that was
 // switched on (enable_hr, restore_faces...) is a 422 naming the field; fields sdref does not know are ignored.
-GenerationRequest txt2img_request(const json& body, bool img2img);
+// `defaults`: whose defaults fill the fields the body leaves out: A1111's API (Api), or the sdref command's (Cli:
+// the model's size, sampler and CFG; a job `sdref submit` queued says so with "sdref_defaults": "command").
+GenerationRequest txt2img_request(const json& body, bool img2img, Origin defaults = Origin::Api);
 // POST /v1/images/generations: prompt, n, size ("512x512"), response_format (b64_json only), model.
 GenerationRequest openai_request(const json& body);
 
 // A1111's response: {"images": [base64 PNG...], "parameters": the request as used, "info": a JSON string}.
 json txt2img_response(const GenerationRequest& r, const std::vector<GeneratedImage>& images, bool interrupted);
 json openai_response(const GenerationRequest& r, const std::vector<GeneratedImage>& images);
+// The request as the table's API fields (images as "<image>"), the way A1111 echoes "parameters".
+json request_json(const GenerationRequest& r);
 // The image's PNG with its parameters chunk, base64.
 std::string png_base64(const GeneratedImage& image);
 
