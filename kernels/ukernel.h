@@ -94,6 +94,8 @@ extern const MicroKernelInfo kAmx_32x32;
 void to_bf16_pairs_scalar(const float* src, void* dst, int64_t kc, int width);
 // The AVX512_BF16 converter of the same layout (x86 builds; the CPU must have AVX512_BF16).
 void to_bf16_pairs_avx512(const float* src, void* dst, int64_t kc, int width);
+// A tile B panel's zero steps from kc up to a multiple of 32, after a pair converter has written kc steps.
+void zero_tile_padding(void* dst, int64_t kc, int width);
 // The tile oracle's converters: B as pairs with kc rounded up to 32, A as rows of 32 steps.
 void to_bf16_tile_pairs_scalar(const float* src, void* dst, int64_t kc, int width);
 void to_bf16_tile_rows_scalar(const float* src, void* dst, int64_t kc, int width);

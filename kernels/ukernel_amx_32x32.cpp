@@ -77,8 +77,7 @@ void ukernel_amx(int64_t kc, const void* a_, const void* b_, float* c, int64_t l
 // B: the AVX512_BF16 pair converter, then zero steps up to a multiple of 32
 void to_bf16_tile_pairs_amx(const float* src, void* dst, int64_t kc, int width) {
     to_bf16_pairs_avx512(src, dst, kc, width);
-    auto* out = static_cast<uint16_t*>(dst);
-    std::fill(out + (kc + 1) / 2 * 2 * width, out + (kc + 31) / 32 * 32 * width, uint16_t(0));
+    zero_tile_padding(dst, kc, width);
 }
 
 // A: per block of 32 steps, the [step][row] fp32 panel turned to [row][step] in 8 x 8 blocks (rows past `width`

@@ -47,11 +47,15 @@ void ukernel_scalar_bf16tiles_4x4(int64_t kc, const void* a_, const void* b_, fl
 
 }  // namespace
 
+void zero_tile_padding(void* dst, int64_t kc, int width) {
+    auto* out = static_cast<uint16_t*>(dst);
+    std::fill(out + (kc + 1) / 2 * 2 * width, out + (kc + 31) / 32 * 32 * width, uint16_t(0));
+}
+
 // B: the pairs of to_bf16_pairs_scalar, then zero steps up to a multiple of 32
 void to_bf16_tile_pairs_scalar(const float* src, void* dst, int64_t kc, int width) {
     to_bf16_pairs_scalar(src, dst, kc, width);
-    auto* out = static_cast<uint16_t*>(dst);
-    std::fill(out + (kc + 1) / 2 * 2 * width, out + (kc + 31) / 32 * 32 * width, uint16_t(0));
+    zero_tile_padding(dst, kc, width);
 }
 
 // A: dst[(k/32) * 32w + 32p + k%32] = bf16(src[k * w + p]), zero steps up to a multiple of 32

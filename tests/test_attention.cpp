@@ -43,6 +43,16 @@ std::vector<float> run(const Problem& p, bool reference, Precision precision = P
     return o;
 }
 
+// The largest |got - ref| and the largest |ref|.
+std::pair<double, double> largest_difference(const std::vector<float>& got, const std::vector<float>& ref) {
+    double worst = 0, ref_max = 0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+        worst = std::max(worst, double(std::fabs(got[i] - ref[i])));
+        ref_max = std::max(ref_max, double(std::fabs(ref[i])));
+    }
+    return {worst, ref_max};
+}
+
 }  // namespace
 
 TEST_CASE("fused attention matches the direct softmax(QK^T)V", "[kernels][attention]") {
@@ -96,11 +106,7 @@ TEST_CASE("fused attention in bf16: within bf16's rounding, the same bits for an
             CHECK(std::memcmp(one.data(), fp32.data(), one.size() * 4) == 0);
             continue;
         }
-        double worst = 0, ref_max = 0;
-        for (size_t i = 0; i < ref.size(); ++i) {
-            worst = std::max(worst, double(std::fabs(one[i] - ref[i])));
-            ref_max = std::max(ref_max, double(std::fabs(ref[i])));
-        }
+        const auto [worst, ref_max] = largest_difference(one, ref);
         INFO("largest difference " << worst << " of " << ref_max);
         CHECK(worst <= 1e-2 * ref_max);
         CHECK(std::memcmp(one.data(), fp32.data(), one.size() * 4) != 0);
@@ -126,11 +132,7 @@ TEST_CASE("fused attention on the bf16 tile contract: the oracle within bf16's r
         };
         const std::vector<float> one = on(kScalarBf16Tiles_4x4, 1), three = on(kScalarBf16Tiles_4x4, 3);
         CHECK(std::memcmp(one.data(), three.data(), one.size() * 4) == 0);
-        double worst = 0, ref_max = 0;
-        for (size_t i = 0; i < ref.size(); ++i) {
-            worst = std::max(worst, double(std::fabs(one[i] - ref[i])));
-            ref_max = std::max(ref_max, double(std::fabs(ref[i])));
-        }
+        const auto [worst, ref_max] = largest_difference(one, ref);
         INFO("largest difference " << worst << " of " << ref_max);
         CHECK(worst <= 1e-2 * ref_max);
         CHECK(worst > 0);  // (it did round to bf16)

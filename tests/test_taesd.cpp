@@ -15,21 +15,6 @@ using namespace sdref;
 
 namespace {
 
-void check_close(const std::string& what, const Tensor& got, const Tensor& ref) {
-    INFO(what);
-    REQUIRE(got.shape() == ref.shape());
-    double worst = 0, top = 1;
-    for (int64_t i = 0; i < ref.numel(); ++i) {
-        worst = std::max(worst, std::fabs(double(got[i]) - double(ref[i])));
-        top = std::max(top, std::fabs(double(ref[i])));
-    }
-    INFO("largest difference " << worst << " of max(1, max |ref|) " << top);
-    CHECK(worst <= 1e-4 * top);
-}
-
-// [1, C, H, W] -> [C, H, W]
-Tensor first_image(const Tensor& t) { return Tensor({t.dim(1), t.dim(2), t.dim(3)}, std::vector<float>(t.data(), t.data() + t.numel())); }
-
 // The case's files: the decoder (a name with "_decoder."), and its diffusers folder (a name ending in "/"), or "".
 std::string file_of(const Json& files, const std::string& marker) {
     for (const Json& f : files.items()) {
@@ -51,16 +36,16 @@ TEST_CASE("TAESD decodes and encodes as taesd.py, from the original files and fr
         REQUIRE(!decoder.empty());
         const Taesd taesd = Taesd::load(test::golden_v4_path(decoder));
         REQUIRE(taesd.has_encoder());  // (the _encoder file beside it)
-        const Tensor latent = first_image(g.load_f32(name + ".decode.latent"));
+        const Tensor latent = test::batch_item(g.load_f32(name + ".decode.latent"), 0);
         const Tensor decoded = taesd.decode(latent);
-        check_close(name + ".decode.taesd_out", decoded, first_image(g.load_f32(name + ".decode.taesd_out")));
-        const Tensor encoded = taesd.encode(first_image(g.load_f32(name + ".encode.image01")));
-        check_close(name + ".encode.latent", encoded, first_image(g.load_f32(name + ".encode.latent")));
+        test::check_close(name + ".decode.taesd_out", decoded, test::batch_item(g.load_f32(name + ".decode.taesd_out"), 0), 1e-4);
+        const Tensor encoded = taesd.encode(test::batch_item(g.load_f32(name + ".encode.image01"), 0));
+        test::check_close(name + ".encode.latent", encoded, test::batch_item(g.load_f32(name + ".encode.latent"), 0), 1e-4);
         if (folder.empty()) continue;
         const Taesd diffusers = Taesd::load(test::golden_v4_path(folder.substr(0, folder.size() - 1)));
         const Tensor again = diffusers.decode(latent);
         CHECK(std::memcmp(again.data(), decoded.data(), size_t(decoded.numel()) * 4) == 0);
-        const Tensor encoded_again = diffusers.encode(first_image(g.load_f32(name + ".encode.image01")));
+        const Tensor encoded_again = diffusers.encode(test::batch_item(g.load_f32(name + ".encode.image01"), 0));
         CHECK(std::memcmp(encoded_again.data(), encoded.data(), size_t(encoded.numel()) * 4) == 0);
     }
 }

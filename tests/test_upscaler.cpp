@@ -16,20 +16,6 @@ using namespace sdref;
 
 namespace {
 
-Tensor first_image(const Tensor& t) { return Tensor({t.dim(1), t.dim(2), t.dim(3)}, std::vector<float>(t.data(), t.data() + t.numel())); }
-
-void check_close(const std::string& what, const Tensor& got, const Tensor& ref) {
-    INFO(what);
-    REQUIRE(got.shape() == ref.shape());
-    double worst = 0, top = 1;
-    for (int64_t i = 0; i < ref.numel(); ++i) {
-        worst = std::max(worst, std::fabs(double(got[i]) - double(ref[i])));
-        top = std::max(top, std::fabs(double(ref[i])));
-    }
-    INFO("largest difference " << worst << " of max(1, max |ref|) " << top);
-    CHECK(worst <= 1e-4 * top);
-}
-
 Image image_u8(const TensorView& v) {  // [H, W, 3] U8
     REQUIRE(v.shape.size() == 3);
     return {int(v.shape[1]), int(v.shape[0]), 3, std::vector<uint8_t>(v.bytes, v.bytes + v.nbytes)};
@@ -48,11 +34,11 @@ TEST_CASE("Real-ESRGAN RRDBNet x4 and x2, SRVGGNetCompact: the networks' outputs
             CHECK(u.arch_name() == c.at("arch").as_string());
             const Json& config = c.at("config");
             CHECK(u.scale() == (config.find("scale") ? config.at("scale") : config.at("upscale")).as_int());
-            const Tensor input = first_image(g.load_f32(name + ".model_input"));
+            const Tensor input = test::batch_item(g.load_f32(name + ".model_input"), 0);
             const Tensor out = u.upscale(input);
-            check_close(name + ".model_output", out, first_image(g.load_f32(name + ".model_output")));
+            test::check_close(name + ".model_output", out, test::batch_item(g.load_f32(name + ".model_output"), 0), 1e-4);
             // RealESRGANer: the case's own input, padded as the model needs, the output cropped back
-            check_close(name + ".output", u.upscale(first_image(g.load_f32("input"))), first_image(g.load_f32(name + ".output")));
+            test::check_close(name + ".output", u.upscale(test::batch_item(g.load_f32("input"), 0)), test::batch_item(g.load_f32(name + ".output"), 0), 1e-4);
         }
     }
 }
