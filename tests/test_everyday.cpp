@@ -11,6 +11,10 @@
 #include "io/safetensors.h"
 #include "models/taesd.h"
 #include "models/upscaler.h"
+#include "app/engine.h"
+#include "app/params.h"
+#include "core/rng.h"
+#include "pipeline/warp.h"
 #include "pipeline/image.h"
 #include "pipeline/preview.h"
 #include "pipeline/resize.h"
@@ -310,4 +314,43 @@ TEST_CASE("TAESD in the command: --taesd decodes with it, --preview-method taesd
     require_error(run(kPrompt + "--preview " + quote(dir + "/q.png") + " --preview-method taesd -o " + quote(dir + "/x.png")), "needs --taesd");
     require_error(run(kPrompt + "--taesd " + quote(dir + "/none") + " -o " + quote(dir + "/x.png")), "no such file");
     CHECK_FALSE(std::filesystem::exists(dir + "/x.png"));
+}
+
+TEST_CASE("sdref animate: frames from warped, colour-matched, noised img2img of the last, and an animated WebP", "[cli][animation]") {
+    const std::string dir = test::scratch_dir("animate");
+    const std::string flags = kPrompt + "--steps 6 -s 11 --frames 3 --zoom '0:(1.1)' --angle '0:(0), 2:(10)' --translation-x '0:(2)' "
+                                        "--strength-schedule '0:(0.5)' --noise-schedule '0:(0.05)' --cfg-schedule '0:(7), 2:(5)'";
+    require_ok(run("animate" + flags + " -o " + quote(dir + "/a")));
+    for (const char* f : {"/a/frame_0000.png", "/a/frame_0001.png", "/a/frame_0002.png", "/a/animation.webp"})
+        REQUIRE(std::filesystem::exists(dir + f));
+    CHECK_THAT(parameters(dir + "/a/frame_0002.png"), Catch::Contains("Animation frame: 2/3") && Catch::Contains("Seed: 13") &&
+                                                           Catch::Contains("CFG scale: 5") && Catch::Contains("Denoising strength: 0.5"));
+    // frame 1 is the Engine's img2img of frame 0 warped (zoom 1.1, angle 5, 2 px right), colour-matched and noised
+    const Image f0 = read_image(dir + "/a/frame_0000.png", 3);
+    Warp2D w;
+    w.zoom = 1.1, w.angle = 5, w.tx = 2;
+    Image init = match_colors_lab(warp_2d(f0, w), f0);
+    std::vector<float> n(init.pixels.size());
+    TorchGenerator(12).randn(n.data(), n.size());
+    for (size_t i = 0; i < n.size(); ++i) init.pixels[i] = uint8_t(std::clamp(std::lrint(init.pixels[i] * (1 + 0.05 * n[i])), 0L, 255L));
+    EngineOptions eo;
+    eo.default_model = test::sdref_binary().substr(0, test::sdref_binary().rfind('/')) + "/tinyshapes.safetensors";
+    Engine engine(eo);
+    GenerationRequest r = with_defaults(generation_params(), Origin::Cli);
+    r.prompt = "a red circle on a blue background", r.steps = 6, r.seed = 12, r.cfg_scale = 6, r.denoising_strength = 0.5;
+    r.init_image.source = "frame 0", r.init_image.image = init;
+    CHECK(engine.run(r)[0].image.pixels == read_image(dir + "/a/frame_0001.png", 3).pixels);
+    // the WebP holds an animation of 3 frames
+    const std::string webp = test::read_bytes(dir + "/a/animation.webp");
+    CHECK(webp.compare(0, 4, "RIFF") == 0);
+    CHECK(webp.find("ANIM") != std::string::npos);
+    size_t frames = 0;
+    for (size_t at = webp.find("ANMF"); at != std::string::npos; at = webp.find("ANMF", at + 4)) ++frames;
+    CHECK(frames == 3);
+    // bad schedules and names are errors before any frame
+    require_error(run("animate" + kPrompt + "--frames 3 --zoom '0:(1.0 +' -o " + quote(dir + "/x")), "--zoom");
+    require_error(run("animate" + kPrompt + "--frames 3 --strength-schedule '0:(1.5)' -o " + quote(dir + "/x")), "outside [0, 1)");
+    require_error(run("animate" + kPrompt + "--frames 3 --seed-behavior random -o " + quote(dir + "/x")), "--seed-behavior");
+    require_error(run("animate --frames 3 -o " + quote(dir + "/x")), "-p PROMPT is required");
+    CHECK_FALSE(std::filesystem::exists(dir + "/x/frame_0000.png"));
 }

@@ -13,8 +13,8 @@ set -euo pipefail
 # its header needs their headers to match it).
 packages=(g++ make cmake zlib1g-dev libxsimd-dev libstb-dev libpng-dev libjpeg62-turbo-dev
           libcpp-httplib-dev nlohmann-json3-dev pkgconf libssl-dev libbrotli-dev)
-# ... and the Redis client of `sdref worker` / `sdref submit` (docs/scale-out.md)
-packages+=(libhiredis-dev)
+# ... the Redis client of `sdref worker` / `sdref submit` (docs/scale-out.md), animated WebP (`sdref animate`)
+packages+=(libhiredis-dev libwebp-dev)
 if [ "${1:-}" != "demo" ]; then
   # the tests and benchmarks
   packages+=(catch2 libbenchmark-dev)

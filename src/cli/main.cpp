@@ -23,6 +23,7 @@ void usage() {
         "  sdref inspect --check MODEL                                    scan a file or model folder for NaN/Inf weights\n"
         "  sdref serve [-m MODEL] [--port N] [--listen ADDR]              A1111's HTTP API and a web page (serve -h)\n"
         "  sdref upscale -i IN -o OUT --upscale-model FILE [--upscale-scale S]  Real-ESRGAN, as A1111's Extras (upscale -h)\n"
+        "  sdref animate -p PROMPT --frames N -o OUTDIR [--zoom SCHEDULE ...]  Deforum's 2D animation (animate -h)\n"
         "  sdref worker --redis URL [--stream NAME] [-m MODEL]            take jobs from a Redis Stream (worker -h)\n"
         "  sdref submit --redis URL [generation flags] [--wait -o OUT]    queue one job (submit -h)\n");
 }
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
         if (!std::strcmp(argv[1], "serve")) return sdref::cli::cmd_serve(argc, argv);
         if (!std::strcmp(argv[1], "upscale")) return sdref::cli::cmd_upscale(argc, argv);
         if (!std::strcmp(argv[1], "worker")) return sdref::cli::cmd_worker(argc, argv);
+        if (!std::strcmp(argv[1], "animate")) return sdref::cli::cmd_animate(argc, argv);
         if (!std::strcmp(argv[1], "submit")) return sdref::cli::cmd_submit(argc, argv);
         sdref::fail("unknown command \"", argv[1], "\" (see sdref --help)");
     } catch (const std::bad_alloc&) {
