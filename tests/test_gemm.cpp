@@ -279,7 +279,9 @@ TEST_CASE("AMX: the tile kernel runs here, or the reason it cannot", "[kernels][
     if (f.amx_refused) WARN("AMX kernel tests skipped: this CPU has AMX, but Linux refused the tile data permission");
     else if (!f.amx_bf16) WARN("AMX kernel tests skipped: this CPU has no AMX-BF16 (the tile oracle is tested instead)");
     // where it runs, it is the bf16 kernel, and bf16 is offered
+#if defined(__x86_64__)
     CHECK((f.amx_bf16 ? best_micro_kernel(Precision::BF16) == &kAmx_32x32 : true));
+#endif
     CHECK((f.amx_bf16 ? bf16_fallback_reason() == nullptr : true));
     // Intel's AVX512_BF16 without AMX is not taken for bf16 unless forced; the reason is given instead
     if (f.avx512_bf16 && !f.amx_bf16 && !f.bf16_dot_fast) {

@@ -546,3 +546,31 @@ TEST_CASE("sdref serve: /sdapi/v1/extra-single-image upscales with a network of 
     const json hires = post(s, "/sdapi/v1/txt2img", {{"prompt", "a star"}, {"steps", 2}, {"enable_hr", true}, {"hr_scale", 2}, {"hr_upscaler", name}});
     CHECK(decode_b64(hires["images"][0]).width == 128);
 }
+
+TEST_CASE("sdref serve: POST /sdref/v1/animate makes the command's frames and an animated WebP", "[server][animation]") {
+    const TestServer s(demo_model());
+    const json body = {{"prompt", "a red circle on a blue background"}, {"steps", 4}, {"seed", 3}, {"width", 64}, {"height", 64},
+                       {"animation", {{"frames", 2}, {"zoom", "0:(1.1)"}, {"angle", "0:(5)"}, {"strength_schedule", "0:(0.5)"}, {"fps", 4}}}};
+    const json r = post(s, "/sdref/v1/animate", body);
+    REQUIRE(r["frames"].size() == 2);
+    CHECK(r["interrupted"] == false);
+    const std::vector<uint8_t> webp = base64_decode(r["webp"].get<std::string>(), "webp");
+    CHECK(std::string(webp.begin(), webp.begin() + 4) == "RIFF");
+    CHECK_THAT(r["infotexts"][1].get<std::string>(), Catch::Contains("Animation frame: 1/2") && Catch::Contains("Zoom: 1.1"));
+    // the command draws the same frames for the same settings (the API's defaults written out: Euler, CFG 7)
+    const std::string dir = test::scratch_dir("animate-api");
+    REQUIRE(test::run("animate -m " + test::quote(demo_model()) + " -p 'a red circle on a blue background' --steps 4 -s 3 -W 64 -H 64 "
+                      "--sampling-method euler --cfg-scale 7 --frames 2 --zoom '0:(1.1)' --angle '0:(5)' --strength-schedule '0:(0.5)' -o " +
+                      test::quote(dir)).status == 0);
+    CHECK(decode_b64(r["frames"][1]).pixels == read_image(dir + "/frame_0001.png", 3).pixels);
+    // bad settings: 422 naming them
+    json bad = body;
+    bad["animation"]["zoom"] = "0:(1.1 +";
+    CHECK_THAT(post(s, "/sdref/v1/animate", bad, 422).dump(), Catch::Contains("animation.zoom"));
+    bad = body;
+    bad["animation"]["frames"] = 100000;
+    post(s, "/sdref/v1/animate", bad, 422);
+    bad = body;
+    bad["animation"] = "zoom";
+    post(s, "/sdref/v1/animate", bad, 422);
+}

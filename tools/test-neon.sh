@@ -23,7 +23,7 @@ fi
 mkdir -p "$out/include"
 ln -sfn /usr/include/xsimd "$out/include/xsimd"
 ln -sfn /usr/include/catch2 "$out/include/catch2"
-kernels=$(ls kernels/*.cpp | grep -v -e _avx2 -e _avx512)
+kernels=$(ls kernels/*.cpp | grep -v -e _avx2 -e _avx512 -e _amx)
 tests="tests/test_main.cpp tests/test_gemm.cpp tests/test_conv2d.cpp tests/test_attention.cpp tests/test_ops.cpp tests/test_convert.cpp"
 echo "test-neon: compiling for aarch64"
 aarch64-linux-gnu-g++ -std=c++17 -O2 -ffp-contract=off -fopenmp -I. -isystem "$out/include" $kernels $tests \

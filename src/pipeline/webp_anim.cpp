@@ -11,7 +11,7 @@
 
 namespace sdref {
 
-void write_animated_webp(const std::string& path, const std::vector<Image>& frames, double fps, float quality) {
+std::string encode_animated_webp(const std::vector<Image>& frames, double fps, const std::string& path, float quality) {
     if (frames.empty()) fail(path, ": no frames to write");
     if (!(fps > 0 && fps <= 240)) fail(path, ": frames per second must be in (0, 240], got ", fps);
     const int W = frames[0].width, H = frames[0].height;
@@ -40,11 +40,16 @@ void write_animated_webp(const std::string& path, const std::vector<Image>& fram
     WebPData data;
     WebPDataInit(&data);
     if (!WebPAnimEncoderAssemble(encoder.get(), &data)) fail(path, ": ", WebPAnimEncoderGetError(encoder.get()));
-    std::unique_ptr<WebPData, void (*)(WebPData*)> bytes(&data, WebPDataClear);
+    std::unique_ptr<WebPData, void (*)(WebPData*)> owned(&data, WebPDataClear);
+    return std::string(reinterpret_cast<const char*>(data.bytes), data.size);
+}
+
+void write_animated_webp(const std::string& path, const std::vector<Image>& frames, double fps, float quality) {
+    const std::string bytes = encode_animated_webp(frames, fps, path, quality);
     const std::string tmp = path + ".part";
     FILE* out = std::fopen(tmp.c_str(), "wb");
     if (!out) fail(path, ": cannot write");
-    const bool ok = std::fwrite(data.bytes, 1, data.size, out) == data.size;
+    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), out) == bytes.size();
     if (std::fclose(out) != 0 || !ok) {
         std::remove(tmp.c_str());
         fail(path, ": write failed (disk full?)");

@@ -284,6 +284,44 @@ ExtrasRequest extras_request(const json& body) {
     return r;
 }
 
+namespace {
+
+const json& animation_object(const json& body) {
+    static const json empty = json::object();
+    if (!body.contains("animation") || body["animation"].is_null()) return empty;
+    if (!body["animation"].is_object()) throw ApiError{422, "animation", "animation: expected an object"};
+    return body["animation"];
+}
+
+}  // namespace
+
+AnimationSettings animation_settings(const json& body) {
+    const json& a = animation_object(body);
+    AnimationSettings s;
+    auto text = [&](const char* field, std::string& into) {
+        if (!a.contains(field) || a[field].is_null()) return;
+        if (!a[field].is_string()) throw ApiError{422, std::string("animation.") + field, std::string("animation.") + field + ": expected a string"};
+        into = a[field].get<std::string>();
+    };
+    if (a.contains("frames") && !a["frames"].is_null()) {
+        if (!a["frames"].is_number_integer() || a["frames"].get<int64_t>() < 1)
+            throw ApiError{422, "animation.frames", "animation.frames: expected a whole number of at least 1"};
+        s.frames = a["frames"].get<int64_t>();
+    }
+    text("zoom", s.zoom), text("angle", s.angle), text("translation_x", s.translation_x), text("translation_y", s.translation_y);
+    text("strength_schedule", s.strength), text("cfg_schedule", s.cfg), text("noise_schedule", s.noise);
+    text("seed_behavior", s.seed_behavior), text("border", s.border), text("color_coherence", s.color_coherence);
+    return s;
+}
+
+double animation_fps(const json& body) {
+    const json& a = animation_object(body);
+    if (!a.contains("fps") || a["fps"].is_null()) return 12;
+    if (!a["fps"].is_number() || !(a["fps"].get<double>() > 0 && a["fps"].get<double>() <= 240))
+        throw ApiError{422, "animation.fps", "animation.fps: expected a number in (0, 240]"};
+    return a["fps"].get<double>();
+}
+
 json png_info(const json& body) {
     if (!body.contains("image") || !body["image"].is_string()) throw ApiError{422, "image", "image: expected a base64 PNG"};
     std::string text = body["image"].get<std::string>();

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "app/animate.h"
 #include "app/engine.h"
 #include "app/request.h"
 
@@ -58,5 +59,11 @@ struct ExtrasRequest {
     int64_t width = 0, height = 0;  // resize_mode 1
 };
 ExtrasRequest extras_request(const json& body);
+
+// POST /sdref/v1/animate (sdref's own): the txt2img fields, and "animation": {frames, zoom, angle, translation_x,
+// translation_y, strength_schedule, cfg_schedule, noise_schedule, seed_behavior, border, color_coherence, fps}
+// (app/animate.h; absent fields take its defaults). A field of the wrong type is a 422 naming it.
+AnimationSettings animation_settings(const json& body);
+double animation_fps(const json& body);
 
 }  // namespace sdref::api

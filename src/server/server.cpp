@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "app/animate.h"
 #include "app/engine.h"
 #include "core/base64.h"
 #include "core/error.h"
@@ -19,9 +20,13 @@
 #include "schedulers/sigma_schedules.h"
 #include "server/api.h"
 #include "pipeline/resize.h"
+#include "pipeline/webp_anim.h"
 #include "server/web_page.h"
 
 namespace sdref {
+
+// The most frames one POST /sdref/v1/animate may ask for (about 4 minutes of the demo model on 2 cores).
+constexpr int64_t kMaxAnimationFrames = 240;
 
 using api::ApiError;
 using api::json;
@@ -162,13 +167,32 @@ struct Server::Impl {
 
     // One generation on the worker, with progress and the live preview.
     std::vector<GeneratedImage> generate(GenerationRequest& r, bool* interrupted) {
-        return submit<std::vector<GeneratedImage>>([this, &r, interrupted] {
+        return run_job<std::vector<GeneratedImage>>(r, r.images(), interrupted, [this, &r](const std::function<void(const Progress&)>& progress) {
+            std::vector<GeneratedImage> out = engine.run(r, progress);
+            if (r.model.empty()) r.model = std::filesystem::path(engine.model_path()).stem().string();
+            return out;
+        });
+    }
+
+    // An animation on the worker (app/animate.h): progress per frame (image k of frames) and step, the live preview.
+    std::vector<AnimationFrame> animate_job(GenerationRequest& r, const AnimationSettings& s, bool* interrupted) {
+        return run_job<std::vector<AnimationFrame>>(r, s.frames, interrupted, [this, &r, &s](const std::function<void(const Progress&)>& progress) {
+            return animate(engine, r, s, [](const std::string& setting) { return "animation." + setting; }, {},
+                           [&](int64_t k, const Progress& p) { progress({k, p.images, p.step, p.steps, p.latents}); });
+        });
+    }
+
+    // A job on the worker: the request's server-wide settings applied, progress (`total` pictures) and the live
+    // preview kept for /sdapi/v1/progress, interruptible.
+    template <class R>
+    R run_job(GenerationRequest& r, int64_t total, bool* interrupted, const std::function<R(const std::function<void(const Progress&)>&)>& job) {
+        return submit<R>([this, &r, total, interrupted, &job] {
             interrupt = false;
             {
                 std::lock_guard<std::mutex> lock(progress_mutex);
                 busy = true;
                 image = step = steps = 0;
-                images = r.images();
+                images = total;
                 started = std::chrono::steady_clock::now();
                 job_timestamp = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
                                                    std::chrono::system_clock::now().time_since_epoch()).count());
@@ -184,12 +208,12 @@ struct Server::Impl {
             r.low_memory = r.low_memory || options.low_memory;
             if (!options.precision.empty()) r.precision = options.precision;
             if (options.threads > 0) r.threads = options.threads;
-            std::vector<GeneratedImage> out = engine.run(r, [this](const Progress& p) {
+            R out = job([this, total](const Progress& p) {
                 Image shot = engine.preview_image(p.latents);
                 {
                     std::lock_guard<std::mutex> lock(progress_mutex);
                     image = p.image;
-                    images = p.images;
+                    images = total;
                     step = p.step;
                     steps = p.steps;
                     preview = std::move(shot);
@@ -197,7 +221,6 @@ struct Server::Impl {
                 if (interrupt) throw Interrupted{};
             });
             *interrupted = interrupt;
-            if (r.model.empty()) r.model = std::filesystem::path(engine.model_path()).stem().string();
             return out;
         });
     }
@@ -432,6 +455,26 @@ struct Server::Impl {
             json loaded = json::object();
             for (const auto& [name, path] : engine.list_embeddings()) loaded[name] = {{"step", nullptr}, {"sd_checkpoint", nullptr}, {"filename", path}};
             send(res, {{"loaded", loaded}, {"skipped", json::object()}});
+        }));
+        http.Post("/sdref/v1/animate", guarded([this](const httplib::Request& req, httplib::Response& res) {
+            const json body = api::parse_body(req.body);
+            GenerationRequest r = api::txt2img_request(body, body.contains("init_images") && !body["init_images"].is_null());
+            AnimationSettings s = api::animation_settings(body);
+            if (s.frames > kMaxAnimationFrames)
+                throw api::ApiError{422, "animation.frames", cat("animation.frames: at most ", kMaxAnimationFrames, ", got ", s.frames)};
+            const double fps = api::animation_fps(body);
+            bool interrupted = false;
+            const std::vector<AnimationFrame> frames = animate_job(r, s, &interrupted);
+            json pictures = json::array(), infotexts = json::array();
+            std::vector<Image> images;
+            for (const AnimationFrame& f : frames) {
+                pictures.push_back(base64_encode(encode_png(f.image, {{"parameters", f.parameters}})));
+                infotexts.push_back(f.parameters);
+                images.push_back(f.image);
+            }
+            json out = {{"frames", pictures}, {"infotexts", infotexts}, {"interrupted", interrupted}, {"webp", nullptr}};
+            if (!images.empty()) out["webp"] = base64_encode(encode_animated_webp(images, fps, "the animation"));
+            send(res, out);
         }));
         http.Post("/sdapi/v1/extra-single-image", guarded([this](const httplib::Request& req, httplib::Response& res) {
             const api::ExtrasRequest r = api::extras_request(api::parse_body(req.body));

@@ -1,9 +1,12 @@
 // The web page end to end in headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
 // start `sdref serve` with the demo model on a free port, fill the form, generate, watch the progress bar move
-// and the image arrive, inpaint with a painted mask, interrupt a long run, and check the page at phone width.
-// Screenshots go to OUT_DIR (build/). Usage: node ui.test.mjs SDREF_BINARY OUT_DIR
+// and the image arrive, inpaint with a painted mask, interrupt a long run, read a PNG's parameters back (PNG Info),
+// upscale (Extras), animate, see the ControlNet unit, and check the page at phone width. Screenshots of each tab go to
+// OUT_DIR (build/: web-ui*.png). Usage: node ui.test.mjs SDREF_BINARY OUT_DIR
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 const [sdref, outDir] = process.argv.slice(2);
@@ -11,8 +14,18 @@ if (!sdref || !outDir) throw new Error("usage: node ui.test.mjs SDREF_BINARY OUT
 const failures = [];
 const check = (ok, what) => { if (!ok) failures.push(what); console.log((ok ? "ok   " : "FAIL ") + what); };
 
+// an --upscaler-dir holding the first network that set v4's realesrgan.safetensors names (its `cases` metadata)
+const golden = process.env.SDREF_GOLDEN_V4 || `${dirname(fileURLToPath(import.meta.url))}/../golden/v4`;
+const goldenFile = readFileSync(`${golden}/realesrgan.safetensors`);
+const header = JSON.parse(goldenFile.subarray(8, 8 + Number(goldenFile.readBigUInt64LE(0))).toString());
+const upscalerFile = Object.values(JSON.parse(header.__metadata__.cases))[0].files.slice(-1)[0];
+const upscalers = `${outDir}/web-ui-upscalers`;
+mkdirSync(upscalers, { recursive: true });
+copyFileSync(`${golden}/${upscalerFile}`, `${upscalers}/${upscalerFile}`);
+const upscalerName = upscalerFile.replace(/\.[^.]*$/, "");
+
 // the server, on a port the system picks
-const server = spawn(sdref, ["serve", "--port", "0", "-t", "2"], { stdio: ["ignore", "pipe", "inherit"] });
+const server = spawn(sdref, ["serve", "--port", "0", "-t", "2", "--upscaler-dir", upscalers], { stdio: ["ignore", "pipe", "inherit"] });
 const url = await new Promise((resolve, reject) => {
   let text = "";
   server.stdout.on("data", (d) => { text += d; const m = text.match(/on (http:\/\/[^ \n]+)/); if (m) resolve(m[1]); });
@@ -104,6 +117,52 @@ try {
   const hiresSize = await page.locator("#gallery figure img").first().evaluate((img) => img.decode().then(() => img.naturalWidth));
   check(hiresSize === 128 && hires.includes("Hires upscale: 2, Hires steps: 4, Hires upscaler: Latent"),
         `the hires fix draws at twice the size (${hiresSize} px): ` + hires.replace(/\n/g, " | "));
+
+  // PNG Info: the first picture's parameters shown, then sent to txt2img
+  await page.fill("#steps", "5");
+  await page.click("#tab-pnginfo");
+  await page.setInputFiles("#png-file", `${outDir}/web-ui-init.png`);
+  await page.waitForFunction(() => /Steps: 80/.test(document.getElementById("png-info-text").textContent), null, { timeout: 10000 });
+  check(await page.locator("#png-info-table tr").count() >= 5, "PNG Info lists the picture's parameters");
+  await page.screenshot({ path: `${outDir}/web-ui-pnginfo.png`, fullPage: true });
+  await page.click("#png-send");
+  await page.waitForFunction(() => document.getElementById("steps").value === "80" && !document.getElementById("form").classList.contains("hidden"),
+                             null, { timeout: 10000 });
+  check(true, "PNG Info sends the parameters to txt2img");
+
+  // Extras: the picture upscaled by the network of --upscaler-dir
+  const beforeExtras = await page.locator("#gallery figure").count();
+  await page.click("#tab-extras");
+  await page.setInputFiles("#extras-file", `${outDir}/web-ui-init.png`);
+  await page.selectOption("#extras-upscaler", upscalerName);
+  await page.fill("#extras-scale", "2");
+  await page.click("#extras-run");
+  await page.waitForFunction((n) => document.querySelectorAll("#gallery figure").length === n + 1, beforeExtras, { timeout: 60000 });
+  const upscaled = await page.locator("#gallery figure img").first().evaluate((img) => img.decode().then(() => img.naturalWidth));
+  const extrasCaption = await page.locator("#gallery figcaption").first().textContent();
+  check(upscaled === 128 && extrasCaption.includes("Postprocess upscaler: " + upscalerName), `Extras upscales with ${upscalerName} (${upscaled} px)`);
+  await page.screenshot({ path: `${outDir}/web-ui-extras.png`, fullPage: true });
+
+  // Animation: three frames, an animated WebP in the gallery
+  const beforeAnimation = await page.locator("#gallery figure").count();
+  await page.click("#tab-animation");
+  await page.fill("#steps", "4");
+  await page.fill("#anim-frames", "3");
+  await page.fill("#anim-angle", "0:(5)");
+  await page.click("#generate");
+  await page.waitForFunction((n) => document.querySelectorAll("#gallery figure").length === n + 1, beforeAnimation, { timeout: 120000 });
+  const animation = await page.locator("#gallery figure").first().evaluate((f) => [f.querySelector("a").href.slice(0, 20), f.querySelector("figcaption").textContent,
+                                                                                   f.querySelectorAll("button").length]);
+  check(animation[2] === 0, "an animation has no settings to reuse (no button)");
+  check(animation[0].startsWith("data:image/webp") && animation[1].includes("animation: 3 frames"), "the animation tab makes a 3-frame WebP: " + animation[1].split("\n")[0]);
+  await page.screenshot({ path: `${outDir}/web-ui-animation.png`, fullPage: true });
+
+  // the ControlNet unit: its lists come from the server
+  await page.click("#tab-txt2img");
+  await page.click("#controlnet-panel summary");
+  check(await page.locator("#cn-module option").count() >= 2, "the ControlNet unit lists the preprocessors");
+  check(await page.locator("#cn-model option").first().textContent() === "None", "the ControlNet unit starts with no model");
+  await page.screenshot({ path: `${outDir}/web-ui-controlnet.png`, fullPage: true });
   check(errors.length === 0, "no script errors: " + errors.join("; "));
 
   // phone width: nothing wider than the screen
