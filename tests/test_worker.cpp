@@ -75,13 +75,14 @@ struct Child {
 
 struct RedisServer {
     int port = free_port();
+    std::string password;
     std::unique_ptr<Child> process;
-    std::string url() const { return "redis://127.0.0.1:" + std::to_string(port); }
-    explicit RedisServer(const std::string& dir) {
+    std::string url() const { return "redis://" + (password.empty() ? "" : ":" + password + "@") + "127.0.0.1:" + std::to_string(port); }
+    explicit RedisServer(const std::string& dir, const std::string& requirepass = "") : password(requirepass) {
         REQUIRE(std::system("command -v redis-server > /dev/null") == 0);  // (tools/install-deps.sh installs it)
-        process = std::make_unique<Child>(std::vector<std::string>{"redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1",
-                                                                   "--save", "", "--appendonly", "no", "--dir", dir},
-                                          dir + "/redis.log");
+        std::vector<std::string> argv = {"redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir};
+        if (!password.empty()) argv.insert(argv.end(), {"--requirepass", password});
+        process = std::make_unique<Child>(argv, dir + "/redis.log");
         for (int i = 0; i < 200; ++i) {
             try {
                 Redis::connect(url(), 1).command({"PING"});
@@ -201,4 +202,23 @@ TEST_CASE("sdref worker: 3 workers, 60 jobs, one killed and one stopped: every j
     CHECK_THAT(test::run("submit --redis rediss://x:1 -p x").output, Catch::Contains("TLS"));
     CHECK_THAT(test::run("submit --redis http://x -p x").output, Catch::Contains("not a redis:// URL"));
     CHECK_THAT(test::run("submit --redis redis://127.0.0.1:1 -p x").output, Catch::Contains("cannot connect"));
+}
+
+TEST_CASE("sdref worker and submit with a password: the URL's password is sent, a wrong one is a clear error", "[worker]") {
+    const std::string dir = test::scratch_dir("worker-auth");
+    const RedisServer server(dir, "s3cret word");
+    const std::string url = "redis://:s3cret%20word@127.0.0.1:" + std::to_string(server.port);
+    CHECK(Redis::connect(server.url()).command({"PING"}).str == "PONG");
+    CHECK_THROWS_WITH(Redis::connect("redis://127.0.0.1:" + std::to_string(server.port)).command({"XLEN", "sdref:jobs"}), Catch::Contains("NOAUTH"));
+    CHECK_THROWS_WITH(Redis::connect("redis://:wrong@127.0.0.1:" + std::to_string(server.port)), Catch::Contains("AUTH"));
+    // the worker with the password takes a job queued by submit with it
+    CHECK(Redis::connect(url).command({"PING"}).str == "PONG");  // (%-escaped)
+    const auto worker = std::make_unique<Child>(std::vector<std::string>{test::sdref_binary(), "worker", "--redis", url, "--max-jobs", "1",
+                                                                         "-m", demo_model(), "--threads", "1"},
+                                                dir + "/w.log");
+    const test::Run r = test::run("submit --redis " + test::quote(server.url()) + " -p 'a star' --steps 2 -W 64 -H 64 --wait --timeout 120 -o " +
+                                  test::quote(dir + "/out.png"));
+    INFO(r.output);
+    CHECK(r.status == 0);
+    CHECK(std::filesystem::exists(dir + "/out.png"));
 }

@@ -2,6 +2,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include <cctype>
 #include <cmath>
 
 #include "core/error.h"
@@ -14,6 +15,24 @@ const RedisReply* RedisReply::field(const std::string& f) const {
         if (elements[i].str == f) return &elements[i + 1];
     return nullptr;
 }
+
+namespace {
+
+// %XX escapes (a password with '@', ':' or '/' in it is written %40, %3A, %2F)
+std::string percent_decoded(const std::string& s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) && std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+            out += char(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+            i += 2;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+}  // namespace
 
 RedisUrl RedisUrl::parse(const std::string& url) {
     RedisUrl u;
@@ -28,8 +47,8 @@ RedisUrl RedisUrl::parse(const std::string& url) {
         const std::string auth = rest.substr(0, at);
         rest = rest.substr(at + 1);
         const size_t colon = auth.find(':');
-        if (colon == std::string::npos) u.password = auth;
-        else u.user = auth.substr(0, colon), u.password = auth.substr(colon + 1);
+        if (colon == std::string::npos) u.password = percent_decoded(auth);
+        else u.user = percent_decoded(auth.substr(0, colon)), u.password = percent_decoded(auth.substr(colon + 1));
     }
     if (const size_t slash = rest.find('/'); slash != std::string::npos) {
         const std::string db = rest.substr(slash + 1);

@@ -22,7 +22,8 @@ struct RedisReply {
     const RedisReply* field(const std::string& f) const;
 };
 
-// Where a server is: redis://[[user]:password@]host[:port][/db]. rediss:// (TLS) is refused with the reason:
+// Where a server is: redis://[[user]:password@]host[:port][/db], the user and password %-escaped where they hold
+// '@', ':' or '/'. rediss:// (TLS) is refused with the reason:
 // Debian 12's hiredis (0.14) has no TLS; put stunnel or an SSH tunnel in front and name the local end.
 struct RedisUrl {
     std::string host = "127.0.0.1";
