@@ -29,6 +29,13 @@ std::string golden_v2_dir() {
 
 std::string golden_v2_path(const std::string& file) { return golden_v2_dir() + "/" + file; }
 
+std::string golden_v3_dir() {
+    const char* env = std::getenv("SDREF_GOLDEN_V3");
+    return (env && *env) ? std::string(env) : std::string(SDREF_DEFAULT_GOLDEN_V3);
+}
+
+std::string golden_v3_path(const std::string& file) { return golden_v3_dir() + "/" + file; }
+
 std::string golden_v4_dir() {
     const char* env = std::getenv("SDREF_GOLDEN_V4");
     return (env && *env) ? std::string(env) : std::string(SDREF_DEFAULT_GOLDEN_V4);

@@ -17,6 +17,9 @@ std::string golden_path(const std::string& file);
 // $SDREF_GOLDEN_V2, or tests/golden/v2 of the source tree.
 std::string golden_v2_dir();
 std::string golden_v2_path(const std::string& file);
+// $SDREF_GOLDEN_V3, or tests/golden/v3 of the source tree (set v3: SD 3.5; so far its flow-matching schedules).
+std::string golden_v3_dir();
+std::string golden_v3_path(const std::string& file);
 // $SDREF_GOLDEN_V4, or tests/golden/v4 of the source tree (set v4: TAESD, Real-ESRGAN, A1111's seeds, schedules).
 std::string golden_v4_dir();
 std::string golden_v4_path(const std::string& file);

@@ -160,3 +160,75 @@ TEST_CASE("flow prediction: the ODE samplers land on the x0 an exact model predi
                                                                        Catch::Contains("euler"));
     CHECK_THROWS_WITH(make_scheduler("euler_a", "discrete", config), Catch::Contains("euler_a does not sample flow"));
 }
+
+// Flow matching (SD 3 and 3.5) against set v3's scheduler_flow.safetensors: diffusers' FlowMatchEulerDiscreteScheduler
+// with the file's scheduler_config (shift), through make_scheduler_by_class: every step count's timesteps and sigmas
+// (exact counts, 1e-5), the shift-1 schedule, img2img's tails at the file's t_start, an 8-step Euler trace with the
+// file's model outputs, and the forward process (scale_noise) at the file's timestep.
+TEST_CASE("flow matching: FlowMatchEulerDiscreteScheduler's schedules, Euler steps and noising", "[schedulers][golden][flow]") {
+    const SafetensorsFile g(test::golden_v3_path("scheduler_flow.safetensors"));
+    SchedulerConfig config;
+    config.update_from_json(Json::parse(g.meta("scheduler_config"), "scheduler_config"), "scheduler_config");
+    auto scheduler = [&](double shift) {
+        SchedulerConfig c = config;
+        c.shift = shift;
+        return make_scheduler_by_class("FlowMatchEulerDiscreteScheduler", c);
+    };
+    const Json counts = Json::parse(g.meta("step_counts"), "step_counts");
+    REQUIRE(!counts.items().empty());
+    for (const Json& n : counts.items()) {
+        const int steps = int(n.as_int());
+        const auto s = scheduler(config.shift);
+        s->set_timesteps(steps);
+        test::check_close("timesteps_" + std::to_string(steps), Tensor({int64_t(s->timesteps().size())}, s->timesteps()),
+                          g.load_f32("timesteps_" + std::to_string(steps)), 1e-5);
+        test::check_close("sigmas_" + std::to_string(steps), Tensor({int64_t(s->sigmas().size())}, s->sigmas()),
+                          g.load_f32("sigmas_" + std::to_string(steps)), 1e-5);
+        CHECK(s->init_noise_sigma() == 1.0f);
+    }
+    // shift 1: the plain linspace (the file's shift1_* keys name their step count)
+    for (const TensorView& v : g.tensors()) {
+        if (v.name.rfind("shift1_sigmas_", 0) != 0) continue;
+        const int steps = std::stoi(v.name.substr(14));
+        const auto s = scheduler(1.0);
+        s->set_timesteps(steps);
+        test::check_close(v.name, Tensor({int64_t(s->sigmas().size())}, s->sigmas()), g.load_f32(v.name), 1e-5);
+    }
+    // img2img: the schedule's tail from t_start
+    const Json img2img = Json::parse(g.meta("img2img"), "img2img");
+    for (const Json& c : img2img.items()) {
+        const int steps = int(c.at("steps").as_int()), t_start = int(c.at("t_start").as_int());
+        const auto s = scheduler(config.shift);
+        s->set_timesteps(steps);
+        // the tensor named for this step count and strength ("img2img_timesteps_5_1.0": Python's repr of it)
+        std::string key;
+        const std::string prefix = "img2img_timesteps_" + std::to_string(steps) + "_";
+        for (const TensorView& v : g.tensors())
+            if (v.name.rfind(prefix, 0) == 0 && std::stod(v.name.substr(prefix.size())) == c.at("strength").as_number()) key = v.name;
+        REQUIRE(!key.empty());
+        const std::vector<float> tail(s->timesteps().begin() + t_start, s->timesteps().end());
+        test::check_close(key, Tensor({int64_t(tail.size())}, tail), g.load_f32(key), 1e-5);
+    }
+    // an Euler trace: x_next = x + (sigma_next - sigma) v with the file's v at each step
+    const Tensor trace_latents = g.load_f32("trace_latents"), outputs = g.load_f32("trace_model_output");
+    const int64_t trace_steps = trace_latents.dim(0);
+    const auto s = scheduler(config.shift);
+    s->set_timesteps(int(trace_steps));
+    test::check_close("trace_timesteps", Tensor({trace_steps}, s->timesteps()), g.load_f32("trace_timesteps"), 1e-5);
+    Tensor x = test::batch_item(g.load_f32("trace_x0"), 0);
+    TorchGenerator unused(0);
+    for (int64_t i = 0; i < trace_steps; ++i) {
+        s->step(test::batch_item(test::batch_item(outputs, i), 0), x, unused);
+        test::check_close("trace_latents[" + std::to_string(i) + "]", x, test::batch_item(test::batch_item(trace_latents, i), 0), 1e-5);
+    }
+    // scale_noise: sigma noise + (1 - sigma) sample at the call whose timestep the file gives
+    const float t = g.load_f32("scale_noise_timestep")[0];
+    const auto n = scheduler(config.shift);
+    n->set_timesteps(10);
+    size_t index = 0;
+    while (index < n->timesteps().size() && std::fabs(n->timesteps()[index] - t) > 1e-3f) ++index;
+    REQUIRE(index < n->timesteps().size());
+    test::check_close("scale_noise_out",
+                      n->add_noise(test::batch_item(g.load_f32("scale_noise_sample"), 0), test::batch_item(g.load_f32("scale_noise_noise"), 0), index),
+                      test::batch_item(g.load_f32("scale_noise_out"), 0), 1e-5);
+}

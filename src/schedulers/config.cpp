@@ -24,9 +24,11 @@ void SchedulerConfig::update_from_json(const Json& json, const std::string& sour
         else if (key == "lower_order_final") lower_order_final = value.as_bool(what);
         else if (key == "original_inference_steps") original_inference_steps = int(value.as_int(what));
         else if (key == "timestep_scaling") timestep_scaling = value.as_number(what);
+        else if (key == "shift") shift = value.as_number(what);
         else if (key == "trained_betas") fail(what, ": explicit trained_betas are not supported");
     }
     if (num_train_timesteps < 2) fail(source, ": num_train_timesteps must be at least 2");
+    if (!(shift > 0 && shift <= 100)) fail(source, ": shift must be in (0, 100], got ", shift);
     if (prediction_type != "epsilon" && prediction_type != "v_prediction" && prediction_type != "sample" && prediction_type != "flow")
         fail(source, ": unknown prediction_type \"", prediction_type, "\" (epsilon, v_prediction, sample, flow)");
     if (!timestep_spacing.empty() && timestep_spacing != "leading" && timestep_spacing != "linspace" &&

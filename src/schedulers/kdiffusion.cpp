@@ -65,9 +65,32 @@ double sigma_to_t(double sigma, const std::vector<float>& log_sigmas) {
     return (1 - w) * double(low) + w * double(low + 1);
 }
 
+std::vector<double> flow_sigmas(int steps, int train_steps, double shift) {
+    // diffusers computes sigma_min in fp32 at construction: shift(1.0f / T) of float32 values
+    const float s1 = 1.0f / float(train_steps), sh = float(shift);
+    const double sigma_max = 1.0, sigma_min = double(sh * s1 / (1.0f + (sh - 1.0f) * s1));
+    const double first = sigma_max * train_steps, last = sigma_min * train_steps;
+    const double step = steps > 1 ? (last - first) / double(steps - 1) : 0.0;
+    std::vector<double> sigmas;
+    for (int i = 0; i < steps; ++i) {
+        const double t = i == steps - 1 && steps > 1 ? last : double(i) * step + first;  // (np.linspace)
+        const double s = t / train_steps;
+        sigmas.push_back(double(float(shift * s / (1 + (shift - 1) * s))));  // (float64, then stored as fp32)
+    }
+    return sigmas;
+}
+
 void KDiffusionScheduler::plan_sigmas(int steps, const std::string& default_spacing, std::vector<double>* timesteps,
                                       std::vector<double>* sigmas) {
     spacing_ = config_.timestep_spacing.empty() ? default_spacing : config_.timestep_spacing;
+    if (flow()) {  // flow matching: its own schedule; the model reads sigma * T (fp32)
+        if (!config_.sigma_schedule.empty() || config_.use_karras_sigmas)
+            fail("a flow-matching model samples on its own schedule: named schedules and Karras sigmas do not apply");
+        *sigmas = flow_sigmas(steps, config_.num_train_timesteps, config_.shift);
+        timesteps->clear();
+        for (double s : *sigmas) timesteps->push_back(double(float(s) * float(config_.num_train_timesteps)));
+        return;
+    }
     const std::string& spacing = spacing_;
     const std::vector<float> table = schedule_.sigmas();
     if (!config_.sigma_schedule.empty()) {

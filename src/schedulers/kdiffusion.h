@@ -25,6 +25,12 @@ std::vector<double> interp_sigmas(const std::vector<double>& timesteps, const st
 // first/last are the sigmas at ramp 0 and 1 (diffusers passes them in the order of its input table).
 std::vector<double> karras_sigmas(double first, double last, int steps);
 
+// Flow matching's schedule (diffusers' FlowMatchEulerDiscreteScheduler without dynamic shifting), descending,
+// no trailing 0: with shift(s) = shift s / (1 + (shift - 1) s) and T training steps,
+//   sigma_max = 1, sigma_min = shift(1 / T) (fp32, as diffusers keeps them)
+//   sigmas = shift(linspace(T sigma_max, T sigma_min, steps) / T)      (the shift applied a second time)
+std::vector<double> flow_sigmas(int steps, int train_steps, double shift);
+
 // k-diffusion's sigma_to_t: the fractional timestep whose log sigma interpolates linearly to log(sigma).
 double sigma_to_t(double sigma, const std::vector<float>& log_sigmas);
 
@@ -34,6 +40,7 @@ double sigma_to_t(double sigma, const std::vector<float>& log_sigmas);
 // predict v = eps - x0; then x0 = x_sigma - sigma v, the input is x_sigma unscaled and the starting noise has
 // sigma 1. The deterministic solvers need nothing else: Euler's slope (x - x0) / sigma is v itself, so its step is
 // diffusers' FlowMatchEulerDiscreteScheduler's x + (sigma_next - sigma) v (registry.cpp lists which samplers apply).
+// Their schedule is flow matching's (flow_sigmas), the timestep the model reads sigma * T.
 class KDiffusionScheduler : public Scheduler {
 public:
     using Scheduler::Scheduler;

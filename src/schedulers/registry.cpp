@@ -109,6 +109,11 @@ std::unique_ptr<Scheduler> make_scheduler(const std::string& sampling_method, co
 }
 
 std::unique_ptr<Scheduler> make_scheduler_by_class(const std::string& class_name, const SchedulerConfig& config) {
+    if (class_name == "FlowMatchEulerDiscreteScheduler") {  // SD 3.x: Euler on the flow-matching schedule
+        SchedulerConfig flow = config;
+        flow.prediction_type = "flow";
+        return make_euler(flow);
+    }
     for (const SamplerEntry& e : kSamplers)
         if (class_name == e.class_name) return e.make(config);
     fail("unsupported scheduler class \"", class_name, "\"");

@@ -41,6 +41,8 @@ struct SchedulerConfig {
     int solver_order = 2;                         // DPM-Solver, DEIS, UniPC
     bool lower_order_final = true;
     double eta = 0.0;                             // DDIM: 0 deterministic, 1 as noisy as DDPM
+    double shift = 1.0;                           // flow matching: the timestep shift s' = shift s / (1 + (shift - 1) s)
+                                                  // (SD 3 and 3.5: 3.0)
     int original_inference_steps = 50;            // LCM
     double timestep_scaling = 10.0;               // LCM
 
