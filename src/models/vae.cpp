@@ -55,7 +55,8 @@ Vae Vae::load(std::shared_ptr<const WeightStore> store, const std::string& p) {
     if (levels == 0 || per_level == 0) fail(w.describe(), ": no VAE encoder under \"", enc, "\"");
     std::vector<int64_t> ch;  // channels of each level
     for (int64_t i = 0; i < levels; ++i) ch.push_back(w.shape_of(enc + "down." + std::to_string(i) + ".block.0.conv1.weight").at(0));
-    const int64_t z = w.shape_of(p + "post_quant_conv.weight").at(0);
+    // the latent channels: the decoder's conv_in [C, z, 3, 3] (4 for SD 1.x/2.x/SDXL, 16 for SD 3.x)
+    const int64_t z = w.shape_of(dec + "conv_in.weight").at(1);
     vae.latent_channels_ = z;
     const int64_t image_channels = w.shape_of(enc + "conv_in.weight").at(1);
 
@@ -79,8 +80,11 @@ Vae Vae::load(std::shared_ptr<const WeightStore> store, const std::string& p) {
     e.mid_block_2 = ResBlock::load_vae(w, enc + "mid.block_2.", in, in);
     e.norm_out = Norm::load(w, enc + "norm_out", in);
     e.conv_out = Conv::load(w, enc + "conv_out", 2 * z, in, 3);
-    vae.quant_conv_ = Linear::load_1x1(w, p + "quant_conv", 2 * z, 2 * z);
-    vae.post_quant_conv_ = Linear::load_1x1(w, p + "post_quant_conv", z, z);
+    vae.has_quant_convs_ = w.has(p + "post_quant_conv.weight") || w.has(p + "quant_conv.weight");  // (SD 3.x's VAE has none)
+    if (vae.has_quant_convs_) {
+        vae.quant_conv_ = Linear::load_1x1(w, p + "quant_conv", 2 * z, 2 * z);
+        vae.post_quant_conv_ = Linear::load_1x1(w, p + "post_quant_conv", z, z);
+    }
 
     // decoder: up.N numbered from the shallowest level (the order they were built in, reversed at run time)
     VaeCoder& d = vae.decoder_;
@@ -115,7 +119,8 @@ VaeOutput Vae::encode(const Tensor& image, const ForwardContext& ctx) const {
         if (level.has_resample) h = conv_forward(ctx, level.resample, h, 2, 0, 1);
     }
     h = mid_and_out(ctx, e, h, groups_);
-    const Tensor moments = pointwise(ctx, quant_conv_, norm_silu_out(ctx, e, h, groups_));
+    Tensor moments = norm_silu_out(ctx, e, h, groups_);
+    if (has_quant_convs_) moments = pointwise(ctx, quant_conv_, moments);
     const int64_t z = latent_channels_, hw = moments.dim(1) * moments.dim(2);
     VaeOutput out{Tensor({z, moments.dim(1), moments.dim(2)}), Tensor({z, moments.dim(1), moments.dim(2)})};
     std::copy_n(moments.data(), z * hw, out.mean.data());
@@ -128,7 +133,7 @@ Tensor Vae::decode(const Tensor& latent, const ForwardContext& ctx) const { retu
 Tensor Vae::decode(const Tensor& latent, NormSequence* norms, const ForwardContext& ctx) const {
     const WeightStream stream = WeightStream::of(ctx, weights_.get(), prefix_ + "decoder.");  // (--low-memory: part by part)
     const VaeCoder& d = decoder_;
-    Tensor h = conv_forward(ctx, d.conv_in, pointwise(ctx, post_quant_conv_, latent));
+    Tensor h = conv_forward(ctx, d.conv_in, has_quant_convs_ ? pointwise(ctx, post_quant_conv_, latent) : latent);
     {
         const WeightStream::InUse weights = stream.use("mid.");
         h = mid_and_out(ctx, d, h, groups_, norms);
@@ -261,7 +266,8 @@ Tensor Vae::decode_tiled(const Tensor& latent, int64_t tile, int64_t overlap, co
 double Vae::decode_flops(int64_t h, int64_t w) const {
     const VaeCoder& d = decoder_;
     double hw = double(h * w), C = double(d.mid_attn.channels);
-    double f = 2.0 * double(post_quant_conv_.weight.rows * post_quant_conv_.weight.cols) * hw + conv_flops(d.conv_in, h * w);
+    double f = (has_quant_convs_ ? 2.0 * double(post_quant_conv_.weight.rows * post_quant_conv_.weight.cols) * hw : 0.0) +
+               conv_flops(d.conv_in, h * w);
     f += resblock_flops(d.mid_block_1, h * w) + resblock_flops(d.mid_block_2, h * w);
     f += 2 * 4 * C * C * hw + 2 * 2 * hw * hw * C;  // attention: q, k, v, out; QK^T, PV
     for (size_t i = d.levels.size(); i-- > 0;) {

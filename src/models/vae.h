@@ -3,7 +3,7 @@
 // Encoder  image [3, H, W] in [-1, 1]
 //   conv_in -> per level: L ResBlocks, then a stride-2 conv (not after the last level)   [C_i, H/2^i, W/2^i]
 //   -> mid: ResBlock, self-attention, ResBlock -> GroupNorm + SiLU -> conv_out [2z, H/8, W/8]
-//   -> quant_conv (1x1) -> mean, logvar (clamped to [-30, 20])                         z = latent channels (4)
+//   -> quant_conv (1x1) -> mean, logvar (clamped to [-30, 20])     z = latent channels (4; SD 3.x: 16, no quant convs)
 // Decoder  latent [z, H/8, W/8] (already divided by the scaling factor 0.18215)
 //   post_quant_conv (1x1) -> conv_in -> mid (ResBlock, attention, ResBlock)
 //   -> per level, deepest first: L+1 ResBlocks, then nearest 2x + conv (not after the shallowest level)
@@ -77,8 +77,9 @@ private:
     std::shared_ptr<const WeightStore> weights_;  // keeps the memory-mapped checkpoint alive
     std::string prefix_;                          // "first_stage_model."
     VaeCoder encoder_, decoder_;
-    Linear quant_conv_;       // [2z, 2z] 1x1 quant_conv
-    Linear post_quant_conv_;  // [z, z]   1x1 post_quant_conv
+    Linear quant_conv_;       // [2z, 2z] 1x1 quant_conv (absent in SD 3.x's VAE)
+    Linear post_quant_conv_;  // [z, z]   1x1 post_quant_conv (absent in SD 3.x's VAE)
+    bool has_quant_convs_ = true;
     int64_t latent_channels_ = 4;
     int64_t groups_ = 32;
 };
