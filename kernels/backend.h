@@ -56,6 +56,8 @@ public:
                             const float* beta, Activation activation, GroupMoments* shared) const = 0;
     virtual void layer_norm(const float* x, float* y, int64_t rows, int64_t cols, float eps, const float* gamma,
                             const float* beta) const = 0;
+    virtual void rms_norm(const float* x, float* y, int64_t rows, int64_t cols, float eps, const float* gamma) const = 0;
+    virtual void softmax_rows(float* x, int64_t rows, int64_t cols) const = 0;
     virtual void geglu(const float* x, float* y, int64_t rows, int64_t f) const = 0;
     virtual void activation(float* x, int64_t n, Activation act) const = 0;
 

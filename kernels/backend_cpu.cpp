@@ -32,6 +32,10 @@ public:
                     const float* beta, Activation activation, GroupMoments* shared) const override {
         kernels::group_norm(x, y, channels, hw, groups, eps, gamma, beta, activation, shared);
     }
+    void rms_norm(const float* x, float* y, int64_t rows, int64_t cols, float eps, const float* gamma) const override {
+        kernels::rms_norm(x, y, rows, cols, eps, gamma);
+    }
+    void softmax_rows(float* x, int64_t rows, int64_t cols) const override { kernels::softmax_rows(x, rows, cols); }
     void layer_norm(const float* x, float* y, int64_t rows, int64_t cols, float eps, const float* gamma, const float* beta) const override {
         kernels::layer_norm(x, y, rows, cols, eps, gamma, beta);
     }

@@ -22,6 +22,10 @@ void activation_scalar(float* x, int64_t n, Activation act) {
         case Activation::QuickGelu:
             for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-1.702f * x[i]));
             return;
+        case Activation::GeluTanh:
+            for (int64_t i = 0; i < n; ++i)
+                x[i] = 0.5f * x[i] * (1.0f + std::tanh(0.7978845608028654f * (x[i] + 0.044715f * x[i] * x[i] * x[i])));
+            return;
         case Activation::Relu:
             for (int64_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
             return;

@@ -21,6 +21,8 @@ struct EltwiseSimd {
             case Activation::Silu: return x / (batch(1.0f) + xsimd::exp(-x));
             case Activation::Gelu: return batch(0.5f) * x * (batch(1.0f) + xsimd::erf(x * batch(0.70710678118654752f)));
             case Activation::QuickGelu: return x / (batch(1.0f) + xsimd::exp(batch(-1.702f) * x));
+            case Activation::GeluTanh:
+                return batch(0.5f) * x * (batch(1.0f) + xsimd::tanh(batch(0.7978845608028654f) * (x + batch(0.044715f) * x * x * x)));
             case Activation::Relu: return xsimd::select(x > batch(0.0f), x, batch(0.0f));
             case Activation::LeakyRelu: return xsimd::select(x >= batch(0.0f), x, batch(0.2f) * x);
             case Activation::None: break;

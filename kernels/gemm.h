@@ -64,7 +64,7 @@ private:
 };
 
 // activation.h defines each; LeakyRelu's negative slope is 0.2 (ESRGAN's).
-enum class Activation { None, Silu, Gelu, QuickGelu, Relu, LeakyRelu };
+enum class Activation { None, Silu, Gelu, QuickGelu, Relu, LeakyRelu, GeluTanh };
 
 // Applied to each finished element, in this order: + bias, activation, + residual.
 struct GemmEpilogue {

@@ -55,6 +55,19 @@ void group_norm(const float* x, float* y, int64_t channels, int64_t hw, int64_t 
     }
 }
 
+void rms_norm(const float* x, float* y, int64_t rows, int64_t cols, float eps, const float* gamma) {
+    const ProfileScope profile(ProfileKind::LayerNorm, 0);
+#pragma omp parallel for schedule(dynamic) num_threads(threads_for(rows * cols))
+    for (int64_t r = 0; r < rows; ++r) {
+        const float* xr = x + r * cols;
+        double sq = 0;
+        for (int64_t i = 0; i < cols; ++i) sq += double(xr[i]) * double(xr[i]);
+        const float inv = float(1.0 / std::sqrt(sq / double(cols) + eps));
+        float* yr = y + r * cols;
+        for (int64_t i = 0; i < cols; ++i) yr[i] = xr[i] * inv * gamma[i];
+    }
+}
+
 void layer_norm(const float* x, float* y, int64_t rows, int64_t cols, float eps, const float* gamma, const float* beta) {
     const ProfileScope profile(ProfileKind::LayerNorm, 0);
 #pragma omp parallel for schedule(dynamic) num_threads(threads_for(rows * cols))

@@ -27,6 +27,9 @@ void group_norm(const float* x, float* y, int64_t channels, int64_t hw, int64_t 
 // LayerNorm over each of `rows` rows of `cols` values: y = (x - mean) / sqrt(var + eps) * gamma + beta.
 void layer_norm(const float* x, float* y, int64_t rows, int64_t cols, float eps, const float* gamma, const float* beta);
 
+// RMSNorm over each row (T5's LayerNorm, MMDiT's qk-norm): y = x / sqrt(mean(x^2) + eps) * gamma, the mean in double.
+void rms_norm(const float* x, float* y, int64_t rows, int64_t cols, float eps, const float* gamma);
+
 // softmax over each row, in place: x = e^(x - max) / sum e^(x - max).
 void softmax_rows(float* x, int64_t rows, int64_t cols);
 

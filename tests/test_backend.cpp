@@ -43,6 +43,14 @@ public:
         seen.insert("group_norm");
         cpu.group_norm(x, y, c, hw, g, eps, gamma, beta, act, shared);
     }
+    void rms_norm(const float* x, float* y, int64_t rows, int64_t cols, float eps, const float* gamma) const override {
+        seen.insert("rms_norm");
+        cpu.rms_norm(x, y, rows, cols, eps, gamma);
+    }
+    void softmax_rows(float* x, int64_t rows, int64_t cols) const override {
+        seen.insert("softmax_rows");
+        cpu.softmax_rows(x, rows, cols);
+    }
     void layer_norm(const float* x, float* y, int64_t rows, int64_t cols, float eps, const float* gamma, const float* beta) const override {
         seen.insert("layer_norm");
         cpu.layer_norm(x, y, rows, cols, eps, gamma, beta);
