@@ -56,7 +56,7 @@ void attention(const AttentionShape& s, const float* q, int64_t ldq, const float
 
 void attention_with_kernel(const MicroKernelInfo& uk, const AttentionShape& s, const float* q, int64_t ldq,
                            const float* k, int64_t ldk, const float* v, int64_t ldv, float* o, int64_t ldo, float scale) {
-    const bool pairs = uk.bf16();  // bf16 panels (pairs or tiles)
+    const bool bf16_panels = uk.bf16();  // bf16 panels (pairs or tiles)
     const EltwiseKernels& ew = eltwise();
     const int64_t MR = uk.mr, NR = uk.nr, d = s.head_dim;
     const int64_t Bc = round_up(256, MR);                      // keys per block (whole K panels; 32-step tiles)
@@ -81,32 +81,32 @@ void attention_with_kernel(const MicroKernelInfo& uk, const AttentionShape& s, c
 #pragma omp parallel num_threads(threads_for(s.heads * s.queries * s.keys * d / 16))
     {
         ScratchFloats fp32_panel;  // bf16: a panel in fp32 before its rounding
-        float* const f32 = pairs ? fp32_panel.get(size_t(std::max(d * std::max(MR, NR), Nk * MR))) : nullptr;
+        float* const f32 = bf16_panels ? fp32_panel.get(size_t(std::max(d * std::max(MR, NR), Nk * MR))) : nullptr;
 #pragma omp for schedule(dynamic)
         for (int64_t hp = 0; hp < s.heads * key_panels; ++hp) {
             const int64_t h = hp / key_panels, p = hp % key_panels;
             const StridedSource keys({k + h * d, ElemType::F32, 1, ldk});
-            float* dst = pairs ? f32 : kp + hp * k_panel;
+            float* dst = bf16_panels ? f32 : kp + hp * k_panel;
             if (p * MR < s.keys) keys.pack(dst, 0, d, p * MR, std::min(MR, s.keys - p * MR), int(MR));
             else std::fill(dst, dst + d * MR, 0.0f);
-            if (pairs) uk.convert(Side::A, f32, kp + hp * k_panel, d, int(MR));
+            if (bf16_panels) uk.convert(Side::A, f32, kp + hp * k_panel, d, int(MR));
         }
 #pragma omp for schedule(dynamic)
         for (int64_t hp = 0; hp < s.heads * d_panels; ++hp) {
             const int64_t h = hp / d_panels, p = hp % d_panels;
             const StridedSource values_t({v + h * d, ElemType::F32, ldv, 1});
             const int64_t rows_p = panel_rows(p);
-            float* dst = pairs ? f32 : vp + hp * v_panel;
+            float* dst = bf16_panels ? f32 : vp + hp * v_panel;
             values_t.pack(dst, 0, s.keys, p * MR, std::min(rows_p, d - p * MR), int(rows_p));
             std::fill(dst + s.keys * rows_p, dst + Nk * rows_p, 0.0f);
-            if (pairs) uk.convert(Side::A, f32, vp + hp * v_panel, Nk, int(rows_p));
+            if (bf16_panels) uk.convert(Side::A, f32, vp + hp * v_panel, Nk, int(rows_p));
         }
 
         // per-thread tiles: Q^T panels, S^T = P^T panels, O^T accumulators, and per query the running m and l
         ScratchFloats q_tiles, s_tiles, o_tiles, bf16_tiles;
         float* const qt = q_tiles.get(size_t(q_panels * d * NR));
-        float* const qt_bf16 = pairs ? bf16_tiles.get(size_t(q_panels * q_panel + uk.panel_floats(Bc, NR))) : nullptr;
-        float* const pt_bf16 = pairs ? qt_bf16 + q_panels * q_panel : nullptr;  // one P^T tile at a time
+        float* const qt_bf16 = bf16_panels ? bf16_tiles.get(size_t(q_panels * q_panel + uk.panel_floats(Bc, NR))) : nullptr;
+        float* const pt_bf16 = bf16_panels ? qt_bf16 + q_panels * q_panel : nullptr;  // one P^T tile at a time
         float* const st = s_tiles.get(size_t(q_panels * Bc * NR));
         float* const acc = o_tiles.get(size_t(q_panels * Dp * NR));
         std::vector<float> row_max(static_cast<size_t>(Br)), row_sum(static_cast<size_t>(Br));
@@ -117,10 +117,10 @@ void attention_with_kernel(const MicroKernelInfo& uk, const AttentionShape& s, c
             const StridedSource queries({q + h * d, ElemType::F32, 1, ldq});
             queries.pack(qt, 0, d, n0, rows, int(NR));
             for (int64_t i = 0; i < panels * d * NR; ++i) qt[i] *= scale;  // scores come out scaled
-            if (pairs)
+            if (bf16_panels)
                 for (int64_t qp = 0; qp < panels; ++qp) uk.convert(Side::B, qt + qp * d * NR, qt_bf16 + qp * q_panel, d, int(NR));
-            const float* const q_panels_in = pairs ? qt_bf16 : qt;
-            const int64_t q_stride = pairs ? q_panel : d * NR;
+            const float* const q_panels_in = bf16_panels ? qt_bf16 : qt;
+            const int64_t q_stride = bf16_panels ? q_panel : d * NR;
             std::fill(row_max.begin(), row_max.end(), -std::numeric_limits<float>::infinity());
             std::fill(row_sum.begin(), row_sum.end(), 0.0f);
             std::fill(acc, acc + panels * Dp * NR, 0.0f);
@@ -147,11 +147,11 @@ void attention_with_kernel(const MicroKernelInfo& uk, const AttentionShape& s, c
                     for (int64_t i = 0; i < Dp; ++i)
                         for (int64_t p = 0; p < NR; ++p) o_t[i * NR + p] *= r[p];
                     // O^T += V^T P^T for this key block (j0 and width are whole MR panels: even, whole bf16 pairs)
-                    if (pairs) uk.convert(Side::B, tile, pt_bf16, width, int(NR));
+                    if (bf16_panels) uk.convert(Side::B, tile, pt_bf16, width, int(NR));
                     for (int64_t dp = 0; dp < d_panels; ++dp) {
                         const int64_t rows_p = panel_rows(dp);
                         (rows_p == MR ? uk.kernel : uk.kernel_4_rows)(
-                            width, vp + (h * d_panels + dp) * v_panel + uk.panel_floats(j0, rows_p), pairs ? pt_bf16 : tile,
+                            width, vp + (h * d_panels + dp) * v_panel + uk.panel_floats(j0, rows_p), bf16_panels ? pt_bf16 : tile,
                             o_t + dp * MR * NR, NR, true);
                     }
                 }

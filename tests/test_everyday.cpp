@@ -334,7 +334,7 @@ TEST_CASE("sdref animate: frames from warped, colour-matched, noised img2img of 
     TorchGenerator(12).randn(n.data(), n.size());
     for (size_t i = 0; i < n.size(); ++i) init.pixels[i] = uint8_t(std::clamp(std::lrint(init.pixels[i] * (1 + 0.05 * n[i])), 0L, 255L));
     EngineOptions eo;
-    eo.default_model = test::sdref_binary().substr(0, test::sdref_binary().rfind('/')) + "/tinyshapes.safetensors";
+    eo.default_model = std::string(SDREF_SOURCE_DIR) + "/models/tinyshapes.safetensors";
     Engine engine(eo);
     GenerationRequest r = with_defaults(generation_params(), Origin::Cli);
     r.prompt = "a red circle on a blue background", r.steps = 6, r.seed = 12, r.cfg_scale = 6, r.denoising_strength = 0.5;

@@ -91,6 +91,9 @@ public:
     Listing list_hypernetworks() const { return listing(options_.folders.hypernetworks, false); }
     Listing list_controlnets() const { return listing(options_.folders.controlnets, true); }
     Listing list_vaes() const { return listing(options_.folders.vaes, true); }
+    Listing list_upscalers() const { return listing(options_.folders.upscalers, false); }
+    // A Real-ESRGAN network by name (Cli: a path; Api: an entry of --upscaler-dir), loaded once and kept.
+    const Upscaler& upscaler_named(const std::string& name, const std::string& what);
     const EngineOptions& options() const { return options_; }
 
 private:
@@ -124,11 +127,7 @@ private:
     const StableDiffusionModel& load(const std::string& path, const CheckpointOverrides& o);
     // A TAESD file, loaded once and kept, for `model`'s latents (channels and family checked; errors name `what`).
     const Taesd& taesd_for(const std::string& path, const StableDiffusionModel& model, const std::string& what);
-public:
-    // A Real-ESRGAN network by name (Cli: a path; Api: an entry of --upscaler-dir), loaded once and kept.
-    const Upscaler& upscaler_named(const std::string& name, const std::string& what);
-    Listing list_upscalers() const { return listing(options_.folders.upscalers, false); }
-private:
+
     std::string addon_parameters(const CheckpointOverrides& o);
     const std::string& hash(const std::string& path, bool addnet);
 
