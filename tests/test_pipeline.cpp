@@ -1,4 +1,4 @@
-// Whole generations: every pipe_* golden of sets v1 and v2 (SDXL base, refiner, base + refiner), through the
+// Whole generations: every pipe_* golden of sets v1, v2 (SDXL base, refiner, base + refiner) and v3 (SD 3), through the
 // same generate() the sdref command uses. Model(s), scheduler class and config, prompt, seed, size, steps,
 // guidance, strength, micro-conditioning and the refiner's hand-over all come from the golden files. Checked: the latents after every step and at the end (1e-3 of the largest value) and the
 // uint8 image (at most 2 levels off, at least 99% identical), as tests/golden/v1/README.md allows.
@@ -48,12 +48,47 @@ int clip_skip_of(const std::string& about) {
     return at == std::string::npos ? 0 : std::stoi(about.substr(at + 11));
 }
 
-Image chw_to_image(const Tensor& t) {
+// A [C, H, W] picture (or the first of a [1, C, H, W] batch) as an 8-bit image.
+Image chw_to_image(const Tensor& stored) {
+    const Tensor t = stored.shape().size() == 4 ? test::batch_item(stored, 0) : stored;
     const int64_t C = t.dim(0), H = t.dim(1), W = t.dim(2);
     Image img{int(W), int(H), int(C), std::vector<uint8_t>(size_t(C * H * W))};
     for (int64_t c = 0; c < C; ++c)
         for (int64_t i = 0; i < H * W; ++i) img.pixels[size_t(i * C + c)] = uint8_t(t[c * H * W + i]);
     return img;
+}
+
+// An 8-bit picture as a [C, H, W] tensor of its levels.
+Tensor image_to_u8(const Image& img) {
+    Tensor t({int64_t(img.channels), int64_t(img.height), int64_t(img.width)});
+    const int64_t HW = int64_t(img.width) * img.height;
+    for (int64_t c = 0; c < img.channels; ++c)
+        for (int64_t i = 0; i < HW; ++i) t[c * HW + i] = float(img.pixels[size_t(i * img.channels + c)]);
+    return t;
+}
+
+// The model's VAE decode of latents [z, h, w] with the given shift, as 8-bit levels [3, H, W].
+Tensor decode_u8(const StableDiffusionModel& model, const Tensor& latents, float shift) {
+    Tensor z = latents;
+    for (int64_t i = 0; i < z.numel(); ++i) z[i] = z[i] / model.denoiser().info().vae_scale + shift;
+    const Tensor decoded = model.vae().decode(z);
+    Tensor image(decoded.shape());
+    for (int64_t i = 0; i < image.numel(); ++i) image[i] = std::round(255.0f * std::min(std::max(decoded[i] / 2 + 0.5f, 0.0f), 1.0f));
+    return image;
+}
+
+// Whether two 8-bit pictures (any leading batch dimension of 1) are the same within the README's tolerance: at most 2
+// levels apart, at least 99% identical.
+bool same_picture(const Tensor& a, const Tensor& b, const std::string& what) {
+    REQUIRE(a.numel() == b.numel());
+    int64_t identical = 0, worst = 0;
+    for (int64_t i = 0; i < a.numel(); ++i) {
+        const int64_t d = std::abs(int64_t(a[i]) - int64_t(b[i]));
+        identical += d == 0;
+        worst = std::max(worst, d);
+    }
+    UNSCOPED_INFO(what << ": worst difference " << worst << " levels, " << identical << " of " << a.numel() << " identical");
+    return worst <= 2 && double(identical) >= 0.99 * double(a.numel());
 }
 
 // With $SDREF_RECORD_OUTPUTS set (tools/output-hashes.sh), the final latents and the picture as raw floats in
@@ -80,7 +115,10 @@ void run_case(const std::string& dir, const std::string& file) {
         const std::string here = dir + "/" + name + ".safetensors";
         return std::filesystem::exists(here) ? here : test::golden_path(name + ".safetensors");
     };
-    const StableDiffusionModel model = StableDiffusionModel::load(model_path(models[0]));
+    // SD 3 without T5: the case was made with text_encoder_3=None
+    CheckpointOverrides overrides;
+    overrides.skip_t5 = about.find("text_encoder_3=None") != std::string::npos;
+    const StableDiffusionModel model = StableDiffusionModel::load(model_path(models[0]), overrides);
 
     // the scheduler: its class and config in the metadata, or (pipe_controlnet_ddim) "DDIM (SD 1.5 config)" in `about`,
     // SD 1.5's config being SchedulerConfig's defaults
@@ -136,6 +174,14 @@ void run_case(const std::string& dir, const std::string& file) {
         p.sld.momentum_scale = float(call.at("sld_momentum_scale").as_number());
         p.sld.mom_beta = float(call.at("sld_mom_beta").as_number());
     }
+    if (const Json* layers = call.find("skip_guidance_layers")) {  // SD 3.5's skip-layer guidance
+        p.slg.layers.clear();
+        for (const Json& l : layers->items()) p.slg.layers.push_back(int(l.as_int()));
+        p.slg.scale = float(call.at("skip_layer_guidance_scale").as_number());
+        p.slg.start = float(call.at("skip_layer_guidance_start").as_number());
+        p.slg.end = float(call.at("skip_layer_guidance_stop").as_number());
+    }
+    if (const Json* n = call.find("max_sequence_length")) p.max_sequence_length = int(n->as_int());
     Image init, mask;
     if (g.find("init_image_u8")) {
         init = chw_to_image(g.load_f32("init_image_u8"));
@@ -148,6 +194,17 @@ void run_case(const std::string& dir, const std::string& file) {
     const Tensor ref_image = g.load_f32("image_u8");
     p.height = call.find("height") ? call.at("height").as_int() : ref_image.dim(2);
     p.width = call.find("width") ? call.at("width").as_int() : ref_image.dim(3);
+    // the conditioning, where the case keeps it (SD 3): the prompt's and the negative prompt's, as the model encodes them
+    if (g.find("prompt_embeds")) {
+        ConditioningOptions o;
+        o.width = p.width, o.height = p.height, o.max_sequence_length = p.max_sequence_length;
+        const Conditioning cond = model.conditioner().encode(p.prompt, false, o), uncond = model.conditioner().encode(p.negative_prompt, true, o);
+        test::check_close(file + " prompt_embeds", cond.context, test::batch_item(g.load_f32("prompt_embeds"), 0), 1e-4);
+        test::check_close(file + " pooled_prompt_embeds", cond.vector, test::batch_item(g.load_f32("pooled_prompt_embeds"), 0), 1e-4);
+        test::check_close(file + " negative_prompt_embeds", uncond.context, test::batch_item(g.load_f32("negative_prompt_embeds"), 0), 1e-4);
+        test::check_close(file + " negative_pooled_prompt_embeds", uncond.vector,
+                          test::batch_item(g.load_f32("negative_pooled_prompt_embeds"), 0), 1e-4);
+    }
 
     // the trace holds the last trace.dim(0) steps (with a refiner: the refiner's; the base's end is base_latents)
     const Tensor trace = g.load_f32("latents_trace");
@@ -173,19 +230,20 @@ void run_case(const std::string& dir, const std::string& file) {
     record_output(file, r);
     test::check_close(file + " final latents", r.latents.data(), ref_latents.data(), size_t(ref_latents.numel()), 1e-3);
 
+    // the picture, at most 2 levels off and 99% identical. diffusers' SD 3 inpainting pipeline (0.32) decodes
+    // latents / scale without adding the VAE's shift (its txt2img and img2img add it); sdref adds it to every
+    // picture. Where the reference picture is that shift-less decode of the reference latents (checked), sdref's
+    // picture is checked against the decode with the shift.
     const Image got = tensor_to_image(r.image);
-    REQUIRE(int64_t(got.pixels.size()) == ref_image.numel());
-    int64_t identical = 0, worst = 0;
-    const int64_t HW = ref_image.dim(2) * ref_image.dim(3);
-    for (int64_t c = 0; c < 3; ++c)
-        for (int64_t i = 0; i < HW; ++i) {
-            const int64_t d = std::abs(int64_t(got.pixels[size_t(i * 3 + c)]) - int64_t(ref_image[c * HW + i]));
-            identical += d == 0;
-            worst = std::max(worst, d);
-        }
-    INFO("uint8 image: worst difference " << worst << " levels, " << identical << " of " << ref_image.numel() << " identical");
-    CHECK(worst <= 2);
-    CHECK(double(identical) >= 0.99 * double(ref_image.numel()));
+    const DenoiserInfo& info = model.denoiser().info();
+    const Tensor ref_decoded = decode_u8(model, test::batch_item(ref_latents, 0), info.vae_shift);
+    if (info.vae_shift != 0 && !same_picture(ref_decoded, ref_image, "the reference latents decoded")) {
+        INFO("the reference picture is neither the decode of its latents with the VAE's shift nor without it");
+        CHECK(same_picture(decode_u8(model, test::batch_item(ref_latents, 0), 0.0f), ref_image, "the reference latents decoded without the shift"));
+        CHECK(same_picture(image_to_u8(got), ref_decoded, "the picture"));
+    } else {
+        CHECK(same_picture(image_to_u8(got), ref_image, "the picture"));
+    }
 }
 
 std::vector<std::string> pipeline_goldens(const std::string& dir, bool sld, const std::string& prefix = "pipe_") {
@@ -226,6 +284,13 @@ TEST_CASE("every SDXL pipeline golden (base, zero unconditional, refiner img2img
     REQUIRE(files.size() >= 4);
     for (const std::string& f : files)
         SECTION(f) { run_case(test::golden_v2_dir(), f); }
+}
+
+TEST_CASE("every SD 3 pipeline golden (txt2img, without T5, img2img, skip-layer guidance, inpainting) matches", "[pipeline][sd3][golden]") {
+    const std::vector<std::string> files = pipeline_goldens(test::golden_v3_dir(), false, "pipe_sd3_");
+    REQUIRE(files.size() >= 5);
+    for (const std::string& f : files)
+        SECTION(f) { run_case(test::golden_v3_dir(), f); }
 }
 
 TEST_CASE("Safe Latent Diffusion presets are diffusers' SafetyConfig", "[pipeline][safety]") {

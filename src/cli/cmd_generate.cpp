@@ -168,8 +168,8 @@ int cmd_generate(int argc, char** argv) {
             const GenerationResult& t = img.result;
             double total = 0;
             for (double s : t.step_seconds) total += s;
-            std::fprintf(stderr, "text encoder %.3f s, sampling %.3f s (%zu U-Net steps, %.3f s/step), VAE decode %.3f s, peak memory %.0f MB\n",
-                         t.text_seconds, total, t.step_seconds.size(), total / double(t.step_seconds.size()), t.vae_seconds,
+            std::fprintf(stderr, "text encoder %.3f s, sampling %.3f s (%zu %s steps, %.3f s/step), VAE decode %.3f s, peak memory %.0f MB\n",
+                         t.text_seconds, total, t.step_seconds.size(), engine.model().denoiser().name(), total / double(t.step_seconds.size()), t.vae_seconds,
                          double(peak_resident_bytes()) / 1e6);
         }
     }

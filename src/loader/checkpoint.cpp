@@ -2,7 +2,6 @@
 
 #include <cstdio>
 
-#include "addons/hypernetwork.h"
 #include "addons/textual_inversion.h"
 #include "core/error.h"
 #include "core/limits.h"
@@ -57,36 +56,70 @@ void add_vae(WeightStore& w, const std::string& path) {
     }
 }
 
+// A separate text encoder ahead of the checkpoint's (SD 3's --clip-l, --clip-g, --t5xxl), claiming `prefix`: a file
+// in Hugging Face names, bare (ComfyUI's clip_l.safetensors, t5xxl_fp16.safetensors) or under transformer. or the
+// whole prefix (a part cut from a single file). `probe` is a tensor every such file has, in the bare names.
+void add_text_encoder(WeightStore& w, const std::string& path, const std::string& prefix, const std::string& probe, const char* flag) {
+    const std::unique_ptr<TensorFile> file = open_tensor_file(path);
+    for (const std::string& stored_prefix : {std::string(), std::string("transformer."), prefix}) {
+        if (!file->find(stored_prefix + probe)) continue;
+        w.add_file_claiming(path, prefix, [stored_prefix](const std::string& n) { return stored_prefix + n; });
+        return;
+    }
+    // (a T5 whose embedding is stored only as the tied encoder.embed_tokens.weight)
+    if (probe == "shared.weight" && file->find("encoder.embed_tokens.weight")) {
+        w.add_file_claiming(path, prefix, [](const std::string& n) { return n == "shared.weight" ? "encoder.embed_tokens.weight" : n; });
+        return;
+    }
+    fail(path, ": ", flag, ": not the text encoder it names (no ", probe, " in Hugging Face names, bare, under transformer. or ", prefix, ")");
+}
+
 }  // namespace
 
 StableDiffusionModel StableDiffusionModel::load(const std::string& path, const CheckpointOverrides& overrides) {
     StableDiffusionModel m;
-    DenoiserInfo d;  // what the pipeline needs to know of the U-Net: filled on the way, kept by its Denoiser
+    DenoiserSource ds;  // what the family's denoiser is made from: filled on the way
+    DenoiserInfo& d = ds.info;
     m.info_.source = path;
     m.weights_ = std::make_shared<WeightStore>();
     WeightStore& w = *m.weights_;
-    Json unet_config, text_configs[2], scheduler_config, model_index;
-    const Json* unet_cfg = nullptr;
+    Json denoiser_config, text_configs[3], model_index;
     ConditionerSource cs;
     std::string prediction_type;
-    float vae_scale = 0;  // 0: the family's
-    if (!overrides.vae.empty()) add_vae(w, overrides.vae);  // first: its tensors shadow the checkpoint's own VAE
+    float vae_scale = 0, vae_shift = 0;  // 0: the family's
+    bool has_vae_shift = false;
+    bool has_scheduler_config = false;
+    // separate parts first: their tensors shadow the checkpoint's own
+    if (!overrides.vae.empty()) add_vae(w, overrides.vae);
+    if (!overrides.clip_l.empty()) add_text_encoder(w, overrides.clip_l, "text_encoders.clip_l.transformer.", "text_model.embeddings.token_embedding.weight", "--clip-l");
+    if (!overrides.clip_g.empty()) add_text_encoder(w, overrides.clip_g, "text_encoders.clip_g.transformer.", "text_model.embeddings.token_embedding.weight", "--clip-g");
+    if (!overrides.t5xxl.empty()) add_text_encoder(w, overrides.t5xxl, "text_encoders.t5xxl.transformer.", "shared.weight", "--t5xxl");
+    auto read_vae_config = [&](const Json& vae_config, const std::string& source) {
+        if (const Json* s = vae_config.find("scaling_factor")) vae_scale = float(s->as_number(source + ": scaling_factor"));
+        if (const Json* s = vae_config.find("shift_factor"); s && !s->is_null())
+            vae_shift = float(s->as_number(source + ": shift_factor")), has_vae_shift = true;
+    };
 
     if (is_directory(path)) {
         if (overrides.use_ema) fail(path, ": --use-ema: a diffusers folder holds one set of weights (no EMA copy)");
         if (!path_exists(path + "/model_index.json")) fail(path, ": not a diffusers model folder (no model_index.json)");
         model_index = load_json(path + "/model_index.json");
-        unet_config = load_json(path + "/unet/config.json");
-        unet_cfg = &unet_config;
+        const FamilySpec& layout = folder_layout_family(path);
+        if (std::string(layout.diffusers_denoiser) != "unet")
+            fail(path, ": a diffusers ", layout.name, " folder (", layout.diffusers_denoiser,
+                 "/) is not read by sdref yet: use the single file (sd3.5_medium.safetensors, with --clip-l/--clip-g/--t5xxl when it has no "
+                 "encoders)");
+        denoiser_config = load_json(path + "/unet/config.json");
+        ds.config = &denoiser_config;
         const Json vae_config = load_json(path + "/vae/config.json");
-        const int64_t L = unet_config.find("layers_per_block") ? unet_config.at("layers_per_block").as_int() : 2;
+        const int64_t L = denoiser_config.find("layers_per_block") ? denoiser_config.at("layers_per_block").as_int() : 2;
         const int64_t levels = int64_t(vae_config.at("block_out_channels").items().size());
         w.add_file(weights_file(path + "/unet", "diffusion_pytorch_model"), "model.diffusion_model.",
                    [L](const std::string& n) { return diffusers_unet_name(n, L); });
         w.add_file(weights_file(path + "/vae", "diffusion_pytorch_model"), "first_stage_model.",
                    [levels](const std::string& n) { return diffusers_vae_name(n, levels); });
         // text encoders (Hugging Face names) at the canonical prefixes of the family whose layout the folder has
-        const std::vector<std::pair<std::string, std::string>>& encoders = folder_layout_family(path).diffusers_text_encoders;
+        const std::vector<std::pair<std::string, std::string>>& encoders = layout.diffusers_text_encoders;
         for (size_t i = 0; i < encoders.size(); ++i) {
             const std::string dir = path + "/" + encoders[i].first;
             text_configs[i] = load_json(dir + "/config.json");
@@ -98,23 +131,20 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
                 m.tokenizer_ = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(path + "/" + tok));
         if (path_exists(path + "/tokenizer/tokenizer_config.json")) cs.pad_id = ClipTokenizer::folder_pad_id(path + "/tokenizer");
         if (path_exists(path + "/scheduler/scheduler_config.json")) {
-            scheduler_config = load_json(path + "/scheduler/scheduler_config.json");
-            d.scheduler.update_from_json(scheduler_config, path + "/scheduler/scheduler_config.json");
+            d.scheduler.update_from_json(load_json(path + "/scheduler/scheduler_config.json"), path + "/scheduler/scheduler_config.json");
             prediction_type = d.scheduler.prediction_type;
+            has_scheduler_config = true;
         }
-        if (const Json* s = vae_config.find("scaling_factor")) vae_scale = float(s->as_number(path + "/vae/config.json: scaling_factor"));
+        read_vae_config(vae_config, path + "/vae/config.json");
     } else {
         w.add_file(path);
         if (overrides.use_ema) w.use_ema_weights();
         if (const std::string p = w.metadata("prediction_type"); !p.empty())
             prediction_type = Json::parse(p, path + " prediction_type metadata").as_string();
-        if (const std::string v = w.metadata("vae_config"); !v.empty()) {
-            const Json vae_config = Json::parse(v, path + " vae_config metadata");
-            if (const Json* s = vae_config.find("scaling_factor")) vae_scale = float(s->as_number(path + " vae_config: scaling_factor"));
-        }
+        if (const std::string v = w.metadata("vae_config"); !v.empty()) read_vae_config(Json::parse(v, path + " vae_config metadata"), path + " vae_config");
     }
 
-    // what kind of model this is: its text encoders tell
+    // what kind of model this is: its tensors tell
     const FamilySpec& family = detect_family(w);
     m.info_.family = &family;
     d.default_width = d.default_height = family.native_size;
@@ -126,34 +156,48 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
             parse_resolution(r, path, &d.default_width, &d.default_height);
         d.scheduler.timestep_spacing = family.timestep_spacing;  // a single file has no scheduler config
     }
+    if (!has_scheduler_config) {
+        d.scheduler.shift = family.flow_shift;
+        if (const std::string c = w.metadata("scheduler_config"); !c.empty())
+            d.scheduler.update_from_json(Json::parse(c, path + " scheduler_config metadata"), path + " scheduler_config metadata");
+    }
     d.vae_scale = vae_scale > 0 ? vae_scale : family.vae_scale;
+    d.vae_shift = has_vae_shift ? vae_shift : family.vae_shift;
+    if (!overrides.prediction_type.empty()) prediction_type = overrides.prediction_type;
+    if (prediction_type.empty()) prediction_type = family.prediction_type;
+    const bool flow = std::string(family.prediction_type) == "flow";
+    if (flow ? prediction_type != "flow" : prediction_type != "epsilon" && prediction_type != "v_prediction")
+        fail("--prediction-type: \"", prediction_type, "\" is not ", flow ? "flow (a " + std::string(family.name) + " model predicts the flow velocity)" : "epsilon or v_prediction");
+    d.scheduler.prediction_type = prediction_type;
     m.lora_ = apply_loras(w, overrides.loras, family);
 
-    m.unet_ = std::make_shared<UNet>(UNet::load(m.weights_, family.denoiser_prefix, unet_cfg));
-    if (!overrides.hypernetworks.empty()) {
-        std::vector<Hypernetwork> networks;
-        for (const auto& [file, strength] : overrides.hypernetworks) networks.push_back(load_hypernetwork(file, strength));
-        m.unet_->set_context_hook(std::make_shared<HypernetworkHook>(std::move(networks)));
-    }
+    // its parts: the denoiser, the VAE, the conditioner
+    ds.store = m.weights_;
+    ds.prefix = family.denoiser_prefix;
+    ds.hypernetworks = overrides.hypernetworks;
+    ds.source = path;
+    m.denoiser_ = family.make_denoiser(ds);
     m.vae_ = std::make_shared<Vae>(Vae::load(m.weights_));
+    if (m.vae_->latent_channels() != m.denoiser_->info().latent_channels)
+        fail(w.describe(), ": the VAE has ", m.vae_->latent_channels(), " latent channels, the ", m.denoiser_->name(), " reads ",
+             m.denoiser_->info().latent_channels, ": a VAE of another model family");
     cs.store = m.weights_;
     cs.tokenizer = m.tokenizer_;
-    cs.vector_width = m.unet_->config().adm_in_channels;
+    cs.vector_width = m.denoiser_->info().vector_width;
+    cs.context_width = m.denoiser_->info().context_width;
     cs.force_zeros_for_empty_prompt = family.force_zeros_for_empty_prompt;
     if (const Json* f = model_index.is_object() ? model_index.find("force_zeros_for_empty_prompt") : nullptr)
         cs.force_zeros_for_empty_prompt = f->as_bool(path + "/model_index.json: force_zeros_for_empty_prompt");
     for (const std::string& e : overrides.embeddings) cs.embeddings.push_back(load_textual_inversion(e));
+    cs.skip_t5 = overrides.skip_t5;
     m.conditioner_ = family.make_conditioner(cs);
-
-    if (!overrides.prediction_type.empty()) prediction_type = overrides.prediction_type;
-    if (prediction_type.empty()) prediction_type = family.prediction_type;
-    if (prediction_type != "epsilon" && prediction_type != "v_prediction")
-        fail("--prediction-type: \"", prediction_type, "\" is not epsilon or v_prediction");
-    d.scheduler.prediction_type = prediction_type;
-    d.inpainting = m.unet_->config().in_channels == 9;
-    d.latent_channels = m.vae_->latent_channels();
-    m.denoiser_ = std::make_shared<UNetDenoiser>(m.unet_, std::move(d));
     return m;
+}
+
+const UNet& StableDiffusionModel::unet() const {
+    const auto* u = dynamic_cast<const UNetDenoiser*>(denoiser_.get());
+    if (!u) fail(info_.source, ": a ", info_.family->name, " model has no U-Net (its denoiser is the ", denoiser_->name(), ")");
+    return u->unet();
 }
 
 std::string StableDiffusionModel::prefix(Part part) const {

@@ -24,7 +24,7 @@ namespace sdref {
 // What a model is; what its denoiser needs the pipeline to know (latent channels, VAE scale, training schedule
 // and size) is denoiser().info().
 struct ModelInfo {
-    const FamilySpec* family = nullptr;  // what it is: family->name is "SD 1.x", "SD 2.x", "SDXL", "SDXL refiner"
+    const FamilySpec* family = nullptr;  // what it is: family->name is "SD 1.x", "SD 2.x", "SDXL", "SDXL refiner", "SD 3"
     std::string source;                  // the file or folder
 };
 
@@ -35,6 +35,10 @@ struct CheckpointOverrides {
     std::vector<std::string> embeddings;  // textual-inversion files the prompts may name
     std::vector<std::pair<std::string, float>> hypernetworks;  // A1111 hypernetwork files and their strengths
     std::string vae;              // a separate VAE (file or diffusers vae/ folder) replacing the checkpoint's
+    // SD 3: separate text-encoder files (Hugging Face names, as ComfyUI's clip_l.safetensors, clip_g.safetensors,
+    // t5xxl_fp16.safetensors), replacing the checkpoint's own
+    std::string clip_l, clip_g, t5xxl;
+    bool skip_t5 = false;         // SD 3: leave T5 out even where the files have it (its tokens are then zeros)
 };
 
 class StableDiffusionModel {
@@ -42,14 +46,16 @@ public:
     // A single file (.safetensors, or a PyTorch .ckpt/.pt read without running code: its "state_dict" when it
     // has one) or a diffusers folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/,
     // scheduler/; SDXL: also text_encoder_2/, the refiner only that one). fp16 variants (*.fp16.safetensors) are
-    // used when the plain file is absent. The family is detected from the text encoders' tensors.
+    // used when the plain file is absent. The family is detected from the tensors (FamilySpec::detect): the text
+    // encoders', SD 3's transformer.
     static StableDiffusionModel load(const std::string& path, const CheckpointOverrides& overrides = {});
 
     const ModelInfo& info() const { return info_; }
     const Conditioner& conditioner() const { return *conditioner_; }
     // The model the sampling loop runs (for these families, the U-Net behind the Denoiser interface).
     const Denoiser& denoiser() const { return *denoiser_; }
-    const UNet& unet() const { return *unet_; }
+    // The U-Net of the U-Net families (an error naming the model for another family), for tests and tools.
+    const UNet& unet() const;
     const Vae& vae() const { return *vae_; }
     // The parts of a model, each with its own weights (their prefixes are the family's business, not the pipeline's).
     enum class Part { TextEncoder, Denoiser, Vae };
@@ -81,7 +87,6 @@ private:
     LoraReport lora_;
     std::shared_ptr<const ClipTokenizer> tokenizer_;
     std::shared_ptr<const Conditioner> conditioner_;
-    std::shared_ptr<UNet> unet_;
     std::shared_ptr<const Denoiser> denoiser_;
     std::shared_ptr<Vae> vae_;
     std::shared_ptr<kernels::WeightPanels> denoiser_panels_ = std::make_shared<kernels::WeightPanels>();

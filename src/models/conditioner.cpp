@@ -11,7 +11,8 @@
 namespace sdref {
 
 const std::vector<const FamilySpec*>& model_families() {
-    static const std::vector<const FamilySpec*> families = {&sdxl_family(), &sdxl_refiner_family(), &sd2_family(), &sd1_family()};
+    static const std::vector<const FamilySpec*> families = {&sd3_family(), &sdxl_family(), &sdxl_refiner_family(), &sd2_family(),
+                                                            &sd1_family()};
     return families;
 }
 
@@ -29,14 +30,14 @@ const FamilySpec& detect_family(const WeightStore& w) {
     for (const auto& [prefix, count] : prefixes) found += (found.empty() ? "" : ", ") + prefix + ".* (" + std::to_string(count) + ")";
     fail(w.describe(), ": not a model layout sdref knows: no SD 1.x (cond_stage_model.transformer.*), SD 2.x "
          "(cond_stage_model.model.*), SDXL (conditioner.embedders.0 and .1) or SDXL refiner (conditioner.embedders.0.model.*) "
-         "text encoder; found ", found.empty() ? "no tensors" : found);
+         "text encoder and no SD 3 transformer (model.diffusion_model.joint_blocks.*); found ", found.empty() ? "no tensors" : found);
 }
 
 const FamilySpec& folder_layout_family(const std::string& folder) {
     // (SD 1.x and 2.x share one layout: either serves, the tensors tell them apart afterwards)
-    const std::vector<std::string> known = {"text_encoder", "text_encoder_2"};
+    const std::vector<std::string> known = {"text_encoder", "text_encoder_2", "text_encoder_3"};
     for (const FamilySpec* f : model_families()) {
-        bool match = true;
+        bool match = is_directory(folder + "/" + f->diffusers_denoiser);
         for (const std::string& sub : known) {
             bool listed = false;
             for (const auto& [dir, prefix] : f->diffusers_text_encoders) listed |= dir == sub;
@@ -44,7 +45,8 @@ const FamilySpec& folder_layout_family(const std::string& folder) {
         }
         if (match) return *f;
     }
-    fail(folder, ": a diffusers folder without text_encoder/ or text_encoder_2/ (no model family sdref knows has that layout)");
+    fail(folder, ": a diffusers folder whose text_encoder/, text_encoder_2/ and text_encoder_3/ subfolders match no model family "
+                 "sdref knows beside its unet/ or transformer/ (SD 1.x/2.x: the first; SDXL: the first two; the refiner: the second; SD 3: all three)");
 }
 
 bool has_text_encoder(const WeightStore& w, const std::string& embedder) {
@@ -74,21 +76,24 @@ EncodedPrompt encode_weighted(const ClipTokenizer& tokenizer, const ClipTextEnco
         if (c == 0) out.pooled = o.pooled;
         const Tensor& chosen = o.hidden[size_t(L - layer + 1)];
         Tensor z = !final_norm ? chosen : layer == 1 ? o.last_hidden : encoder.final_norm(chosen, ctx);
-        bool weighted = false;
-        for (float w : chunks[c].weights) weighted = weighted || w != 1.0f;
-        if (weighted) {
-            // z_t *= w_t, then z *= mean(z before) / mean(z after)
-            double before = 0, after = 0;
-            for (int64_t i = 0; i < z.numel(); ++i) before += z[i];
-            for (int64_t t = 0; t < T; ++t)
-                for (int64_t d = 0; d < D; ++d) z[t * D + d] *= chunks[c].weights[size_t(t)];
-            for (int64_t i = 0; i < z.numel(); ++i) after += z[i];
-            const float factor = float(before / after);
-            for (int64_t i = 0; i < z.numel(); ++i) z[i] *= factor;
-        }
+        emphasize(z, chunks[c].weights);
         std::copy_n(z.data(), T * D, out.context.data() + int64_t(c) * T * D);
     }
     return out;
+}
+
+void emphasize(Tensor& z, const std::vector<float>& weights) {
+    bool weighted = false;
+    for (float w : weights) weighted = weighted || w != 1.0f;
+    if (!weighted) return;
+    const int64_t T = z.dim(0), D = z.dim(1);
+    double before = 0, after = 0;
+    for (int64_t i = 0; i < z.numel(); ++i) before += z[i];
+    for (int64_t t = 0; t < T; ++t)
+        for (int64_t d = 0; d < D; ++d) z[t * D + d] *= weights[size_t(t)];
+    for (int64_t i = 0; i < z.numel(); ++i) after += z[i];
+    const float factor = float(before / after);
+    for (int64_t i = 0; i < z.numel(); ++i) z[i] *= factor;
 }
 
 std::vector<EmbeddingWord> add_embeddings(const ClipTokenizer& tokenizer, const std::vector<TextualInversion>& embeddings,

@@ -45,6 +45,7 @@ struct ConditioningOptions {
     int64_t width = 0, height = 0;    // the image being made
     MicroConditioning micro;
     ForwardContext forward;           // precision; --low-memory: one text-encoder layer's weights resident at a time
+    int max_sequence_length = 256;    // SD 3: T5's tokens (diffusers' max_sequence_length, 1 to 512)
 };
 
 class Conditioner {
@@ -61,9 +62,11 @@ struct ConditionerSource {
     std::shared_ptr<const ClipTokenizer> tokenizer;  // nullptr: the built-in CLIP vocabulary
     const Json* text_config[2] = {nullptr, nullptr};  // diffusers text_encoder/ and text_encoder_2/ config.json
     int64_t vector_width = 0;                         // the U-Net's adm_in_channels (SDXL's y)
+    int64_t context_width = 0;                        // the denoiser's text-token width (SD 3: T5's, the CLIP states padded to it)
     bool force_zeros_for_empty_prompt = true;         // SDXL base: model_index.json's flag (true by default)
     std::vector<TextualInversion> embeddings;         // textual inversions the prompts may use by name
     int pad_id = -1;                                  // a diffusers tokenizer's pad token id; -1: the family's
+    bool skip_t5 = false;                             // SD 3: leave T5 out (--no-t5)
 };
 
 // --- shared by the conditioners ---
@@ -85,6 +88,9 @@ struct EncodedPrompt {
 // layer: the layer counted from the end (1 = last), final_norm: whether the final LayerNorm is applied to it.
 EncodedPrompt encode_weighted(const ClipTokenizer& tokenizer, const ClipTextEncoder& encoder, const std::string& prompt,
                               int pad_id, int layer, bool final_norm, const ForwardContext& ctx, const std::vector<EmbeddingWord>& words);
+// A1111's emphasis on one chunk's token states z [T, D]: z_t *= w_t, then z *= mean(z before) / mean(z after). Nothing
+// changes when every weight is 1.
+void emphasize(Tensor& z, const std::vector<float>& weights);
 // Give every embedding its token ids in each encoder (the same ids in all of them, as their outputs are
 // concatenated token by token): encoder i takes the embedding's vectors under keys[i] ("" for one encoder,
 // "clip_l" / "clip_g" for SDXL's). An embedding without them, or of another width, is an error naming its file.

@@ -2,6 +2,7 @@
 // on its last layer after the final LayerNorm ("clip skip 1"); prompts padded with the end token.
 #include "models/conditioner.h"
 #include "models/conditioner_one_clip.h"
+#include "models/unet_denoiser.h"
 
 namespace sdref {
 
@@ -28,6 +29,7 @@ const FamilySpec& sd1_family() {
         f.text_prefix = "cond_stage_model.";
         f.text_embedders = {"cond_stage_model."};
         f.make_conditioner = make;
+        f.make_denoiser = make_unet_denoiser;
         f.native_size = 512;
         f.vae_scale = 0.18215f;
         f.prediction_type = "epsilon";

@@ -2,6 +2,7 @@
 // penultimate layer after the final LayerNorm ("clip skip 2"); prompts padded with 0; v-prediction by default.
 #include "models/conditioner.h"
 #include "models/conditioner_one_clip.h"
+#include "models/unet_denoiser.h"
 
 namespace sdref {
 
@@ -22,6 +23,7 @@ const FamilySpec& sd2_family() {
         f.name = "SD 2.x";
         f.detect = detect;
         f.make_conditioner = make;
+        f.make_denoiser = make_unet_denoiser;
         f.prediction_type = "v_prediction";
         return f;
     }();

@@ -11,6 +11,7 @@
 // conditioner.embedders.1.transformer.* instead.
 #include "core/error.h"
 #include "models/conditioner.h"
+#include "models/unet_denoiser.h"
 
 namespace sdref {
 
@@ -88,6 +89,7 @@ const FamilySpec& sdxl_family() {
         f.text_prefix = "conditioner.";
         f.text_embedders = {"conditioner.embedders.0.", "conditioner.embedders.1."};
         f.make_conditioner = make;
+        f.make_denoiser = make_unet_denoiser;
         f.native_size = 1024;
         f.vae_scale = 0.13025f;
         f.prediction_type = "epsilon";

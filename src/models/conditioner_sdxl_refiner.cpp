@@ -8,6 +8,7 @@
 // A diffusers refiner folder's text_encoder_2/ loads at conditioner.embedders.0.transformer.* instead.
 #include "core/error.h"
 #include "models/conditioner.h"
+#include "models/unet_denoiser.h"
 
 namespace sdref {
 
@@ -68,6 +69,7 @@ const FamilySpec& sdxl_refiner_family() {
         f.diffusers_text_encoders = {{"text_encoder_2", "conditioner.embedders.0.transformer."}};
         f.text_embedders = {"conditioner.embedders.0."};
         f.make_conditioner = make;
+        f.make_denoiser = make_unet_denoiser;
         f.force_zeros_for_empty_prompt = false;
         return f;
     }();

@@ -8,13 +8,16 @@
 //   v_prediction  v = alpha eps - s x0     (Salimans & Ho 2022)                      SD 2.x 768
 //   flow          v = eps - x0             x0 = x_sigma - sigma v, where             SD 3.x (flow matching)
 //                                          x_sigma = (1 - sigma) x0 + sigma eps
-// The U-Net is the first implementation (unet_denoiser.cpp). Guidance, Safe Latent Diffusion, inpainting and the
+// The U-Net is the first implementation (unet_denoiser.cpp), SD 3's MMDiT the second (mmdit_denoiser.cpp). Guidance, Safe Latent Diffusion, inpainting and the
 // refiner's hand-over live in the pipeline (pipeline/generate.cpp) and see only this interface, so a new family is
 // a new Denoiser, not a new branch in the pipeline.
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/tensor.h"
@@ -25,6 +28,8 @@
 namespace sdref {
 
 class ControlNet;
+class Json;
+class WeightStore;
 
 // One ControlNet's guidance: its control image, strength and the part of the schedule it acts on.
 struct ControlSpec {
@@ -45,6 +50,22 @@ struct DenoiserInfo {
     int64_t default_steps = 20;    // the family's usual sampling: steps, guidance scale, sampler (its CLI name)
     float default_cfg = 7.0f;
     std::string default_sampler = "euler_a";
+    int64_t vector_width = 0;      // the width of Conditioning::vector it reads (SDXL's y, SD 3's pooled text); 0: none
+    int64_t context_width = 0;     // the width of the text tokens it reads (the U-Net's context_dim; SD 3: T5's)
+    int64_t layers = 0;            // the transformer blocks skip-layer guidance may skip; 0: none (a U-Net)
+    // img2img's first step of N at strength s: N - int(N s) (diffusers' U-Net pipelines, A1111), or int(N - N s)
+    // (diffusers' SD 3 pipelines: fewer steps are skipped when N s is fractional)
+    bool start_step_rounds_down = false;
+};
+
+// Where a family's make_denoiser (family.h) finds its weights, and what the loader has found out so far.
+struct DenoiserSource {
+    std::shared_ptr<WeightStore> store;
+    std::string prefix;                        // its tensors' canonical prefix ("model.diffusion_model.")
+    const Json* config = nullptr;              // a diffusers folder's unet/ or transformer/ config.json
+    std::vector<std::pair<std::string, float>> hypernetworks;  // A1111 hypernetwork files and their strengths
+    DenoiserInfo info;                         // the family's defaults, the VAE scale, the scheduler config
+    std::string source;                        // the file or folder, for messages
 };
 
 // A call's inputs beyond the latents, the timestep and the conditioning.
@@ -52,6 +73,7 @@ struct DenoiserInputs {
     const Tensor* mask = nullptr;            // inpainting models: the mask on the latent grid [1, h, w]
     const Tensor* masked_latents = nullptr;  // inpainting models: the masked picture's latents [z, h, w]
     std::vector<const ControlSpec*> controls;  // the ControlNets acting at this call, their residuals summed
+    std::set<int> skip_layers;               // transformer blocks to bypass (skip-layer guidance's extra call)
 };
 
 class Denoiser {

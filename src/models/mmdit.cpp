@@ -105,6 +105,7 @@ Mmdit Mmdit::load(std::shared_ptr<const WeightStore> store, const std::string& p
     const WeightStore& w = *store;
     Mmdit m;
     m.weights_ = store;
+    m.prefix_ = p;
     if (!w.has(p + "x_embedder.proj.weight")) fail(w.describe(), ": no MMDiT under \"", p, "\" (no x_embedder.proj.weight)");
     const Shape proj = w.shape_of(p + "x_embedder.proj.weight");
     if (proj.size() != 4 || proj[2] != proj[3]) fail(w.describe(), ": x_embedder.proj.weight has shape ", shape_str(proj));
@@ -117,7 +118,8 @@ Mmdit Mmdit::load(std::shared_ptr<const WeightStore> store, const std::string& p
     const Shape pos = w.shape_of(p + "pos_embed");
     m.pos_side_ = int64_t(std::lround(std::sqrt(double(pos.at(1)))));
     if (pos.size() != 3 || m.pos_side_ * m.pos_side_ != pos[1] || pos[2] != H) fail(w.describe(), ": pos_embed has shape ", shape_str(pos));
-    m.pos_embed_ = w.vector(p + "pos_embed", pos);
+    m.pos_embed_ = w.matrix(p + "pos_embed", pos);
+    m.pos_embed_.rows = pos[1], m.pos_embed_.cols = H;  // (one row per position)
     m.t1_ = Linear::load(w, p + "t_embedder.mlp.0", H, w.shape_of(p + "t_embedder.mlp.0.weight").at(1));
     m.t2_ = Linear::load(w, p + "t_embedder.mlp.2", H, H);
     m.y1_ = Linear::load(w, p + "y_embedder.mlp.0", H, w.shape_of(p + "y_embedder.mlp.0.weight").at(1));
@@ -146,10 +148,11 @@ Tensor Mmdit::forward(const Tensor& x_in, float t, const Tensor& context, const 
     const Tensor patches = conv_forward(ctx, patch_, x_in, p, 0);  // [H, gh, gw]
     Tensor x = Tensor::uninitialized({N, H});
     const int64_t top = (pos_side_ - gh) / 2, left = (pos_side_ - gw) / 2;
-    for (int64_t i = 0; i < gh; ++i)
+    for (int64_t i = 0; i < gh; ++i) {
+        pos_embed_.rows_to_f32((top + i) * pos_side_ + left, gw, x.data() + i * gw * H);  // the crop's row i
         for (int64_t j = 0; j < gw; ++j)
-            for (int64_t c = 0; c < H; ++c)
-                x[(i * gw + j) * H + c] = patches[(c * gh + i) * gw + j] + pos_embed_[((top + i) * pos_side_ + left + j) * H + c];
+            for (int64_t c = 0; c < H; ++c) x[(i * gw + j) * H + c] += patches[(c * gh + i) * gw + j];
+    }
     // c tokens
     Tensor c = Tensor::uninitialized({L, H});
     linear_forward(ctx, context_embedder_, context.data(), L, context.dim(1), c.data(), H);
@@ -165,8 +168,10 @@ Tensor Mmdit::forward(const Tensor& x_in, float t, const Tensor& context, const 
     std::vector<float> y_silu = y;
     ctx.ops().activation(y_silu.data(), H, kernels::Activation::Silu);
 
+    const WeightStream stream = WeightStream::of(ctx, weights_.get(), prefix_);
     for (size_t b = 0; b < blocks_.size(); ++b) {
         if (skip_layers.count(int(b))) continue;  // (skip-layer guidance: both streams pass unchanged)
+        const auto in_use = stream.use("joint_blocks." + std::to_string(b) + ".");  // (--low-memory: one block resident)
         const MmditStream& xs = blocks_[b].x;
         const MmditStream& cs = blocks_[b].context;
         const std::vector<float> xm = modulation(ctx, xs.modulation, y_silu), cm = modulation(ctx, cs.modulation, y_silu);
@@ -217,6 +222,33 @@ Tensor Mmdit::forward(const Tensor& x_in, float t, const Tensor& context, const 
                     for (int64_t ch = 0; ch < out_channels_; ++ch)
                         out[(ch * gh * p + i * p + pr) * gw * p + j * p + pc] = f[(i * gw + j) * F + (pr * p + pc) * out_channels_ + ch];
     return out;
+}
+
+int64_t Mmdit::dual_attention_blocks() const {
+    int64_t n = 0;
+    for (const MmditBlock& b : blocks_) n += b.x.has_attn2;
+    return n;
+}
+
+int64_t Mmdit::forward_bytes(int64_t h, int64_t w, int64_t tokens) const {
+    // per token: x, c and their normalised copies, q, k, v, the attention output and projection (10 H), the MLP's
+    // hidden layer (4 H), the second attention's (5 H); the tiled attention keeps no score matrix
+    const int64_t p = patch_.kernel, n = (h / p) * (w / p) + tokens;
+    return (19 * hidden_ + 4 * hidden_) * n * int64_t(sizeof(float));
+}
+
+double Mmdit::forward_flops(int64_t h, int64_t w, int64_t tokens) const {
+    const double p = double(patch_.kernel), N = double(h / patch_.kernel) * double(w / patch_.kernel), L = double(tokens);
+    const double H = double(hidden_), C = double(in_channels_);
+    double f = 2 * N * C * p * p * H + 2 * L * double(context_width()) * H + 2 * N * H * double(final_linear_.weight.rows);
+    for (const MmditBlock& b : blocks_) {
+        const double T = N + L, F = double(b.x.fc1.weight.rows);
+        f += 2 * T * H * 3 * H + 2 * T * T * H * 2;                           // qkv of both streams; QK^T, AV over all tokens
+        f += 2 * N * H * H + 2 * N * H * F * 2;                              // x: proj, MLP
+        if (!b.context.pre_only) f += 2 * L * H * H + 2 * L * H * double(b.context.fc1.weight.rows) * 2;
+        if (b.x.has_attn2) f += 2 * N * H * 4 * H + 2 * N * N * H * 2;       // attn2: qkv, proj; QK^T, AV over x
+    }
+    return f;
 }
 
 }  // namespace sdref

@@ -50,14 +50,25 @@ public:
 
     int64_t in_channels() const { return in_channels_; }
     int64_t depth() const { return int64_t(blocks_.size()); }
+    int64_t hidden() const { return hidden_; }
+    int64_t pooled_width() const { return y1_.weight.cols; }      // the pooled text vector it reads
+    int64_t context_width() const { return context_embedder_.weight.cols; }  // the text tokens' width (T5's)
+    int64_t dual_attention_blocks() const;                         // MMDiT-X blocks (SD 3.5 Medium: 13)
+    // An upper estimate of one forward's activation memory (bytes), and its arithmetic work (2 per multiply-add of
+    // the products), on latents of h x w with `tokens` context tokens.
+    int64_t forward_bytes(int64_t h, int64_t w, int64_t tokens = kMaxContextTokens) const;
+    double forward_flops(int64_t h, int64_t w, int64_t tokens) const;
+    static constexpr int64_t kMaxContextTokens = 77 + 512;         // CLIP's 77 and T5's longest
+
     // x [C, h, w] (h, w multiples of the patch size), t = sigma * 1000, context [L, Dc], pooled [P] -> velocity [C, h, w].
     Tensor forward(const Tensor& x, float t, const Tensor& context, const Tensor& pooled, const std::set<int>& skip_layers = {},
                    const ForwardContext& ctx = {}) const;
 
 private:
     std::shared_ptr<const WeightStore> weights_;
+    std::string prefix_;
     Conv patch_;                       // x_embedder.proj [H, C, p, p]
-    Tensor pos_embed_;                 // pos_embed [1, S*S, H]
+    Matrix pos_embed_;                 // pos_embed [1, S*S, H], as stored (Medium's is 226 M values: only the crop is read)
     int64_t pos_side_ = 0;             // S
     Linear t1_, t2_, y1_, y2_;         // t_embedder.mlp.0/2, y_embedder.mlp.0/2
     Linear context_embedder_;

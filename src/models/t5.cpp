@@ -12,6 +12,7 @@ T5Encoder T5Encoder::load(std::shared_ptr<const WeightStore> store, const std::s
     const WeightStore& w = *store;
     T5Encoder t;
     t.weights_ = store;
+    t.prefix_ = p;
     if (!w.has(p + "shared.weight")) fail(w.describe(), ": no T5 encoder under \"", p, "\" (no shared.weight)");
     const Shape embed = w.shape_of(p + "shared.weight");
     if (embed.size() != 2) fail(w.describe(), ": ", p, "shared.weight has shape ", shape_str(embed));
@@ -73,16 +74,16 @@ Tensor T5Encoder::forward(const std::vector<int>& ids, const ForwardContext& ctx
     Tensor x = Tensor::uninitialized({n, d});
     for (int64_t r = 0; r < n; ++r) {
         if (ids[size_t(r)] < 0 || ids[size_t(r)] >= shared_.rows) fail("T5: token id ", ids[size_t(r)], " is outside the vocabulary of ", shared_.rows);
-        const size_t at = size_t(ids[size_t(r)]) * size_t(d);
-        if (shared_.type == kernels::ElemType::F32) std::memcpy(x.data() + r * d, static_cast<const float*>(shared_.data) + at, size_t(d) * 4);
-        else if (shared_.type == kernels::ElemType::F16) kernels::convert_f16_to_f32(static_cast<const uint16_t*>(shared_.data) + at, x.data() + r * d, size_t(d));
-        else kernels::convert_bf16_to_f32(static_cast<const uint16_t*>(shared_.data) + at, x.data() + r * d, size_t(d));
+        shared_.rows_to_f32(ids[size_t(r)], 1, x.data() + r * d);
     }
     const std::vector<float> bias = position_bias(n);
     Tensor h = Tensor::uninitialized({n, d}), q = Tensor::uninitialized({n, inner}), k = Tensor::uninitialized({n, inner}),
            v = Tensor::uninitialized({n, inner}), o = Tensor::uninitialized({n, inner}), scores = Tensor::uninitialized({n, n}),
            gate = Tensor::uninitialized({n, d_ff_}), up = Tensor::uninitialized({n, d_ff_});
-    for (const T5Block& b : blocks_) {
+    const WeightStream stream = WeightStream::of(ctx, weights_.get(), prefix_);
+    for (size_t i = 0; i < blocks_.size(); ++i) {
+        const T5Block& b = blocks_[i];
+        const auto in_use = stream.use("encoder.block." + std::to_string(i) + ".");  // (--low-memory: one block resident)
         // x += o(softmax(q k^T + bias) v), per head, on rms(x)
         ops.rms_norm(x.data(), h.data(), n, d, kEps, b.ln_attention.weight.data());
         linear_forward(ctx, b.q, h.data(), n, d, q.data(), inner);

@@ -40,6 +40,7 @@ private:
     std::vector<float> position_bias(int64_t n) const;  // [heads, n, n]
 
     std::shared_ptr<const WeightStore> weights_;
+    std::string prefix_;
     Matrix shared_;              // shared.weight [vocab, d]
     std::vector<T5Block> blocks_;
     Tensor relative_bias_;       // encoder.block.0.layer.0.SelfAttention.relative_attention_bias [buckets, heads]

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "addons/hypernetwork.h"
 #include "core/error.h"
 #include "models/controlnet.h"
 
@@ -43,6 +44,21 @@ std::string UNetDenoiser::control_mismatch(const ControlNet& net) const {
     if (a.context_dim == b.context_dim && a.adm_in_channels == b.adm_in_channels) return "";
     return cat(net.source(), " is a ControlNet for another model family (cross-attention width ", a.context_dim, ", the model's ",
                b.context_dim, ")");
+}
+
+std::shared_ptr<const Denoiser> make_unet_denoiser(const DenoiserSource& s) {
+    auto unet = std::make_shared<UNet>(UNet::load(s.store, s.prefix, s.config));
+    if (!s.hypernetworks.empty()) {
+        std::vector<Hypernetwork> networks;
+        for (const auto& [file, strength] : s.hypernetworks) networks.push_back(load_hypernetwork(file, strength));
+        unet->set_context_hook(std::make_shared<HypernetworkHook>(std::move(networks)));
+    }
+    DenoiserInfo info = s.info;
+    info.inpainting = unet->config().in_channels == 9;
+    info.latent_channels = info.inpainting ? 4 : unet->config().in_channels;
+    info.vector_width = unet->config().adm_in_channels;
+    info.context_width = unet->config().context_dim;
+    return std::make_shared<UNetDenoiser>(std::move(unet), std::move(info));
 }
 
 }  // namespace sdref

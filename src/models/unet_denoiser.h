@@ -21,10 +21,15 @@ public:
     Tensor predict(const Tensor& x, float t, const Conditioning& c, const DenoiserInputs& in, const ForwardContext& ctx) const override;
     int64_t predict_bytes(int64_t h, int64_t w) const override { return unet_->forward_bytes(h, w); }
     std::string control_mismatch(const ControlNet& net) const override;
+    const UNet& unet() const { return *unet_; }
 
 private:
     std::shared_ptr<const UNet> unet_;
     DenoiserInfo info_;
 };
+
+// The U-Net families' FamilySpec::make_denoiser: the U-Net (its topology from the tensors, or the folder's config),
+// with the hypernetworks on its cross-attention; an inpainting U-Net when it reads 9 channels.
+std::shared_ptr<const Denoiser> make_unet_denoiser(const DenoiserSource& source);
 
 }  // namespace sdref

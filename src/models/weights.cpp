@@ -1,6 +1,9 @@
 #include "models/weights.h"
 
+#include <cstring>
+
 #include "core/error.h"
+#include "kernels/convert.h"
 
 namespace sdref {
 
@@ -10,6 +13,13 @@ Matrix Matrix::row_slice(int64_t first, int64_t count) const {
     m.data = static_cast<const uint8_t*>(data) + size_t(first * cols) * elem;
     m.rows = count;
     return m;
+}
+
+void Matrix::rows_to_f32(int64_t first, int64_t count, float* out) const {
+    const size_t n = size_t(count * cols), at = size_t(first * cols);
+    if (type == kernels::ElemType::F32) std::memcpy(out, static_cast<const float*>(data) + at, n * sizeof(float));
+    else if (type == kernels::ElemType::F16) kernels::convert_f16_to_f32(static_cast<const uint16_t*>(data) + at, out, n);
+    else kernels::convert_bf16_to_f32(static_cast<const uint16_t*>(data) + at, out, n);
 }
 
 void WeightStore::add_file(const std::string& path, const std::string& prefix, Renamer rename) {

@@ -28,6 +28,8 @@ struct Matrix {
     int64_t rows = 0, cols = 0;
     // The rows [first, first + count) of this matrix (no copy): a slice of a fused projection.
     Matrix row_slice(int64_t first, int64_t count) const;
+    // Those rows converted to fp32 into out [count, cols] (an embedding table's lookups).
+    void rows_to_f32(int64_t first, int64_t count, float* out) const;
 };
 
 // As a kernels::WeightOwner it tells the GEMM's weight panels (kernels/weight_panels.h) which matrices are its own

@@ -40,6 +40,14 @@ void require_finite(const Tensor& t, const StableDiffusionModel& model, const st
 
 // ---- validate ----------------------------------------------------------------------------------------------
 
+// Guidance runs the denoiser twice a call (prompt, negative prompt), Safe Latent Diffusion a third time.
+bool guided(const GenerationParams& p) { return p.cfg_scale > 1.0f; }
+bool safe(const GenerationParams& p) { return p.sld.enabled && guided(p) && p.sld.guidance_scale > 1.0f; }
+
+// A fraction as the user wrote it (up to 6 decimals), in double: 0.6f is 0.6000000238, and 5 x 0.6 must be 3 where a
+// rule rounds N x fraction down, as Python's float arithmetic does in the reference pipelines.
+double as_written(float fraction) { return std::round(double(fraction) * 1e6) / 1e6; }
+
 // Whether the parameters make a generation at all. The Engine checks a request first, naming the caller's own
 // flags or fields (app/engine.cpp); these errors are for a library caller's GenerationParams, in their names.
 void validate(const StableDiffusionModel& model, const GenerationParams& p, int steps) {
@@ -60,6 +68,14 @@ void validate(const StableDiffusionModel& model, const GenerationParams& p, int 
         if (const std::string why = model.denoiser().control_mismatch(*c.net); !why.empty()) fail("generate: ", why);
         if (!(c.start >= 0 && c.start < c.end && c.end <= 1))
             fail("generate: a ControlNet needs 0 <= start < end <= 1, got ", c.start, " and ", c.end);
+    }
+    if (p.slg.scale > 0) {
+        if (info.layers == 0) fail("generate: skip-layer guidance needs a transformer denoiser; the model's is the ", model.denoiser().name());
+        if (!guided(p)) fail("generate: skip-layer guidance works with classifier-free guidance: the guidance scale must be above 1");
+        for (int l : p.slg.layers)
+            if (l < 0 || l >= info.layers) fail("generate: skip-layer guidance: layer ", l, " is not one of the transformer's blocks 0 to ", info.layers - 1);
+        if (!(p.slg.start >= 0 && p.slg.start < p.slg.end && p.slg.end <= 1))
+            fail("generate: skip-layer guidance needs 0 <= start < end <= 1, got ", p.slg.start, " and ", p.slg.end);
     }
     if (p.init_latents && (p.init_image || p.mask)) fail("generate: img2img starts from a picture or from latents, not both");
     if (p.init_latents && p.init_latents->shape() != Shape{info.latent_channels, p.height / 8, p.width / 8})
@@ -88,10 +104,6 @@ struct Prompts {
     Conditioning cond, uncond, concept;
 };
 
-// Guidance runs the denoiser twice a call (prompt, negative prompt), Safe Latent Diffusion a third time.
-bool guided(const GenerationParams& p) { return p.cfg_scale > 1.0f; }
-bool safe(const GenerationParams& p) { return p.sld.enabled && guided(p) && p.sld.guidance_scale > 1.0f; }
-
 Prompts encode_prompts(const StableDiffusionModel& model, const GenerationParams& p) {
     ConditioningOptions o;
     o.clip_skip = p.clip_skip;
@@ -99,6 +111,7 @@ Prompts encode_prompts(const StableDiffusionModel& model, const GenerationParams
     o.height = p.height;
     o.micro = p.micro;
     o.forward = p.forward;
+    o.max_sequence_length = p.max_sequence_length;
     const Conditioner& c = model.conditioner();
     Prompts out;
     out.cond = c.encode(p.prompt, /*negative=*/false, o);
@@ -110,6 +123,15 @@ Prompts encode_prompts(const StableDiffusionModel& model, const GenerationParams
     }
     model.release(Part::TextEncoder);
     return out;
+}
+
+// ---- schedule ----------------------------------------------------------------------------------------------
+
+// The first step of N that img2img runs at strength s: N - int(N s) (diffusers' U-Net pipelines, A1111), or
+// int(N - N s) (diffusers' SD 3 pipelines).
+int first_step(const DenoiserInfo& info, int steps, float strength) {
+    if (info.start_step_rounds_down) return int(std::max(double(steps) - double(steps) * as_written(strength), 0.0));
+    return std::max(steps - std::min(int(float(steps) * strength), steps), 0);
 }
 
 // ---- initial latents ---------------------------------------------------------------------------------------
@@ -210,13 +232,19 @@ class Guidance {
 public:
     Guidance(const GenerationParams& p, bool with_sld, const Shape& latent) : p_(p), safe_(with_sld), momentum_(with_sld ? Tensor(latent) : Tensor()) {}
 
-    // The guided prediction of call `call` from the conditional, unconditional and (SLD) concept predictions.
-    Tensor combine(Tensor eps, const Tensor& eps_uncond, const Tensor* eps_concept, size_t call) {
+    // The guided prediction of call `call` from the conditional, unconditional, (SLD) concept and (skip-layer
+    // guidance) skipped-layer predictions.
+    Tensor combine(Tensor eps, const Tensor& eps_uncond, const Tensor* eps_concept, const Tensor* eps_skip, size_t call) {
         const kernels::Backend& ops = p_.forward.ops();
-        Tensor guidance = Tensor::uninitialized(eps.shape());
+        Tensor guidance = Tensor::uninitialized(eps.shape()), skip_term;
         ops.sub(eps.data(), eps_uncond.data(), guidance.data(), eps.numel());
+        if (eps_skip) {  // (v_cond - v_skip), before eps turns into the guided prediction
+            skip_term = Tensor::uninitialized(eps.shape());
+            ops.sub(eps.data(), eps_skip->data(), skip_term.data(), eps.numel());
+        }
         if (safe_) safety_guidance(guidance, eps, eps_uncond, *eps_concept, call);
         ops.add_scaled(eps_uncond.data(), p_.cfg_scale, guidance.data(), eps.data(), eps.numel());
+        if (eps_skip) ops.add_scaled(eps.data(), p_.slg.scale, skip_term.data(), eps.data(), eps.numel());
         return eps;
     }
 
@@ -313,6 +341,11 @@ const StableDiffusionModel& sample(const StableDiffusionModel& model, const Gene
     for (size_t call = 0; call < calls; ++call) total += completes_step(call);
     const float cutoff = std::round(float(scheduler.config().num_train_timesteps) * (1.0f - p.refiner_start));
     Guidance guidance(p, safe(p), start.latents.shape());
+    // skip-layer guidance's steps: N start < i < N end (strict), i counted from 0 over the calls run
+    auto skips_layers = [&](size_t call) {
+        const double i = double(call / size_t(order));
+        return p.slg.scale > 0 && double(steps) * as_written(p.slg.start) < i && i < double(steps) * as_written(p.slg.end);
+    };
     // (every call reads the same weights: packed once, in half of the memory left spare; --low-memory streams them)
     HandOver hand_over(model, prompts, p.refiner, refiner_prompts, cutoff, ctx, ctx.stream_weights ? 0 : spare / 2);
     int reported = 0;
@@ -333,7 +366,13 @@ const StableDiffusionModel& sample(const StableDiffusionModel& model, const Gene
         if (guided(p)) {
             const Tensor eps_uncond = m.denoiser().predict(x, t, c.uncond, in, call_ctx);
             const Tensor eps_concept = safe(p) ? m.denoiser().predict(x, t, c.concept, in, call_ctx) : Tensor();
-            eps = guidance.combine(std::move(eps), eps_uncond, &eps_concept, call);
+            Tensor eps_skip;
+            if (skips_layers(call)) {
+                DenoiserInputs skipping = in;
+                skipping.skip_layers.insert(p.slg.layers.begin(), p.slg.layers.end());
+                eps_skip = m.denoiser().predict(x, t, c.cond, skipping, call_ctx);
+            }
+            eps = guidance.combine(std::move(eps), eps_uncond, &eps_concept, eps_skip.numel() ? &eps_skip : nullptr, call);
         }
         scheduler.step(eps, start.latents, gen);
         if (!all_finite(start.latents.data(), start.latents.numel()))  // (the stage's name is only built on failure)
@@ -440,9 +479,7 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
 
     // 2. schedule: img2img and inpainting with strength < 1 start part-way
     scheduler.set_timesteps(steps);
-    const bool from_picture = p.init_image || p.init_latents;
-    const int init_steps = from_picture ? std::min(int(float(steps) * p.strength), steps) : steps;
-    const int t_start = std::max(steps - init_steps, 0);
+    const int t_start = p.init_image || p.init_latents ? first_step(model.denoiser().info(), steps, p.strength) : 0;
     const size_t begin = size_t(t_start) * size_t(scheduler.order());
     if (begin >= scheduler.timesteps().size())
         fail("the denoising strength ", p.strength, " leaves no step to run with ", steps, " steps (", int(float(steps) * p.strength), " of them)");

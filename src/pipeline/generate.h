@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 #include "loader/checkpoint.h"
@@ -45,6 +46,16 @@ struct SafeLatentDiffusion {
     static SafeLatentDiffusion preset(const std::string& name);
 };
 
+// Skip-layer guidance (SD 3.5 Medium's recipe; diffusers' skip_guidance_layers): at the steps i (from 0, of N) with
+// N start < i < N end, one more denoiser call on the prompt with the listed transformer blocks bypassed, v_skip, and
+//   v = v_uncond + cfg (v_cond - v_uncond) + scale (v_cond - v_skip)
+// Off at scale 0. Needs guidance (cfg > 1) and a transformer denoiser.
+struct SkipLayerGuidance {
+    float scale = 0.0f;
+    std::vector<int> layers = {7, 8, 9};  // stable-diffusion.cpp's and diffusers' SD 3.5 Medium choice
+    float start = 0.01f, end = 0.2f;
+};
+
 // Where the repainted area starts when an ordinary (4-channel) U-Net inpaints: the init image's latents (noised,
 // as img2img), fresh Gaussian noise, or zeros (A1111's "original", "latent noise", "latent nothing").
 enum class MaskedContent { Original, LatentNoise, LatentNothing };
@@ -64,6 +75,8 @@ struct GenerationParams {
     MaskedContent masked_content = MaskedContent::Original;
     float strength = 0.75f;        // img2img / inpainting: how much of the schedule to run (1 = all)
     SafeLatentDiffusion sld;       // off unless enabled (needs cfg_scale > 1)
+    SkipLayerGuidance slg;         // off unless its scale is > 0
+    int max_sequence_length = 256; // SD 3: T5's tokens
     ForwardContext forward;        // backend, precision, threads, weight streaming (--low-memory) of every forward pass
     int64_t vae_tile = 0;          // decode in tiles of this many latent pixels a side (Vae::decode_tiled); 0: whole
     const Taesd* taesd = nullptr;  // decode with TAESD instead of the VAE (it takes the latents as they are)

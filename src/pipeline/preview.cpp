@@ -15,14 +15,15 @@ LatentPreview LatentPreview::for_model(const StableDiffusionModel& model) {
 }
 
 std::optional<LatentPreview> LatentPreview::published(const FamilySpec& family, int64_t latent_channels, int64_t decoder_width) {
-    // (the factors are for the family's own VAE: 4 latent channels, its decoder's width)
+    // (the factors are for the family's own VAE: its latent channels, its decoder's width)
     const float(*f)[3] = family.preview_factors;
-    if (!f || latent_channels != 4 || decoder_width != family.preview_vae_width) return std::nullopt;
+    const int64_t z = family.latent_channels;
+    if (!f || latent_channels != z || decoder_width != family.preview_vae_width) return std::nullopt;
     LatentPreview p;
-    p.channels = 4;
-    p.weights.assign(3 * 5, 0.5f);  // b = 1/2 in the last column
+    p.channels = z;
+    p.weights.assign(size_t(3 * (z + 1)), 0.5f);  // b = 1/2 in the last column
     for (int64_t ch = 0; ch < 3; ++ch)
-        for (int64_t c = 0; c < 4; ++c) p.weights[size_t(ch * 5 + c)] = f[c][ch] / 2;
+        for (int64_t c = 0; c < z; ++c) p.weights[size_t(ch * (z + 1) + c)] = f[c][ch] / 2;
     return p;
 }
 
@@ -47,7 +48,8 @@ LatentPreview LatentPreview::fit(const StableDiffusionModel& model) {
     Tensor latents = model.vae().encode(image).mean;  // [z, n, n]
     model.release(StableDiffusionModel::Part::Vae);
     if (latents.dim(1) != n || latents.dim(2) != n) fail("latent preview: the VAE does not downsample by 8");
-    for (int64_t i = 0; i < latents.numel(); ++i) latents[i] *= model.denoiser().info().vae_scale;
+    const DenoiserInfo& info = model.denoiser().info();
+    for (int64_t i = 0; i < latents.numel(); ++i) latents[i] = (latents[i] - info.vae_shift) * info.vae_scale;
     for (int64_t i = 0; i < image.numel(); ++i) image[i] = image[i] / 2 + 0.5f;  // the [0, 1] of a decoded picture
     return fit(latents, image);
 }

@@ -8,7 +8,12 @@
 
 #include "core/base64.h"
 #include "core/error.h"
+#include "io/gzip.h"
 #include "io/json.h"
+
+// The gzip tokenizer.json linked into the binary by embedded_vocab.S (see CMakeLists.txt).
+extern "C" const unsigned char sdref_t5_tokenizer_gz[];
+extern "C" const unsigned char sdref_t5_tokenizer_gz_end[];
 
 namespace sdref {
 
@@ -46,7 +51,18 @@ uint32_t offset(uint32_t u) { return (u >> 10) << ((u & (1u << 9)) >> 6); }
 T5Tokenizer T5Tokenizer::load(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) fail(path, ": cannot read the tokenizer");
-    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    return parse(std::string((std::istreambuf_iterator<char>(in)), {}), path);
+}
+
+const T5Tokenizer& T5Tokenizer::builtin() {
+    static const T5Tokenizer tok = [] {
+        const char* source = "built-in T5 vocabulary";
+        return parse(gunzip(sdref_t5_tokenizer_gz, size_t(sdref_t5_tokenizer_gz_end - sdref_t5_tokenizer_gz), source), source);
+    }();
+    return tok;
+}
+
+T5Tokenizer T5Tokenizer::parse(const std::string& text, const std::string& path) {
     const Json json = Json::parse(text, path);
     T5Tokenizer t;
     t.path_ = path;

@@ -24,6 +24,10 @@ class T5Tokenizer {
 public:
     // From a tokenizer.json of a Unigram model with a Precompiled normalizer; errors name the file and field.
     static T5Tokenizer load(const std::string& path);
+    // The same from the file's text; `source` names it in errors.
+    static T5Tokenizer parse(const std::string& json_text, const std::string& source);
+    // The T5 v1.1 vocabulary built into the binary (data/t5/tokenizer.json.gz).
+    static const T5Tokenizer& builtin();
 
     // The ids of `text`, without special tokens added.
     std::vector<int> encode(const std::string& text) const;

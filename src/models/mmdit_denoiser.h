@@ -1,0 +1,36 @@
+// mmdit_denoiser.h: SD 3's MMDiT (models/mmdit.h) as a Denoiser. It predicts the flow velocity
+//
+//   v = mmdit(x_sigma, t = sigma x 1000, context, pooled [, skip_layers])     x_sigma = (1 - sigma) x0 + sigma eps
+//
+// and reads no mask (SD 3's inpainting blends latents in the pipeline) and no ControlNet.
+#pragma once
+
+#include <memory>
+
+#include "models/denoiser.h"
+#include "models/mmdit.h"
+
+namespace sdref {
+
+class MmditDenoiser : public Denoiser {
+public:
+    MmditDenoiser(std::shared_ptr<const Mmdit> mmdit, DenoiserInfo info) : mmdit_(std::move(mmdit)), info_(std::move(info)) {}
+
+    const DenoiserInfo& info() const override { return info_; }
+    const char* name() const override { return "MMDiT"; }
+    Tensor predict(const Tensor& x, float t, const Conditioning& c, const DenoiserInputs& in, const ForwardContext& ctx) const override;
+    int64_t predict_bytes(int64_t h, int64_t w) const override { return mmdit_->forward_bytes(h, w); }
+    std::string control_mismatch(const ControlNet& net) const override;
+    const Mmdit& mmdit() const { return *mmdit_; }
+
+private:
+    std::shared_ptr<const Mmdit> mmdit_;
+    DenoiserInfo info_;
+};
+
+// SD 3's FamilySpec::make_denoiser: the transformer, and the variant's sampling defaults (steps, guidance):
+//   SD 3.5 Medium (MMDiT-X blocks)  40 steps, CFG 4.5      SD 3.5 Large  28 steps, CFG 3.5
+//   SD 3.5 Large Turbo ("turbo" in the file's name or its modelspec metadata)  4 steps, CFG 1
+std::shared_ptr<const Denoiser> make_mmdit_denoiser(const DenoiserSource& source);
+
+}  // namespace sdref
