@@ -134,7 +134,8 @@ std::string Engine::addon_parameters(const CheckpointOverrides& o) {
 }
 
 const StableDiffusionModel& Engine::load(const std::string& path, const CheckpointOverrides& o) {
-    std::string key = path + "\n" + o.prediction_type + "\n" + (o.use_ema ? "ema" : "") + "\n" + o.vae;
+    std::string key = path + "\n" + o.prediction_type + "\n" + (o.use_ema ? "ema" : "") + "\n" + o.vae + "\n" + o.clip_l + "\n" + o.clip_g +
+                      "\n" + o.t5xxl + (o.skip_t5 ? "\nno t5" : "");
     for (const LoraSpec& l : o.loras) key += "\nlora " + l.path + ":" + cat(l.multiplier);
     for (const std::string& e : o.embeddings) key += "\nembedding " + e;
     for (const auto& [h, s] : o.hypernetworks) key += "\nhypernet " + h + ":" + cat(s);
@@ -278,6 +279,11 @@ CheckpointOverrides Engine::addons_of(GenerationRequest& r, std::string* prompt)
         else o.hypernetworks.emplace_back(resolve(tag.name, options_.folders.hypernetworks, "--hypernetwork-dir", what, false), tag.weight);
     }
     if (!r.vae.empty()) o.vae = resolve(r.vae, options_.folders.vaes, "--vae-dir", name(r.vae), true);
+    for (const auto& [file, member] : {std::pair{&r.clip_l, &o.clip_l}, {&r.clip_g, &o.clip_g}, {&r.t5xxl, &o.t5xxl}}) {
+        if (!file->empty() && !path_exists(*file)) fail(name(*file), ": no such file: ", *file);
+        *member = *file;
+    }
+    o.skip_t5 = r.no_t5;
     if (options_.folders.embeddings.empty()) return o;
     // the embeddings whose names (file names without extension) a prompt mentions; .safetensors before .pt before .bin
     Listing files;
@@ -423,6 +429,14 @@ void Engine::check_with_models(GenerationRequest& r, const StableDiffusionModel&
     auto name = [&](const auto& member) { return name_of(&member, r); };
     if ((!r.sld.empty() || sld_values_given(r)) && r.cfg_scale <= 1.0)
         fail(name(r.sld), " needs ", name(r.cfg_scale), " above 1 (it steers the guided prediction)");
+    if (r.slg_scale > 0) {
+        const int64_t layers = model.denoiser().info().layers;
+        if (layers == 0) fail(name(r.slg_scale), ": skip-layer guidance needs a transformer (SD 3); ", model.info().source, "'s denoiser is the ", model.denoiser().name());
+        if (r.cfg_scale <= 1.0) fail(name(r.slg_scale), " needs ", name(r.cfg_scale), " above 1 (it adds to the guided prediction)");
+        for (int l : p.slg.layers)
+            if (l >= layers) fail(name(r.skip_layers), ": block ", l, " is not one of the transformer's blocks 0 to ", layers - 1);
+        if (!(r.skip_layer_start < r.skip_layer_end)) fail(name(r.skip_layer_start), "/", name(r.skip_layer_end), ": need start < end, got ", r.skip_layer_start, " and ", r.skip_layer_end);
+    }
     if (model.denoiser().info().inpainting && !p.mask)
         fail(model.info().source, " is an inpainting model: it needs ", name(r.init_image), " and ", name(r.mask));
     if (p.refiner)
@@ -469,6 +483,17 @@ void Engine::fill_params(const GenerationRequest& r, const Inputs& in, Generatio
     p.micro.aesthetic_score = float(r.aesthetic_score);
     p.micro.negative_aesthetic_score = float(r.negative_aesthetic_score);
     p.refiner_start = float(r.refiner_switch_at);
+    if (r.slg_scale > 0) {
+        p.slg.scale = float(r.slg_scale);
+        p.slg.layers.clear();
+        for (size_t at = 0; at < r.skip_layers.size();) {
+            const size_t comma = std::min(r.skip_layers.find(',', at), r.skip_layers.size());
+            p.slg.layers.push_back(std::stoi(r.skip_layers.substr(at, comma - at)));
+            at = comma + 1;
+        }
+        p.slg.start = float(r.skip_layer_start);
+        p.slg.end = float(r.skip_layer_end);
+    }
     if (!r.sld.empty() || sld_values_given(r)) {
         p.sld = SafeLatentDiffusion::preset(r.sld.empty() ? "medium" : r.sld);
         if (!std::isnan(r.sld_guidance_scale)) p.sld.guidance_scale = float(r.sld_guidance_scale);

@@ -102,6 +102,25 @@ std::string normalize_sld(const std::string& value, const std::string& name) {
     fail(name, ": unknown Safe Latent Diffusion preset \"", value, "\" (valid: weak, medium, strong, max)");
 }
 
+// Skip-layer guidance's blocks: "7,8,9" or "[7, 8, 9]" -> "7,8,9" (whole numbers from 0, at least one).
+std::string normalize_layers(const std::string& value, const std::string& name) {
+    std::string out, number;
+    auto flush = [&] {
+        if (number.empty()) fail(name, ": \"", value, "\" is not a list of block numbers such as 7,8,9");
+        if (number.size() > 3) fail(name, ": block ", number, " is out of range (0 to 999)");
+        out += (out.empty() ? "" : ",") + std::to_string(std::stoi(number));
+        number.clear();
+    };
+    std::string v = value;
+    if (v.size() >= 2 && v.front() == '[' && v.back() == ']') v = v.substr(1, v.size() - 2);
+    for (char c : v) {
+        if (c == ',') flush();
+        else if (c >= '0' && c <= '9') number += c;
+        else if (c != ' ') fail(name, ": \"", value, "\" is not a list of block numbers such as 7,8,9");
+    }
+    flush();
+    return out;
+}
 
 using G = GenerationRequest;
 using C = ControlRequest;
@@ -217,6 +236,17 @@ const std::vector<Param<GenerationRequest>>& generation_params() {
         {"--vae", nullptr, "sd_vae", nullptr, "PATH", "", nullptr, 0, 0,
          "a separate VAE (file in the original or diffusers names, or a diffusers vae/ folder; the API: a name in "
          "--vae-dir)", [](G& r) -> ParamRef { return &r.vae; }},
+        {"--clip-l", nullptr, nullptr, nullptr, "PATH", "", nullptr, 0, 0,
+         "SD 3: CLIP-L from its own file (clip_l.safetensors, Hugging Face names), for a checkpoint without it or in place "
+         "of its own", [](G& r) -> ParamRef { return &r.clip_l; }},
+        {"--clip-g", nullptr, nullptr, nullptr, "PATH", "", nullptr, 0, 0, "SD 3: CLIP-G from its own file (clip_g.safetensors)",
+         [](G& r) -> ParamRef { return &r.clip_g; }},
+        {"--t5xxl", nullptr, nullptr, nullptr, "PATH", "", nullptr, 0, 0,
+         "SD 3: the T5-XXL encoder from its own file (t5xxl_fp16.safetensors, t5xxl_fp8_e4m3fn.safetensors)",
+         [](G& r) -> ParamRef { return &r.t5xxl; }},
+        {"--no-t5", nullptr, nullptr, nullptr, "", "false", nullptr, 0, 0,
+         "SD 3: leave T5 out even where the files have it (zeros in its place, as diffusers' text_encoder_3=None: about "
+         "9.5 GB less, a little less prompt-following)", [](G& r) -> ParamRef { return &r.no_t5; }},
         {"--taesd", nullptr, nullptr, nullptr, "PATH", "", nullptr, 0, 0,
          "decode with TAESD, the tiny autoencoder (taesd_decoder.safetensors, taesdxl_..., their folder or a diffusers "
          "AutoencoderTiny folder): a fraction of the VAE's time, a little less detail", [](G& r) -> ParamRef { return &r.taesd; }},
@@ -255,6 +285,16 @@ const std::vector<Param<GenerationRequest>>& generation_params() {
         {"--sld-concept", nullptr, "sld_concept", "SLD concept", "TEXT", "", nullptr, 0, 0,
          "the concept to steer away from (default: diffusers' safety concept)",
          [](G& r) -> ParamRef { return &r.sld_concept; }},
+        {"--slg-scale", nullptr, "slg_scale", "SLG scale", "X", "0", nullptr, 0, 100,
+         "SD 3.5: skip-layer guidance's scale (0: off; 2.5 to 3 for SD 3.5 Medium), needs --cfg-scale above 1",
+         [](G& r) -> ParamRef { return &r.slg_scale; }},
+        {"--skip-layers", nullptr, "skip_layers", "SLG layers", "LIST", "7,8,9", nullptr, 0, 0,
+         "skip-layer guidance: the transformer blocks its extra call bypasses", [](G& r) -> ParamRef { return &r.skip_layers; },
+         normalize_layers},
+        {"--skip-layer-start", nullptr, "skip_layer_start", "SLG start", "X", "0.01", nullptr, 0, 1,
+         "skip-layer guidance: the share of the steps before it starts", [](G& r) -> ParamRef { return &r.skip_layer_start; }},
+        {"--skip-layer-end", nullptr, "skip_layer_end", "SLG end", "X", "0.2", nullptr, 0, 1,
+         "skip-layer guidance: the share of the steps after which it stops", [](G& r) -> ParamRef { return &r.skip_layer_end; }},
         {"--low-memory", nullptr, nullptr, "Low memory", "", "false", nullptr, 0, 0,
          "keep one layer's weights in memory at a time and decode the VAE in overlapping tiles (slower: SD 1.5 at "
          "512x512 in about 0.2 GB instead of 1.9, steps 1.2x as long)", [](G& r) -> ParamRef { return &r.low_memory; }},

@@ -63,6 +63,8 @@ struct GenerationRequest {
     bool use_ema;
     std::vector<std::string> loras;  // "FILE[:WEIGHT]"
     std::string vae;
+    std::string clip_l, clip_g, t5xxl;  // SD 3: text encoders from their own files
+    bool no_t5;                     // SD 3: leave T5 out
     std::string taesd;              // decode with this TAESD (models/taesd.h) instead of the VAE; "": the VAE
     IntPair original_size, crop_top_left, target_size;  // SDXL micro-conditioning; (0, 0): the image size
     double aesthetic_score, negative_aesthetic_score;
@@ -72,6 +74,9 @@ struct GenerationRequest {
     double sld_guidance_scale, sld_threshold, sld_momentum_scale, sld_mom_beta;  // NaN: the preset's
     int64_t sld_warmup_steps;       // -1: the preset's
     std::string sld_concept;        // empty: diffusers' safety concept
+    double slg_scale;               // SD 3.5 skip-layer guidance (0: off)
+    std::string skip_layers;        // its blocks, "7,8,9"
+    double skip_layer_start, skip_layer_end;
     bool hires_fix;                 // A1111's hires fix: generate, upscale, then img2img at the larger size
     double hires_scale;             // the upscale factor, unless hires_width/hires_height are given
     int64_t hires_width, hires_height;  // 0: from hires_scale (one given: the other keeps the aspect ratio)

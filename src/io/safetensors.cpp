@@ -128,6 +128,11 @@ TensorRecord make_record(const std::string& name, const Tensor& t) {
 
 void write_safetensors(const std::string& path, const std::vector<TensorRecord>& tensors,
                        const std::map<std::string, std::string>& metadata) {
+    write_safetensors(path, tensors, metadata, [&](size_t i) { return tensors[i].bytes; });
+}
+
+void write_safetensors(const std::string& path, const std::vector<TensorRecord>& tensors, const std::map<std::string, std::string>& metadata,
+                       const std::function<std::string(size_t index)>& bytes_of) {
     std::string header = "{";
     if (!metadata.empty()) {
         header += "\"__metadata__\":{";
@@ -141,8 +146,6 @@ void write_safetensors(const std::string& path, const std::vector<TensorRecord>&
     uint64_t offset = 0;
     for (const TensorRecord& t : tensors) {
         const uint64_t expected = uint64_t(shape_numel(t.shape)) * dtype_size(t.dtype);
-        if (t.bytes.size() != expected)
-            fail(path, ": tensor \"", t.name, "\" has ", t.bytes.size(), " bytes, its shape needs ", expected);
         if (header.size() > 1) header += ",";
         header += json_quote(t.name) + ":{\"dtype\":\"" + dtype_name(t.dtype) + "\",\"shape\":[";
         for (size_t i = 0; i < t.shape.size(); ++i) header += (i ? "," : "") + std::to_string(t.shape[i]);
@@ -160,7 +163,16 @@ void write_safetensors(const std::string& path, const std::vector<TensorRecord>&
         for (int i = 0; i < 8; ++i) len[i] = uint8_t(uint64_t(header.size()) >> (8 * i));
         out.write(reinterpret_cast<const char*>(len), 8);
         out.write(header.data(), std::streamsize(header.size()));
-        for (const TensorRecord& t : tensors) out.write(t.bytes.data(), std::streamsize(t.bytes.size()));
+        for (size_t i = 0; i < tensors.size(); ++i) {
+            const std::string bytes = bytes_of(i);
+            const uint64_t expected = uint64_t(shape_numel(tensors[i].shape)) * dtype_size(tensors[i].dtype);
+            if (bytes.size() != expected) {
+                out.close();
+                std::remove(tmp.c_str());
+                fail(path, ": tensor \"", tensors[i].name, "\" has ", bytes.size(), " bytes, its shape needs ", expected);
+            }
+            out.write(bytes.data(), std::streamsize(bytes.size()));
+        }
         out.close();
         if (!out) {
             std::remove(tmp.c_str());

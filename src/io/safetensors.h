@@ -11,6 +11,7 @@
 // so a malformed file can never make the engine read outside the mapping.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -50,5 +51,9 @@ TensorRecord make_record(const std::string& name, const Tensor& t);  // an fp32 
 // The file appears under `path` only when complete (written to a temporary name, then renamed).
 void write_safetensors(const std::string& path, const std::vector<TensorRecord>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
+// The same with each tensor's bytes made only when it is written (the records' own bytes are not used): a file
+// larger than memory (tools/make_random_checkpoint's SD 3.5 Large).
+void write_safetensors(const std::string& path, const std::vector<TensorRecord>& tensors, const std::map<std::string, std::string>& metadata,
+                       const std::function<std::string(size_t index)>& bytes_of);
 
 }  // namespace sdref

@@ -56,22 +56,18 @@ void add_vae(WeightStore& w, const std::string& path) {
     }
 }
 
-// A separate text encoder ahead of the checkpoint's (SD 3's --clip-l, --clip-g, --t5xxl), claiming `prefix`: a file
-// in Hugging Face names, bare (ComfyUI's clip_l.safetensors, t5xxl_fp16.safetensors) or under transformer. or the
-// whole prefix (a part cut from a single file). `probe` is a tensor every such file has, in the bare names.
+// A separate text encoder ahead of the checkpoint's (SD 3's --clip-l, --clip-g, --t5xxl), claiming `prefix`
+// ("text_encoders.clip_l.transformer."): a file in Hugging Face names, bare (ComfyUI's clip_l.safetensors,
+// t5xxl_fp16.safetensors) or under transformer. `probe` is a tensor every such file has, in the bare names.
 void add_text_encoder(WeightStore& w, const std::string& path, const std::string& prefix, const std::string& probe, const char* flag) {
     const std::unique_ptr<TensorFile> file = open_tensor_file(path);
-    for (const std::string& stored_prefix : {std::string(), std::string("transformer."), prefix}) {
-        if (!file->find(stored_prefix + probe)) continue;
-        w.add_file_claiming(path, prefix, [stored_prefix](const std::string& n) { return stored_prefix + n; });
-        return;
-    }
+    if (file->find(probe)) return w.add_file_claiming(path, prefix);
+    const std::string outer = prefix.substr(0, prefix.size() - std::string("transformer.").size());
+    if (file->find("transformer." + probe)) return w.add_file_claiming(path, outer);
     // (a T5 whose embedding is stored only as the tied encoder.embed_tokens.weight)
-    if (probe == "shared.weight" && file->find("encoder.embed_tokens.weight")) {
-        w.add_file_claiming(path, prefix, [](const std::string& n) { return n == "shared.weight" ? "encoder.embed_tokens.weight" : n; });
-        return;
-    }
-    fail(path, ": ", flag, ": not the text encoder it names (no ", probe, " in Hugging Face names, bare, under transformer. or ", prefix, ")");
+    if (probe == "shared.weight" && file->find("encoder.embed_tokens.weight"))
+        return w.add_file_claiming(path, prefix, [](const std::string& n) { return n == "shared.weight" ? "encoder.embed_tokens.weight" : n; });
+    fail(path, ": ", flag, ": not the text encoder it names (no ", probe, " in Hugging Face names, bare or under transformer.)");
 }
 
 }  // namespace
@@ -171,16 +167,12 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
     d.scheduler.prediction_type = prediction_type;
     m.lora_ = apply_loras(w, overrides.loras, family);
 
-    // its parts: the denoiser, the VAE, the conditioner
+    // its parts: the denoiser, the conditioner, the VAE
     ds.store = m.weights_;
     ds.prefix = family.denoiser_prefix;
     ds.hypernetworks = overrides.hypernetworks;
     ds.source = path;
     m.denoiser_ = family.make_denoiser(ds);
-    m.vae_ = std::make_shared<Vae>(Vae::load(m.weights_));
-    if (m.vae_->latent_channels() != m.denoiser_->info().latent_channels)
-        fail(w.describe(), ": the VAE has ", m.vae_->latent_channels(), " latent channels, the ", m.denoiser_->name(), " reads ",
-             m.denoiser_->info().latent_channels, ": a VAE of another model family");
     cs.store = m.weights_;
     cs.tokenizer = m.tokenizer_;
     cs.vector_width = m.denoiser_->info().vector_width;
@@ -191,6 +183,10 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
     for (const std::string& e : overrides.embeddings) cs.embeddings.push_back(load_textual_inversion(e));
     cs.skip_t5 = overrides.skip_t5;
     m.conditioner_ = family.make_conditioner(cs);
+    m.vae_ = std::make_shared<Vae>(Vae::load(m.weights_));
+    if (m.vae_->latent_channels() != m.denoiser_->info().latent_channels)
+        fail(w.describe(), ": the VAE has ", m.vae_->latent_channels(), " latent channels, the ", m.denoiser_->name(), " reads ",
+             m.denoiser_->info().latent_channels, ": a VAE of another model family");
     return m;
 }
 

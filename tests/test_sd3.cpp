@@ -1,0 +1,138 @@
+// SD 3 as users bring it: the tiny SD 3 file of set v3 cut into the pieces users download (a transformer + VAE
+// file without encoders, ComfyUI-style clip_l / clip_g / t5xxl files) gives the single file's bits; what is wrong
+// with the pieces is a clear error naming the file and the flag.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "golden.h"
+#include "io/safetensors.h"
+#include "pipeline/generate.h"
+#include "schedulers/scheduler.h"
+
+using namespace sdref;
+
+namespace {
+
+// The tensors of the tiny SD 3 file whose names start with `prefix`, written under their names less `strip` and
+// with `add` in front (`rename` may change a name further), with the file's metadata.
+std::string cut(const std::string& dir, const std::string& file, const std::string& prefix, const std::string& strip, const std::string& add,
+                std::string (*rename)(const std::string&) = nullptr) {
+    const SafetensorsFile src(test::golden_v3_path("tiny-sd3.safetensors"));
+    std::vector<TensorRecord> records;
+    for (const TensorView& t : src.tensors()) {
+        if (t.name.rfind(prefix, 0) != 0) continue;
+        std::string name = add + t.name.substr(strip.size());
+        if (rename) name = rename(name);
+        records.push_back({name, t.dtype, t.shape, std::string(reinterpret_cast<const char*>(t.bytes), t.nbytes)});
+    }
+    REQUIRE(!records.empty());
+    std::map<std::string, std::string> meta;
+    for (const auto& [k, v] : src.metadata()) meta[k] = v;
+    write_safetensors(dir + "/" + file, records, meta);
+    return dir + "/" + file;
+}
+
+// A txt2img picture's final latents and image, as generate() makes them, from a model.
+GenerationResult picture(const StableDiffusionModel& model) {
+    GenerationParams p;
+    p.prompt = "a lighthouse at dusk";
+    p.negative_prompt = "blurry";
+    p.width = p.height = 64;
+    p.cfg_scale = 4.5f;
+    p.seed = 5;
+    std::unique_ptr<Scheduler> s = make_scheduler("euler", "discrete", model.denoiser().info().scheduler);
+    return generate(model, p, *s, 3);
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+    return a.shape() == b.shape() && std::equal(a.data(), a.data() + a.numel(), b.data());
+}
+
+}  // namespace
+
+TEST_CASE("SD 3 from separate files: transformer + VAE, --clip-l, --clip-g, --t5xxl give the single file's bits", "[sd3]") {
+    const std::string dir = test::scratch_dir("sd3-parts");
+    CheckpointOverrides parts;
+    const std::string base = dir + "/sd3-no-encoders.safetensors";
+    {
+        // the transformer and the VAE together, as sd3.5_medium.safetensors ships them
+        const SafetensorsFile src(test::golden_v3_path("tiny-sd3.safetensors"));
+        std::vector<TensorRecord> records;
+        for (const TensorView& t : src.tensors())
+            if (t.name.rfind("text_encoders.", 0) != 0)
+                records.push_back({t.name, t.dtype, t.shape, std::string(reinterpret_cast<const char*>(t.bytes), t.nbytes)});
+        std::map<std::string, std::string> meta;
+        for (const auto& [k, v] : src.metadata()) meta[k] = v;
+        write_safetensors(base, records, meta);
+    }
+    // ComfyUI's layouts: CLIP-L bare, CLIP-G under transformer., T5 bare with only the tied embedding name
+    parts.clip_l = cut(dir, "clip_l.safetensors", "text_encoders.clip_l.transformer.", "text_encoders.clip_l.transformer.", "");
+    parts.clip_g = cut(dir, "clip_g.safetensors", "text_encoders.clip_g.", "text_encoders.clip_g.", "");
+    parts.t5xxl = cut(dir, "t5xxl.safetensors", "text_encoders.t5xxl.transformer.", "text_encoders.t5xxl.transformer.", "",
+                      [](const std::string& n) { return n == "shared.weight" ? std::string("encoder.embed_tokens.weight") : n; });
+
+    const StableDiffusionModel whole = StableDiffusionModel::load(test::golden_v3_path("tiny-sd3.safetensors"));
+    const StableDiffusionModel pieces = StableDiffusionModel::load(base, parts);
+    CHECK(std::string(pieces.info().family->name) == "SD 3");
+    const GenerationResult a = picture(whole), b = picture(pieces);
+    CHECK(same_bits(a.latents, b.latents));
+    CHECK(same_bits(a.image, b.image));
+
+    // without T5 (--no-t5, or no T5 file): the T5 tokens are zeros, another picture
+    CheckpointOverrides no_t5 = parts;
+    no_t5.t5xxl.clear();
+    CHECK_FALSE(same_bits(picture(StableDiffusionModel::load(base, no_t5)).latents, a.latents));
+    CheckpointOverrides skip;
+    skip.skip_t5 = true;
+    CHECK(same_bits(picture(StableDiffusionModel::load(test::golden_v3_path("tiny-sd3.safetensors"), skip)).latents,
+                    picture(StableDiffusionModel::load(base, no_t5)).latents));
+}
+
+TEST_CASE("SD 3's bad pieces are clear errors: no encoders, the wrong file for a flag, a T5 of another width, a cut file", "[sd3]") {
+    const std::string dir = test::scratch_dir("sd3-bad");
+    const std::string base = cut(dir, "base.safetensors", "model.diffusion_model.", "", "");
+    // a transformer without its encoders
+    CHECK_THROWS_WITH(StableDiffusionModel::load(base), Catch::Contains("CLIP-L") && Catch::Contains("--clip-l"));
+    // a CLIP-G file given as T5
+    CheckpointOverrides wrong;
+    wrong.t5xxl = cut(dir, "clip_g.safetensors", "text_encoders.clip_g.", "text_encoders.clip_g.", "");
+    CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_v3_path("tiny-sd3.safetensors"), wrong),
+                      Catch::Contains("--t5xxl") && Catch::Contains("clip_g.safetensors"));
+    // a T5 of another width: every tensor's d_model side halved
+    {
+        const SafetensorsFile src(test::golden_v3_path("tiny-sd3.safetensors"));
+        const std::string p = "text_encoders.t5xxl.transformer.";
+        const int64_t d = src.get(p + "shared.weight").shape[1];
+        std::vector<TensorRecord> records;
+        for (const TensorView& t : src.tensors()) {
+            if (t.name.rfind(p, 0) != 0) continue;
+            Shape shape = t.shape;
+            for (int64_t& s : shape) s = s == d ? d / 2 : s;
+            records.push_back({t.name.substr(p.size()), DType::F32, shape, std::string(size_t(shape_numel(shape)) * 4, '\0')});
+        }
+        write_safetensors(dir + "/t5-narrow.safetensors", records);
+        CheckpointOverrides narrow;
+        narrow.t5xxl = dir + "/t5-narrow.safetensors";
+        CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_v3_path("tiny-sd3.safetensors"), narrow),
+                          Catch::Contains("T5") && Catch::Contains(std::to_string(d / 2) + " wide") && Catch::Contains(std::to_string(d)));
+    }
+    // a truncated single file
+    const std::string cut_file = dir + "/truncated.safetensors";
+    std::filesystem::copy_file(test::golden_v3_path("tiny-sd3.safetensors"), cut_file);
+    std::filesystem::resize_file(cut_file, std::filesystem::file_size(cut_file) / 2);
+    CHECK_THROWS_WITH(StableDiffusionModel::load(cut_file), Catch::Contains("truncated.safetensors"));
+    // skip-layer guidance on a U-Net model, and blocks the transformer does not have
+    GenerationParams p;
+    p.prompt = "x";
+    p.width = p.height = 64;
+    p.slg.scale = 2.8f;
+    const StableDiffusionModel sd1 = StableDiffusionModel::load(test::golden_path("tiny-sd1.safetensors"));
+    std::unique_ptr<Scheduler> s = make_scheduler("euler", "discrete", sd1.denoiser().info().scheduler);
+    CHECK_THROWS_WITH(generate(sd1, p, *s, 2), Catch::Contains("skip-layer guidance") && Catch::Contains("U-Net"));
+    const StableDiffusionModel sd3 = StableDiffusionModel::load(test::golden_v3_path("tiny-sd3.safetensors"));
+    p.slg.layers = {int(sd3.denoiser().info().layers)};
+    s = make_scheduler("euler", "discrete", sd3.denoiser().info().scheduler);
+    CHECK_THROWS_WITH(generate(sd3, p, *s, 2), Catch::Contains("layer " + std::to_string(sd3.denoiser().info().layers)));
+}
