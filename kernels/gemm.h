@@ -16,7 +16,10 @@
 namespace sdref::kernels {
 
 enum class Precision { FP32, BF16 };
-enum class ElemType { F32, F16, BF16 };
+// How a weight is stored: fp32, fp16, bf16, or FP8 E4M3FN (1 sign, 4 exponent bits biased by 7, 3 mantissa bits;
+// no infinities, S.1111.111 is NaN: t5xxl_fp8_e4m3fn.safetensors); every one converts to fp32 exactly.
+enum class ElemType { F32, F16, BF16, F8E4M3 };
+inline int64_t elem_bytes(ElemType t) { return t == ElemType::F32 ? 4 : t == ElemType::F8E4M3 ? 1 : 2; }
 
 // A K x W view of a matrix in memory ("K" is the reduction dimension): element (k, w) is at
 // data[k * k_stride + w * w_stride], stored as `type`. Both GEMM operands are described this way:

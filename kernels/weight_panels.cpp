@@ -15,11 +15,10 @@ namespace {
 
 int64_t ceil_div(int64_t x, int64_t d) { return (x + d - 1) / d; }
 
-int64_t element_bytes(ElemType t) { return t == ElemType::F32 ? 4 : 2; }
 
 // The bytes a K x W strided matrix spans, first element to last.
 size_t span_bytes(const StridedMatrix& m, int64_t K, int64_t W) {
-    return size_t(((K - 1) * m.k_stride + (W - 1) * m.w_stride + 1) * element_bytes(m.type));
+    return size_t(((K - 1) * m.k_stride + (W - 1) * m.w_stride + 1) * elem_bytes(m.type));
 }
 
 }  // namespace

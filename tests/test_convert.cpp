@@ -1,5 +1,5 @@
-// 16-bit float conversion kernels: every one of the 65536 inputs, each ISA path against the scalar oracle,
-// and the scalar oracle against the IEEE definition.
+// Stored-float conversion kernels: every one of the 65536 16-bit inputs, each ISA path against the scalar oracle,
+// and the scalar oracle against the IEEE definition; every FP8 E4M3FN value against its definition.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -73,4 +73,29 @@ TEST_CASE("every ISA path of the 16-bit conversions equals the scalar oracle", "
         same_bits(got, oracle);
     }
 #endif
+}
+
+TEST_CASE("FP8 E4M3FN -> fp32: every value by its definition, NaN only at S.1111.111", "[kernels][convert]") {
+    int nans = 0;
+    for (int v = 0; v < 256; ++v) {
+        const float got = f8e4m3_to_f32(uint8_t(v));
+        const int s = v >> 7, e = (v >> 3) & 15, m = v & 7;
+        if (e == 15 && m == 7) {
+            CHECK(std::isnan(got));
+            ++nans;
+            continue;
+        }
+        // value = (-1)^s x m x 2^-9 (subnormal), or (-1)^s x (8 + m) x 2^(e - 10)
+        const double magnitude = e == 0 ? m * std::pow(2.0, -9) : (8 + m) * std::pow(2.0, e - 10);
+        CHECK(double(got) == (s ? -magnitude : magnitude));
+    }
+    CHECK(nans == 2);
+    CHECK(f8e4m3_to_f32(0x7e) == 448.0f);  // the largest finite value
+    const uint8_t all[4] = {0x38, 0xb8, 0x01, 0x7e};
+    float out[4];
+    convert_to_f32(ElemType::F8E4M3, all, out, 4);
+    CHECK(out[0] == 1.0f);
+    CHECK(out[1] == -1.0f);
+    CHECK(out[2] == std::ldexp(1.0f, -9));
+    CHECK(out[3] == 448.0f);
 }

@@ -3,11 +3,14 @@
 // with the pieces is a clear error naming the file and the flag.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "golden.h"
 #include "io/safetensors.h"
+#include "kernels/convert.h"
 #include "pipeline/generate.h"
 #include "schedulers/scheduler.h"
 
@@ -88,6 +91,45 @@ TEST_CASE("SD 3 from separate files: transformer + VAE, --clip-l, --clip-g, --t5
     skip.skip_t5 = true;
     CHECK(same_bits(picture(StableDiffusionModel::load(test::golden_v3_path("tiny-sd3.safetensors"), skip)).latents,
                     picture(StableDiffusionModel::load(base, no_t5)).latents));
+}
+
+TEST_CASE("an FP8 E4M3FN T5 (t5xxl_fp8_e4m3fn) gives the bits of the same values stored in fp32", "[sd3]") {
+    // the tiny T5 rounded to E4M3FN (nearest of the 254 finite values), once stored as F8_E4M3, once as F32
+    const std::string dir = test::scratch_dir("sd3-fp8");
+    const SafetensorsFile src(test::golden_v3_path("tiny-sd3.safetensors"));
+    const std::string p = "text_encoders.t5xxl.transformer.";
+    std::vector<std::pair<float, uint8_t>> finite;
+    for (int v = 0; v < 256; ++v)
+        if (!std::isnan(kernels::f8e4m3_to_f32(uint8_t(v)))) finite.emplace_back(kernels::f8e4m3_to_f32(uint8_t(v)), uint8_t(v));
+    std::vector<TensorRecord> fp8, fp32;
+    for (const TensorView& t : src.tensors()) {
+        if (t.name.rfind(p, 0) != 0) continue;
+        const Tensor values = t.to_f32();
+        std::string bytes8(size_t(values.numel()), '\0'), bytes32(size_t(values.numel()) * 4, '\0');
+        for (int64_t i = 0; i < values.numel(); ++i) {
+            const auto best = std::min_element(finite.begin(), finite.end(), [&](const auto& a, const auto& b) {
+                return std::fabs(a.first - values[i]) < std::fabs(b.first - values[i]);
+            });
+            bytes8[size_t(i)] = char(best->second);
+            std::memcpy(&bytes32[size_t(i) * 4], &best->first, 4);
+        }
+        fp8.push_back({t.name.substr(p.size()), DType::F8_E4M3, t.shape, bytes8});
+        fp32.push_back({t.name.substr(p.size()), DType::F32, t.shape, bytes32});
+    }
+    write_safetensors(dir + "/t5xxl_fp8_e4m3fn.safetensors", fp8);
+    write_safetensors(dir + "/t5xxl_fp32.safetensors", fp32);
+    CheckpointOverrides a, b;
+    a.t5xxl = dir + "/t5xxl_fp8_e4m3fn.safetensors";
+    b.t5xxl = dir + "/t5xxl_fp32.safetensors";
+    const StableDiffusionModel with_fp8 = StableDiffusionModel::load(test::golden_v3_path("tiny-sd3.safetensors"), a);
+    const StableDiffusionModel with_fp32 = StableDiffusionModel::load(test::golden_v3_path("tiny-sd3.safetensors"), b);
+    const ConditioningOptions o;
+    const Conditioning x = with_fp8.conditioner().encode("a red fox in the snow", false, o);
+    const Conditioning y = with_fp32.conditioner().encode("a red fox in the snow", false, o);
+    CHECK(same_bits(x.context, y.context));
+    // and it is the T5 that changed: the rounded weights move the T5 tokens
+    const Conditioning z = StableDiffusionModel::load(test::golden_v3_path("tiny-sd3.safetensors")).conditioner().encode("a red fox in the snow", false, o);
+    CHECK_FALSE(same_bits(x.context, z.context));
 }
 
 TEST_CASE("SD 3's bad pieces are clear errors: no encoders, the wrong file for a flag, a T5 of another width, a cut file", "[sd3]") {

@@ -10,7 +10,7 @@
 namespace sdref {
 
 // safetensors dtype names, in the order of the format's documentation.
-enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL };
+enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL, F8_E4M3 };
 
 const char* dtype_name(DType t);
 size_t dtype_size(DType t);

@@ -58,6 +58,7 @@ void TensorView::copy_to_f32(float* out) const {
         case DType::F32: std::memcpy(out, bytes, size_t(n) * 4); break;
         case DType::F16: kernels::convert_f16_to_f32(reinterpret_cast<const uint16_t*>(bytes), out, size_t(n)); break;
         case DType::BF16: kernels::convert_bf16_to_f32(reinterpret_cast<const uint16_t*>(bytes), out, size_t(n)); break;
+        case DType::F8_E4M3: kernels::convert_f8e4m3_to_f32(bytes, out, size_t(n)); break;
         case DType::F64: widen<double>(bytes, n, out); break;
         case DType::I64: widen<int64_t>(bytes, n, out); break;
         case DType::I32: widen<int32_t>(bytes, n, out); break;
@@ -96,6 +97,7 @@ int64_t TensorView::count_non_finite() const {
         case DType::F32: return count_all_ones_exponent<uint32_t>(bytes, numel(), 0x7f800000u);
         case DType::F16: return count_all_ones_exponent<uint16_t>(bytes, numel(), 0x7c00u);
         case DType::BF16: return count_all_ones_exponent<uint16_t>(bytes, numel(), 0x7f80u);
+        case DType::F8_E4M3: return count_all_ones_exponent<uint8_t>(bytes, numel(), 0x7fu);  // (E4M3FN's only non-finite: NaN)
         default: return 0;
     }
 }

@@ -250,7 +250,6 @@ ClipTextOutput ClipTextEncoder::forward(const std::vector<int>& ids, const Forwa
     const ClipTextConfig& c = config_;
     const int64_t T = c.context, D = c.width;
     if (int64_t(ids.size()) != T) fail("text encoder: expected ", T, " token ids, got ", ids.size());
-    const size_t elem = token_embedding_.type == kernels::ElemType::F32 ? 4 : 2;
 
     // x = token_embedding[ids] + position_embedding
     Tensor x({T, D});
@@ -265,10 +264,7 @@ ClipTextOutput ClipTextEncoder::forward(const std::vector<int>& ids, const Forwa
             for (int64_t i = 0; i < D; ++i) xr[i] += position_embedding_[t * D + i];
             continue;
         }
-        const void* row = static_cast<const uint8_t*>(token_embedding_.data) + size_t(id) * size_t(D) * elem;
-        if (token_embedding_.type == kernels::ElemType::F32) std::copy_n(static_cast<const float*>(row), D, xr);
-        else if (token_embedding_.type == kernels::ElemType::F16) kernels::convert_f16_to_f32(static_cast<const uint16_t*>(row), xr, size_t(D));
-        else kernels::convert_bf16_to_f32(static_cast<const uint16_t*>(row), xr, size_t(D));
+        token_embedding_.rows_to_f32(id, 1, xr);
         for (int64_t i = 0; i < D; ++i) xr[i] += position_embedding_[t * D + i];
     }
 

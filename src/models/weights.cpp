@@ -8,7 +8,7 @@
 namespace sdref {
 
 Matrix Matrix::row_slice(int64_t first, int64_t count) const {
-    const size_t elem = type == kernels::ElemType::F32 ? 4 : 2;
+    const size_t elem = size_t(kernels::elem_bytes(type));
     Matrix m = *this;
     m.data = static_cast<const uint8_t*>(data) + size_t(first * cols) * elem;
     m.rows = count;
@@ -16,10 +16,8 @@ Matrix Matrix::row_slice(int64_t first, int64_t count) const {
 }
 
 void Matrix::rows_to_f32(int64_t first, int64_t count, float* out) const {
-    const size_t n = size_t(count * cols), at = size_t(first * cols);
-    if (type == kernels::ElemType::F32) std::memcpy(out, static_cast<const float*>(data) + at, n * sizeof(float));
-    else if (type == kernels::ElemType::F16) kernels::convert_f16_to_f32(static_cast<const uint16_t*>(data) + at, out, n);
-    else kernels::convert_bf16_to_f32(static_cast<const uint16_t*>(data) + at, out, n);
+    kernels::convert_to_f32(type, static_cast<const uint8_t*>(data) + size_t(first * cols * kernels::elem_bytes(type)), out,
+                            size_t(count * cols));
 }
 
 void WeightStore::add_file(const std::string& path, const std::string& prefix, Renamer rename) {
@@ -153,7 +151,8 @@ Matrix WeightStore::matrix(const std::string& name, const Shape& expected) const
         case DType::F32: m.type = kernels::ElemType::F32; break;
         case DType::F16: m.type = kernels::ElemType::F16; break;
         case DType::BF16: m.type = kernels::ElemType::BF16; break;
-        default: fail(describe(), ": tensor \"", name, "\" is ", dtype_name(v.dtype), "; weights must be F32, F16 or BF16");
+        case DType::F8_E4M3: m.type = kernels::ElemType::F8E4M3; break;
+        default: fail(describe(), ": tensor \"", name, "\" is ", dtype_name(v.dtype), "; weights must be F32, F16, BF16 or F8_E4M3");
     }
     m.rows = expected.at(0);
     m.cols = expected.size() > 1 ? shape_numel(expected) / expected[0] : 1;
