@@ -4,15 +4,15 @@
 //                                                  [--precision fp32|bf16] [--profile] [--no-decode]
 //   build/bench/sdref_bench_e2e MODEL.safetensors --compare-bf16 [--size 512]
 //
-// Prints the text-encoder time, seconds per sampling step (with classifier-free guidance: two U-Net calls), the
+// Prints the text-encoder time, seconds per sampling step (with classifier-free guidance: two denoiser calls), the
 // work of a step in GFLOP and the rate it ran at, the VAE decode time, with --img2img the VAE encode time, and the
-// peak resident memory of the process. The model's family (SD 1.x/2.x/SDXL) comes from its tensors.
+// peak resident memory of each phase. The model's family (SD 1.x/2.x/SDXL/SD 3) comes from its tensors.
 // --profile (2 steps or more): also where the last step's time and the VAE decode's went, by kind of kernel call
 // (kernels/profile.h), each kind's arithmetic rate, and the GEMM rate to compare them with: the U-Net's
 // linear-layer shapes with fp16 weights in the run's precision, timed right before and right after the last step (between steps, not in
 // the step's time), since these shared machines drift from minute to minute.
 // --no-decode: stop after the sampling loop (for timing steps).
-// --compare-bf16 instead runs one U-Net call (t = 500, a seeded random latent and context) in fp32 and in bf16 and
+// --compare-bf16 instead runs one denoiser call (t = 500, a seeded random latent and context) in fp32 and in bf16 and
 // prints how far apart the outputs are: ||bf16 - fp32|| / ||fp32|| and the largest difference over max |fp32|.
 #include <chrono>
 #include <cmath>
@@ -112,17 +112,18 @@ int main(int argc, char** argv) {
                 for (int64_t i = 0; i < t.numel(); ++i) t.data()[i] = normal(gen);
                 return t;
             };
-            const Tensor x = random({model.unet().config().in_channels, size / 8, size / 8});
+            const DenoiserInfo& info = model.denoiser().info();
+            const Tensor x = random({info.latent_channels, size / 8, size / 8});
             Conditioning c;
-            c.context = random({ClipTokenizer::kContextLength, model.unet().config().context_dim});
-            if (model.unet().config().adm_in_channels) c.vector = random({model.unet().config().adm_in_channels});
+            c.context = random({ClipTokenizer::kContextLength, info.context_width});
+            if (info.vector_width) c.vector = random({info.vector_width});
             Tensor out[2];
             for (int i = 0; i < 2; ++i) {
                 ForwardContext call;
                 call.precision = i ? kernels::Precision::BF16 : kernels::Precision::FP32;
                 const auto ts = std::chrono::steady_clock::now();
-                out[i] = model.unet().forward(x, 500.0f, c, call);
-                std::printf("U-Net call, %s: %.2f s\n", i ? "bf16" : "fp32", std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count());
+                out[i] = model.denoiser().predict(x, 500.0f, c, {}, call);
+                std::printf("%s call, %s: %.2f s\n", model.denoiser().name(), i ? "bf16" : "fp32", std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count());
             }
             double diff2 = 0, ref2 = 0, max_diff = 0, max_ref = 0;
             for (int64_t i = 0; i < out[0].numel(); ++i) {
@@ -170,10 +171,12 @@ int main(int argc, char** argv) {
             total += r.step_seconds[i];
         }
         const double per_step = total / double(r.step_seconds.size());
-        const double step_gflop = 2 * model.unet().forward_flops(size / 8, size / 8, ClipTokenizer::kContextLength) / 1e9;
-        std::printf("text encoder: %.2f s\nsampling: %.2f s/step (mean of %zu, CFG)\nwork of a step: %.0f GFLOP (2 U-Net calls), "
-                    "%.1f GFLOP/s\nVAE decode: %.2f s\n", r.text_seconds, per_step, r.step_seconds.size(), step_gflop,
-                    step_gflop / per_step, r.vae_seconds);
+        const double step_gflop = 2 * model.denoiser().predict_flops(size / 8, size / 8, r.context_tokens) / 1e9;
+        std::printf("text encoder: %.2f s\nsampling: %.2f s/step (mean of %zu, CFG)\nwork of a step: %.0f GFLOP (2 %s calls, %lld text tokens), "
+                    "%.1f GFLOP/s\nVAE decode: %.2f s\n", r.text_seconds, per_step, r.step_seconds.size(), step_gflop, model.denoiser().name(),
+                    (long long)r.context_tokens, step_gflop / per_step, r.vae_seconds);
+        std::printf("peak resident memory: text encoders %.0f MB, sampling %.0f MB, decode %.0f MB\n", double(r.text_peak) / 1e6,
+                    double(r.sampling_peak) / 1e6, double(r.decode_peak) / 1e6);
         if (profile) {
             const double gemm = (gemm_before + gemm_after) / 2;
             std::printf("GEMM rate (fp16 weights, the U-Net's linear shapes): %.1f GFLOP/s before the last step, %.1f after\n",

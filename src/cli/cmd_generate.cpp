@@ -168,9 +168,10 @@ int cmd_generate(int argc, char** argv) {
             const GenerationResult& t = img.result;
             double total = 0;
             for (double s : t.step_seconds) total += s;
-            std::fprintf(stderr, "text encoder %.3f s, sampling %.3f s (%zu %s steps, %.3f s/step), VAE decode %.3f s, peak memory %.0f MB\n",
+            std::fprintf(stderr, "text encoder %.3f s, sampling %.3f s (%zu %s steps, %.3f s/step), VAE decode %.3f s; peak memory: text "
+                         "encoders %.0f MB, sampling %.0f MB, decode %.0f MB\n",
                          t.text_seconds, total, t.step_seconds.size(), engine.model().denoiser().name(), total / double(t.step_seconds.size()), t.vae_seconds,
-                         double(peak_resident_bytes()) / 1e6);
+                         double(t.text_peak) / 1e6, double(t.sampling_peak) / 1e6, double(t.decode_peak) / 1e6);
         }
     }
     if (!o.grid.empty() && !images.empty()) {

@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <sys/resource.h>
 
+#include <cstdio>
 #include <fstream>
 #include <string>
 
@@ -47,9 +48,25 @@ long long available_memory_bytes() {
 }
 
 long long peak_resident_bytes() {
+    // VmHWM, which reset_peak_resident can start over; getrusage's maximum where /proc is not there
+    if (std::FILE* f = std::fopen("/proc/self/status", "r")) {
+        char line[256];
+        long long kb = -1;
+        while (std::fgets(line, sizeof line, f))
+            if (std::sscanf(line, "VmHWM: %lld kB", &kb) == 1) break;
+        std::fclose(f);
+        if (kb >= 0) return kb * 1024;
+    }
     struct rusage u;
     getrusage(RUSAGE_SELF, &u);
     return (long long)u.ru_maxrss * 1024;
+}
+
+void reset_peak_resident() {
+    if (std::FILE* f = std::fopen("/proc/self/clear_refs", "w")) {
+        std::fputs("5", f);
+        std::fclose(f);
+    }
 }
 
 }  // namespace sdref

@@ -20,7 +20,10 @@ void return_free_memory();
 // cgroup (container) limit leaves less. -1 when neither can be read.
 long long available_memory_bytes();
 
-// Peak resident memory of this process so far, in bytes.
+// Peak resident memory of this process so far (since the last reset_peak_resident), in bytes: Linux's VmHWM.
 long long peak_resident_bytes();
+// Start the peak over from the memory resident now (Linux: /proc/self/clear_refs), so a generation can say what each
+// of its phases took; where that cannot be done the peak stays the process's.
+void reset_peak_resident();
 
 }  // namespace sdref

@@ -87,6 +87,8 @@ public:
                            const ForwardContext& ctx) const = 0;
     // An upper estimate of the activation memory of one predict() on latents of h x w (bytes).
     virtual int64_t predict_bytes(int64_t h, int64_t w) const = 0;
+    // The arithmetic work of one predict() (2 per multiply-add of its products) with `tokens` text tokens.
+    virtual double predict_flops(int64_t h, int64_t w, int64_t tokens) const = 0;
     // Why the ControlNet cannot guide this denoiser (another family; a family without ControlNets), or "" when it can.
     virtual std::string control_mismatch(const ControlNet& net) const = 0;
 };

@@ -20,6 +20,7 @@ public:
     const char* name() const override { return "U-Net"; }
     Tensor predict(const Tensor& x, float t, const Conditioning& c, const DenoiserInputs& in, const ForwardContext& ctx) const override;
     int64_t predict_bytes(int64_t h, int64_t w) const override { return unet_->forward_bytes(h, w); }
+    double predict_flops(int64_t h, int64_t w, int64_t tokens) const override { return unet_->forward_flops(h, w, tokens); }
     std::string control_mismatch(const ControlNet& net) const override;
     const UNet& unet() const { return *unet_; }
 

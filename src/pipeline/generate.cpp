@@ -475,7 +475,10 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     const Prompts prompts = encode_prompts(model, p);
     const Prompts refiner_prompts = p.refiner ? encode_prompts(*p.refiner, p) : Prompts();
     result.text_seconds = seconds_since(t0);
+    result.context_tokens = prompts.cond.context.dim(0);
     return_free_memory();
+    result.text_peak = peak_resident_bytes();
+    reset_peak_resident();
 
     // 2. schedule: img2img and inpainting with strength < 1 start part-way
     scheduler.set_timesteps(steps);
@@ -495,12 +498,15 @@ GenerationResult generate(const StableDiffusionModel& model, const GenerationPar
     model.release(Part::Denoiser);
     if (p.refiner) p.refiner->release(Part::Denoiser);
     return_free_memory();
+    result.sampling_peak = peak_resident_bytes();
+    reset_peak_resident();
     if (!p.decode) return result;
 
     // 5. decode (with the refiner's VAE when one took over)
     t0 = std::chrono::steady_clock::now();
     result.image = decode(last, p, result.latents);
     result.vae_seconds = seconds_since(t0);
+    result.decode_peak = peak_resident_bytes();
     return result;
 }
 

@@ -99,6 +99,10 @@ struct GenerationResult {
     Tensor image;                  // [3, H, W] in [0, 1] (empty without GenerationParams::decode)
     double text_seconds = 0, vae_seconds = 0;
     std::vector<double> step_seconds;
+    // the process's peak resident memory in each phase (bytes): the text encoders, the sampling loop (with the
+    // init picture's encode), the decode
+    long long text_peak = 0, sampling_peak = 0, decode_peak = 0;
+    int64_t context_tokens = 0;    // the prompt's text tokens, as the denoiser read them
 };
 
 // The memory a generation needs (bytes), against what the machine has available now (-1: it does not say): the
