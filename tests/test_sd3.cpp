@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <random>
 
 #include "golden.h"
 #include "io/safetensors.h"
@@ -177,4 +178,61 @@ TEST_CASE("SD 3's bad pieces are clear errors: no encoders, the wrong file for a
     p.slg.layers = {int(sd3.denoiser().info().layers)};
     s = make_scheduler("euler", "discrete", sd3.denoiser().info().scheduler);
     CHECK_THROWS_WITH(generate(sd3, p, *s, 2), Catch::Contains("layer " + std::to_string(sd3.denoiser().info().layers)));
+}
+
+// A PEFT LoRA on SD 3's to_q / to_k / to_v (diffusers' names, thirds of the original fused qkv) and the kohya LoRA on
+// the fused qkv it amounts to (down stacked, up block-diagonal) change the transformer alike; both change it.
+TEST_CASE("an SD 3 LoRA in PEFT names (transformer.*.to_q/to_k/to_v) merges like its kohya twin on the fused qkv", "[sd3][lora]") {
+    const std::string dir = test::scratch_dir("sd3-lora");
+    const std::string model = test::golden_v3_path("tiny-sd3.safetensors");
+    const SafetensorsFile src(model);
+    const int64_t H = src.get("model.diffusion_model.joint_blocks.0.x_block.attn.qkv.weight").shape[1], r = 2;
+    std::mt19937 gen(3);
+    std::normal_distribution<float> normal(0.0f, 0.05f);
+    auto random = [&](int64_t n) {
+        std::vector<float> v(static_cast<size_t>(n), 0.0f);
+        for (float& x : v) x = normal(gen);
+        return v;
+    };
+    auto record = [](const std::string& name, const Shape& shape, const std::vector<float>& v) {
+        return TensorRecord{name, DType::F32, shape, std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4)};
+    };
+    std::vector<TensorRecord> peft;
+    std::vector<float> down_all(size_t(3 * r * H)), up_all(size_t(3 * H * 3 * r), 0.0f);
+    const char* names[3] = {"to_q", "to_k", "to_v"};
+    for (int i = 0; i < 3; ++i) {
+        const std::vector<float> down = random(r * H), up = random(H * r);
+        const std::string m = std::string("transformer.transformer_blocks.0.attn.") + names[i];
+        peft.push_back(record(m + ".lora_A.weight", {r, H}, down));
+        peft.push_back(record(m + ".lora_B.weight", {H, r}, up));
+        std::copy(down.begin(), down.end(), down_all.begin() + i * r * H);
+        for (int64_t row = 0; row < H; ++row)
+            for (int64_t k = 0; k < r; ++k) up_all[size_t((i * H + row) * 3 * r + i * r + k)] = up[size_t(row * r + k)];
+    }
+    write_safetensors(dir + "/peft.safetensors", peft);
+    const std::string kohya_module = "lora_unet_joint_blocks_0_x_block_attn_qkv";
+    const std::vector<float> alpha = {float(3 * r)};
+    write_safetensors(dir + "/kohya.safetensors", {record(kohya_module + ".lora_down.weight", {3 * r, H}, down_all),
+                                                   record(kohya_module + ".lora_up.weight", {3 * H, 3 * r}, up_all),
+                                                   record(kohya_module + ".alpha", {}, alpha)});
+    auto velocity = [&](const std::string& lora) {
+        CheckpointOverrides o;
+        if (!lora.empty()) o.loras.push_back({lora, 0.8f});
+        const StableDiffusionModel m = StableDiffusionModel::load(model, o);
+        const Conditioning c = m.conditioner().encode("a cat", false, {});
+        Tensor x({m.denoiser().info().latent_channels, 8, 8});
+        for (int64_t i = 0; i < x.numel(); ++i) x[i] = std::sin(float(i));
+        return m.denoiser().predict(x, 700.0f, c, {}, {});
+    };
+    const Tensor plain = velocity(""), a = velocity(dir + "/peft.safetensors"), b = velocity(dir + "/kohya.safetensors");
+    test::check_close("PEFT vs kohya", a, b, 1e-5);
+    double moved = 0;
+    for (int64_t i = 0; i < a.numel(); ++i) moved = std::max(moved, double(std::fabs(a[i] - plain[i])));
+    CHECK(moved > 1e-4);  // (without the LoRA the same call gives the same bits: any change is the LoRA's)
+    // an SD 1.x LoRA's layers are not the transformer's
+    CheckpointOverrides foreign;
+    foreign.loras.push_back({dir + "/sd1.safetensors", 1.0f});
+    write_safetensors(dir + "/sd1.safetensors", {record("lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight", {r, H}, random(r * H)),
+                                                 record("lora_unet_down_blocks_0_attentions_0_proj_in.lora_up.weight", {H, r}, random(H * r))});
+    CHECK_THROWS_WITH(StableDiffusionModel::load(model, foreign), Catch::Contains("sd1.safetensors") && Catch::Contains("another model family"));
 }

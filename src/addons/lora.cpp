@@ -24,12 +24,8 @@ bool ends_with(const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 
-// A weight a LoRA module may change: a whole tensor, or rows of one (OpenCLIP's fused q/k/v projection).
-struct Target {
-    std::string name;      // canonical tensor name
-    int64_t first_row = 0;
-    int64_t rows = -1;     // -1: all
-};
+// A weight a LoRA module may change: a whole tensor, or rows of one (OpenCLIP's and SD 3's fused q/k/v projections).
+using Target = ModuleWeight;
 
 // kohya's prefix for text encoder i of n.
 std::string text_tag(size_t i, size_t n) { return n == 1 ? "lora_te_" : "lora_te" + std::to_string(i + 1) + "_"; }
@@ -38,16 +34,14 @@ std::string text_tag(size_t i, size_t n) { return n == 1 ? "lora_te_" : "lora_te
 std::map<std::string, Target> targets(const WeightStore& w, const FamilySpec& family) {
     std::map<std::string, Target> t;
     const std::vector<std::string>& text_prefixes = family.text_embedders;
-    const std::string unet = family.denoiser_prefix;
-    const int64_t L = unet_layers_per_block(w, unet);
-    for (const std::string& name : w.names(unet)) {
+    // the denoiser's layers by their original path and by their diffusers module path (kohya writes both as lora_unet_)
+    const std::string denoiser = family.denoiser_prefix;
+    for (const std::string& name : w.names(denoiser)) {
         if (!ends_with(name, ".weight") || w.shape_of(name).size() < 2) continue;
-        const std::string local = name.substr(unet.size());
-        const std::string module = local.substr(0, local.size() - 7);
-        t["lora_unet_" + underscored(module)] = {name};
-        const std::string d = diffusers_unet_name(local, L);
-        t["lora_unet_" + underscored(d.substr(0, d.size() - 7))] = {name};
+        const std::string local = name.substr(denoiser.size());
+        t["lora_unet_" + underscored(local.substr(0, local.size() - 7))] = {name};
     }
+    for (const auto& [module, weight] : family.diffusers_modules(w, denoiser)) t["lora_unet_" + underscored(module)] = weight;
     for (size_t i = 0; i < text_prefixes.size(); ++i) {
         const std::string& e = text_prefixes[i];
         const std::string tag = text_tag(i, text_prefixes.size());
@@ -90,6 +84,7 @@ bool split_name(const std::string& name, size_t text_encoders, std::string* modu
             // diffusers / PEFT: unet.<path>, text_encoder.<path>, text_encoder_2.<path> (maybe under "base_model.model.")
             if (m.rfind("base_model.model.", 0) == 0) m = m.substr(17);
             if (m.rfind("unet.", 0) == 0) m = "lora_unet_" + underscored(m.substr(5));
+            else if (m.rfind("transformer.", 0) == 0) m = "lora_unet_" + underscored(m.substr(12));  // (SD 3)
             else if (m.rfind("text_encoder_2.", 0) == 0) m = text_tag(1, 2) + underscored(m.substr(15));
             else if (m.rfind("text_encoder.", 0) == 0) m = text_tag(0, text_encoders) + underscored(m.substr(13));
             else return false;

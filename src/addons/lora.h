@@ -7,9 +7,10 @@
 // Several LoRAs add up. Each changed tensor becomes an owned fp32 copy; the rest of the model stays mapped.
 //
 // Names: kohya / A1111 (`lora_unet_<diffusers path with _>`, `lora_unet_<original path with _>`, `lora_te_<Hugging Face
-// path with _>`, SDXL `lora_te1_` / `lora_te2_`; `.lora_down.weight`, `.lora_up.weight`, `.alpha`) and diffusers /
-// PEFT (`unet.<diffusers path>.lora_A.weight` / `.lora_B.weight`, `.lora.down.weight` / `.lora.up.weight`,
-// `text_encoder.` / `text_encoder_2.`). Text-encoder updates reach OpenCLIP's fused q/k/v projection row by row.
+// path with _>`, SDXL and SD 3 `lora_te1_` / `lora_te2_`; `.lora_down.weight`, `.lora_up.weight`, `.alpha`) and
+// diffusers / PEFT (`unet.<diffusers path>.lora_A.weight` / `.lora_B.weight`, `.lora.down.weight` / `.lora.up.weight`,
+// SD 3 `transformer.<diffusers path>`, `text_encoder.` / `text_encoder_2.`). Text-encoder updates reach OpenCLIP's
+// fused q/k/v projection row by row, SD 3's to_q / to_k / to_v the rows of the transformer's fused qkv.
 // A LoRA none of whose layers this model has is an error (a LoRA for another model family); so is a layer that
 // does not exist or a shape that does not fit, naming the file and the tensor. docs/addons.md has the details.
 #pragma once

@@ -163,6 +163,7 @@ const FamilySpec& sd3_family() {
         f.make_conditioner = make;
         f.make_denoiser = make_mmdit_denoiser;
         f.diffusers_denoiser = "transformer";
+        f.diffusers_modules = diffusers_mmdit_modules;
         f.native_size = 1024;
         f.vae_scale = 1.5305f;
         f.vae_shift = 0.0609f;

@@ -5,11 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "models/key_names.h"
 #include "models/weights.h"
 
 namespace sdref {
@@ -41,6 +43,8 @@ struct FamilySpec {
     // denoiser_prefix, with what the loader found out for its DenoiserInfo
     std::shared_ptr<const Denoiser> (*make_denoiser)(const DenoiserSource& source) = nullptr;
     const char* diffusers_denoiser = "unet";       // a diffusers folder's denoiser subfolder (SD 3: "transformer")
+    // its denoiser's weight matrices by diffusers module path (models/key_names.h), for LoRAs in diffusers' names
+    std::map<std::string, ModuleWeight> (*diffusers_modules)(const WeightStore& w, const std::string& prefix) = diffusers_unet_modules;
 
     // ---- the defaults a checkpoint without a config gets ----
     int64_t native_size = 512;                     // default image side (pixels)

@@ -4,6 +4,9 @@
 
 #include <vector>
 
+#include "models/unet.h"
+#include "models/weights.h"
+
 namespace sdref {
 
 namespace {
@@ -109,6 +112,57 @@ std::string diffusers_controlnet_name(const std::string& ldm, int64_t L) {
     }
     if (starts("middle_block_out.0.")) return "controlnet_mid_block." + ldm.substr(19);
     return diffusers_unet_name(ldm, L);
+}
+
+std::map<std::string, ModuleWeight> diffusers_unet_modules(const WeightStore& w, const std::string& prefix) {
+    std::map<std::string, ModuleWeight> modules;
+    const int64_t L = unet_layers_per_block(w, prefix);
+    for (const std::string& name : w.names(prefix)) {
+        if (name.size() < 7 || name.compare(name.size() - 7, 7, ".weight") != 0 || w.shape_of(name).size() < 2) continue;
+        const std::string d = diffusers_unet_name(name.substr(prefix.size()), L);
+        modules[d.substr(0, d.size() - 7)] = {name};
+    }
+    return modules;
+}
+
+std::map<std::string, ModuleWeight> diffusers_mmdit_modules(const WeightStore& w, const std::string& p) {
+    std::map<std::string, ModuleWeight> m;
+    auto add = [&](const std::string& module, const std::string& original) {
+        if (w.has(p + original + ".weight")) m[module] = {p + original + ".weight"};
+    };
+    // q, k and v: thirds of a fused qkv
+    auto add_qkv = [&](const std::string& module, const char* const names[3], const std::string& original) {
+        const std::string name = p + original + ".weight";
+        if (!w.has(name)) return;
+        const int64_t H = w.shape_of(name).at(0) / 3;
+        for (int i = 0; i < 3; ++i) m[module + names[i]] = {name, i * H, H};
+    };
+    static const char* const to_qkv[3] = {"to_q", "to_k", "to_v"};
+    static const char* const add_proj[3] = {"add_q_proj", "add_k_proj", "add_v_proj"};
+    add("pos_embed.proj", "x_embedder.proj");
+    add("time_text_embed.timestep_embedder.linear_1", "t_embedder.mlp.0");
+    add("time_text_embed.timestep_embedder.linear_2", "t_embedder.mlp.2");
+    add("time_text_embed.text_embedder.linear_1", "y_embedder.mlp.0");
+    add("time_text_embed.text_embedder.linear_2", "y_embedder.mlp.2");
+    add("context_embedder", "context_embedder");
+    add("proj_out", "final_layer.linear");
+    for (int n = 0; w.has(p + "joint_blocks." + std::to_string(n) + ".x_block.attn.qkv.weight"); ++n) {
+        const std::string d = "transformer_blocks." + std::to_string(n) + ".", o = "joint_blocks." + std::to_string(n) + ".";
+        const bool pre_only = !w.has(p + o + "context_block.attn.proj.weight");
+        add(d + "norm1.linear", o + "x_block.adaLN_modulation.1");
+        if (!pre_only) add(d + "norm1_context.linear", o + "context_block.adaLN_modulation.1");
+        add_qkv(d + "attn.", to_qkv, o + "x_block.attn.qkv");
+        add_qkv(d + "attn.", add_proj, o + "context_block.attn.qkv");
+        add(d + "attn.to_out.0", o + "x_block.attn.proj");
+        add(d + "attn.to_add_out", o + "context_block.attn.proj");
+        add_qkv(d + "attn2.", to_qkv, o + "x_block.attn2.qkv");
+        add(d + "attn2.to_out.0", o + "x_block.attn2.proj");
+        add(d + "ff.net.0.proj", o + "x_block.mlp.fc1");
+        add(d + "ff.net.2", o + "x_block.mlp.fc2");
+        add(d + "ff_context.net.0.proj", o + "context_block.mlp.fc1");
+        add(d + "ff_context.net.2", o + "context_block.mlp.fc2");
+    }
+    return m;
 }
 
 }  // namespace sdref

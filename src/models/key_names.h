@@ -4,9 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 namespace sdref {
+
+class WeightStore;
 
 // The diffusers names of canonical U-Net / VAE tensors (without their model.diffusion_model. / first_stage_model.
 // prefix): input_blocks.1.0.in_layers.0.weight -> down_blocks.0.resnets.0.norm1.weight. layers_per_block and levels
@@ -15,5 +18,20 @@ std::string diffusers_unet_name(const std::string& ldm_name, int64_t layers_per_
 std::string diffusers_vae_name(const std::string& ldm_name, int64_t levels);
 // The diffusers name of a canonical ControlNet tensor (without "control_model."); L: ResBlocks per level.
 std::string diffusers_controlnet_name(const std::string& ldm, int64_t layers_per_block);
+
+// A denoiser's weight matrix as a diffusers module path names it ("down_blocks.0.resnets.0.conv1",
+// "transformer_blocks.0.attn.to_q"): the canonical tensor, and the rows of it that module is (SD 3's q, k and v are
+// one fused qkv tensor in the original layout).
+struct ModuleWeight {
+    std::string name;        // canonical, with the denoiser's prefix
+    int64_t first_row = 0;
+    int64_t rows = -1;       // -1: all
+};
+// Every weight matrix of the denoiser under `prefix`, by diffusers module path (what LoRAs in diffusers / PEFT
+// names and kohya's lora_unet_<diffusers path> reach): the U-Net's (UNet2DConditionModel), SD 3's
+// (SD3Transformer2DModel: to_q/to_k/to_v and add_q/k/v_proj are rows of qkv; norm_out and the last block's
+// norm1_context, whose halves diffusers stores swapped, are left out).
+std::map<std::string, ModuleWeight> diffusers_unet_modules(const WeightStore& w, const std::string& prefix);
+std::map<std::string, ModuleWeight> diffusers_mmdit_modules(const WeightStore& w, const std::string& prefix);
 
 }  // namespace sdref
