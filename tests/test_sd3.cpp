@@ -1,6 +1,7 @@
 // SD 3 as users bring it: the tiny SD 3 file of set v3 cut into the pieces users download (a transformer + VAE
-// file without encoders, ComfyUI-style clip_l / clip_g / t5xxl files) gives the single file's bits; what is wrong
-// with the pieces is a clear error naming the file and the flag.
+// file without encoders, ComfyUI-style clip_l / clip_g / t5xxl files), its diffusers folder, an FP8 T5, LoRAs in
+// kohya's and PEFT's names; the pieces and the folder give the single file's bits; what is wrong with the pieces is
+// a clear error naming the file and the flag.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -92,6 +93,16 @@ TEST_CASE("SD 3 from separate files: transformer + VAE, --clip-l, --clip-g, --t5
     skip.skip_t5 = true;
     CHECK(same_bits(picture(StableDiffusionModel::load(test::golden_v3_path("tiny-sd3.safetensors"), skip)).latents,
                     picture(StableDiffusionModel::load(base, no_t5)).latents));
+}
+
+TEST_CASE("the diffusers folder of the tiny SD 3 model gives the single file's bits (q, k, v joined, swapped modulations reordered)", "[sd3]") {
+    const StableDiffusionModel file = StableDiffusionModel::load(test::golden_v3_path("tiny-sd3.safetensors"));
+    const StableDiffusionModel folder = StableDiffusionModel::load(test::golden_v3_path("tiny-sd3-diffusers"));
+    CHECK(std::string(folder.info().family->name) == "SD 3");
+    CHECK(folder.denoiser().info().scheduler.shift == file.denoiser().info().scheduler.shift);
+    const GenerationResult a = picture(file), b = picture(folder);
+    CHECK(same_bits(a.latents, b.latents));
+    CHECK(same_bits(a.image, b.image));
 }
 
 TEST_CASE("an FP8 E4M3FN T5 (t5xxl_fp8_e4m3fn) gives the bits of the same values stored in fp32", "[sd3]") {

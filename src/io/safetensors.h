@@ -37,14 +37,6 @@ private:
     MappedFile file_;
 };
 
-// One tensor to write: raw little-endian bytes of `dtype`, product(shape) * dtype_size(dtype) long.
-struct TensorRecord {
-    std::string name;
-    DType dtype;
-    Shape shape;
-    std::string bytes;
-};
-
 TensorRecord make_record(const std::string& name, const Tensor& t);  // an fp32 tensor as an F32 record
 
 // Write a safetensors file: header padded with spaces to a multiple of 8 bytes, tensors in the given order.

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 #include "core/error.h"
+#include "io/json.h"
 #include "io/mapped_file.h"
 #include "io/pytorch_file.h"
 #include "io/safetensors.h"
@@ -34,6 +36,35 @@ void TensorFile::index_tensors() {
         if (i > 0 && tensors_[i].name == tensors_[i - 1].name) fail(path_, ": tensor \"", tensors_[i].name, "\" appears twice");
         index_[tensors_[i].name] = i;
     }
+}
+
+MemoryTensorFile::MemoryTensorFile(std::string description, std::vector<TensorRecord> records)
+    : TensorFile(std::move(description)), records_(std::move(records)) {
+    for (const TensorRecord& r : records_) {
+        if (r.bytes.size() != size_t(shape_numel(r.shape)) * dtype_size(r.dtype))
+            fail(path_, ": tensor \"", r.name, "\" has ", r.bytes.size(), " bytes for its shape ", shape_str(r.shape));
+        tensors_.push_back({r.name, r.dtype, r.shape, reinterpret_cast<const uint8_t*>(r.bytes.data()), r.bytes.size()});
+    }
+    index_tensors();
+}
+
+std::vector<std::string> diffusers_weight_files(const std::string& dir, const std::string& stem) {
+    for (const std::string& name : {stem + ".safetensors", stem + ".fp16.safetensors"})
+        if (path_exists(dir + "/" + name)) return {dir + "/" + name};
+    for (const std::string& name : {stem + ".safetensors.index.json", stem + ".safetensors.index.fp16.json"}) {
+        const std::string index = dir + "/" + name;
+        if (!path_exists(index)) continue;
+        const Json json = Json::parse(read_text_file(index), index);
+        std::set<std::string> shards;
+        for (const auto& [tensor, file] : json.at("weight_map").members(index + ": weight_map")) {
+            const std::string f = file.as_string(index + ": weight_map." + tensor);
+            if (f.find('/') != std::string::npos || f.find("..") != std::string::npos) fail(index, ": shard \"", f, "\" is not a file of this folder");
+            shards.insert(dir + "/" + f);
+        }
+        if (shards.empty()) fail(index, ": weight_map lists no shards");
+        return {shards.begin(), shards.end()};
+    }
+    fail(dir, ": no ", stem, ".safetensors (nor its .fp16 variant, nor a sharded ", stem, ".safetensors.index.json)");
 }
 
 std::unique_ptr<TensorFile> open_tensor_file(const std::string& path) {

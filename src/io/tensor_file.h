@@ -44,6 +44,29 @@ protected:
     std::map<std::string, std::string> metadata_;
 };
 
+// One tensor as bytes in memory: raw little-endian values of `dtype`, product(shape) * dtype_size(dtype) long.
+struct TensorRecord {
+    std::string name;
+    DType dtype;
+    Shape shape;
+    std::string bytes;
+};
+
+// Tensors sdref made in memory (a diffusers folder's q, k and v joined into the original layout's qkv), served like
+// a file's; `description` names them in messages.
+class MemoryTensorFile : public TensorFile {
+public:
+    MemoryTensorFile(std::string description, std::vector<TensorRecord> records);
+    void advise(const TensorView&, PageAdvice) const override {}
+
+private:
+    std::vector<TensorRecord> records_;  // (the views point into their bytes)
+};
+
+// A diffusers subfolder's weights: <stem>.safetensors, its .fp16 variant, or the shards a <stem>.safetensors.index.json
+// lists (a large T5 or transformer); an error naming the folder when there is none.
+std::vector<std::string> diffusers_weight_files(const std::string& dir, const std::string& stem);
+
 // A .safetensors file, or a PyTorch file (.ckpt, .pt, .pth, .bin: a zip archive holding data.pkl), told apart by
 // their first bytes; anything else is an error naming the file and what it looks like.
 std::unique_ptr<TensorFile> open_tensor_file(const std::string& path);

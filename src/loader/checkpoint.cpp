@@ -13,12 +13,6 @@ namespace sdref {
 
 namespace {
 
-std::string weights_file(const std::string& dir, const std::string& stem) {
-    for (const std::string& name : {stem + ".safetensors", stem + ".fp16.safetensors"})
-        if (path_exists(dir + "/" + name)) return dir + "/" + name;
-    fail(dir, ": no ", stem, ".safetensors (nor its .fp16 variant)");
-}
-
 Json load_json(const std::string& path) { return Json::parse(read_text_file(path), path); }
 
 // "WxH" (ModelSpec's modelspec.resolution) -> width, height: positive multiples of 8.
@@ -37,8 +31,8 @@ void add_vae(WeightStore& w, const std::string& path) {
     if (is_directory(path)) {
         const Json config = load_json(path + "/config.json");
         const int64_t levels = int64_t(config.at("block_out_channels").items(path + "/config.json: block_out_channels").size());
-        w.add_file_claiming(weights_file(path, "diffusion_pytorch_model"), "first_stage_model.",
-                   [levels](const std::string& n) { return diffusers_vae_name(n, levels); });
+        for (const std::string& f : diffusers_weight_files(path, "diffusion_pytorch_model"))
+            w.add_file_claiming(f, "first_stage_model.", [levels](const std::string& n) { return diffusers_vae_name(n, levels); });
         return;
     }
     const std::unique_ptr<TensorFile> probe = open_tensor_file(path);
@@ -101,34 +95,28 @@ StableDiffusionModel StableDiffusionModel::load(const std::string& path, const C
         if (!path_exists(path + "/model_index.json")) fail(path, ": not a diffusers model folder (no model_index.json)");
         model_index = load_json(path + "/model_index.json");
         const FamilySpec& layout = folder_layout_family(path);
-        if (std::string(layout.diffusers_denoiser) != "unet")
-            fail(path, ": a diffusers ", layout.name, " folder (", layout.diffusers_denoiser,
-                 "/) is not read by sdref yet: use the single file (sd3.5_medium.safetensors, with --clip-l/--clip-g/--t5xxl when it has no "
-                 "encoders)");
-        denoiser_config = load_json(path + "/unet/config.json");
+        denoiser_config = layout.add_diffusers_denoiser(w, path + "/" + layout.diffusers_denoiser, layout.denoiser_prefix);
         ds.config = &denoiser_config;
         const Json vae_config = load_json(path + "/vae/config.json");
-        const int64_t L = denoiser_config.find("layers_per_block") ? denoiser_config.at("layers_per_block").as_int() : 2;
         const int64_t levels = int64_t(vae_config.at("block_out_channels").items().size());
-        w.add_file(weights_file(path + "/unet", "diffusion_pytorch_model"), "model.diffusion_model.",
-                   [L](const std::string& n) { return diffusers_unet_name(n, L); });
-        w.add_file(weights_file(path + "/vae", "diffusion_pytorch_model"), "first_stage_model.",
-                   [levels](const std::string& n) { return diffusers_vae_name(n, levels); });
+        for (const std::string& f : diffusers_weight_files(path + "/vae", "diffusion_pytorch_model"))
+            w.add_file(f, "first_stage_model.", [levels](const std::string& n) { return diffusers_vae_name(n, levels); });
         // text encoders (Hugging Face names) at the canonical prefixes of the family whose layout the folder has
         const std::vector<std::pair<std::string, std::string>>& encoders = layout.diffusers_text_encoders;
         for (size_t i = 0; i < encoders.size(); ++i) {
             const std::string dir = path + "/" + encoders[i].first;
             text_configs[i] = load_json(dir + "/config.json");
             cs.text_config[i] = &text_configs[i];
-            w.add_file(weights_file(dir, "model"), encoders[i].second);
+            for (const std::string& f : diffusers_weight_files(dir, "model")) w.add_file(f, encoders[i].second);
         }
         for (const char* tok : {"tokenizer", "tokenizer_2"})
             if (!m.tokenizer_ && path_exists(path + "/" + tok + "/vocab.json"))
                 m.tokenizer_ = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(path + "/" + tok));
         if (path_exists(path + "/tokenizer/tokenizer_config.json")) cs.pad_id = ClipTokenizer::folder_pad_id(path + "/tokenizer");
         if (path_exists(path + "/scheduler/scheduler_config.json")) {
-            d.scheduler.update_from_json(load_json(path + "/scheduler/scheduler_config.json"), path + "/scheduler/scheduler_config.json");
-            prediction_type = d.scheduler.prediction_type;
+            const Json scheduler_config = load_json(path + "/scheduler/scheduler_config.json");
+            d.scheduler.update_from_json(scheduler_config, path + "/scheduler/scheduler_config.json");
+            if (scheduler_config.find("prediction_type")) prediction_type = d.scheduler.prediction_type;  // (flow matching's has none)
             has_scheduler_config = true;
         }
         read_vae_config(vae_config, path + "/vae/config.json");

@@ -30,6 +30,7 @@ const FamilySpec& sd1_family() {
         f.text_embedders = {"cond_stage_model."};
         f.make_conditioner = make;
         f.make_denoiser = make_unet_denoiser;
+        f.add_diffusers_denoiser = add_diffusers_unet;
         f.native_size = 512;
         f.vae_scale = 0.18215f;
         f.prediction_type = "epsilon";

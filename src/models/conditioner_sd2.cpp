@@ -24,6 +24,7 @@ const FamilySpec& sd2_family() {
         f.detect = detect;
         f.make_conditioner = make;
         f.make_denoiser = make_unet_denoiser;
+        f.add_diffusers_denoiser = add_diffusers_unet;
         f.prediction_type = "v_prediction";
         return f;
     }();

@@ -164,6 +164,7 @@ const FamilySpec& sd3_family() {
         f.make_denoiser = make_mmdit_denoiser;
         f.diffusers_denoiser = "transformer";
         f.diffusers_modules = diffusers_mmdit_modules;
+        f.add_diffusers_denoiser = add_diffusers_mmdit;
         f.native_size = 1024;
         f.vae_scale = 1.5305f;
         f.vae_shift = 0.0609f;

@@ -90,6 +90,7 @@ const FamilySpec& sdxl_family() {
         f.text_embedders = {"conditioner.embedders.0.", "conditioner.embedders.1."};
         f.make_conditioner = make;
         f.make_denoiser = make_unet_denoiser;
+        f.add_diffusers_denoiser = add_diffusers_unet;
         f.native_size = 1024;
         f.vae_scale = 0.13025f;
         f.prediction_type = "epsilon";

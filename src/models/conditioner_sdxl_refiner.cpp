@@ -70,6 +70,7 @@ const FamilySpec& sdxl_refiner_family() {
         f.text_embedders = {"conditioner.embedders.0."};
         f.make_conditioner = make;
         f.make_denoiser = make_unet_denoiser;
+        f.add_diffusers_denoiser = add_diffusers_unet;
         f.force_zeros_for_empty_prompt = false;
         return f;
     }();

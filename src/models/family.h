@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "io/json.h"
 #include "models/key_names.h"
 #include "models/weights.h"
 
@@ -43,6 +44,9 @@ struct FamilySpec {
     // denoiser_prefix, with what the loader found out for its DenoiserInfo
     std::shared_ptr<const Denoiser> (*make_denoiser)(const DenoiserSource& source) = nullptr;
     const char* diffusers_denoiser = "unet";       // a diffusers folder's denoiser subfolder (SD 3: "transformer")
+    // add that subfolder's weights to the store under the canonical prefix (renamed to the original names), and give
+    // back its config.json (unet_denoiser.cpp, mmdit_denoiser.cpp)
+    Json (*add_diffusers_denoiser)(WeightStore& w, const std::string& subfolder, const std::string& prefix) = nullptr;
     // its denoiser's weight matrices by diffusers module path (models/key_names.h), for LoRAs in diffusers' names
     std::map<std::string, ModuleWeight> (*diffusers_modules)(const WeightStore& w, const std::string& prefix) = diffusers_unet_modules;
 

@@ -114,6 +114,37 @@ std::string diffusers_controlnet_name(const std::string& ldm, int64_t L) {
     return diffusers_unet_name(ldm, L);
 }
 
+std::string diffusers_mmdit_name(const std::string& original) {
+    static const std::pair<const char*, const char*> top[] = {
+        {"x_embedder.proj.", "pos_embed.proj."},
+        {"pos_embed", "pos_embed.pos_embed"},
+        {"t_embedder.mlp.0.", "time_text_embed.timestep_embedder.linear_1."},
+        {"t_embedder.mlp.2.", "time_text_embed.timestep_embedder.linear_2."},
+        {"y_embedder.mlp.0.", "time_text_embed.text_embedder.linear_1."},
+        {"y_embedder.mlp.2.", "time_text_embed.text_embedder.linear_2."},
+        {"context_embedder.", "context_embedder."},
+        {"final_layer.linear.", "proj_out."},
+        {"final_layer.adaLN_modulation.1.", "norm_out.linear."}};  // (halves swapped: made in memory)
+    static const std::pair<const char*, const char*> x_block[] = {
+        {"adaLN_modulation.1.", "norm1.linear."}, {"attn.proj.", "attn.to_out.0."},   {"attn.ln_q.", "attn.norm_q."},
+        {"attn.ln_k.", "attn.norm_k."},           {"attn2.proj.", "attn2.to_out.0."}, {"attn2.ln_q.", "attn2.norm_q."},
+        {"attn2.ln_k.", "attn2.norm_k."},         {"mlp.fc1.", "ff.net.0.proj."},     {"mlp.fc2.", "ff.net.2."}};
+    static const std::pair<const char*, const char*> context_block[] = {
+        {"adaLN_modulation.1.", "norm1_context.linear."}, {"attn.proj.", "attn.to_add_out."}, {"attn.ln_q.", "attn.norm_added_q."},
+        {"attn.ln_k.", "attn.norm_added_k."},             {"mlp.fc1.", "ff_context.net.0.proj."}, {"mlp.fc2.", "ff_context.net.2."}};
+    auto replace = [](const std::string& name, const auto& table, const std::string& in_front) -> std::string {
+        for (const auto& [from, to] : table)
+            if (name.rfind(from, 0) == 0) return in_front + to + name.substr(std::string(from).size());
+        return "";
+    };
+    if (std::string t = replace(original, top, ""); !t.empty()) return t;
+    const std::vector<std::string> p = split(original);
+    if (p.size() < 4 || p[0] != "joint_blocks" || !is_number(p[1])) return original;
+    const std::string block = "transformer_blocks." + p[1] + ".", rest = join(p, 3);
+    const std::string t = p[2] == "x_block" ? replace(rest, x_block, block) : p[2] == "context_block" ? replace(rest, context_block, block) : "";
+    return t.empty() ? original : t;
+}
+
 std::map<std::string, ModuleWeight> diffusers_unet_modules(const WeightStore& w, const std::string& prefix) {
     std::map<std::string, ModuleWeight> modules;
     const int64_t L = unet_layers_per_block(w, prefix);

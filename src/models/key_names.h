@@ -19,6 +19,11 @@ std::string diffusers_vae_name(const std::string& ldm_name, int64_t levels);
 // The diffusers name of a canonical ControlNet tensor (without "control_model."); L: ResBlocks per level.
 std::string diffusers_controlnet_name(const std::string& ldm, int64_t layers_per_block);
 
+// The diffusers name of a canonical SD 3 transformer tensor (without model.diffusion_model.), for the tensors that
+// are one tensor in both layouts: joint_blocks.0.x_block.attn.proj.weight -> transformer_blocks.0.attn.to_out.0.weight.
+// The fused qkv tensors (three in diffusers) are given back unchanged; the caller makes them (mmdit_denoiser.cpp).
+std::string diffusers_mmdit_name(const std::string& original);
+
 // A denoiser's weight matrix as a diffusers module path names it ("down_blocks.0.resnets.0.conv1",
 // "transformer_blocks.0.attn.to_q"): the canonical tensor, and the rows of it that module is (SD 3's q, k and v are
 // one fused qkv tensor in the original layout).

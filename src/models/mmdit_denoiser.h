@@ -33,5 +33,10 @@ private:
 //   SD 3.5 Medium (MMDiT-X blocks)  40 steps, CFG 4.5      SD 3.5 Large  28 steps, CFG 3.5
 //   SD 3.5 Large Turbo ("turbo" in the file's name or its modelspec metadata)  4 steps, CFG 1
 std::shared_ptr<const Denoiser> make_mmdit_denoiser(const DenoiserSource& source);
+// SD 3's FamilySpec::add_diffusers_denoiser: a transformer/ folder (SD3Transformer2DModel). Tensors that are one in
+// both layouts are renamed (diffusers_mmdit_name); the original layout's fused qkv (diffusers' to_q, to_k, to_v and
+// add_q/k/v_proj) and the modulations whose halves diffusers swaps (norm_out, the last block's norm1_context) are
+// made in memory from the folder's values, in their stored precision (SD 3.5 Medium: 0.9 GB held in memory).
+Json add_diffusers_mmdit(WeightStore& w, const std::string& subfolder, const std::string& prefix);
 
 }  // namespace sdref

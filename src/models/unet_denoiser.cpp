@@ -4,7 +4,9 @@
 
 #include "addons/hypernetwork.h"
 #include "core/error.h"
+#include "io/mapped_file.h"
 #include "models/controlnet.h"
+#include "models/key_names.h"
 
 namespace sdref {
 
@@ -44,6 +46,14 @@ std::string UNetDenoiser::control_mismatch(const ControlNet& net) const {
     if (a.context_dim == b.context_dim && a.adm_in_channels == b.adm_in_channels) return "";
     return cat(net.source(), " is a ControlNet for another model family (cross-attention width ", a.context_dim, ", the model's ",
                b.context_dim, ")");
+}
+
+Json add_diffusers_unet(WeightStore& w, const std::string& dir, const std::string& prefix) {
+    Json config = Json::parse(read_text_file(dir + "/config.json"), dir + "/config.json");
+    const int64_t L = config.find("layers_per_block") ? config.at("layers_per_block").as_int(dir + "/config.json: layers_per_block") : 2;
+    for (const std::string& file : diffusers_weight_files(dir, "diffusion_pytorch_model"))
+        w.add_file(file, prefix, [L](const std::string& n) { return diffusers_unet_name(n, L); });
+    return config;
 }
 
 std::shared_ptr<const Denoiser> make_unet_denoiser(const DenoiserSource& s) {

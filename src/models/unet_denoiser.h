@@ -32,5 +32,8 @@ private:
 // The U-Net families' FamilySpec::make_denoiser: the U-Net (its topology from the tensors, or the folder's config),
 // with the hypernetworks on its cross-attention; an inpainting U-Net when it reads 9 channels.
 std::shared_ptr<const Denoiser> make_unet_denoiser(const DenoiserSource& source);
+// The U-Net families' FamilySpec::add_diffusers_denoiser: a unet/ folder (UNet2DConditionModel), renamed with
+// diffusers_unet_name and its config's layers_per_block.
+Json add_diffusers_unet(WeightStore& w, const std::string& subfolder, const std::string& prefix);
 
 }  // namespace sdref

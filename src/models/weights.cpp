@@ -21,8 +21,12 @@ void Matrix::rows_to_f32(int64_t first, int64_t count, float* out) const {
 }
 
 void WeightStore::add_file(const std::string& path, const std::string& prefix, Renamer rename) {
+    add_file(open_tensor_file(path), prefix, std::move(rename));
+}
+
+void WeightStore::add_file(std::unique_ptr<TensorFile> file, const std::string& prefix, Renamer rename) {
     Source s;
-    s.file = open_tensor_file(path);
+    s.file = std::move(file);
     s.prefix = prefix;
     s.rename = std::move(rename);
     sources_.push_back(std::move(s));

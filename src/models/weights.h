@@ -47,6 +47,8 @@ public:
     // The same, and the file claims `prefix`: files added later never serve names under it (a separate VAE
     // replaces the checkpoint's whole VAE, never part of it).
     void add_file_claiming(const std::string& path, const std::string& prefix, Renamer rename = nullptr);
+    // The same with a tensor file already open (a MemoryTensorFile of tensors made at load).
+    void add_file(std::unique_ptr<TensorFile> file, const std::string& prefix = "", Renamer rename = nullptr);
 
     // A training checkpoint's EMA weights for the U-Net: model.diffusion_model.X reads model_ema.diffusion_modelX'
     // (X' = X without its dots, the original layout's EMA naming) from the last file added. An error when that file
