@@ -66,9 +66,11 @@ public:
           clip_g_(load_clip(s, 1, kClipG, "clip_g", "gelu", "--clip-g")),
           projection_g_(TextProjection::load(*s.store, kClipG, clip_g_.config().width)),
           tokenizer_(s.tokenizer),
+          store_(s.store),
           width_(s.context_width) {
-        // SD 3's CLIP-L projection is the identity in the released files; a CLIP-L file without one (ComfyUI's
-        // clip_l.safetensors) gives its pooled vector as it is, as ComfyUI does
+        // CLIP-L's pooled vector goes through the file's text_projection where it has one (diffusers' reading; set
+        // v3's is the identity, SD 3 was trained on the unprojected vector); a CLIP-L file without one gives the
+        // pooled vector as it is, as ComfyUI always does
         if (s.store->has(std::string(kClipL) + "transformer.text_projection.weight"))
             projection_l_ = TextProjection::load(*s.store, kClipL, clip_l_.config().width);
         if (!s.skip_t5 && s.store->has(std::string(kT5) + "shared.weight")) {
@@ -95,6 +97,9 @@ public:
         const Encoded g = encode_clip(clip_g_, projection_g_, frame(clip, T, start, end, ClipTokenizer::kPadSd2), layer, o.forward);
         Tensor t5;
         if (t5_) {
+            // CLIP's weights go before T5's come in (11 GB of text encoders at full size, never resident together)
+            store_->release(kClipL);
+            store_->release(kClipG);
             const T5Tokenizer& t5_tok = T5Tokenizer::builtin();
             const WeightedIds ids = frame(tokens_of(fragments, [&](const std::string& text) { return t5_tok.encode(text); }),
                                           o.max_sequence_length, -1, t5_tok.eos_id(), t5_tok.pad_id());
@@ -136,6 +141,7 @@ private:
     TextProjection projection_g_;
     std::optional<T5Encoder> t5_;
     std::shared_ptr<const ClipTokenizer> tokenizer_;
+    std::shared_ptr<const WeightStore> store_;
     int64_t width_;
 };
 

@@ -56,6 +56,7 @@ Json add_diffusers_mmdit(WeightStore& w, const std::string& dir, const std::stri
     const std::vector<std::string> files = diffusers_weight_files(dir, "diffusion_pytorch_model");
     std::vector<std::unique_ptr<TensorFile>> opened;
     std::map<std::string, const TensorView*> tensors;
+    std::vector<std::string> consumed;  // the folder's tensors whose values the made ones hold
     for (const std::string& f : files) {
         opened.push_back(open_tensor_file(f));
         for (const TensorView& t : opened.back()->tensors()) tensors[t.name] = &t;
@@ -63,6 +64,7 @@ Json add_diffusers_mmdit(WeightStore& w, const std::string& dir, const std::stri
     auto get = [&](const std::string& name) -> const TensorView& {
         const auto it = tensors.find(name);
         if (it == tensors.end()) fail(dir, ": no tensor \"", name, "\" (an SD3Transformer2DModel has it)");
+        consumed.push_back(name);
         return *it->second;
     };
     std::vector<TensorRecord> made;
@@ -83,6 +85,7 @@ Json add_diffusers_mmdit(WeightStore& w, const std::string& dir, const std::stri
     // first: the made tensors shadow the folder's unswapped ones under the same names
     w.add_file(std::make_unique<MemoryTensorFile>(dir + " (q, k, v joined; modulations reordered)", std::move(made)), prefix);
     for (const std::string& f : files) w.add_file(f, prefix, diffusers_mmdit_name);
+    for (const std::string& name : consumed) w.mark_used(prefix + name);  // (a renamed file's names are the prefix + its own)
     return config;
 }
 

@@ -125,6 +125,11 @@ const TensorView& WeightStore::view(const std::string& name, const Shape& expect
     return *v;
 }
 
+void WeightStore::mark_used(const std::string& name) const {
+    size_t source;
+    if (const TensorView* v = locate(name, &source)) used_.insert({source, v->name});
+}
+
 void WeightStore::set_owned(const std::string& name, Tensor values) {
     size_t source;
     const TensorView* stored = locate(name, &source);

@@ -64,6 +64,9 @@ public:
     int64_t owned_bytes() const;
 
     bool has(const std::string& name) const;
+    // Count a tensor as used though no model reads it under this name (its values reach a model another way: a
+    // diffusers folder's q, k and v, joined at load).
+    void mark_used(const std::string& name) const;
     // The shape of a tensor (throws naming it when absent).
     Shape shape_of(const std::string& name) const;
     // A matrix with exactly this shape (2-D, or 4-D conv weights flattened to [shape[0], rest]).

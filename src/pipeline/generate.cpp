@@ -417,12 +417,14 @@ MemoryNeed memory_need(const StableDiffusionModel& model, const GenerationParams
     m.available = available_memory_bytes();
     const int64_t h = p.height / 8, w = p.width / 8;
     const int64_t text = model.weight_bytes(Part::TextEncoder), denoiser = model.weight_bytes(Part::Denoiser), vae = model.weight_bytes(Part::Vae);
-    // the weights are resident through the mapping (--low-memory keeps about one model part at a time), then the
-    // denoiser's activations or the VAE decoder's (one tile with tiling), and the pictures
-    m.weights = p.forward.stream_weights ? std::max({text, denoiser / 4, vae}) : text + denoiser + vae;
+    // each phase holds its own part's weights, resident through the mapping and given back when the phase ends (the
+    // text encoders, then the denoiser, then the VAE; --low-memory keeps about a quarter of a part, one layer at a
+    // time), with the denoiser's activations or the VAE decoder's (one tile with tiling); and the pictures
+    auto resident = [&](int64_t bytes) { return p.forward.stream_weights ? bytes / 4 : bytes; };
+    m.weights = std::max({resident(text), resident(denoiser), vae});
     m.denoiser = model.denoiser().predict_bytes(h, w);
     m.vae = p.vae_tile ? model.vae().decode_bytes(std::min(h, p.vae_tile), std::min(w, p.vae_tile)) : model.vae().decode_bytes(h, w);
-    m.total = m.weights + std::max(m.denoiser, m.vae) + 3 * 4 * int64_t(p.width) * p.height;
+    m.total = std::max({resident(text), resident(denoiser) + m.denoiser, vae + m.vae}) + 3 * 4 * int64_t(p.width) * p.height;
     if (p.refiner) {
         GenerationParams without = p;
         without.refiner = nullptr;
@@ -438,7 +440,7 @@ std::string MemoryNeed::describe(const StableDiffusionModel& model) const {
         std::snprintf(text, sizeof text, "%.2f GB", bytes / 1e9);
         return std::string(text);
     };
-    return cat("this generation needs about ", gb(double(total)), " (weights ", gb(double(weights)), ", ",
+    return cat("this generation needs about ", gb(double(total)), " (the largest part's weights ", gb(double(weights)), ", ",
                model.denoiser().name(), " activations ", gb(double(denoiser)), ", VAE decoder ", gb(double(vae)), "), the machine has ",
                gb(double(available)), " available");
 }

@@ -105,11 +105,12 @@ struct GenerationResult {
     int64_t context_tokens = 0;    // the prompt's text tokens, as the denoiser read them
 };
 
-// The memory a generation needs (bytes), against what the machine has available now (-1: it does not say): the
-// weights, the larger of the denoiser's and the VAE decoder's activations, the pictures; with a refiner, the larger
-// of the two models' needs. generate() refuses a generation that cannot fit before it starts.
+// The memory a generation needs (bytes), against what the machine has available now (-1: it does not say): its
+// largest phase (the text encoders' weights; the denoiser's weights and activations; the VAE's weights and the
+// decoder's activations) and the pictures; with a refiner, the larger of the two models' needs. generate() refuses a
+// generation that cannot fit before it starts.
 struct MemoryNeed {
-    int64_t total = 0, weights = 0, denoiser = 0, vae = 0;
+    int64_t total = 0, weights = 0, denoiser = 0, vae = 0;  // weights: the largest part's
     long long available = -1;
     // "this generation needs about 69.54 GB (weights ..., U-Net activations ..., VAE decoder ...), the machine has ..."
     std::string describe(const StableDiffusionModel& model) const;
