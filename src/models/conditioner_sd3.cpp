@@ -97,13 +97,15 @@ public:
         const Encoded g = encode_clip(clip_g_, projection_g_, frame(clip, T, start, end, ClipTokenizer::kPadSd2), layer, o.forward);
         Tensor t5;
         if (t5_) {
-            // CLIP's weights go before T5's come in (11 GB of text encoders at full size, never resident together)
+            // the encoders take turns: CLIP's weights go before T5's come in, and T5's before the next prompt's CLIP
+            // (11 GB of text encoders at full size, never resident together; T5 is read again from the page cache)
             store_->release(kClipL);
             store_->release(kClipG);
             const T5Tokenizer& t5_tok = T5Tokenizer::builtin();
             const WeightedIds ids = frame(tokens_of(fragments, [&](const std::string& text) { return t5_tok.encode(text); }),
                                           o.max_sequence_length, -1, t5_tok.eos_id(), t5_tok.pad_id());
             t5 = t5_->forward(ids.ids, o.forward);
+            store_->release(kT5);
             emphasize(t5, ids.weights);
         }
         Sd3Conditioning c = assemble_sd3_conditioning(l.states, g.states, l.pooled, g.pooled, t5, width_);
