@@ -77,6 +77,7 @@ CpuFeatures detect() {
         f = capped;
     }
     if (cap && std::strcmp(cap, "avx512bf16") == 0) f.bf16_dot_fast = f.avx512_bf16;
+    if (cap && std::strcmp(cap, "amx-oracle") == 0) f.amx_oracle = true;
     if (cap && std::strcmp(cap, "neon") == 0) f.neon_bf16 = false;
     return f;
 }

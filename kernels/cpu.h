@@ -4,7 +4,9 @@
 // from these flags, so one binary runs on any x86-64 or aarch64 machine and takes the fastest path it has.
 // SDREF_ISA=scalar|avx2|avx512|avx512bf16|amx (x86), scalar|neon|neonbf16 (aarch64) in the environment caps the
 // choice (tests use it to compare the paths); SDREF_ISA=avx512bf16 also takes AVX512_BF16 for bf16 where it is
-// no faster than fp32.
+// no faster than fp32; SDREF_ISA=amx-oracle runs bf16's products through the scalar oracle of AMX's tile arithmetic
+// (BF16_TILES, ukernel.h): the bits an AMX machine gives, slowly, on any CPU (the bf16 accuracy of AMX, measured
+// where there is no AMX).
 #pragma once
 
 namespace sdref::kernels {
@@ -18,6 +20,7 @@ struct CpuFeatures {
     bool bf16_dot_fast = false;
     bool amx_bf16 = false;     // x86: AMX-TILE and AMX-BF16 (Sapphire Rapids and later), and Linux let us use them
     bool amx_refused = false;  // x86: the CPU has them but Linux refused this process the tile data state
+    bool amx_oracle = false;   // SDREF_ISA=amx-oracle: bf16 through the AMX contract's scalar oracle
     bool neon = false;     // aarch64: Advanced SIMD with fp16 conversion (every aarch64 core)
     bool neon_bf16 = false;  // aarch64: the BF16 extension on top of that (FEAT_BF16: BFMLALB/BFMLALT)
 };

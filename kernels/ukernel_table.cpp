@@ -25,6 +25,7 @@ const MicroKernelInfo& best_micro_kernel() {
 // vdpbf16ps does twice an FMA's work, Arm's BF16. Emulating them, or Intel's AVX512_BF16 alone, is slower.
 const MicroKernelInfo* best_micro_kernel(Precision p) {
     if (p == Precision::FP32) return &best_micro_kernel();
+    if (cpu_features().amx_oracle) return &kScalarBf16Tiles_4x4;
 #if defined(__x86_64__)
     if (cpu_features().amx_bf16) return &kAmx_32x32;
     if (cpu_features().avx512_bf16 && cpu_features().bf16_dot_fast) return &kAvx512Bf16_12x32;
