@@ -60,7 +60,7 @@ public:
 struct ConditionerSource {
     std::shared_ptr<const WeightStore> store;
     std::shared_ptr<const ClipTokenizer> tokenizer;  // nullptr: the built-in CLIP vocabulary
-    const Json* text_config[2] = {nullptr, nullptr};  // diffusers text_encoder/ and text_encoder_2/ config.json
+    const Json* text_config[3] = {nullptr, nullptr, nullptr};  // diffusers text_encoder/, _2/ and _3/ config.json
     int64_t vector_width = 0;                         // the U-Net's adm_in_channels (SDXL's y)
     int64_t context_width = 0;                        // the denoiser's text-token width (SD 3: T5's, the CLIP states padded to it)
     bool force_zeros_for_empty_prompt = true;         // SDXL base: model_index.json's flag (true by default)
