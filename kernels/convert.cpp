@@ -19,20 +19,26 @@ void convert_bf16_to_f32_scalar(const uint16_t* in, float* out, size_t n) {
     for (size_t i = 0; i < n; ++i) out[i] = bf16_to_f32(in[i]);
 }
 
-float f8e4m3_to_f32(uint8_t v) {
-    const int e = (v >> 3) & 0xf, m = v & 7;
-    const float sign = v & 0x80 ? -1.0f : 1.0f;
-    if (e == 0xf && m == 7) return std::numeric_limits<float>::quiet_NaN();
-    return sign * (e == 0 ? std::ldexp(float(m) / 8.0f, -6) : std::ldexp(1.0f + float(m) / 8.0f, e - 7));
-}
+namespace {
+
+// Every E4M3FN value from its definition, once.
+const std::array<float, 256> kF8E4M3 = [] {
+    std::array<float, 256> t{};
+    for (int v = 0; v < 256; ++v) {
+        const int e = (v >> 3) & 0xf, m = v & 7;
+        const float sign = v & 0x80 ? -1.0f : 1.0f;
+        t[size_t(v)] = e == 0xf && m == 7 ? std::numeric_limits<float>::quiet_NaN()
+                       : sign * (e == 0 ? std::ldexp(float(m) / 8.0f, -6) : std::ldexp(1.0f + float(m) / 8.0f, e - 7));
+    }
+    return t;
+}();
+
+}  // namespace
+
+float f8e4m3_to_f32(uint8_t v) { return kF8E4M3[v]; }
 
 void convert_f8e4m3_to_f32(const uint8_t* in, float* out, size_t n) {
-    static const std::array<float, 256> table = [] {
-        std::array<float, 256> t{};
-        for (int v = 0; v < 256; ++v) t[size_t(v)] = f8e4m3_to_f32(uint8_t(v));
-        return t;
-    }();
-    for (size_t i = 0; i < n; ++i) out[i] = table[in[i]];
+    for (size_t i = 0; i < n; ++i) out[i] = kF8E4M3[in[i]];
 }
 
 void convert_to_f32(ElemType type, const void* in, float* out, size_t n) {

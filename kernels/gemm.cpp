@@ -313,7 +313,8 @@ void load_row(const StridedMatrix& m, int64_t offset, int64_t stride, int64_t n,
         }
         case ElemType::F8E4M3: {
             const uint8_t* p = static_cast<const uint8_t*>(m.data) + offset;
-            for (int64_t i = 0; i < n; ++i) out[i] = f8e4m3_to_f32(p[i * stride]);
+            if (stride == 1) convert_f8e4m3_to_f32(p, out, size_t(n));
+            else for (int64_t i = 0; i < n; ++i) out[i] = f8e4m3_to_f32(p[i * stride]);
             return;
         }
         case ElemType::F16:

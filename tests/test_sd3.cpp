@@ -20,15 +20,15 @@ using namespace sdref;
 
 namespace {
 
-// The tensors of the tiny SD 3 file whose names start with `prefix`, written under their names less `strip` and
-// with `add` in front (`rename` may change a name further), with the file's metadata.
-std::string cut(const std::string& dir, const std::string& file, const std::string& prefix, const std::string& strip, const std::string& add,
-                std::string (*rename)(const std::string&) = nullptr) {
+// The tensors of the tiny SD 3 file whose names start with `prefix` (or, `except` set, do not), written under their
+// names less `strip` (`rename` may change a name further), with the file's metadata.
+std::string cut(const std::string& dir, const std::string& file, const std::string& prefix, const std::string& strip,
+                std::string (*rename)(const std::string&) = nullptr, bool except = false) {
     const SafetensorsFile src(test::golden_v3_path("tiny-sd3.safetensors"));
     std::vector<TensorRecord> records;
     for (const TensorView& t : src.tensors()) {
-        if (t.name.rfind(prefix, 0) != 0) continue;
-        std::string name = add + t.name.substr(strip.size());
+        if ((t.name.rfind(prefix, 0) == 0) == except) continue;
+        std::string name = t.name.substr(strip.size());
         if (rename) name = rename(name);
         records.push_back({name, t.dtype, t.shape, std::string(reinterpret_cast<const char*>(t.bytes), t.nbytes)});
     }
@@ -60,22 +60,12 @@ bool same_bits(const Tensor& a, const Tensor& b) {
 TEST_CASE("SD 3 from separate files: transformer + VAE, --clip-l, --clip-g, --t5xxl give the single file's bits", "[sd3]") {
     const std::string dir = test::scratch_dir("sd3-parts");
     CheckpointOverrides parts;
-    const std::string base = dir + "/sd3-no-encoders.safetensors";
-    {
-        // the transformer and the VAE together, as sd3.5_medium.safetensors ships them
-        const SafetensorsFile src(test::golden_v3_path("tiny-sd3.safetensors"));
-        std::vector<TensorRecord> records;
-        for (const TensorView& t : src.tensors())
-            if (t.name.rfind("text_encoders.", 0) != 0)
-                records.push_back({t.name, t.dtype, t.shape, std::string(reinterpret_cast<const char*>(t.bytes), t.nbytes)});
-        std::map<std::string, std::string> meta;
-        for (const auto& [k, v] : src.metadata()) meta[k] = v;
-        write_safetensors(base, records, meta);
-    }
+    // the transformer and the VAE together, as sd3.5_medium.safetensors ships them
+    const std::string base = cut(dir, "sd3-no-encoders.safetensors", "text_encoders.", "", nullptr, /*except=*/true);
     // ComfyUI's layouts: CLIP-L bare, CLIP-G under transformer., T5 bare with only the tied embedding name
-    parts.clip_l = cut(dir, "clip_l.safetensors", "text_encoders.clip_l.transformer.", "text_encoders.clip_l.transformer.", "");
-    parts.clip_g = cut(dir, "clip_g.safetensors", "text_encoders.clip_g.", "text_encoders.clip_g.", "");
-    parts.t5xxl = cut(dir, "t5xxl.safetensors", "text_encoders.t5xxl.transformer.", "text_encoders.t5xxl.transformer.", "",
+    parts.clip_l = cut(dir, "clip_l.safetensors", "text_encoders.clip_l.transformer.", "text_encoders.clip_l.transformer.");
+    parts.clip_g = cut(dir, "clip_g.safetensors", "text_encoders.clip_g.", "text_encoders.clip_g.");
+    parts.t5xxl = cut(dir, "t5xxl.safetensors", "text_encoders.t5xxl.transformer.", "text_encoders.t5xxl.transformer.",
                       [](const std::string& n) { return n == "shared.weight" ? std::string("encoder.embed_tokens.weight") : n; });
 
     const StableDiffusionModel whole = StableDiffusionModel::load(test::golden_v3_path("tiny-sd3.safetensors"));
@@ -146,12 +136,12 @@ TEST_CASE("an FP8 E4M3FN T5 (t5xxl_fp8_e4m3fn) gives the bits of the same values
 
 TEST_CASE("SD 3's bad pieces are clear errors: no encoders, the wrong file for a flag, a T5 of another width, a cut file", "[sd3]") {
     const std::string dir = test::scratch_dir("sd3-bad");
-    const std::string base = cut(dir, "base.safetensors", "model.diffusion_model.", "", "");
+    const std::string base = cut(dir, "base.safetensors", "model.diffusion_model.", "");
     // a transformer without its encoders
     CHECK_THROWS_WITH(StableDiffusionModel::load(base), Catch::Contains("CLIP-L") && Catch::Contains("--clip-l"));
     // a CLIP-G file given as T5
     CheckpointOverrides wrong;
-    wrong.t5xxl = cut(dir, "clip_g.safetensors", "text_encoders.clip_g.", "text_encoders.clip_g.", "");
+    wrong.t5xxl = cut(dir, "clip_g.safetensors", "text_encoders.clip_g.", "text_encoders.clip_g.");
     CHECK_THROWS_WITH(StableDiffusionModel::load(test::golden_v3_path("tiny-sd3.safetensors"), wrong),
                       Catch::Contains("--t5xxl") && Catch::Contains("clip_g.safetensors"));
     // a T5 of another width: every tensor's d_model side halved
